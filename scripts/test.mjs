@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Runs the test suite with Node's own test runner over the TypeScript sources (through tsx).
+// Usage: node scripts/test.mjs [substring ...]  (only test files whose path contains a substring)
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { spawnSync } from "node:child_process";
+
+const root = new URL("..", import.meta.url).pathname;
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (name.endsWith(".test.ts")) out.push(p);
+  }
+  return out;
+}
+const filters = process.argv.slice(2);
+const files = walk(join(root, "test"))
+  .map((f) => relative(root, f))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+const res = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
+  { cwd: root, stdio: "inherit", env: { ...process.env, TUNEKIT_TEST: "1" } },
+);
+process.exit(res.status ?? 1);

@@ -1,0 +1,102 @@
+/**
+ * A progress bar on stderr for long work: done/total, rate, ETA. It shows only on a terminal and only
+ * once the work has run for `delayMs` (about a second), so short commands and pipes stay clean.
+ */
+import type { CliIO } from "./io.js";
+
+export interface ProgressOptions {
+  label: string;
+  /** Total units of work, if known (bytes, examples, steps). */
+  total?: number;
+  /** How units are printed: "bytes" formats as KB/MB/GB. */
+  unit?: "bytes" | string;
+  delayMs?: number;
+  /** Force drawing even when stderr is not a TTY (tests). */
+  force?: boolean;
+}
+
+export interface Progress {
+  /** Sets the absolute amount done, with an optional short status text (e.g. "loss 1.23"). */
+  update(done: number, status?: string): void;
+  setTotal(total: number): void;
+  /** Erases the bar (and prints nothing else). */
+  finish(): void;
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${n >= 100 || i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "--";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+function formatAmount(n: number, unit: string | undefined): string {
+  if (unit === "bytes") return formatBytes(n);
+  const v = Number.isInteger(n) ? n.toLocaleString("en-US") : n.toFixed(1);
+  return unit ? `${v} ${unit}` : v;
+}
+
+const noop: Progress = { update() {}, setTotal() {}, finish() {} };
+
+export function createProgress(io: Pick<CliIO, "stderr"> & { env?: NodeJS.ProcessEnv }, options: ProgressOptions): Progress {
+  const stream = io.stderr;
+  if (!options.force && stream.isTTY !== true) return noop;
+  const start = Date.now();
+  const delay = options.delayMs ?? 1000;
+  let total = options.total;
+  let lastDraw = 0;
+  let drawn = false;
+  let done = 0;
+  let status = "";
+
+  const draw = () => {
+    const now = Date.now();
+    const elapsed = (now - start) / 1000;
+    const rate = elapsed > 0 ? done / elapsed : 0;
+    const width = Math.max(20, Math.min(stream.columns ?? 80, 120));
+    const rateText = `${formatAmount(rate, options.unit)}/s`;
+    let line: string;
+    if (total !== undefined && total > 0) {
+      const frac = Math.min(1, done / total);
+      const eta = rate > 0 ? (total - done) / rate : Number.NaN;
+      const right = ` ${(frac * 100).toFixed(0).padStart(3)}% ${formatAmount(done, options.unit)}/${formatAmount(total, options.unit)} ${rateText} ETA ${formatDuration(eta)}${status ? " " + status : ""}`;
+      const barWidth = Math.max(10, width - options.label.length - right.length - 4);
+      const filled = Math.round(frac * barWidth);
+      line = `${options.label} [${"#".repeat(filled)}${"-".repeat(barWidth - filled)}]${right}`;
+    } else {
+      line = `${options.label} ${formatAmount(done, options.unit)} ${rateText} ${formatDuration(elapsed)}${status ? " " + status : ""}`;
+    }
+    stream.write(`\r${line.slice(0, width - 1)}\u001b[K`);
+    drawn = true;
+    lastDraw = now;
+  };
+
+  return {
+    update(d: number, s?: string) {
+      done = d;
+      if (s !== undefined) status = s;
+      const now = Date.now();
+      if (now - start < delay) return;
+      if (now - lastDraw < 100) return;
+      draw();
+    },
+    setTotal(t: number) {
+      total = t;
+    },
+    finish() {
+      if (drawn) stream.write("\r\u001b[K");
+      drawn = false;
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * File helpers that never leave a partial output file: everything is written to a temporary file in
+ * the target's folder and renamed into place only once complete (rename is atomic on one file system).
+ */
+import { createWriteStream, promises as fsp, type WriteStream } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { fsError } from "./errors.js";
+
+function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+
+/** Writes `data` to `path` atomically (temp file, fsync, rename). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempPathFor(path);
+  try {
+    const fh = await fsp.open(tmp, "w");
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, path);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    throw fsError(e, path, "write");
+  }
+}
+
+/**
+ * A write stream whose content appears at `path` only when `commit()` succeeds; `abort()` (or any
+ * failure) removes the temporary file and leaves `path` untouched.
+ */
+export class AtomicWriter {
+  readonly path: string;
+  readonly tempPath: string;
+  private readonly stream: WriteStream;
+  private failed: unknown;
+  private done = false;
+
+  constructor(path: string) {
+    this.path = path;
+    this.tempPath = tempPathFor(path);
+    this.stream = createWriteStream(this.tempPath);
+    this.stream.on("error", (e) => {
+      this.failed ??= e;
+    });
+  }
+
+  /** Writes a chunk, waiting for the stream to drain when its buffer is full. */
+  async write(chunk: string | Uint8Array): Promise<void> {
+    if (this.failed) throw fsError(this.failed, this.path, "write");
+    if (!this.stream.write(chunk)) {
+      await Promise.race([once(this.stream, "drain"), once(this.stream, "error")]).catch(() => {});
+      if (this.failed) throw fsError(this.failed, this.path, "write");
+    }
+  }
+
+  async commit(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      if (this.failed) throw this.failed;
+      await new Promise<void>((resolve, reject) => {
+        this.stream.once("error", reject);
+        this.stream.end(() => resolve());
+      });
+      if (this.failed) throw this.failed;
+      const fh = await fsp.open(this.tempPath, "r+");
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fsp.rename(this.tempPath, this.path);
+    } catch (e) {
+      await fsp.rm(this.tempPath, { force: true }).catch(() => {});
+      throw fsError(e, this.path, "write");
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.stream.destroy();
+    await fsp.rm(this.tempPath, { force: true }).catch(() => {});
+  }
+}
+
+/** Writes the file produced by `fill` atomically; on any error nothing is left at `path`. */
+export async function withAtomicWriter<T>(path: string, fill: (w: AtomicWriter) => Promise<T>): Promise<T> {
+  let writer: AtomicWriter;
+  try {
+    writer = new AtomicWriter(path);
+  } catch (e) {
+    throw fsError(e, path, "write");
+  }
+  try {
+    const result = await fill(writer);
+    await writer.commit();
+    return result;
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+}
+
+/** Creates a folder (and parents), turning file-system errors into clear messages. */
+export async function ensureDir(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw fsError(e, dir, "create folder");
+  }
+}
