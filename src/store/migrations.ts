@@ -103,4 +103,23 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "evaluation: generation cache",
+    // One row per (model, prompt, sampling parameters): a rerun of an evaluation costs nothing.
+    // Failed calls are never cached. `key` is a sha256 over the canonical request.
+    up: `
+      CREATE TABLE eval_generation_cache (
+        key         TEXT PRIMARY KEY,
+        model_id    TEXT NOT NULL,
+        request_json TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        tokens_in   INTEGER NOT NULL,
+        tokens_out  INTEGER NOT NULL,
+        latency_ms  REAL NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+      CREATE INDEX eval_generation_cache_model ON eval_generation_cache (model_id);
+    `,
+  },
 ];
