@@ -1,0 +1,156 @@
+/**
+ * Loads a Hugging Face model folder (or hub id) into float32 tensors: config.json plus either
+ * model.safetensors or a sharded model.safetensors.index.json. Every tensor the architecture needs is
+ * checked against the config (name, shape) before the caller builds anything from it.
+ */
+import { existsSync, promises as fsp } from "node:fs";
+import { join } from "node:path";
+import { TunekitError, fsError } from "../../util/errors.js";
+import { resolveModelDir, type ResolveOptions } from "../../hub/resolve.js";
+import type { ModelConfig, Tensor } from "../types.js";
+import { readModelConfig } from "./config.js";
+import { SafetensorsFile } from "./safetensors.js";
+
+export interface LoadedModel {
+  config: ModelConfig;
+  /** HF tensor names (model.layers.0.self_attn.q_proj.weight, ...) -> float32 data. */
+  weights: Map<string, Tensor>;
+  /** The resolved local folder (a hub id resolves into the HF cache). */
+  dir: string;
+  /** Safetensors files the weights came from. */
+  files: string[];
+  /** Original dtype of the weights (first tensor's), e.g. "BF16". */
+  dtype: string;
+}
+
+export interface LoadModelOptions extends ResolveOptions {
+  /** Called after each tensor is read (for a progress bar). */
+  onTensor?: (done: number, total: number) => void;
+}
+
+/** The tensor names and shapes a Llama-family model with this config must have. */
+export function expectedTensorShapes(c: ModelConfig): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  const H = c.hiddenSize;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  m.set("model.embed_tokens.weight", [c.vocabSize, H]);
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    m.set(p + "input_layernorm.weight", [H]);
+    m.set(p + "post_attention_layernorm.weight", [H]);
+    m.set(p + "self_attn.q_proj.weight", [q, H]);
+    m.set(p + "self_attn.k_proj.weight", [kv, H]);
+    m.set(p + "self_attn.v_proj.weight", [kv, H]);
+    m.set(p + "self_attn.o_proj.weight", [H, q]);
+    if (c.attentionBias) {
+      m.set(p + "self_attn.q_proj.bias", [q]);
+      m.set(p + "self_attn.k_proj.bias", [kv]);
+      m.set(p + "self_attn.v_proj.bias", [kv]);
+    }
+    m.set(p + "mlp.gate_proj.weight", [c.intermediateSize, H]);
+    m.set(p + "mlp.up_proj.weight", [c.intermediateSize, H]);
+    m.set(p + "mlp.down_proj.weight", [H, c.intermediateSize]);
+  }
+  m.set("model.norm.weight", [H]);
+  if (!c.tieWordEmbeddings) m.set("lm_head.weight", [c.vocabSize, H]);
+  return m;
+}
+
+/** Which safetensors file holds each tensor: a single file or a sharded index. */
+async function weightFiles(dir: string): Promise<Map<string, string[]>> {
+  const single = join(dir, "model.safetensors");
+  const index = join(dir, "model.safetensors.index.json");
+  if (existsSync(single)) return new Map([[single, []]]);
+  if (!existsSync(index)) {
+    const hasBin = existsSync(join(dir, "pytorch_model.bin")) || existsSync(join(dir, "pytorch_model.bin.index.json"));
+    throw new TunekitError("missing_model_file", `${dir} has no model.safetensors or model.safetensors.index.json`, {
+      file: dir,
+      hint: hasBin
+        ? "this model has only PyTorch .bin weights; tunekit reads safetensors (convert them, or pick a repo that ships safetensors)"
+        : "a Hugging Face model folder needs config.json and model.safetensors (or a sharded index)",
+    });
+  }
+  let parsed: { weight_map?: Record<string, string> };
+  try {
+    parsed = JSON.parse(await fsp.readFile(index, "utf8"));
+  } catch (e) {
+    const err = fsError(e, index);
+    if (err !== e) throw err;
+    throw new TunekitError("corrupt_model_file", `${index} is not valid JSON`, { file: index });
+  }
+  if (!parsed || typeof parsed.weight_map !== "object" || parsed.weight_map === null) {
+    throw new TunekitError("corrupt_model_file", `${index} has no weight_map`, { file: index });
+  }
+  const byFile = new Map<string, string[]>();
+  for (const [name, shard] of Object.entries(parsed.weight_map)) {
+    if (typeof shard !== "string" || shard.includes("..") || shard.startsWith("/")) {
+      throw new TunekitError("corrupt_model_file", `${index}: tensor ${name} points at an invalid shard ${JSON.stringify(shard)}`, { file: index });
+    }
+    const path = join(dir, shard);
+    if (!byFile.has(path)) byFile.set(path, []);
+    byFile.get(path)!.push(name);
+  }
+  for (const path of byFile.keys()) {
+    if (!existsSync(path)) {
+      throw new TunekitError("missing_model_file", `shard ${path} listed in ${index} is missing`, {
+        file: path,
+        hint: "the download may be incomplete; download the model again",
+      });
+    }
+  }
+  return byFile;
+}
+
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Loads config + weights from a local folder or hub id, validating every tensor against the config. */
+export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  const dir = await resolveModelDir(dirOrId, opts);
+  const config = await readModelConfig(join(dir, "config.json"));
+  const expected = expectedTensorShapes(config);
+  const files = await weightFiles(dir);
+  const opened: SafetensorsFile[] = [];
+  try {
+    const where = new Map<string, SafetensorsFile>();
+    for (const path of files.keys()) {
+      const f = await SafetensorsFile.open(path);
+      opened.push(f);
+      for (const name of f.names) where.set(name, f);
+    }
+    // Some tied checkpoints still ship lm_head.weight; untied ones without it cannot be used.
+    for (const [name, shape] of expected) {
+      const f = where.get(name);
+      if (!f) {
+        throw new TunekitError("missing_tensor", `the model's weights have no tensor "${name}" (expected shape [${shape.join(", ")}])`, {
+          file: opened.length === 1 ? opened[0].path : dir,
+          hint: "the weights do not match config.json (wrong architecture, or an incomplete download)",
+        });
+      }
+      const info = f.info(name)!;
+      if (!sameShape(info.shape, shape)) {
+        throw new TunekitError(
+          "tensor_shape_mismatch",
+          `tensor "${name}" has shape [${info.shape.join(", ")}] but config.json implies [${shape.join(", ")}]`,
+          { file: f.path, hint: "config.json and the weights belong to different models" },
+        );
+      }
+      if (!["F32", "F16", "BF16"].includes(info.dtype)) {
+        throw new TunekitError("unsupported_dtype", `tensor "${name}" has dtype ${info.dtype}`, {
+          file: f.path,
+          hint: "tunekit reads F32, F16 and BF16 weights (quantised checkpoints are not supported)",
+        });
+      }
+    }
+    const weights = new Map<string, Tensor>();
+    let done = 0;
+    for (const name of expected.keys()) {
+      weights.set(name, await where.get(name)!.readTensor(name));
+      opts.onTensor?.(++done, expected.size);
+    }
+    const dtype = where.get("model.embed_tokens.weight")!.info("model.embed_tokens.weight")!.dtype;
+    return { config, weights, dir, files: [...files.keys()], dtype };
+  } finally {
+    for (const f of opened) await f.close();
+  }
+}
