@@ -1,0 +1,11 @@
+/** Public API of the tokenize area (re-exported from src/index.ts). */
+export type { Tokenizer } from "./types.js";
+export {
+  OpenAiTokenizer,
+  getOpenAiTokenizer,
+  openAiEncodingForModel,
+  openAiTokenizerForModel,
+  type OpenAiEncodingName,
+} from "./openai.js";
+export { countChatTokens, countChatTokensDetailed, toolsTokens, type ChatTokenCount } from "./chatTokens.js";
+export { fineTuneTokenLimit, OPENAI_FINE_TUNE_LIMITS, type FineTuneLimit } from "./limits.js";
