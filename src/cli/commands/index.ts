@@ -11,4 +11,6 @@ export interface CommandEntry {
 }
 
 export const commandTable: CommandEntry[] = [
+  { name: "validate", summary: "check a dataset file: every error and warning with its line", load: () => import("./validate.js") },
+  { name: "convert", summary: "convert Alpaca, ShareGPT, prompt/completion, text or CSV data to OpenAI chat JSONL", load: () => import("./convert.js") },
 ];

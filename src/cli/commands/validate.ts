@@ -1,0 +1,64 @@
+/** `tunekit validate FILE`: checks a dataset and prints every problem with its line. */
+import type { Command } from "../command.js";
+import { bool, num, printJson, str } from "../command.js";
+import { createProgress } from "../progress.js";
+import { validateFile } from "../../dataset/validate.js";
+import { datasetReadOptions, FORMAT_OPTIONS, printIssueList, printNotes } from "./dataset-output.js";
+
+const command: Command = {
+  name: "validate",
+  summary: "check a dataset file: every error and warning with its line",
+  usage: "tunekit validate FILE [--model M] [--json] [--max-line-bytes N]",
+  details: `Reads JSONL, JSON arrays and CSV in OpenAI chat, prompt/completion, Alpaca, ShareGPT or {"text"} format.
+Exit codes: 0 no errors (warnings allowed), 1 the dataset has errors, 2 usage or I/O problem.
+--json prints {"file","format","examples","errors":[{"line","code","message"}],"warnings":[...],"stats":{...}}
+(schema in docs/json.md).`,
+  options: {
+    model: { type: "string", valueName: "M", description: "count tokens with this model's tokenizer and check its per-example limit" },
+    json: { type: "boolean", description: "print the report as JSON" },
+    ...FORMAT_OPTIONS,
+    limit: { type: "string", valueName: "N", description: "most errors and most warnings printed (human output)", default: "50" },
+  },
+  positionals: { min: 1, max: 1, names: "FILE" },
+  async run(ctx) {
+    const file = ctx.positionals[0];
+    const limit = num(ctx, command, "limit", { integer: true, min: 0 }) ?? 50;
+    const progress = createProgress(ctx.io, { label: "validate", unit: "bytes" });
+    let report;
+    try {
+      report = await validateFile(file, {
+        ...datasetReadOptions(ctx, command),
+        model: str(ctx, "model"),
+        onProgress: (p) => {
+          progress.setTotal(p.totalBytes);
+          progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);
+        },
+      });
+    } finally {
+      progress.finish();
+    }
+    if (bool(ctx, "json")) {
+      printJson(ctx, report);
+      return report.errorCount > 0 ? 1 : 0;
+    }
+    const c = ctx.color;
+    printIssueList(ctx, file, report.errors, report.errorCount, "error", limit);
+    printIssueList(ctx, file, report.warnings, report.warningCount, "warning", limit);
+    printNotes(ctx, report.conversion, "converting to OpenAI chat");
+    const byCode = (counts: Record<string, number>) =>
+      Object.entries(counts)
+        .sort((a, b) => b[1] - a[1])
+        .map(([code, n]) => `${code} ${n.toLocaleString("en-US")}`)
+        .join(", ");
+    const errs = report.errorCount > 0 ? c.red(`${report.errorCount.toLocaleString("en-US")} errors`) : c.green("0 errors");
+    const warns = report.warningCount > 0 ? c.yellow(`${report.warningCount.toLocaleString("en-US")} warnings`) : "0 warnings";
+    ctx.out(
+      `${c.bold(file)}: ${report.format}, ${report.examples.toLocaleString("en-US")} valid examples of ${report.records.toLocaleString("en-US")} records, ${errs}, ${warns}`,
+    );
+    if (report.errorCount > 0) ctx.out(c.dim(`  errors: ${byCode(report.counts.errors)}`));
+    if (report.warningCount > 0) ctx.out(c.dim(`  warnings: ${byCode(report.counts.warnings)}`));
+    return report.errorCount > 0 ? 1 : 0;
+  },
+};
+
+export default command;
