@@ -85,7 +85,8 @@ export async function startFakeChat(options: FakeChatOptions = {}): Promise<Fake
       }
       let fault = faults.shift();
       if (fault && "delayMs" in fault) {
-        await new Promise((r) => setTimeout(r, fault!.delayMs));
+        const ms = fault.delayMs;
+        await new Promise((r) => setTimeout(r, ms));
         fault = undefined;
       }
       if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
