@@ -13,3 +13,41 @@ export { detectRecordFormat } from "./dataset/formats/detect.js";
 export { recordToExample } from "./dataset/formats/index.js";
 export type { ConversionNote } from "./dataset/formats/types.js";
 export type { NoteSummary } from "./dataset/notes.js";
+export {
+  inferReplyShape,
+  conformsToShape,
+  replyShapeSignature,
+  inferJsonSchema,
+  validateJsonSchema,
+  parseJsonReply,
+  inferLineTemplate,
+  matchLineTemplate,
+  lineTemplateFromExample,
+  guessLanguage,
+  type ReplyShape,
+  type ShapeCheck,
+  type JsonSchema,
+  type SchemaValidation,
+  type LineTemplate,
+} from "./shape/index.js";
+export {
+  analyzeExamples,
+  createDatasetAnalysis,
+  extractFeatures,
+  createFeatureContext,
+  DatasetAggregator,
+  detectFactInjection,
+  estimateHostedCost,
+  defaultEpochs,
+  trainingPricePerMTok,
+  TRAINING_PRICES_PER_MTOK,
+  PRICES_AS_OF,
+  type ExampleFeatures,
+  type FeatureContext,
+  type FeatureOptions,
+  type DatasetStats,
+  type AnalysisResult,
+  type FactCheck,
+  type FactSpan,
+  type HostedCost,
+} from "./dataset/analysis/index.js";

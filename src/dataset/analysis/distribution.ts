@@ -1,0 +1,98 @@
+/** Summary statistics of a list of numbers, as every tunekit report shows them. */
+
+export interface Distribution {
+  count: number;
+  min: number;
+  mean: number;
+  median: number;
+  p5: number;
+  p95: number;
+  max: number;
+  sum: number;
+}
+
+/** Linear-interpolated quantile of an ascending-sorted array (q in [0, 1]). */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return 0;
+  const pos = (n - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(n - 1, lo + 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export function describeNumbers(values: ArrayLike<number>): Distribution {
+  const n = values.length;
+  if (n === 0) return { count: 0, min: 0, mean: 0, median: 0, p5: 0, p95: 0, max: 0, sum: 0 };
+  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += sorted[i];
+  return {
+    count: n,
+    min: sorted[0],
+    mean: sum / n,
+    median: quantileSorted(sorted, 0.5),
+    p5: quantileSorted(sorted, 0.05),
+    p95: quantileSorted(sorted, 0.95),
+    max: sorted[n - 1],
+    sum,
+  };
+}
+
+export interface HistogramBin {
+  /** Inclusive lower edge. */
+  from: number;
+  /** Exclusive upper edge (inclusive for the last bin). */
+  to: number;
+  count: number;
+}
+
+/** Equal-width bins over [min, max] (integer edges when the data are integers). */
+export function histogram(values: ArrayLike<number>, bins = 10): HistogramBin[] {
+  const n = values.length;
+  if (n === 0) return [];
+  let min = Infinity;
+  let max = -Infinity;
+  let integers = true;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (!Number.isInteger(v)) integers = false;
+  }
+  if (min === max) return [{ from: min, to: max, count: n }];
+  let width = (max - min) / bins;
+  if (integers) width = Math.max(1, Math.ceil(width));
+  const k = Math.max(1, Math.ceil((max - min) / width + (integers ? 1e-9 : 0)));
+  const out: HistogramBin[] = [];
+  for (let b = 0; b < k; b++) out.push({ from: min + b * width, to: min + (b + 1) * width, count: 0 });
+  for (let i = 0; i < n; i++) {
+    let b = Math.floor((values[i] - min) / width);
+    if (b >= k) b = k - 1;
+    out[b].count++;
+  }
+  return out;
+}
+
+/** A growable typed array of numbers: compact per-example storage for big files. */
+export class NumberColumn {
+  private data: Float64Array;
+  length = 0;
+  constructor(capacity = 1024) {
+    this.data = new Float64Array(capacity);
+  }
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+  get(i: number): number {
+    return this.data[i];
+  }
+  values(): Float64Array {
+    return this.data.subarray(0, this.length);
+  }
+}

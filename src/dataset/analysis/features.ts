@@ -1,0 +1,136 @@
+/**
+ * Per-example features: everything the dataset-level analysis needs from one example, small and plain
+ * (structured-clone-able, so workers can compute them), so that a file of any size is analysed
+ * without keeping its texts: token counts, hashes for exact duplicates and conflicting answers, a
+ * MinHash signature for near duplicates, the reply's shape signature, language and length, and the
+ * fact-injection check.
+ */
+import { contentText, type ChatExample, type SourcedExample } from "../types.js";
+import { guessLanguage, replyShapeSignature } from "../../shape/index.js";
+import { detectFactInjection, type FactSpan } from "./facts.js";
+import { hash53 } from "./hash.js";
+import { minhashSignature } from "./minhash.js";
+import { isOpenAiModel, openAiExampleTokenCounter, openAiExampleTokenLimit, type ExampleTokenCounter } from "./tokens.js";
+import { TunekitError } from "../../util/errors.js";
+
+export interface ExampleFeatures {
+  line: number;
+  index: number;
+  messages: number;
+  /** Token counts with the chosen model's tokenizer; undefined without a model. */
+  tokens?: number;
+  assistantTokens?: number;
+  /** Characters of all message contents / of the trained assistant contents. */
+  chars: number;
+  assistantChars: number;
+  /** Whole example, whitespace-normalised: equal => exact duplicate. */
+  exactHash: number;
+  /** Everything before the final assistant reply (case/whitespace-normalised), and that reply. */
+  promptHash: number;
+  replyHash: number;
+  /** 0 when there is no system (or developer) message. */
+  systemHash: number;
+  /** The first 100 characters of the system prompt, to show its variants. */
+  systemPreview?: string;
+  /** MinHash of the non-system content with line labels removed (template-insensitive). */
+  minhash: Uint32Array;
+  /** replyShapeSignature of the final reply, its language and length in characters. */
+  shape: string;
+  language: string;
+  replyChars: number;
+  /** Fact-injection score and unsupported spans (spans only when the example injects facts). */
+  factScore: number;
+  factSpans?: FactSpan[];
+}
+
+export interface FeatureOptions {
+  /** OpenAI model or encoding name for token counts (open models: pass `tokenCounter`). */
+  model?: string;
+  /** Overrides the counter derived from `model`. */
+  tokenCounter?: ExampleTokenCounter;
+  /** Per-example token limit; defaults to the OpenAI model's training limit. */
+  tokenLimit?: number;
+}
+
+export interface FeatureContext {
+  model?: string;
+  countTokens?: ExampleTokenCounter;
+  tokenLimit?: number;
+}
+
+/** Builds the context from plain options (works inside a worker thread). */
+export function createFeatureContext(options: FeatureOptions = {}): FeatureContext {
+  let countTokens = options.tokenCounter;
+  if (!countTokens && options.model !== undefined) {
+    if (!isOpenAiModel(options.model)) {
+      throw new TunekitError("unknown_model", `cannot count tokens for model "${options.model}"`, {
+        hint: "use an OpenAI model name (e.g. gpt-4o-mini-2024-07-18) or pass a token counter for open models",
+      });
+    }
+    countTokens = openAiExampleTokenCounter(options.model);
+  }
+  const tokenLimit = options.tokenLimit ?? (options.model !== undefined ? openAiExampleTokenLimit(options.model) : undefined);
+  return { model: options.model, countTokens, tokenLimit };
+}
+
+// "Label: " at a line start: template text shared by every example, not content.
+const LINE_LABEL = /^[ \t]*(?:[*_]{1,2})?\p{L}[\p{L}\p{N};'&/().\-]*(?: [\p{L}\p{N};'&/().\-]+){0,3}(?:[*_]{1,2})?:(?=\s|$)/gmu;
+
+function normWs(s: string): string {
+  return s.replace(/\s+/g, " ").trim();
+}
+
+function finalReplyIndex(ex: ChatExample): number {
+  for (let i = ex.messages.length - 1; i >= 0; i--) if (ex.messages[i].role === "assistant") return i;
+  return -1;
+}
+
+export function extractFeatures(src: SourcedExample, ctx: FeatureContext = {}): ExampleFeatures {
+  const ex = src.example;
+  const msgs = Array.isArray(ex.messages) ? ex.messages : [];
+  const last = finalReplyIndex(ex);
+  let exact = "";
+  let prompt = "";
+  let content = "";
+  let system = "";
+  let chars = 0;
+  let assistantChars = 0;
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i];
+    let text = contentText(m?.content ?? null);
+    if (m?.tool_calls) for (const c of m.tool_calls) text += `\n${c.function?.name ?? ""}(${c.function?.arguments ?? ""})`;
+    chars += text.length;
+    if (m.role === "assistant" && m.weight !== 0) assistantChars += text.length;
+    const t = normWs(text);
+    exact += `\u0001${m.role}\u0002${t}`;
+    if (i !== last) prompt += `\u0001${m.role}\u0002${t.toLowerCase()}`;
+    if (m.role === "system" || m.role === "developer") system += (system ? "\n" : "") + text;
+    else content += "\n" + text.replace(LINE_LABEL, " ");
+  }
+  const reply = last >= 0 ? contentText(msgs[last].content) : "";
+  const facts = detectFactInjection(ex);
+  const counts = ctx.countTokens ? ctx.countTokens(ex) : undefined;
+  const f: ExampleFeatures = {
+    line: src.line,
+    index: src.index,
+    messages: msgs.length,
+    chars,
+    assistantChars,
+    exactHash: hash53(exact),
+    promptHash: hash53(prompt),
+    replyHash: hash53(normWs(reply).toLowerCase()),
+    systemHash: system ? hash53(normWs(system)) : 0,
+    minhash: minhashSignature(content),
+    shape: last >= 0 ? replyShapeSignature(reply) : "none",
+    language: guessLanguage(reply),
+    replyChars: reply.length,
+    factScore: facts.score,
+  };
+  if (system) f.systemPreview = normWs(system).slice(0, 100);
+  if (counts) {
+    f.tokens = counts.total;
+    f.assistantTokens = counts.assistant;
+  }
+  if (facts.injects) f.factSpans = facts.spans;
+  return f;
+}
