@@ -1,0 +1,152 @@
+/**
+ * The graph builder: values with (partly symbolic) shapes, ONNX nodes, and a tape of differentiable
+ * op applications. Ops (ops.ts) emit ONNX nodes and record a tape entry whose vector-Jacobian product
+ * is written with other ops, so autodiff (autodiff.ts) only walks the tape backwards.
+ */
+import type { AttrValue, Dim, ElemType, OnnxModel, OnnxNode, TensorInit, ValueInfo } from "../onnx/model.js";
+
+export type { Dim, ElemType } from "../onnx/model.js";
+
+export interface Value {
+  readonly name: string;
+  readonly dtype: ElemType;
+  readonly shape: readonly Dim[];
+}
+
+/**
+ * Given the gradients of an op's outputs (undefined where no gradient flows) and which inputs need a
+ * gradient, return the input gradients (undefined where not needed or zero).
+ */
+export type Vjp = (grads: (Value | undefined)[], need: boolean[]) => (Value | undefined)[];
+
+export interface TapeEntry {
+  inputs: Value[];
+  outputs: Value[];
+  vjp: Vjp;
+}
+
+export type FloatType = "float32" | "float64";
+
+export interface GraphOptions {
+  /** Use com.microsoft.FusedMatMul (float32 only) so transposed operands are never copied. */
+  fusedMatMul?: boolean;
+}
+
+export class Graph {
+  readonly nodes: OnnxNode[] = [];
+  readonly inputs: ValueInfo[] = [];
+  readonly outputs: ValueInfo[] = [];
+  readonly initializers: TensorInit[] = [];
+  readonly tape: TapeEntry[] = [];
+  readonly fusedMatMul: boolean;
+  private counter = 0;
+  private constCache = new Map<string, Value>();
+  private names = new Set<string>();
+
+  constructor(options: GraphOptions = {}) {
+    this.fusedMatMul = options.fusedMatMul ?? true;
+  }
+
+  fresh(prefix: string): string {
+    let n: string;
+    do n = `${prefix}_${this.counter++}`;
+    while (this.names.has(n));
+    this.names.add(n);
+    return n;
+  }
+
+  private claim(name: string): string {
+    if (this.names.has(name)) throw new Error(`graph: duplicate value name ${name}`);
+    this.names.add(name);
+    return name;
+  }
+
+  input(name: string, dtype: ElemType, shape: Dim[]): Value {
+    this.claim(name);
+    this.inputs.push({ name, elemType: dtype, shape });
+    return { name, dtype, shape };
+  }
+
+  /** A constant tensor stored in the model (frozen weights, tables). */
+  initializer(name: string, dtype: ElemType, dims: number[], data: ArrayBufferView): Value {
+    return this.addInitializer(this.claim(name), dtype, dims, data);
+  }
+
+  private addInitializer(name: string, dtype: ElemType, dims: number[], data: ArrayBufferView): Value {
+    const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.initializers.push({ name, elemType: dtype, dims, raw });
+    return { name, dtype, shape: dims };
+  }
+
+  /** A float constant of the given dtype; scalars are cached. */
+  constF(dtype: ElemType, values: number | ArrayLike<number>, shape?: number[]): Value {
+    const arr = typeof values === "number" ? [values] : values;
+    const dims = shape ?? (typeof values === "number" ? [] : [arr.length]);
+    const key = typeof values === "number" && shape === undefined ? `${dtype}:${values}` : undefined;
+    if (key !== undefined) {
+      const hit = this.constCache.get(key);
+      if (hit) return hit;
+    }
+    const data = dtype === "float64" ? Float64Array.from(arr) : Float32Array.from(arr);
+    const v = this.addInitializer(this.fresh("const"), dtype, dims, data);
+    if (key !== undefined) this.constCache.set(key, v);
+    return v;
+  }
+
+  constI64(values: number[], shape?: number[]): Value {
+    const key = `i64:${values.join(",")}:${shape?.join(",") ?? "v"}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const v = this.addInitializer(this.fresh("const"), "int64", shape ?? [values.length], BigInt64Array.from(values.map(BigInt)));
+    this.constCache.set(key, v);
+    return v;
+  }
+
+  /** Emit one ONNX node. Output shapes/dtypes are given by the caller (the op's shape rule). */
+  emit(
+    opType: string,
+    inputs: (Value | string)[],
+    outs: { dtype: ElemType; shape: readonly Dim[] }[],
+    attrs: Record<string, AttrValue> = {},
+    domain?: string,
+  ): Value[] {
+    const outputs = outs.map((o) => ({ name: this.fresh(opType.toLowerCase()), dtype: o.dtype, shape: o.shape }));
+    this.nodes.push({
+      opType,
+      domain,
+      name: this.fresh(`n_${opType}`),
+      inputs: inputs.map((i) => (typeof i === "string" ? i : i.name)),
+      outputs: outputs.map((o) => o.name),
+      attrs,
+    });
+    return outputs;
+  }
+
+  emit1(opType: string, inputs: (Value | string)[], dtype: ElemType, shape: readonly Dim[], attrs: Record<string, AttrValue> = {}, domain?: string): Value {
+    return this.emit(opType, inputs, [{ dtype, shape }], attrs, domain)[0];
+  }
+
+  record(inputs: Value[], outputs: Value[], vjp: Vjp): void {
+    this.tape.push({ inputs, outputs, vjp });
+  }
+
+  /** Mark a value as a graph output under `name` (through an Identity node when renaming). */
+  output(v: Value, name: string): Value {
+    this.claim(name);
+    this.nodes.push({ opType: "Identity", name: this.fresh("n_out"), inputs: [v.name], outputs: [name], attrs: {} });
+    // Symbolic output sizes are left unnamed so ORT's own shape inference is never contradicted.
+    this.outputs.push({ name, elemType: v.dtype, shape: v.shape.map((d) => (typeof d === "number" ? d : "")) });
+    return { name, dtype: v.dtype, shape: v.shape };
+  }
+
+  toModel(): OnnxModel {
+    return {
+      nodes: this.nodes,
+      inputs: this.inputs,
+      outputs: this.outputs,
+      initializers: this.initializers,
+      opsetVersion: 18,
+      extraOpsets: { "com.microsoft": 1 },
+    };
+  }
+}

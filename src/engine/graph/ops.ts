@@ -1,0 +1,462 @@
+/**
+ * Differentiable ops. Each op emits its forward ONNX nodes and records, right next to them, its
+ * vector-Jacobian product written in terms of other ops. Gradients of broadcast operands are summed
+ * back to the operand's shape (`sumTo`).
+ */
+import { fl, int, str, type Dim } from "../onnx/model.js";
+import type { Graph, Value } from "./graph.js";
+import { broadcastShapes, normAxis, reshapeShape, sameShape } from "./shape.js";
+
+// ---------------------------------------------------------------- helpers (not differentiated)
+
+/** Runtime shape of a value, as an int64 vector. */
+export function shapeOf(g: Graph, x: Value): Value {
+  return g.emit1("Shape", [x], "int64", [x.shape.length]);
+}
+
+/** Sum `v` (a gradient of broadcast shape) down to `target` shape. */
+export function sumTo(g: Graph, v: Value, target: readonly Dim[]): Value {
+  if (sameShape(v.shape, target)) return v;
+  let cur = v;
+  const lead = v.shape.length - target.length;
+  if (lead > 0) {
+    const axes = Array.from({ length: lead }, (_, i) => i);
+    cur = g.emit1("ReduceSum", [cur, g.constI64(axes)], cur.dtype, cur.shape.slice(lead), { keepdims: int(0) });
+  }
+  const ones: number[] = [];
+  target.forEach((d, i) => {
+    if (d === 1 && cur.shape[i] !== 1) ones.push(i);
+  });
+  if (ones.length > 0) {
+    cur = g.emit1("ReduceSum", [cur, g.constI64(ones)], cur.dtype, target, { keepdims: int(1) });
+  }
+  return cur;
+}
+
+function scalar(g: Graph, like: Value, x: number): Value {
+  return g.constF(like.dtype, x);
+}
+
+function binaryRaw(g: Graph, op: string, a: Value, b: Value): Value {
+  return g.emit1(op, [a, b], a.dtype, broadcastShapes(a.shape, b.shape));
+}
+
+function unaryRaw(g: Graph, op: string, a: Value, attrs = {}): Value {
+  return g.emit1(op, [a], a.dtype, a.shape, attrs);
+}
+
+// ---------------------------------------------------------------- elementwise
+
+export function add(g: Graph, a: Value, b: Value): Value {
+  const y = binaryRaw(g, "Add", a, b);
+  g.record([a, b], [y], ([gy], need) => [need[0] ? sumTo(g, gy!, a.shape) : undefined, need[1] ? sumTo(g, gy!, b.shape) : undefined]);
+  return y;
+}
+
+export function sub(g: Graph, a: Value, b: Value): Value {
+  const y = binaryRaw(g, "Sub", a, b);
+  g.record([a, b], [y], ([gy], need) => [
+    need[0] ? sumTo(g, gy!, a.shape) : undefined,
+    need[1] ? sumTo(g, neg(g, gy!), b.shape) : undefined,
+  ]);
+  return y;
+}
+
+export function mul(g: Graph, a: Value, b: Value): Value {
+  const y = binaryRaw(g, "Mul", a, b);
+  g.record([a, b], [y], ([gy], need) => [
+    need[0] ? sumTo(g, mul(g, gy!, b), a.shape) : undefined,
+    need[1] ? sumTo(g, mul(g, gy!, a), b.shape) : undefined,
+  ]);
+  return y;
+}
+
+export function div(g: Graph, a: Value, b: Value): Value {
+  const y = binaryRaw(g, "Div", a, b);
+  g.record([a, b], [y], ([gy], need) => [
+    need[0] ? sumTo(g, div(g, gy!, b), a.shape) : undefined,
+    // d(a/b)/db = -y/b
+    need[1] ? sumTo(g, neg(g, div(g, mul(g, gy!, y), b)), b.shape) : undefined,
+  ]);
+  return y;
+}
+
+export function scale(g: Graph, a: Value, s: number): Value {
+  return mul(g, a, scalar(g, a, s));
+}
+
+export function neg(g: Graph, a: Value): Value {
+  const y = unaryRaw(g, "Neg", a);
+  g.record([a], [y], ([gy]) => [neg(g, gy!)]);
+  return y;
+}
+
+export function exp(g: Graph, a: Value): Value {
+  const y = unaryRaw(g, "Exp", a);
+  g.record([a], [y], ([gy]) => [mul(g, gy!, y)]);
+  return y;
+}
+
+export function log(g: Graph, a: Value): Value {
+  const y = unaryRaw(g, "Log", a);
+  g.record([a], [y], ([gy]) => [div(g, gy!, a)]);
+  return y;
+}
+
+export function sqrt(g: Graph, a: Value): Value {
+  const y = unaryRaw(g, "Sqrt", a);
+  g.record([a], [y], ([gy]) => [div(g, gy!, scale(g, y, 2))]);
+  return y;
+}
+
+/** a ** p for a constant exponent p. */
+export function pow(g: Graph, a: Value, p: number): Value {
+  const y = g.emit1("Pow", [a, scalar(g, a, p)], a.dtype, a.shape);
+  g.record([a], [y], ([gy]) => [mul(g, gy!, scale(g, pow(g, a, p - 1), p))]);
+  return y;
+}
+
+export function sigmoid(g: Graph, a: Value): Value {
+  const y = unaryRaw(g, "Sigmoid", a);
+  g.record([a], [y], ([gy]) => [mul(g, gy!, mul(g, y, sub(g, scalar(g, a, 1), y)))]);
+  return y;
+}
+
+/** x * sigmoid(x). */
+export function silu(g: Graph, a: Value): Value {
+  const s = unaryRaw(g, "Sigmoid", a);
+  const y = binaryRaw(g, "Mul", a, s);
+  // d/dx = s + x s (1 - s) = s (1 - y) + y
+  g.record([a], [y], ([gy]) => [mul(g, gy!, add(g, mul(g, s, sub(g, scalar(g, a, 1), y)), y))]);
+  return y;
+}
+
+// ---------------------------------------------------------------- reductions
+
+function reduceShape(shape: readonly Dim[], axes: number[], keep: boolean): Dim[] {
+  return keep ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+}
+
+/** Broadcast a reduced gradient back over the reduced axes of `x`. */
+function unreduce(g: Graph, gy: Value, x: Value, axes: number[], keep: boolean): Value {
+  const kept = keep ? gy : g.emit1("Unsqueeze", [gy, g.constI64(axes)], gy.dtype, reduceShape(x.shape, axes, true));
+  return g.emit1("Expand", [kept, shapeOf(g, x)], gy.dtype, x.shape);
+}
+
+export function reduceSum(g: Graph, x: Value, axes: number[], keepdims = false): Value {
+  const ax = axes.map((a) => normAxis(a, x.shape.length));
+  const y = g.emit1("ReduceSum", [x, g.constI64(ax)], x.dtype, reduceShape(x.shape, ax, keepdims), { keepdims: int(keepdims ? 1 : 0) });
+  g.record([x], [y], ([gy]) => [unreduce(g, gy!, x, ax, keepdims)]);
+  return y;
+}
+
+export function reduceMean(g: Graph, x: Value, axes: number[], keepdims = false): Value {
+  const ax = axes.map((a) => normAxis(a, x.shape.length));
+  const sizes = ax.map((a) => x.shape[a]);
+  if (!sizes.every((d) => typeof d === "number")) throw new Error("reduceMean: reduced axes must have fixed sizes");
+  const count = (sizes as number[]).reduce((p, q) => p * q, 1);
+  const y = g.emit1("ReduceMean", [x, g.constI64(ax)], x.dtype, reduceShape(x.shape, ax, keepdims), { keepdims: int(keepdims ? 1 : 0) });
+  g.record([x], [y], ([gy]) => [unreduce(g, scale(g, gy!, 1 / count), x, ax, keepdims)]);
+  return y;
+}
+
+// ---------------------------------------------------------------- matmul
+
+export interface MatMulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  alpha?: number;
+}
+
+function lastTwoSwapped(s: readonly Dim[]): Dim[] {
+  const r = [...s];
+  const n = r.length;
+  [r[n - 2], r[n - 1]] = [r[n - 1], r[n - 2]];
+  return r;
+}
+
+function swapPerm(rank: number): number[] {
+  const p = Array.from({ length: rank }, (_, i) => i);
+  [p[rank - 2], p[rank - 1]] = [p[rank - 1], p[rank - 2]];
+  return p;
+}
+
+/** Forward emission of alpha * op(A) @ op(B), without recording. */
+function matmulRaw(g: Graph, a: Value, b: Value, o: MatMulOptions): Value {
+  const ta = !!o.transA && a.shape.length >= 2;
+  const tb = !!o.transB;
+  const alpha = o.alpha ?? 1;
+  const sa = ta ? lastTwoSwapped(a.shape) : [...a.shape];
+  const sb = tb ? lastTwoSwapped(b.shape) : [...b.shape];
+  const batch = broadcastShapes(sa.slice(0, -2), sb.slice(0, -2));
+  const outShape = [...batch, sa[sa.length - 2], sb[sb.length - 1]];
+  if (g.fusedMatMul && a.dtype === "float32") {
+    return g.emit1("FusedMatMul", [a, b], a.dtype, outShape, { transA: int(ta ? 1 : 0), transB: int(tb ? 1 : 0), alpha: fl(alpha) }, "com.microsoft");
+  }
+  const aa = ta ? g.emit1("Transpose", [a], a.dtype, sa, { perm: { kind: "ints", value: swapPerm(a.shape.length) } }) : a;
+  const bb = tb ? g.emit1("Transpose", [b], b.dtype, sb, { perm: { kind: "ints", value: swapPerm(b.shape.length) } }) : b;
+  const y = g.emit1("MatMul", [aa, bb], a.dtype, outShape);
+  return alpha === 1 ? y : g.emit1("Mul", [y, g.constF(a.dtype, alpha)], a.dtype, outShape);
+}
+
+function flatten2d(g: Graph, x: Value): Value {
+  const last = x.shape[x.shape.length - 1];
+  return g.emit1("Reshape", [x, g.constI64([-1, typeof last === "number" ? last : -1])], x.dtype, ["?", last]);
+}
+
+/**
+ * alpha * op(A) @ op(B), op = optional transpose of the last two axes (FusedMatMul where possible, so
+ * frozen weights are never copied transposed). A 2-D B with a batched A is the linear-layer case: its
+ * gradient is computed on the flattened batch, not summed over a batched product.
+ */
+export function matmul(g: Graph, a: Value, b: Value, o: MatMulOptions = {}): Value {
+  const y = matmulRaw(g, a, b, o);
+  const ta = !!o.transA;
+  const tb = !!o.transB;
+  const alpha = o.alpha ?? 1;
+  g.record([a, b], [y], ([gy], need) => {
+    let ga: Value | undefined;
+    let gb: Value | undefined;
+    if (need[0]) {
+      // d op(A) = alpha gY op(B)^T
+      ga = ta ? matmul(g, b, gy!, { transA: tb, transB: true, alpha }) : matmul(g, gy!, b, { transB: !tb, alpha });
+      ga = sumTo(g, ga, a.shape);
+    }
+    if (need[1]) {
+      const linear = b.shape.length === 2 && a.shape.length > 2;
+      const aa = linear ? flatten2d(g, a) : a;
+      const gg = linear ? flatten2d(g, gy!) : gy!;
+      // d op(B) = alpha op(A)^T gY
+      gb = tb ? matmul(g, gg, aa, { transA: true, transB: ta, alpha }) : matmul(g, aa, gg, { transA: !ta, alpha });
+      gb = sumTo(g, gb, b.shape);
+    }
+    return [ga, gb];
+  });
+  return y;
+}
+
+// ---------------------------------------------------------------- indexing and layout
+
+/** Rows of `table` picked by integer `ids` (embedding lookup). */
+export function gather(g: Graph, table: Value, ids: Value): Value {
+  const y = g.emit1("Gather", [table, ids], table.dtype, [...ids.shape, ...table.shape.slice(1)], { axis: int(0) });
+  g.record([table, ids], [y], ([gy], need) => {
+    if (!need[0]) return [undefined, undefined];
+    const zeros = g.emit1("ConstantOfShape", [shapeOf(g, table)], table.dtype, table.shape, {
+      value: { kind: "tensor", value: { name: "zero", elemType: table.dtype, dims: [1], raw: zeroBytes(table.dtype) } },
+    });
+    const idx = g.emit1("Unsqueeze", [ids, g.constI64([-1])], "int64", [...ids.shape, 1]);
+    return [g.emit1("ScatterND", [zeros, idx, gy!], table.dtype, table.shape, { reduction: str("add") }), undefined];
+  });
+  return y;
+}
+
+function zeroBytes(dtype: string): Uint8Array {
+  return new Uint8Array(dtype === "float64" ? 8 : 4);
+}
+
+export function reshape(g: Graph, x: Value, spec: number[]): Value {
+  const y = g.emit1("Reshape", [x, g.constI64(spec)], x.dtype, reshapeShape(x.shape, spec));
+  g.record([x], [y], ([gy]) => [g.emit1("Reshape", [gy!, shapeOf(g, x)], x.dtype, x.shape)]);
+  return y;
+}
+
+export function transpose(g: Graph, x: Value, perm: number[]): Value {
+  const y = g.emit1("Transpose", [x], x.dtype, perm.map((p) => x.shape[p]), { perm: { kind: "ints", value: perm } });
+  const inv = perm.map((_, i) => perm.indexOf(i));
+  g.record([x], [y], ([gy]) => [transpose(g, gy!, inv)]);
+  return y;
+}
+
+export function unsqueeze(g: Graph, x: Value, axes: number[]): Value {
+  const rank = x.shape.length + axes.length;
+  const ax = axes.map((a) => normAxis(a, rank));
+  const shape: Dim[] = [];
+  let k = 0;
+  for (let i = 0; i < rank; i++) shape.push(ax.includes(i) ? 1 : x.shape[k++]);
+  const y = g.emit1("Unsqueeze", [x, g.constI64(ax)], x.dtype, shape);
+  g.record([x], [y], ([gy]) => [g.emit1("Squeeze", [gy!, g.constI64(ax)], x.dtype, x.shape)]);
+  return y;
+}
+
+/** Concatenate along `axis`; every input's size on that axis must be fixed (the gradient splits by them). */
+export function concat(g: Graph, xs: Value[], axis: number): Value {
+  const ax = normAxis(axis, xs[0].shape.length);
+  const sizes = xs.map((x) => x.shape[ax]);
+  const total = sizes.every((s) => typeof s === "number") ? (sizes as number[]).reduce((p, q) => p + q, 0) : "?";
+  const shape = xs[0].shape.map((d, i) => (i === ax ? total : d));
+  const y = g.emit1("Concat", xs, xs[0].dtype, shape, { axis: int(ax) });
+  g.record(xs, [y], ([gy], need) => {
+    if (!sizes.every((s) => typeof s === "number")) throw new Error("concat: gradient needs fixed sizes on the axis");
+    const parts = g.emit(
+      "Split",
+      [gy!, g.constI64(sizes as number[])],
+      xs.map((x) => ({ dtype: x.dtype, shape: x.shape })),
+      { axis: int(ax) },
+    );
+    return parts.map((p, i) => (need[i] ? p : undefined));
+  });
+  return y;
+}
+
+/** x[..., start:end, ...] along `axis` (fixed size on that axis). */
+export function slice(g: Graph, x: Value, axis: number, start: number, end: number): Value {
+  const ax = normAxis(axis, x.shape.length);
+  const size = x.shape[ax];
+  const y = g.emit1("Slice", [x, g.constI64([start]), g.constI64([end]), g.constI64([ax])], x.dtype, x.shape.map((d, i) => (i === ax ? end - start : d)));
+  g.record([x], [y], ([gy]) => {
+    if (typeof size !== "number") throw new Error("slice: gradient needs a fixed size on the axis");
+    const pads = new Array(2 * x.shape.length).fill(0);
+    pads[ax] = start;
+    pads[x.shape.length + ax] = size - end;
+    return [g.emit1("Pad", [gy!, g.constI64(pads)], x.dtype, x.shape)];
+  });
+  return y;
+}
+
+// ---------------------------------------------------------------- normalisation and attention pieces
+
+export function softmax(g: Graph, x: Value, axis = -1): Value {
+  const ax = normAxis(axis, x.shape.length);
+  const y = g.emit1("Softmax", [x], x.dtype, x.shape, { axis: int(ax) });
+  g.record([x], [y], ([gy]) => {
+    // y * (g - sum(g * y))
+    const gyy = g.emit1("Mul", [gy!, y], x.dtype, x.shape);
+    const s = g.emit1("ReduceSum", [gyy, g.constI64([ax])], x.dtype, reduceShape(x.shape, [ax], true), { keepdims: int(1) });
+    return [mul(g, y, sub(g, gy!, s))];
+  });
+  return y;
+}
+
+export function logSoftmax(g: Graph, x: Value, axis = -1): Value {
+  const ax = normAxis(axis, x.shape.length);
+  const y = g.emit1("LogSoftmax", [x], x.dtype, x.shape, { axis: int(ax) });
+  g.record([x], [y], ([gy]) => {
+    const s = g.emit1("ReduceSum", [gy!, g.constI64([ax])], x.dtype, reduceShape(x.shape, [ax], true), { keepdims: int(1) });
+    return [sub(g, gy!, mul(g, exp(g, y), s))];
+  });
+  return y;
+}
+
+/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * w. */
+export function rmsNorm(g: Graph, x: Value, w: Value, eps: number): Value {
+  const d = x.dtype;
+  const last = x.shape.length - 1;
+  const keepShape = reduceShape(x.shape, [last], true);
+  const x2 = g.emit1("Mul", [x, x], d, x.shape);
+  const ms = g.emit1("ReduceMean", [x2, g.constI64([last])], d, keepShape, { keepdims: int(1) });
+  const r = g.emit1("Reciprocal", [g.emit1("Sqrt", [g.emit1("Add", [ms, g.constF(d, eps)], d, keepShape)], d, keepShape)], d, keepShape);
+  const n = g.emit1("Mul", [x, r], d, x.shape);
+  const y = g.emit1("Mul", [n, w], d, x.shape);
+  g.record([x, w], [y], ([gy], need) => {
+    const gn = mul(g, gy!, w);
+    const gx = need[0]
+      ? mul(g, r, sub(g, gn, mul(g, n, reduceMean(g, mul(g, gn, n), [last], true))))
+      : undefined;
+    const gw = need[1] ? sumTo(g, mul(g, gy!, n), w.shape) : undefined;
+    return [gx, gw];
+  });
+  return y;
+}
+
+/** rotate_half(x) = concat(-x2, x1) over the last axis (and its transpose concat(x2, -x1)). */
+function rotateHalf(g: Graph, x: Value, transposed: boolean): Value {
+  const last = x.shape.length - 1;
+  const D = x.shape[last] as number;
+  const h = D / 2;
+  const sl = (s: number, e: number) =>
+    g.emit1("Slice", [x, g.constI64([s]), g.constI64([e]), g.constI64([last])], x.dtype, x.shape.map((d, i) => (i === last ? h : d)));
+  const x1 = sl(0, h);
+  const x2 = sl(h, D);
+  const parts = transposed ? [x2, g.emit1("Neg", [x1], x.dtype, x1.shape)] : [g.emit1("Neg", [x2], x.dtype, x2.shape), x1];
+  return g.emit1("Concat", parts, x.dtype, x.shape, { axis: int(last) });
+}
+
+/** Rotary position embedding (HF "rotate_half" layout): x cos + rotate_half(x) sin. */
+export function rope(g: Graph, x: Value, cos: Value, sin: Value): Value {
+  const a = g.emit1("Mul", [x, cos], x.dtype, x.shape);
+  const b = g.emit1("Mul", [rotateHalf(g, x, false), sin], x.dtype, x.shape);
+  const y = g.emit1("Add", [a, b], x.dtype, x.shape);
+  g.record([x, cos, sin], [y], ([gy], need) => {
+    if (need[1] || need[2]) throw new Error("rope: no gradient for cos/sin");
+    const gs = g.emit1("Mul", [gy!, sin], x.dtype, x.shape);
+    const gc = g.emit1("Mul", [gy!, cos], x.dtype, x.shape);
+    return [g.emit1("Add", [gc, rotateHalf(g, gs, true)], x.dtype, x.shape), undefined, undefined];
+  });
+  return y;
+}
+
+// ---------------------------------------------------------------- loss
+
+export interface ChunkedCrossEntropyOptions {
+  /** Vocabulary rows per chunk; bounds the [tokens x chunk] logits held at once. */
+  chunkSize: number;
+}
+
+/**
+ * Weighted sum over tokens of cross-entropy(softmax(h W^T), target), with W [V, D] the output
+ * embedding. Logits are computed one vocabulary chunk at a time and their log-sum-exp combined; the
+ * gradient recomputes each chunk (in the transposed layout, so ORT cannot merge it with the forward)
+ * instead of keeping every chunk's logits alive. h [N, D], targets [N] int64, weights [N].
+ */
+export function chunkedCrossEntropy(g: Graph, h: Value, W: Value, targets: Value, weights: Value, o: ChunkedCrossEntropyOptions): Value {
+  const d = h.dtype;
+  const V = W.shape[0] as number;
+  const N = h.shape[0];
+  const chunks: [number, number][] = [];
+  for (let s = 0; s < V; s += o.chunkSize) chunks.push([s, Math.min(V, s + o.chunkSize)]);
+  const Wc = chunks.map(([s, e]) =>
+    chunks.length === 1 ? W : g.emit1("Slice", [W, g.constI64([s]), g.constI64([e]), g.constI64([0])], W.dtype, [e - s, W.shape[1]]),
+  );
+  const lses = Wc.map((w, i) => {
+    const logits = matmulRaw(g, h, w, { transB: true });
+    const m = g.emit1("ReduceMax", [logits, g.constI64([1])], d, [N, 1], { keepdims: int(1) });
+    const e = g.emit1("Exp", [g.emit1("Sub", [logits, m], d, logits.shape)], d, logits.shape);
+    const s = g.emit1("ReduceSum", [e, g.constI64([1])], d, [N, 1], { keepdims: int(1) });
+    void i;
+    return g.emit1("Add", [g.emit1("Log", [s], d, [N, 1]), m], d, [N, 1]);
+  });
+  let lse: Value;
+  if (lses.length === 1) lse = lses[0];
+  else {
+    const L = g.emit1("Concat", lses, d, [N, lses.length], { axis: int(1) });
+    const m = g.emit1("ReduceMax", [L, g.constI64([1])], d, [N, 1], { keepdims: int(1) });
+    const s = g.emit1("ReduceSum", [g.emit1("Exp", [g.emit1("Sub", [L, m], d, L.shape)], d, L.shape), g.constI64([1])], d, [N, 1], { keepdims: int(1) });
+    lse = g.emit1("Add", [g.emit1("Log", [s], d, [N, 1]), m], d, [N, 1]);
+  }
+  const wt = g.emit1("Gather", [W, targets], d, [N, W.shape[1]], { axis: int(0) });
+  const tl = g.emit1("ReduceSum", [g.emit1("Mul", [h, wt], d, h.shape), g.constI64([1])], d, [N, 1], { keepdims: int(1) });
+  const w2 = g.emit1("Unsqueeze", [weights, g.constI64([1])], d, [N, 1]);
+  const perTok = g.emit1("Mul", [g.emit1("Sub", [lse, tl], d, [N, 1]), w2], d, [N, 1]);
+  const loss = g.emit1("ReduceSum", [perTok, g.constI64([0, 1])], d, [], { keepdims: int(0) });
+
+  g.record([h, W, targets, weights], [loss], ([gl], need) => {
+    if (need[2] || need[3]) throw new Error("chunkedCrossEntropy: no gradient for targets or weights");
+    const gt = g.emit1("Mul", [w2, gl!], d, [N, 1]); // d loss / d lse per token
+    const gtT = g.emit1("Transpose", [gt], d, [1, N], { perm: { kind: "ints", value: [1, 0] } });
+    const lseT = g.emit1("Transpose", [lse], d, [1, N], { perm: { kind: "ints", value: [1, 0] } });
+    let gh: Value | undefined;
+    const gWs: Value[] = [];
+    Wc.forEach((w) => {
+      const Vc = w.shape[0];
+      const logitsT = matmulRaw(g, w, h, { transB: true }); // [Vc, N]
+      const pT = g.emit1("Exp", [g.emit1("Sub", [logitsT, lseT], d, [Vc, N])], d, [Vc, N]);
+      const dlT = g.emit1("Mul", [pT, gtT], d, [Vc, N]);
+      if (need[0]) {
+        const c = matmulRaw(g, dlT, w, { transA: true }); // [N, D]
+        gh = gh ? g.emit1("Add", [gh, c], d, h.shape) : c;
+      }
+      if (need[1]) gWs.push(matmulRaw(g, dlT, h, {})); // [Vc, D]
+    });
+    let gW: Value | undefined;
+    if (need[0]) gh = g.emit1("Sub", [gh!, g.emit1("Mul", [wt, gt], d, h.shape)], d, h.shape);
+    if (need[1]) {
+      const dense = gWs.length === 1 ? gWs[0] : g.emit1("Concat", gWs, d, W.shape, { axis: int(0) });
+      const idx = g.emit1("Unsqueeze", [targets, g.constI64([-1])], "int64", [N, 1]);
+      const upd = g.emit1("Neg", [g.emit1("Mul", [h, gt], d, h.shape)], d, h.shape);
+      gW = g.emit1("ScatterND", [dense, idx, upd], d, W.shape, { reduction: str("add") });
+    }
+    return [gh, gW, undefined, undefined];
+  });
+  return loss;
+}

@@ -1,0 +1,154 @@
+/**
+ * The Llama-family decoder as a graph (Llama 2/3, SmolLM, Qwen2 with q/k/v bias, Mistral): embedding,
+ * pre-norm attention with rotary embeddings and grouped-query attention, SwiGLU MLP, final RMSNorm.
+ * Written once with differentiable ops; training, eval and inference graphs are all built from it.
+ */
+import type { Graph, Value } from "../graph/graph.js";
+import * as op from "../graph/ops.js";
+import type { ModelConfig } from "../types.js";
+import { int } from "../onnx/model.js";
+import { ropeInvFreq } from "./rope.js";
+
+export type LoraTarget = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
+export const ALL_LORA_TARGETS: LoraTarget[] = ["q", "k", "v", "o", "gate", "up", "down"];
+
+/** HF module path (under model.layers.{i}.) of each LoRA target. */
+export const TARGET_MODULE: Record<LoraTarget, string> = {
+  q: "self_attn.q_proj",
+  k: "self_attn.k_proj",
+  v: "self_attn.v_proj",
+  o: "self_attn.o_proj",
+  gate: "mlp.gate_proj",
+  up: "mlp.up_proj",
+  down: "mlp.down_proj",
+};
+
+/** [out, in] of a target's frozen weight. */
+export function targetShape(c: ModelConfig, t: LoraTarget): [number, number] {
+  const H = c.hiddenSize;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const I = c.intermediateSize;
+  switch (t) {
+    case "q":
+      return [q, H];
+    case "k":
+    case "v":
+      return [kv, H];
+    case "o":
+      return [H, q];
+    case "gate":
+    case "up":
+      return [I, H];
+    case "down":
+      return [H, I];
+  }
+}
+
+/** The adapter applied to one linear layer: y += scale * (x A^T) B^T, x optionally dropped out first. */
+export interface LoraBinding {
+  A: Value;
+  B: Value;
+  scale: number;
+  /** Multiplicative dropout mask builder for this layer's input (training only). */
+  dropout?: (x: Value) => Value;
+}
+
+export interface DecoderInputs {
+  ids: Value; // [B, T] int64
+  positions: Value; // [B, T] int64
+  /** Additive attention bias [B, 1, T, S] (S = cached + new length). */
+  bias: Value;
+  /** Cached keys/values per layer, [B, kvH, P, hd]. */
+  past?: { k: Value; v: Value }[];
+}
+
+export interface DecoderOutputs {
+  /** Final-normed hidden states [B, T, hidden]. */
+  hidden: Value;
+  /** Keys/values including the new tokens, [B, kvH, S, hd] per layer. */
+  presents: { k: Value; v: Value }[];
+}
+
+export type WeightSource = (name: string) => Value;
+
+function linear(g: Graph, x: Value, w: Value, bias: Value | undefined, lora: LoraBinding | undefined): Value {
+  let y = op.matmul(g, x, w, { transB: true });
+  if (bias) y = op.add(g, y, bias);
+  if (lora) {
+    const xin = lora.dropout ? lora.dropout(x) : x;
+    const xa = op.matmul(g, xin, lora.A, { transB: true });
+    y = op.add(g, y, op.matmul(g, xa, lora.B, { transB: true, alpha: lora.scale }));
+  }
+  return y;
+}
+
+/** cos/sin tables [B, 1, T, hd] from integer positions (computed in the graph's float type). */
+function rotaryTables(g: Graph, c: ModelConfig, positions: Value, dtype: "float32" | "float64"): { cos: Value; sin: Value } {
+  const inv = ropeInvFreq(c);
+  const B = positions.shape[0];
+  const T = positions.shape[1];
+  const half = c.headDim / 2;
+  const pos = g.emit1("Cast", [positions], dtype, [B, T], { to: int(dtype === "float64" ? 11 : 1) });
+  const pos3 = g.emit1("Unsqueeze", [pos, g.constI64([2])], dtype, [B, T, 1]);
+  const invC = g.constF(dtype, dtype === "float64" ? inv : Float32Array.from(inv), [half]);
+  const freqs = g.emit1("Mul", [pos3, invC], dtype, [B, T, half]);
+  const emb = g.emit1("Concat", [freqs, freqs], dtype, [B, T, c.headDim], { axis: int(2) });
+  const emb4 = g.emit1("Unsqueeze", [emb, g.constI64([1])], dtype, [B, 1, T, c.headDim]);
+  return {
+    cos: g.emit1("Cos", [emb4], dtype, emb4.shape),
+    sin: g.emit1("Sin", [emb4], dtype, emb4.shape),
+  };
+}
+
+export function buildDecoder(
+  g: Graph,
+  c: ModelConfig,
+  weight: WeightSource,
+  inp: DecoderInputs,
+  lora: Map<string, LoraBinding>,
+  dtype: "float32" | "float64",
+): DecoderOutputs {
+  const { numHeads: H, numKvHeads: KV, headDim: hd } = c;
+  const group = H / KV;
+  const { cos, sin } = rotaryTables(g, c, inp.positions, dtype);
+  // Queries of one KV head are processed as one [group*T] block, so K and V are never repeated; the
+  // bias is tiled to match (rows ordered group-major, like the reshaped queries).
+  const bias = group === 1 ? inp.bias : g.emit1("Tile", [inp.bias, g.constI64([1, 1, group, 1])], dtype, [inp.bias.shape[0], 1, "?", inp.bias.shape[3]]);
+
+  let h = op.gather(g, weight("model.embed_tokens.weight"), inp.ids); // [B, T, D]
+  const presents: { k: Value; v: Value }[] = [];
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    const lin = (x: Value, module: string, hasBias: boolean) =>
+      linear(g, x, weight(`${p}${module}.weight`), hasBias ? weight(`${p}${module}.bias`) : undefined, lora.get(`layers.${i}.${module}`));
+
+    const x = op.rmsNorm(g, h, weight(`${p}input_layernorm.weight`), c.rmsNormEps);
+    const heads = (y: Value, n: number) => op.transpose(g, op.reshape(g, y, [0, 0, n, hd]), [0, 2, 1, 3]); // [B, n, T, hd]
+    const q = op.rope(g, heads(lin(x, "self_attn.q_proj", c.attentionBias), H), cos, sin);
+    let k = op.rope(g, heads(lin(x, "self_attn.k_proj", c.attentionBias), KV), cos, sin);
+    let v = heads(lin(x, "self_attn.v_proj", c.attentionBias), KV);
+    if (inp.past) {
+      k = op.concat(g, [inp.past[i].k, k], 2);
+      v = op.concat(g, [inp.past[i].v, v], 2);
+    }
+    presents.push({ k, v });
+    const qg = op.reshape(g, q, [0, KV, -1, hd]); // [B, KV, group*T, hd]
+    const scores = op.matmul(g, qg, k, { transB: true, alpha: 1 / Math.sqrt(hd) }); // [B, KV, group*T, S]
+    const probs = op.softmax(g, op.add(g, scores, bias), -1);
+    const ctx = op.reshape(g, op.matmul(g, probs, v), [0, H, -1, hd]); // [B, H, T, hd]
+    const merged = op.reshape(g, op.transpose(g, ctx, [0, 2, 1, 3]), [0, 0, H * hd]);
+    h = op.add(g, h, lin(merged, "self_attn.o_proj", false));
+
+    const x2 = op.rmsNorm(g, h, weight(`${p}post_attention_layernorm.weight`), c.rmsNormEps);
+    const act = op.mul(g, op.silu(g, lin(x2, "mlp.gate_proj", false)), lin(x2, "mlp.up_proj", false));
+    h = op.add(g, h, lin(act, "mlp.down_proj", false));
+  }
+  return { hidden: op.rmsNorm(g, h, weight("model.norm.weight"), c.rmsNormEps), presents };
+}
+
+/** The output embedding: lm_head, or the input embedding when tied. */
+export function outputEmbeddingName(c: ModelConfig, has: (name: string) => boolean): string {
+  if (!c.tieWordEmbeddings && has("lm_head.weight")) return "lm_head.weight";
+  return "model.embed_tokens.weight";
+}

@@ -1,0 +1,538 @@
+/**
+ * Llama-family models on ONNX Runtime: a LoRA training step, a held-out loss, and KV-cached inference.
+ *
+ * API (weights are HF names -> float32 tensors, as loadModel() in ../io/model.ts returns them):
+ *
+ *   const spec: LoraSpec = { r: 16, alpha: 32, rslora: false, dropout: 0, targets: ["q", "k", "v", "o", "gate", "up", "down"] };
+ *   const shapes = loraParamShapes(config, spec);      // [{ name: "layers.0.self_attn.q_proj.lora_A", shape: [r, in] },
+ *                                                      //  { name: "layers.0.self_attn.q_proj.lora_B", shape: [out, r] }, ...]
+ *   const step = await createTrainStep(config, weights, spec, { threads: 2 });
+ *   const { lossSum, tokenCount, grads } = await step.run(batch, params, { dropoutSeed: 1234 });
+ *   //   batch: { batchSize, seqLen, inputIds, targets, lossWeights, segmentIds?, positions? } (flat [B*T] arrays)
+ *   //   targets[t] is the token predicted at position t (already shifted); lossWeights 0 ignores a position
+ *   //   (negative targets are ignored too). segmentIds: 0 = padding, 1..k = packed examples (no attention
+ *   //   across them); positions default to restarting at 0 in every segment.
+ *   //   lossSum = sum_t w_t * CE_t (a SUM: normalise by tokens across micro-batches yourself);
+ *   //   grads: d lossSum / d param for every LoRA tensor (same names as loraParamShapes).
+ *   const { lossSum, tokenCount } = await step.evalLoss(batch, params);   // no dropout, no gradients
+ *   await step.dispose();
+ *
+ *   const merged = mergeLora(config, weights, params, spec);   // W + scale * B @ A (new Map; base untouched)
+ *   const model = await createInferenceModel(config, merged, { threads: 2 });
+ *   let { logits, cache } = await model.prefill([[1, 15043], [1, 306, 626]]);  // rows may differ: left-padded
+ *   // logits: Float32Array [B * vocab], the last position of every row
+ *   ({ logits, cache } = await model.decode(cache, [nextTok0, nextTok1]));     // one new token per row
+ *   const all = await model.allLogits([[1, 2, 3]]);            // [B * T * vocab] (tests, scoring)
+ *   await model.dispose();
+ *
+ * LoRA dropout (spec.dropout > 0) draws its masks inside the graph from a hash of (dropoutSeed, layer,
+ * element), so the same seed gives the same masks (bit-identical resume needs only the seed).
+ */
+import { Graph, type Value } from "../graph/graph.js";
+import * as op from "../graph/ops.js";
+import { gradients } from "../graph/autodiff.js";
+import { encodeModel, int } from "../onnx/model.js";
+import { Session, tensor, type ort, type RuntimeOptions } from "../runtime/session.js";
+import type { ModelConfig, Tensor } from "../types.js";
+import { TunekitError } from "../../util/errors.js";
+import { buildDecoder, outputEmbeddingName, TARGET_MODULE, targetShape, type LoraBinding, type LoraTarget } from "./decoder.js";
+import { cacheBias, segmentBias, segmentPositions } from "./masks.js";
+import { dropoutMask } from "./dropout.js";
+
+export { ALL_LORA_TARGETS, type LoraTarget } from "./decoder.js";
+
+export interface LoraSpec {
+  r: number;
+  alpha: number;
+  targets: LoraTarget[];
+  rslora?: boolean;
+  /** Probability of dropping an input element of each adapted layer (training only). */
+  dropout?: number;
+}
+
+export interface EngineOptions extends RuntimeOptions {
+  /** Vocabulary rows per cross-entropy chunk (default 8192). */
+  vocabChunk?: number;
+  /** Compute in float64 (tests only: slower, no FusedMatMul). */
+  dtype?: "float32" | "float64";
+  /**
+   * Feed frozen weights as graph inputs instead of embedding them in the model (needed above ONNX's
+   * 2 GB protobuf limit; chosen automatically there).
+   */
+  weightsAsInputs?: boolean;
+}
+
+export interface TrainBatch {
+  batchSize: number;
+  seqLen: number;
+  inputIds: ArrayLike<number>;
+  targets: ArrayLike<number>;
+  lossWeights: ArrayLike<number>;
+  segmentIds?: ArrayLike<number>;
+  positions?: ArrayLike<number>;
+}
+
+export interface TrainStepResult {
+  lossSum: number;
+  tokenCount: number;
+  grads: Map<string, Float32Array>;
+}
+
+export interface TrainStep {
+  readonly paramShapes: { name: string; shape: [number, number] }[];
+  run(batch: TrainBatch, params: Map<string, Float32Array>, options?: { dropoutSeed?: number }): Promise<TrainStepResult>;
+  evalLoss(batch: TrainBatch, params: Map<string, Float32Array>): Promise<{ lossSum: number; tokenCount: number }>;
+  dispose(): Promise<void>;
+}
+
+export function loraScaling(spec: LoraSpec): number {
+  return spec.rslora ? spec.alpha / Math.sqrt(spec.r) : spec.alpha / spec.r;
+}
+
+/** Every LoRA tensor in a stable order (layer, then target order q,k,v,o,gate,up,down; A before B). */
+export function loraParamShapes(c: ModelConfig, spec: LoraSpec): { name: string; shape: [number, number] }[] {
+  const order: LoraTarget[] = ["q", "k", "v", "o", "gate", "up", "down"];
+  for (const t of spec.targets) {
+    if (!order.includes(t)) throw new TunekitError("LORA_TARGET", `unknown LoRA target "${t}"`, { hint: `use some of ${order.join(",")}` });
+  }
+  const out: { name: string; shape: [number, number] }[] = [];
+  for (let i = 0; i < c.numLayers; i++) {
+    for (const t of order) {
+      if (!spec.targets.includes(t)) continue;
+      const [o, inn] = targetShape(c, t);
+      const base = `layers.${i}.${TARGET_MODULE[t]}`;
+      out.push({ name: `${base}.lora_A`, shape: [spec.r, inn] });
+      out.push({ name: `${base}.lora_B`, shape: [o, spec.r] });
+    }
+  }
+  return out;
+}
+
+/** Normalise PEFT names (base_model.model.model.layers.0...lora_A.weight) to ours (layers.0...lora_A). */
+export function normaliseLoraName(name: string): string {
+  return name.replace(/^base_model\.model\./, "").replace(/^model\./, "").replace(/\.weight$/, "");
+}
+
+// ---------------------------------------------------------------- weights
+
+const TWO_GB_SAFE = 1.8e9;
+
+interface WeightPlan {
+  source: (name: string) => Value;
+  /** Weight tensors to feed each run (weights-as-inputs mode). */
+  feeds: Record<string, ort.Tensor>;
+}
+
+function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | "float64", asInputs: boolean): WeightPlan {
+  const cache = new Map<string, Value>();
+  const feeds: Record<string, ort.Tensor> = {};
+  const source = (name: string): Value => {
+    const hit = cache.get(name);
+    if (hit) return hit;
+    const t = weights.get(name);
+    if (!t) throw new TunekitError("MODEL_WEIGHT_MISSING", `the model has no tensor "${name}"`, { hint: "the weights do not match the architecture in config.json" });
+    const data = dtype === "float64" ? Float64Array.from(t.data) : t.data;
+    let v: Value;
+    if (asInputs) {
+      v = g.input(name, dtype, [...t.shape]);
+      feeds[name] = tensor(dtype, data, t.shape);
+    } else {
+      v = g.initializer(name, dtype, [...t.shape], data);
+    }
+    cache.set(name, v);
+    return v;
+  };
+  return { source, feeds };
+}
+
+function totalBytes(weights: Map<string, Tensor>): number {
+  let n = 0;
+  for (const t of weights.values()) n += t.data.byteLength;
+  return n;
+}
+
+function checkConfig(c: ModelConfig): void {
+  if (c.numHeads % c.numKvHeads !== 0) {
+    throw new TunekitError("MODEL_CONFIG", `num_attention_heads (${c.numHeads}) is not a multiple of num_key_value_heads (${c.numKvHeads})`);
+  }
+  if (c.headDim % 2 !== 0) throw new TunekitError("MODEL_CONFIG", `head_dim ${c.headDim} must be even for rotary embeddings`);
+}
+
+// ---------------------------------------------------------------- batch feeds
+
+function toInt64(a: ArrayLike<number>): BigInt64Array {
+  const out = new BigInt64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = BigInt(a[i]);
+  return out;
+}
+
+function floatArray(dtype: "float32" | "float64", n: number): Float32Array | Float64Array {
+  return dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
+}
+
+function batchFeeds(c: ModelConfig, batch: TrainBatch, dtype: "float32" | "float64"): { feeds: Record<string, ort.Tensor>; tokenCount: number } {
+  const { batchSize: B, seqLen: T } = batch;
+  const n = B * T;
+  for (const [k, a] of [["inputIds", batch.inputIds], ["targets", batch.targets], ["lossWeights", batch.lossWeights]] as const) {
+    if (a.length !== n) throw new Error(`train batch: ${k} has ${a.length} entries, expected ${B}x${T}`);
+  }
+  const seg = batch.segmentIds ?? new Int32Array(n).fill(1);
+  const pos = batch.positions ?? segmentPositions(seg, B, T);
+  const targets = new BigInt64Array(n);
+  const weights = floatArray(dtype, n);
+  let tokenCount = 0;
+  for (let i = 0; i < n; i++) {
+    const t = batch.targets[i];
+    const w = batch.lossWeights[i];
+    if (t < 0 || w === 0) continue; // ignored position: any valid id will do
+    if (t >= c.vocabSize) throw new Error(`train batch: target ${t} outside the vocabulary (${c.vocabSize})`);
+    targets[i] = BigInt(t);
+    weights[i] = w;
+    tokenCount += w;
+  }
+  const bias = segmentBias(seg, B, T, c.slidingWindow, floatArray(dtype, B * T * T));
+  return {
+    feeds: {
+      input_ids: tensor("int64", toInt64(batch.inputIds), [B, T]),
+      positions: tensor("int64", toInt64(pos), [B, T]),
+      attn_bias: tensor(dtype, bias, [B, 1, T, T]),
+      targets: tensor("int64", targets, [B, T]),
+      loss_weights: tensor(dtype, weights, [B, T]),
+    },
+    tokenCount,
+  };
+}
+
+// ---------------------------------------------------------------- training / eval graphs
+
+function buildLossGraph(
+  c: ModelConfig,
+  weights: Map<string, Tensor>,
+  spec: LoraSpec,
+  o: EngineOptions,
+  withGrads: boolean,
+): { bytes: Uint8Array; weightFeeds: Record<string, ort.Tensor>; gradNames: string[]; hasDropout: boolean } {
+  checkConfig(c);
+  const dtype = o.dtype ?? "float32";
+  const asInputs = o.weightsAsInputs ?? totalBytes(weights) > TWO_GB_SAFE;
+  const g = new Graph({ fusedMatMul: dtype === "float32" });
+  const w = planWeights(g, weights, dtype, asInputs);
+  const ids = g.input("input_ids", "int64", ["B", "T"]);
+  const positions = g.input("positions", "int64", ["B", "T"]);
+  const bias = g.input("attn_bias", dtype, ["B", 1, "T", "T"]);
+  const targets = g.input("targets", "int64", ["B", "T"]);
+  const lossWeights = g.input("loss_weights", dtype, ["B", "T"]);
+  const hasDropout = withGrads && (spec.dropout ?? 0) > 0;
+  const seed = hasDropout ? g.input("dropout_seed", "int64", []) : undefined;
+
+  const shapes = loraParamShapes(c, spec);
+  const scale = loraScaling(spec);
+  const lora = new Map<string, LoraBinding>();
+  const params: Value[] = [];
+  for (let k = 0; k < shapes.length; k += 2) {
+    const A = g.input(shapes[k].name, dtype, shapes[k].shape);
+    const Bv = g.input(shapes[k + 1].name, dtype, shapes[k + 1].shape);
+    params.push(A, Bv);
+    const module = shapes[k].name.replace(/\.lora_A$/, "");
+    const layerIndex = k / 2;
+    lora.set(module, {
+      A,
+      B: Bv,
+      scale,
+      dropout: seed ? (x) => op.mul(g, x, dropoutMask(g, x, seed, layerIndex, spec.dropout!)) : undefined,
+    });
+  }
+  const { hidden } = buildDecoder(g, c, w.source, { ids, positions, bias }, lora, dtype);
+  const D = c.hiddenSize;
+  const h2 = op.reshape(g, hidden, [-1, D]);
+  const flat = (v: Value) => g.emit1("Reshape", [v, g.constI64([-1])], v.dtype, ["N"]);
+  const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
+  const loss = op.chunkedCrossEntropy(g, h2, W, flat(targets), flat(lossWeights), { chunkSize: o.vocabChunk ?? 8192 });
+  g.output(loss, "loss_sum");
+  const gradNames: string[] = [];
+  if (withGrads) {
+    const grads = gradients(g, loss, params);
+    grads.forEach((gv, i) => {
+      const name = `grad:${shapes[i].name}`;
+      g.output(gv, name);
+      gradNames.push(name);
+    });
+  }
+  return { bytes: encodeModel(g.toModel()), weightFeeds: w.feeds, gradNames, hasDropout };
+}
+
+function paramFeeds(shapes: { name: string; shape: [number, number] }[], params: Map<string, Float32Array>, dtype: "float32" | "float64"): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const s of shapes) {
+    const p = params.get(s.name);
+    if (!p) throw new Error(`LoRA parameter ${s.name} missing`);
+    if (p.length !== s.shape[0] * s.shape[1]) throw new Error(`LoRA parameter ${s.name} has ${p.length} values, expected ${s.shape.join("x")}`);
+    feeds[s.name] = tensor(dtype, dtype === "float64" ? Float64Array.from(p) : p, s.shape);
+  }
+  return feeds;
+}
+
+/** Build (once) the training-step session: forward + chunked cross-entropy + LoRA gradients. */
+export async function createTrainStep(c: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec, o: EngineOptions = {}): Promise<TrainStep> {
+  const dtype = o.dtype ?? "float32";
+  const shapes = loraParamShapes(c, spec);
+  const train = buildLossGraph(c, weights, spec, o, true);
+  const trainSession = await Session.create(train.bytes, o);
+  let evalSession: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
+  const readScalar = (t: ort.Tensor) => Number(t.data[0]);
+
+  return {
+    paramShapes: shapes,
+    async run(batch, params, options = {}) {
+      const { feeds, tokenCount } = batchFeeds(c, batch, dtype);
+      Object.assign(feeds, train.weightFeeds, paramFeeds(shapes, params, dtype));
+      if (train.hasDropout) feeds.dropout_seed = tensor("int64", BigInt64Array.of(BigInt(options.dropoutSeed ?? 0)), []);
+      const res = await trainSession.run(feeds, ["loss_sum", ...train.gradNames]);
+      const grads = new Map<string, Float32Array>();
+      train.gradNames.forEach((n, i) => {
+        const d = res[n].data as Float32Array | Float64Array;
+        grads.set(shapes[i].name, d instanceof Float32Array ? d : Float32Array.from(d));
+      });
+      return { lossSum: readScalar(res.loss_sum), tokenCount, grads };
+    },
+    async evalLoss(batch, params) {
+      evalSession ??= (async () => {
+        const ev = buildLossGraph(c, weights, spec, o, false);
+        return { session: await Session.create(ev.bytes, o), weightFeeds: ev.weightFeeds };
+      })();
+      const { session, weightFeeds } = await evalSession;
+      const { feeds, tokenCount } = batchFeeds(c, batch, dtype);
+      Object.assign(feeds, weightFeeds, paramFeeds(shapes, params, dtype));
+      const res = await session.run(feeds, ["loss_sum"]);
+      return { lossSum: readScalar(res.loss_sum), tokenCount };
+    },
+    async dispose() {
+      await trainSession.dispose();
+      if (evalSession) await (await evalSession).session.dispose();
+    },
+  };
+}
+
+// ---------------------------------------------------------------- LoRA merge
+
+/** W' = W + scale * B @ A for every adapted layer; returns a new map sharing the untouched tensors. */
+export function mergeLora(c: ModelConfig, weights: Map<string, Tensor>, params: Map<string, Float32Array | Tensor>, spec: LoraSpec): Map<string, Tensor> {
+  const byName = new Map<string, Float32Array>();
+  for (const [k, v] of params) byName.set(normaliseLoraName(k), v instanceof Float32Array ? v : v.data);
+  const out = new Map(weights);
+  const scale = loraScaling(spec);
+  for (const s of loraParamShapes(c, spec)) {
+    if (!s.name.endsWith(".lora_A")) continue;
+    const module = s.name.slice(0, -".lora_A".length);
+    const A = byName.get(`${module}.lora_A`);
+    const B = byName.get(`${module}.lora_B`);
+    if (!A || !B) throw new TunekitError("ADAPTER_MISSING_TENSOR", `the adapter has no ${module} lora_A/lora_B`, { hint: "the adapter was trained with other target modules" });
+    const wName = `model.${module}.weight`;
+    const base = weights.get(wName);
+    if (!base) throw new TunekitError("MODEL_WEIGHT_MISSING", `the model has no tensor "${wName}"`);
+    const [outDim, inDim] = base.shape;
+    const r = spec.r;
+    if (A.length !== r * inDim || B.length !== outDim * r) {
+      throw new TunekitError("ADAPTER_SHAPE", `adapter tensors for ${module} do not fit the model (expected A ${r}x${inDim}, B ${outDim}x${r})`, {
+        hint: "the adapter belongs to a different base model",
+      });
+    }
+    const merged = Float32Array.from(base.data);
+    const row = new Float64Array(inDim);
+    for (let o = 0; o < outDim; o++) {
+      row.fill(0);
+      for (let k = 0; k < r; k++) {
+        const b = B[o * r + k] * scale;
+        if (b === 0) continue;
+        const aOff = k * inDim;
+        for (let i = 0; i < inDim; i++) row[i] += b * A[aOff + i];
+      }
+      const off = o * inDim;
+      for (let i = 0; i < inDim; i++) merged[off + i] += row[i];
+    }
+    out.set(wName, { shape: [outDim, inDim], data: merged });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- inference
+
+export interface KvCache {
+  batch: number;
+  /** Cached positions (including left padding). */
+  length: number;
+  k: ort.Tensor[];
+  v: ort.Tensor[];
+  /** [batch * length] 1 = real token, 0 = padding. */
+  mask: Uint8Array;
+  /** Position id of the next token of each row. */
+  nextPos: number[];
+}
+
+export interface InferenceModel {
+  readonly config: ModelConfig;
+  /** Process prompts (rows may differ in length: left-padded); logits of each row's last token. */
+  prefill(rows: number[][]): Promise<{ logits: Float32Array; cache: KvCache }>;
+  /** Append one token per row; logits of the new tokens [B * vocab]. */
+  decode(cache: KvCache, tokens: number[]): Promise<{ logits: Float32Array; cache: KvCache }>;
+  /** Logits at every position, [B * T * vocab] (equal-length rows, no cache). */
+  allLogits(rows: number[][]): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions, allLogits: boolean): { bytes: Uint8Array; weightFeeds: Record<string, ort.Tensor> } {
+  checkConfig(c);
+  const dtype = o.dtype ?? "float32";
+  const asInputs = o.weightsAsInputs ?? totalBytes(weights) > TWO_GB_SAFE;
+  const g = new Graph({ fusedMatMul: dtype === "float32" });
+  const w = planWeights(g, weights, dtype, asInputs);
+  const ids = g.input("input_ids", "int64", ["B", "T"]);
+  const positions = g.input("positions", "int64", ["B", "T"]);
+  const bias = g.input("attn_bias", dtype, ["B", 1, "T", "S"]);
+  const past = allLogits
+    ? undefined
+    : Array.from({ length: c.numLayers }, (_, i) => ({
+        k: g.input(`past_k_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
+        v: g.input(`past_v_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
+      }));
+  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, bias, past }, new Map(), dtype);
+  const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
+  if (allLogits) {
+    g.output(op.matmul(g, hidden, W, { transB: true }), "logits");
+  } else {
+    const D = c.hiddenSize;
+    const last = g.emit1("Slice", [hidden, g.constI64([-1]), g.constI64([2 ** 53]), g.constI64([1])], dtype, ["B", 1, D]);
+    const last2 = g.emit1("Reshape", [last, g.constI64([0, D])], dtype, ["B", D]);
+    g.output(op.matmul(g, last2, W, { transB: true }), "logits_last");
+    presents.forEach((p, i) => {
+      g.output(p.k, `present_k_${i}`);
+      g.output(p.v, `present_v_${i}`);
+    });
+  }
+  void int;
+  return { bytes: encodeModel(g.toModel()), weightFeeds: w.feeds };
+}
+
+function toFloat32(t: ort.Tensor): Float32Array {
+  const d = t.data as Float32Array | Float64Array;
+  return d instanceof Float32Array ? d : Float32Array.from(d);
+}
+
+/** Build (once) the KV-cached inference session; the all-positions session is built on first use. */
+export async function createInferenceModel(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions = {}): Promise<InferenceModel> {
+  const dtype = o.dtype ?? "float32";
+  const main = buildInferenceGraph(c, weights, o, false);
+  const session = await Session.create(main.bytes, o);
+  let full: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
+  const KV = c.numKvHeads;
+  const hd = c.headDim;
+  const presentNames = Array.from({ length: c.numLayers }, (_, i) => [`present_k_${i}`, `present_v_${i}`]).flat();
+
+  const checkIds = (ids: number[]) => {
+    for (const t of ids) {
+      if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new TunekitError("TOKEN_OUT_OF_RANGE", `token id ${t} is outside the vocabulary (0..${c.vocabSize - 1})`);
+    }
+  };
+
+  async function step(cache: KvCache, rows: number[][]): Promise<{ logits: Float32Array; cache: KvCache }> {
+    const B = cache.batch;
+    const T = Math.max(...rows.map((r) => r.length));
+    const P = cache.length;
+    const S = P + T;
+    if (S > c.maxPositionEmbeddings) {
+      throw new TunekitError("CONTEXT_TOO_LONG", `the sequence (${S} tokens) is longer than the model's context (${c.maxPositionEmbeddings})`, {
+        hint: "shorten the prompt or lower --max-tokens",
+      });
+    }
+    const ids = new BigInt64Array(B * T);
+    const pos = new BigInt64Array(B * T);
+    const mask = new Uint8Array(B * S);
+    const nextPos = [...cache.nextPos];
+    for (let b = 0; b < B; b++) {
+      mask.set(cache.mask.subarray(b * P, (b + 1) * P), b * S);
+      const row = rows[b];
+      const pad = T - row.length;
+      for (let t = 0; t < T; t++) {
+        const real = t >= pad;
+        ids[b * T + t] = BigInt(real ? row[t - pad] : 0);
+        mask[b * S + P + t] = real ? 1 : 0;
+        pos[b * T + t] = BigInt(real ? nextPos[b]++ : 0);
+      }
+    }
+    const bias = cacheBias(mask, B, T, S, c.slidingWindow, floatArray(dtype, B * T * S));
+    const feeds: Record<string, ort.Tensor> = {
+      ...main.weightFeeds,
+      input_ids: tensor("int64", ids, [B, T]),
+      positions: tensor("int64", pos, [B, T]),
+      attn_bias: tensor(dtype, bias, [B, 1, T, S]),
+    };
+    for (let i = 0; i < c.numLayers; i++) {
+      feeds[`past_k_${i}`] = cache.k[i];
+      feeds[`past_v_${i}`] = cache.v[i];
+    }
+    const res = await session.run(feeds, ["logits_last", ...presentNames]);
+    return {
+      logits: toFloat32(res.logits_last),
+      cache: {
+        batch: B,
+        length: S,
+        k: Array.from({ length: c.numLayers }, (_, i) => res[`present_k_${i}`]),
+        v: Array.from({ length: c.numLayers }, (_, i) => res[`present_v_${i}`]),
+        mask,
+        nextPos,
+      },
+    };
+  }
+
+  return {
+    config: c,
+    async prefill(rows) {
+      if (rows.length === 0 || rows.some((r) => r.length === 0)) throw new TunekitError("EMPTY_PROMPT", "every prompt needs at least one token");
+      rows.forEach(checkIds);
+      const B = rows.length;
+      const empty = () => tensor(dtype, floatArray(dtype, 0), [B, KV, 0, hd]);
+      const cache: KvCache = {
+        batch: B,
+        length: 0,
+        k: Array.from({ length: c.numLayers }, empty),
+        v: Array.from({ length: c.numLayers }, empty),
+        mask: new Uint8Array(0),
+        nextPos: new Array(B).fill(0),
+      };
+      return step(cache, rows); // step() left-pads shorter rows
+    },
+    async decode(cache, tokens) {
+      if (tokens.length !== cache.batch) throw new Error(`decode: ${tokens.length} tokens for a batch of ${cache.batch}`);
+      checkIds(tokens);
+      return step(cache, tokens.map((t) => [t]));
+    },
+    async allLogits(rows) {
+      rows.forEach(checkIds);
+      const B = rows.length;
+      const T = rows[0].length;
+      if (rows.some((r) => r.length !== T)) throw new Error("allLogits: rows must have equal length");
+      full ??= (async () => {
+        const f = buildInferenceGraph(c, weights, o, true);
+        return { session: await Session.create(f.bytes, o), weightFeeds: f.weightFeeds };
+      })();
+      const { session: s, weightFeeds } = await full;
+      const mask = new Uint8Array(B * T).fill(1);
+      const pos = new BigInt64Array(B * T);
+      for (let i = 0; i < B * T; i++) pos[i] = BigInt(i % T);
+      const res = await s.run(
+        {
+          ...weightFeeds,
+          input_ids: tensor("int64", toInt64(rows.flat()), [B, T]),
+          positions: tensor("int64", pos, [B, T]),
+          attn_bias: tensor(dtype, cacheBias(mask, B, T, T, c.slidingWindow, floatArray(dtype, B * T * T)), [B, 1, T, T]),
+        },
+        ["logits"],
+      );
+      return toFloat32(res.logits);
+    },
+    async dispose() {
+      await session.dispose();
+      if (full) await (await full).session.dispose();
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * A thin wrapper over onnxruntime-node: create a session from ModelProto bytes with tunekit's
+ * defaults (CPU execution provider, all graph optimisations, an explicit thread count), run it with
+ * plain typed arrays, and fetch only the outputs asked for (every fetched output is copied into JS).
+ */
+import ort from "onnxruntime-node";
+import { TunekitError } from "../../util/errors.js";
+
+export interface RuntimeOptions {
+  /** Intra-op threads (default: ORT's own choice, the number of physical cores). */
+  threads?: number;
+  /** Execution providers in preference order, e.g. ["cuda", "cpu"]. Default ["cpu"]. */
+  executionProviders?: string[];
+  /** Write the optimised graph here (debugging). */
+  optimizedModelPath?: string;
+}
+
+export type FeedValue = ort.Tensor;
+
+export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+
+export function tensor(type: "float32" | "float64" | "int64" | "int32" | "bool", data: TensorData, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor(type, data as never, dims);
+}
+
+export class Session {
+  private constructor(
+    readonly inner: ort.InferenceSession,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+  ) {}
+
+  static async create(model: Uint8Array, options: RuntimeOptions = {}): Promise<Session> {
+    const so: ort.InferenceSession.SessionOptions = {
+      executionProviders: options.executionProviders ?? ["cpu"],
+      graphOptimizationLevel: "all",
+      executionMode: "sequential",
+    };
+    if (options.threads !== undefined) {
+      so.intraOpNumThreads = options.threads;
+      so.interOpNumThreads = 1;
+    }
+    if (options.optimizedModelPath) so.optimizedModelFilePath = options.optimizedModelPath;
+    let inner: ort.InferenceSession;
+    try {
+      inner = await ort.InferenceSession.create(model, so);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (options.executionProviders && /provider|EP/i.test(msg)) {
+        throw new TunekitError("ENGINE_PROVIDER", `ONNX Runtime could not use execution provider(s) ${options.executionProviders.join(", ")}: ${msg}`, {
+          hint: "Use the default CPU provider, or install an onnxruntime-node build with that provider.",
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    return new Session(inner, inner.inputNames, inner.outputNames);
+  }
+
+  /** Run with `feeds` and return only `fetch` outputs. */
+  async run(feeds: Record<string, ort.Tensor>, fetch: readonly string[]): Promise<Record<string, ort.Tensor>> {
+    const res = await this.inner.run(feeds, fetch);
+    return res as Record<string, ort.Tensor>;
+  }
+
+  async dispose(): Promise<void> {
+    await this.inner.release();
+  }
+}
+
+export { ort };
