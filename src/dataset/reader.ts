@@ -127,7 +127,7 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
   }
 
   private toRecord(o: RecordOutcome, format: DatasetFormat): DatasetRecord {
-    if (o.parsed) this.records++;
+    if (!o.blank) this.records++;
     const rec: DatasetRecord = { line: o.line, issues: o.issues, notes: o.notes };
     if (o.example) rec.example = { example: o.example, file: this.file, line: o.line, index: this.nextIndex(), format };
     return rec;

@@ -16,6 +16,8 @@ export interface RecordOutcome {
   detected?: DatasetFormat;
   /** The record was parsed as JSON (it counts as a record, valid or not). */
   parsed: boolean;
+  /** A blank line: not a record at all. */
+  blank?: boolean;
   issues: DatasetIssue[];
   example?: ChatExample;
   notes: ConversionNote[];
@@ -33,7 +35,7 @@ export function isBlank(bytes: Uint8Array): boolean {
 /** Checks one JSONL line's bytes. `fileFormat` undefined means "this record decides it". */
 export function processJsonLine(bytes: Buffer, line: number, unterminated: boolean, fileFormat: DatasetFormat | undefined): RecordOutcome {
   if (isBlank(bytes)) {
-    return { line, parsed: false, issues: [issue(line, "blank_line", "blank line (ignored)", "warning")], notes: [] };
+    return { line, parsed: false, blank: true, issues: [issue(line, "blank_line", "blank line (ignored)", "warning")], notes: [] };
   }
   const bad = firstInvalidUtf8(bytes);
   if (bad >= 0) {
