@@ -13,4 +13,5 @@ export interface CommandEntry {
 export const commandTable: CommandEntry[] = [
   { name: "validate", summary: "check a dataset file: every error and warning with its line", load: () => import("./validate.js") },
   { name: "convert", summary: "convert Alpaca, ShareGPT, prompt/completion, text or CSV data to OpenAI chat JSONL", load: () => import("./convert.js") },
+  { name: "train", summary: "fine-tune a model with LoRA on this machine (or a hosted provider with --provider)", load: () => import("./train.js") },
 ];

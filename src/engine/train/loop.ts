@@ -32,11 +32,11 @@ export interface TrainOptions {
   lora: LoraSpec;
   seed: number;
   packing: boolean;
-  /** Held-out loss every N optimizer steps (0: only at the end). */
+  /** Held-out loss (and a checkpoint) every N optimizer steps (0: only at the end; < 0: about 10 per run). */
   evalEvery: number;
   /** Stop after this many evaluations without a better held-out loss (0: never). */
   patience: number;
-  /** Checkpoint every N optimizer steps (0: only at evals and the end). */
+  /** Checkpoint every N optimizer steps (0: only at evals and the end; < 0: with the evals). */
   saveEvery: number;
 }
 
@@ -103,6 +103,9 @@ export async function trainLoop(
 ): Promise<LoopResult> {
   const totalSteps = planTotalSteps(train, o);
   const warm = warmupSteps(o.warmup, totalSteps);
+  // Negative cadences mean "auto": about ten evals (and checkpoints) per run.
+  const evalEvery = o.evalEvery < 0 ? Math.max(1, Math.ceil(totalSteps / 10)) : o.evalEvery;
+  const saveEvery = o.saveEvery < 0 ? evalEvery : o.saveEvery;
   const optimizer = new AdamW({ weightDecay: o.weightDecay });
   let params: Map<string, Float32Array>;
   let bestParams: Map<string, Float32Array> | undefined;
@@ -231,7 +234,7 @@ export async function trainLoop(
     });
 
     let saved = false;
-    if (o.evalEvery > 0 && state.step % o.evalEvery === 0 && state.step < totalSteps) {
+    if (evalEvery > 0 && state.step % evalEvery === 0 && state.step < totalSteps) {
       await evaluate();
       evaluatedAtStep = state.step;
       if (o.patience > 0 && state.evalsWithoutImprovement >= o.patience) reason = "early_stopped";
@@ -248,7 +251,7 @@ export async function trainLoop(
       }
       break;
     }
-    if (!saved && o.saveEvery > 0 && state.step % o.saveEvery === 0 && state.step < totalSteps) {
+    if (!saved && saveEvery > 0 && state.step % saveEvery === 0 && state.step < totalSteps) {
       await checkpoint();
       lastSavedStep = state.step;
     }

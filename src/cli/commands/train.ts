@@ -1,0 +1,228 @@
+/**
+ * `tunekit train DATA --model DIR|ID -o RUN_DIR [options]`: LoRA fine-tuning on this machine, or on a
+ * hosted provider with --provider. The command parses options and shows progress; the work is
+ * train()/resumeTraining() in src/engine/train/train-run.ts.
+ */
+import { bool, num, str, usageError, type Command, type CommandContext } from "../command.js";
+import { createProgress, formatDuration } from "../progress.js";
+import { isTunekitError, TunekitError } from "../../util/errors.js";
+import { ALL_LORA_TARGETS, type LoraTarget } from "../../engine/train/engine.js";
+import { DEFAULT_TRAIN_OPTIONS } from "../../engine/train/defaults.js";
+import type { TrainOptions } from "../../engine/train/loop.js";
+import type { TrainRunEvent } from "../../engine/train/train-run.js";
+
+const d = DEFAULT_TRAIN_OPTIONS;
+
+export function parseTargets(raw: string): LoraTarget[] {
+  if (raw === "all-linear" || raw === "all") return [...ALL_LORA_TARGETS];
+  const out: LoraTarget[] = [];
+  for (const part of raw.split(",").map((s) => s.trim().replace(/_proj$/, "")).filter(Boolean)) {
+    if (!(ALL_LORA_TARGETS as string[]).includes(part)) {
+      throw new TunekitError("usage", `--lora-targets: unknown target "${part}"`, { hint: `use a comma list of ${ALL_LORA_TARGETS.join(",")} or all-linear` });
+    }
+    if (!out.includes(part as LoraTarget)) out.push(part as LoraTarget);
+  }
+  if (out.length === 0) throw new TunekitError("usage", "--lora-targets is empty", { hint: "e.g. q,v or all-linear" });
+  return out;
+}
+
+/** Reads a numeric option that hosted providers also accept as "auto" (auto = the local default). */
+function numOrAuto(ctx: CommandContext, name: string, o: { integer?: boolean; min?: number; max?: number }): number | undefined {
+  if (str(ctx, name) === "auto") return undefined;
+  return num(ctx, cmd, name, o);
+}
+
+function optionsFrom(ctx: CommandContext): TrainOptions {
+  const lora = {
+    r: num(ctx, cmd, "lora-r", { integer: true, min: 1, max: 4096 }) ?? d.lora.r,
+    alpha: num(ctx, cmd, "lora-alpha", { min: 0 }) ?? d.lora.alpha,
+    dropout: num(ctx, cmd, "lora-dropout", { min: 0, max: 0.9 }) ?? d.lora.dropout,
+    rslora: bool(ctx, "rslora"),
+    targets: parseTargets(str(ctx, "lora-targets") ?? "all-linear"),
+  };
+  const schedule = str(ctx, "schedule") ?? d.schedule;
+  if (!["cosine", "linear", "constant"].includes(schedule)) {
+    throw new TunekitError("usage", `--schedule must be cosine, linear or constant, got "${schedule}"`, { hint: "run `tunekit train --help`" });
+  }
+  return {
+    epochs: numOrAuto(ctx, "epochs", { min: 1, integer: true }) ?? d.epochs,
+    maxSteps: num(ctx, cmd, "max-steps", { integer: true, min: 1 }),
+    batchSize: numOrAuto(ctx, "batch-size", { integer: true, min: 1 }) ?? d.batchSize,
+    gradAccum: num(ctx, cmd, "grad-accum", { integer: true, min: 1 }) ?? d.gradAccum,
+    maxSeqLen: num(ctx, cmd, "max-seq-len", { integer: true, min: 2 }) ?? d.maxSeqLen,
+    lr: num(ctx, cmd, "lr", { min: 0 }) ?? d.lr,
+    warmup: num(ctx, cmd, "warmup", { min: 0 }) ?? d.warmup,
+    schedule: schedule as TrainOptions["schedule"],
+    weightDecay: num(ctx, cmd, "weight-decay", { min: 0 }) ?? d.weightDecay,
+    maxGradNorm: num(ctx, cmd, "max-grad-norm", { min: 0 }) ?? d.maxGradNorm,
+    lora,
+    seed: num(ctx, cmd, "seed", { integer: true, min: 0, max: 2 ** 32 - 1 }) ?? d.seed,
+    packing: bool(ctx, "packing"),
+    evalEvery: num(ctx, cmd, "eval-every", { integer: true, min: 0 }) ?? d.evalEvery,
+    patience: num(ctx, cmd, "patience", { integer: true, min: 0 }) ?? d.patience,
+    saveEvery: num(ctx, cmd, "save-every", { integer: true, min: 0 }) ?? d.saveEvery,
+  };
+}
+
+const fmt = (x: number | null | undefined, digits = 4) => (x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(digits));
+
+async function runLocal(ctx: CommandContext): Promise<number> {
+  const json = bool(ctx, "json");
+  const resumeDir = str(ctx, "resume");
+  const { train, resumeTraining } = await import("../../engine/train/train-run.js");
+  let stopRequested = false;
+  const onSigint = () => {
+    if (stopRequested) process.exit(130); // second Ctrl-C: leave now
+    stopRequested = true;
+    if (!json) ctx.err("\nstopping after this step (a checkpoint is written); press Ctrl-C again to quit at once");
+  };
+  process.on("SIGINT", onSigint);
+  const progress = createProgress(ctx.io, { label: "train", unit: "steps" });
+  let heldOut: number | null = null;
+  let lastEvent: TrainRunEvent | undefined;
+  const onEvent = (e: TrainRunEvent) => {
+    lastEvent = e;
+    if (json) {
+      ctx.out(JSON.stringify(e));
+      return;
+    }
+    switch (e.type) {
+      case "start":
+        progress.setTotal(e.totalSteps);
+        ctx.err(
+          `${e.resumedFromStep !== null ? `resuming at step ${e.resumedFromStep}: ` : ""}training ${e.params.toLocaleString("en-US")} LoRA parameters for ${e.totalSteps} steps on ${e.trainExamples} examples` +
+            (e.heldOutExamples > 0 ? ` (${e.heldOutExamples} held out)` : " (no held-out set: pass --validation FILE or --test-split 0.1 to watch overfitting)"),
+        );
+        break;
+      case "step":
+        progress.update(
+          e.step,
+          `epoch ${e.epoch.toFixed(2)} loss ${fmt(e.loss)} held-out ${fmt(heldOut)} ${Math.round(e.tokensPerSecond).toLocaleString("en-US")} tok/s ETA ${formatDuration(e.etaSeconds)}`,
+        );
+        break;
+      case "eval":
+        heldOut = e.heldOutLoss;
+        progress.finish();
+        ctx.err(`step ${e.step}: held-out loss ${fmt(e.heldOutLoss)}, train loss ${fmt(e.trainLoss)}, gap ${fmt(e.gap)}${e.best ? " (best)" : ""}`);
+        break;
+      case "warning":
+        progress.finish();
+        ctx.err(`${ctx.errColor.yellow("warning")}${ctx.errColor.dim(`[${e.code}]`)} ${e.message}`);
+        break;
+      default:
+        break;
+    }
+  };
+  try {
+    const cb = { onEvent, shouldStop: () => stopRequested };
+    const result = resumeDir
+      ? await resumeTraining(resumeDir, cb)
+      : await train(
+          {
+            data: ctx.positionals[0],
+            model: str(ctx, "model")!,
+            outDir: str(ctx, "output")!,
+            validation: str(ctx, "validation"),
+            testSplit: num(ctx, cmd, "test-split", { min: 0, max: 0.9 }),
+            options: optionsFrom(ctx),
+          },
+          cb,
+        );
+    progress.finish();
+    if (!json) {
+      const dn = result.done;
+      const what = dn.reason === "interrupted" ? "stopped" : dn.reason === "early_stopped" ? "stopped early (held-out loss stopped improving)" : "done";
+      ctx.out(`${what} at step ${dn.step}: train loss ${fmt(dn.trainLoss)}, held-out loss ${fmt(dn.heldOutLoss)} (best ${fmt(dn.bestHeldOutLoss)} at step ${dn.bestStep ?? "-"})`);
+      ctx.out(`adapter (step ${dn.adapterStep}): ${result.adapterDir}`);
+      if (dn.reason === "interrupted") ctx.out(`continue with: tunekit train --resume ${result.runDir}`);
+    }
+    return result.done.reason === "interrupted" ? 130 : 0;
+  } catch (e) {
+    progress.finish();
+    if (json && lastEvent?.type !== "error") {
+      const err = isTunekitError(e) ? e : undefined;
+      ctx.out(JSON.stringify({ type: "error", code: err?.code ?? "internal", message: (e as Error).message, ...(err?.hint ? { hint: err.hint } : {}) }));
+    }
+    if (json && isTunekitError(e)) {
+      ctx.err(`error[${e.code}] ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`);
+      return e.exitCode;
+    }
+    throw e;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+const cmd: Command = {
+  name: "train",
+  summary: "Fine-tune a model with LoRA on this machine (or on a hosted provider with --provider)",
+  usage: "tunekit train DATA --model DIR|ID -o RUN_DIR [options]   |   tunekit train --resume RUN_DIR",
+  details: [
+    "Validates DATA first and refuses to start on errors. Loss is computed on assistant tokens only",
+    "(weight 0 respected; each reply's end-of-turn token is trained). Checkpoints are atomic; Ctrl-C stops",
+    "cleanly with a checkpoint; --resume continues bit-exactly. The run folder holds run.json (config,",
+    "dataset sha256), metrics.jsonl, checkpoint.safetensors and adapter/ (PEFT).",
+    "",
+    `Defaults (for small models): ${d.epochs} epochs, batch ${d.batchSize}, lr ${d.lr}, cosine schedule with ${d.warmup * 100}% warmup,`,
+    `LoRA r=${d.lora.r} alpha=${d.lora.alpha} on all linear layers, max grad norm ${d.maxGradNorm}, max-seq-len ${d.maxSeqLen}, seed ${d.seed},`,
+    "held-out loss every ~10% of the steps (when a held-out set is given).",
+    "--json prints one JSON event per line: start, step, eval, checkpoint, warning, done, error (docs/json.md).",
+    "Exit codes: 0 done, 1 the data has errors or training diverged, 2 usage/I-O problem, 130 stopped by Ctrl-C.",
+  ].join("\n"),
+  options: {
+    model: { type: "string", short: "m", valueName: "DIR|ID", description: "base model: a Hugging Face folder or hub id" },
+    output: { type: "string", short: "o", valueName: "RUN_DIR", description: "run folder to create" },
+    resume: { type: "string", valueName: "RUN_DIR", description: "continue an interrupted run exactly" },
+    provider: { type: "string", valueName: "NAME", description: "local, or a hosted provider (openai, together)", default: "local" },
+    validation: { type: "string", valueName: "FILE", description: "held-out data file" },
+    "test-split": { type: "string", valueName: "FRAC", description: "hold out this fraction of DATA (leak-free)" },
+    epochs: { type: "string", valueName: "N", description: `epochs (hosted: N or auto; default ${d.epochs})` },
+    "max-steps": { type: "string", valueName: "N", description: "stop after N optimizer steps (overrides --epochs)" },
+    "batch-size": { type: "string", valueName: "N", description: `examples (or packed windows) per micro-batch (hosted: N or auto; default ${d.batchSize})` },
+    "grad-accum": { type: "string", valueName: "N", description: `micro-batches per optimizer step (default ${d.gradAccum})` },
+    "max-seq-len": { type: "string", valueName: "N", description: `tokens per example/window (default ${d.maxSeqLen})` },
+    lr: { type: "string", valueName: "X", description: `peak learning rate (default ${d.lr})` },
+    warmup: { type: "string", valueName: "N|FRAC", description: `warmup steps, or a fraction of all steps when < 1 (default ${d.warmup})` },
+    schedule: { type: "string", valueName: "KIND", description: `cosine, linear or constant (default ${d.schedule})` },
+    "weight-decay": { type: "string", valueName: "X", description: `AdamW decoupled weight decay (default ${d.weightDecay})` },
+    "max-grad-norm": { type: "string", valueName: "X", description: `clip the global gradient norm, 0 = off (default ${d.maxGradNorm})` },
+    "lora-r": { type: "string", valueName: "N", description: `LoRA rank (default ${d.lora.r})` },
+    "lora-alpha": { type: "string", valueName: "X", description: `LoRA alpha; scale = alpha/r (default ${d.lora.alpha})` },
+    "lora-dropout": { type: "string", valueName: "P", description: `dropout on the LoRA input (default ${d.lora.dropout})` },
+    "lora-targets": { type: "string", valueName: "LIST", description: "q,k,v,o,gate,up,down or all-linear (default all-linear)" },
+    rslora: { type: "boolean", description: "rank-stabilised LoRA: scale = alpha/sqrt(r)" },
+    seed: { type: "string", valueName: "N", description: `seed for init, data order and dropout (default ${d.seed})` },
+    packing: { type: "boolean", description: "pack several examples per window (no attention across them)" },
+    "eval-every": { type: "string", valueName: "N", description: "held-out loss every N steps (default: ~10% of the steps)" },
+    "save-every": { type: "string", valueName: "N", description: "checkpoint every N steps (default: at each eval)" },
+    patience: { type: "string", valueName: "N", description: "stop after N evals without a better held-out loss, keep the best adapter (default off)" },
+    json: { type: "boolean", description: "print one JSON event per line" },
+    yes: { type: "boolean", description: "hosted: skip the cost confirmation" },
+    suffix: { type: "string", valueName: "S", description: "hosted: suffix of the fine-tuned model's name" },
+    "lr-multiplier": { type: "string", valueName: "X|auto", description: "hosted: learning-rate multiplier" },
+  },
+  positionals: { min: 0, max: 1, names: "DATA" },
+  async run(ctx) {
+    const provider = str(ctx, "provider") ?? "local";
+    if (provider !== "local") {
+      // Hosted training lives with the providers; its module is loaded only when asked for.
+      const hostedPath = "../train-hosted.js";
+      const mod = (await import(hostedPath)) as { runHostedTrain(ctx: CommandContext): Promise<number> };
+      return mod.runHostedTrain(ctx);
+    }
+    for (const hostedOnly of ["suffix", "lr-multiplier"]) {
+      if (str(ctx, hostedOnly) !== undefined) throw usageError(cmd, `--${hostedOnly} applies to hosted providers only (--provider openai)`);
+    }
+    if (str(ctx, "resume") !== undefined) {
+      if (ctx.positionals.length > 0) throw usageError(cmd, "--resume takes the run folder only; the data and options come from its run.json");
+    } else {
+      if (ctx.positionals.length === 0) throw usageError(cmd, "missing argument: DATA");
+      if (!str(ctx, "model")) throw usageError(cmd, "--model is required (a model folder or hub id)");
+      if (!str(ctx, "output")) throw usageError(cmd, "-o RUN_DIR is required (where the run's checkpoints and adapter go)");
+      if (str(ctx, "validation") !== undefined && str(ctx, "test-split") !== undefined) throw usageError(cmd, "pass --validation or --test-split, not both");
+    }
+    return runLocal(ctx);
+  },
+};
+
+export default cmd;

@@ -1,0 +1,26 @@
+/**
+ * What train-run.ts needs from the rest of tunekit, in one place: the model loader, the tokenizer with
+ * its chat template and assistant masks, the ONNX training-step engine, and the leak-free split.
+ * Tests can pass their own backend (e.g. a tiny model built in memory).
+ */
+import type { SourcedExample } from "../../dataset/types.js";
+import { loadModel } from "../io/model.js";
+import type { ModelConfig, Tensor } from "../types.js";
+import type { LoraSpec, TrainStepEngine } from "./engine.js";
+import type { ExampleTokenizer } from "./prepare.js";
+
+export interface TrainBackend {
+  loadModel(model: string): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor> }>;
+  tokenizerFor(modelDir: string, config: ModelConfig): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
+  createEngine(config: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec): Promise<TrainStepEngine>;
+  split(examples: SourcedExample[], fraction: number, seed: number): Promise<{ train: SourcedExample[]; test: SourcedExample[] }>;
+}
+
+export function defaultBackend(): TrainBackend {
+  return {
+    loadModel: (model) => loadModel(model),
+    tokenizerFor: async (dir, config) => (await import("./wiring.js")).trainingTokenizer(dir, config),
+    createEngine: async (config, weights, spec) => (await import("./onnx-engine.js")).createOnnxTrainEngine(config, weights, spec),
+    split: async (examples, fraction, seed) => (await import("./wiring.js")).leakFreeSplit(examples, fraction, seed),
+  };
+}

@@ -1,0 +1,207 @@
+/**
+ * `train()` and `resumeTraining()`: a whole local LoRA run from files to adapter. It prepares the data
+ * (prepare.ts), builds the engine, runs the loop (loop.ts) and keeps the run folder (run-dir.ts) up to
+ * date: run.json, metrics.jsonl, an atomic checkpoint, and the PEFT adapter at the end.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { resolve } from "node:path";
+import type { SourcedExample } from "../../dataset/types.js";
+import { writeAdapter } from "../../export/adapter.js";
+import { TunekitError, isTunekitError } from "../../util/errors.js";
+import { ensureDir } from "../../util/fs.js";
+import type { TruncationReport } from "./batches.js";
+import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import type { TrainStepEngine } from "./engine.js";
+import { trainLoop, type TrainEvent, type TrainOptions } from "./loop.js";
+import { prepareSet, readExamples, requireValidDataset, type ExampleTokenizer } from "./prepare.js";
+import { MetricsLog, readRunRecord, runPaths, sha256File, writeRunRecord, type RunRecord } from "./run-dir.js";
+import { defaultBackend, type TrainBackend } from "./backend.js";
+
+export interface TrainRequest {
+  data: string;
+  /** Model folder or hub id. */
+  model: string;
+  outDir: string;
+  validation?: string;
+  /** Fraction held out from DATA (leak-free split); ignored when `validation` is set. */
+  testSplit?: number;
+  options: TrainOptions;
+}
+
+export type TrainRunEvent =
+  | TrainEvent
+  | { type: "warning"; code: string; message: string; details?: Record<string, unknown> }
+  | { type: "error"; code: string; message: string; hint?: string };
+
+export interface TrainCallbacks {
+  onEvent?(e: TrainRunEvent): void;
+  /** Polled after each optimizer step; true stops cleanly with a checkpoint (Ctrl-C). */
+  shouldStop?(): boolean;
+}
+
+export interface TrainResult {
+  runDir: string;
+  adapterDir: string;
+  done: Extract<TrainEvent, { type: "done" }>;
+}
+
+function truncationWarnings(r: TruncationReport, what: string, maxSeqLen: number): TrainRunEvent[] {
+  const out: TrainRunEvent[] = [];
+  if (r.truncated > 0) {
+    out.push({
+      type: "warning",
+      code: "truncated",
+      message: `${r.truncated} ${what} example(s) are longer than --max-seq-len ${maxSeqLen} and were cut; ${r.droppedAssistantTokens} assistant token(s) past the limit are not trained on`,
+      details: { truncated: r.truncated, droppedAssistantTokens: r.droppedAssistantTokens },
+    });
+  }
+  if (r.skipped > 0) {
+    out.push({
+      type: "warning",
+      code: "reply_cut_away",
+      message: `${r.skipped} ${what} example(s) were skipped: their whole assistant reply lies past --max-seq-len ${maxSeqLen} (lines ${r.skippedLines.slice(0, 10).join(", ")}${r.skippedLines.length > 10 ? ", ..." : ""})`,
+      details: { skipped: r.skipped, lines: r.skippedLines },
+    });
+  }
+  return out;
+}
+
+/** Starts a new run in `req.outDir` (which must not already hold a run). */
+export async function train(req: TrainRequest, cb: TrainCallbacks = {}, backend: TrainBackend = defaultBackend()): Promise<TrainResult> {
+  const outDir = resolve(req.outDir);
+  if (existsSync(runPaths(outDir).run)) {
+    throw new TunekitError("run_exists", `${req.outDir} already holds a training run`, {
+      file: req.outDir,
+      hint: `continue it with \`tunekit train --resume ${req.outDir}\`, or pick another -o folder`,
+    });
+  }
+  if (existsSync(outDir) && readdirSync(outDir).length > 0) {
+    throw new TunekitError("output_not_empty", `${req.outDir} exists and is not empty`, { file: req.outDir, hint: "pick a new or empty -o folder" });
+  }
+  return execute(req, outDir, cb, backend, false);
+}
+
+/** Continues the run in `runDir` from its checkpoint, with the options it was started with. */
+export async function resumeTraining(runDir: string, cb: TrainCallbacks = {}, backend: TrainBackend = defaultBackend()): Promise<TrainResult> {
+  const dir = resolve(runDir);
+  const rec = await readRunRecord(dir);
+  const req: TrainRequest = {
+    data: rec.data.path,
+    model: rec.model,
+    outDir: dir,
+    validation: rec.heldOut.kind === "validation" ? rec.heldOut.path : undefined,
+    testSplit: rec.heldOut.kind === "test-split" ? rec.heldOut.fraction : undefined,
+    options: rec.options,
+  };
+  const sha = await sha256File(req.data);
+  if (sha !== rec.data.sha256) {
+    throw new TunekitError("data_changed", `${req.data} changed since the run started (sha256 differs); an exact resume is impossible`, {
+      file: req.data,
+      hint: "restore the original file, or start a new run",
+    });
+  }
+  return execute(req, dir, cb, backend, true, rec);
+}
+
+async function execute(
+  req: TrainRequest,
+  outDir: string,
+  cb: TrainCallbacks,
+  backend: TrainBackend,
+  resuming: boolean,
+  previous?: RunRecord,
+): Promise<TrainResult> {
+  const o = req.options;
+  const emit = (e: TrainRunEvent) => cb.onEvent?.(e);
+
+  // Data first: never load a model for a dataset that will be refused.
+  const dataPath = resolve(req.data);
+  await requireValidDataset(dataPath, "training data");
+  let examples = await readExamples(dataPath);
+  let heldOutRaw: SourcedExample[] = [];
+  let heldOutInfo: RunRecord["heldOut"] = { kind: "none" };
+  if (req.validation) {
+    const vPath = resolve(req.validation);
+    await requireValidDataset(vPath, "validation data");
+    heldOutRaw = await readExamples(vPath);
+    heldOutInfo = { kind: "validation", path: vPath, sha256: await sha256File(vPath), examples: heldOutRaw.length };
+  } else if (req.testSplit !== undefined && req.testSplit > 0) {
+    const split = await backend.split(examples, req.testSplit, o.seed);
+    examples = split.train;
+    heldOutRaw = split.test;
+    heldOutInfo = { kind: "test-split", fraction: req.testSplit, examples: heldOutRaw.length };
+  }
+
+  const model = await backend.loadModel(req.model);
+  const tok = await backend.tokenizerFor(model.dir, model.config);
+  const trainSet = prepareSet(examples, tok.tokenize, o.maxSeqLen, "training data", dataPath);
+  for (const w of truncationWarnings(trainSet.truncation, "training", o.maxSeqLen)) emit(w);
+  const heldOut = heldOutRaw.length > 0 ? prepareSet(heldOutRaw, tok.tokenize as ExampleTokenizer, o.maxSeqLen, "held-out data", req.validation ?? dataPath) : undefined;
+  if (heldOut) for (const w of truncationWarnings(heldOut.truncation, "held-out", o.maxSeqLen)) emit(w);
+
+  await ensureDir(outDir);
+  const paths = runPaths(outDir);
+  const now = new Date().toISOString();
+  const rec: RunRecord = previous
+    ? { ...previous, status: "running", error: undefined }
+    : {
+        tunekitRun: 1,
+        createdAt: now,
+        updatedAt: now,
+        model: req.model,
+        modelDir: model.dir,
+        data: { path: dataPath, sha256: await sha256File(dataPath), examples: examples.length },
+        heldOut: heldOutInfo,
+        template: tok.template,
+        options: o,
+        status: "running",
+      };
+  await writeRunRecord(outDir, rec);
+
+  const checkpoint = resuming ? await loadCheckpoint(paths.checkpoint) : undefined;
+  if (resuming) await MetricsLog.truncateAfter(paths.metrics, checkpoint?.state.step ?? 0);
+  const metrics = new MetricsLog(paths.metrics);
+  let engine: TrainStepEngine | undefined;
+  try {
+    engine = await backend.createEngine(model.config, model.weights, o.lora);
+    const shapes = new Map(engine.paramShapes.map((p) => [p.name, [...p.shape]]));
+    const pending: Promise<void>[] = [];
+    const result = await trainLoop(
+      engine,
+      trainSet.examples,
+      heldOut?.examples ?? [],
+      o,
+      {
+        onEvent: (e) => {
+          pending.push(metrics.append(e));
+          emit(e);
+        },
+        saveCheckpoint: async (ck) => {
+          await saveCheckpoint(paths.checkpoint, ck, shapes);
+          return paths.checkpoint;
+        },
+        shouldStop: cb.shouldStop,
+      },
+      checkpoint,
+    );
+    await Promise.all(pending);
+    await writeAdapter(paths.adapter, result.params, engine.paramShapes, o.lora, req.model);
+    rec.status = result.final.reason;
+    rec.result = { ...result.final };
+    await writeRunRecord(outDir, rec);
+    await metrics.append(result.final);
+    emit(result.final);
+    return { runDir: outDir, adapterDir: paths.adapter, done: result.final };
+  } catch (e) {
+    const err = isTunekitError(e) ? e : undefined;
+    rec.status = "failed";
+    rec.error = { code: err?.code ?? "internal", message: (e as Error).message };
+    await writeRunRecord(outDir, rec).catch(() => {});
+    const ev: TrainRunEvent = { type: "error", code: err?.code ?? "internal", message: (e as Error).message, ...(err?.hint ? { hint: err.hint } : {}) };
+    await metrics.append(ev).catch(() => {});
+    throw e;
+  } finally {
+    await metrics.close();
+    await engine?.dispose();
+  }
+}
