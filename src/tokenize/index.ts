@@ -9,3 +9,5 @@ export {
 } from "./openai.js";
 export { countChatTokens, countChatTokensDetailed, toolsTokens, type ChatTokenCount } from "./chatTokens.js";
 export { fineTuneTokenLimit, OPENAI_FINE_TUNE_LIMITS, type FineTuneLimit } from "./limits.js";
+export { HfTokenizer, loadTokenizerFromDir, type HfTokenizerOptions, type SpecialTokenNames } from "./hf.js";
+export { StreamDecoder } from "./streamDecode.js";
