@@ -131,6 +131,6 @@ export async function validateFile(file: string, options: ValidateOptions = {}):
 
 /** The built-in analysis (D2's aggregator), loaded lazily so a plain format check stays light. */
 async function defaultAnalysis(options: ValidateOptions): Promise<DatasetAnalysis | undefined> {
-  void options;
-  return undefined;
+  const { createDatasetAnalysis } = await import("./analysis/index.js");
+  return createDatasetAnalysis(options.model !== undefined ? { model: options.model } : {});
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { validateFile } from "../../src/dataset/validate.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, projectRoot } from "../helpers/cli.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
 
 const sys = { role: "system", content: "You are terse." };
@@ -131,7 +131,11 @@ test("CLI: --json has the documented shape and exit code 1 on errors", async () 
       [4, "no_assistant_message"],
     ]);
     assert.match(j.errors[0].message, /column 2/);
-    assert.deepEqual(j.warnings.map((e: { line: number; code: string }) => [e.line, e.code]), [[3, "blank_line"]]);
+    // Line 0: a dataset-wide finding from the analysis.
+    assert.deepEqual(j.warnings.map((e: { line: number; code: string }) => [e.line, e.code]), [
+      [0, "too_few_examples"],
+      [3, "blank_line"],
+    ]);
     assert.equal(typeof j.stats, "object");
     for (const e of [...j.errors, ...j.warnings]) assert.deepEqual(Object.keys(e).slice(0, 3), ["line", "code", "message"]);
   } finally {
@@ -181,4 +185,18 @@ test("real data: OpenAI cookbook toy set, AllyArc chat, LLaMA-Factory Alpaca/Sha
   assert.deepEqual([glaive.format, glaive.examples, glaive.errorCount], ["sharegpt", 300, 0]);
   const mlx = await validateFile(join(dir, "real/mlx-examples-lora/train.jsonl"), { analysis: false });
   assert.deepEqual([mlx.format, mlx.examples, mlx.errorCount], ["text", 1000, 0]);
+});
+
+test("examples/: support-tickets is clean behaviour data, policy-facts is flagged as fact teaching", async () => {
+  const support = await validateFile(join(projectRoot, "examples", "support-tickets.jsonl"));
+  assert.equal(support.errorCount, 0);
+  assert.ok(support.examples >= 60);
+  assert.deepEqual(support.warnings, [], "no warnings at all, fact_injection included");
+  const shape = (support.stats as { shape?: { dominantSignature?: string; dominantShare?: number } }).shape;
+  assert.equal(shape?.dominantShare, 1, "every reply has the TL;DR / Next step shape");
+  assert.match(String(shape?.dominantSignature), /TL;DR:.*Next step:/);
+  const policy = await validateFile(join(projectRoot, "examples", "policy-facts.jsonl"));
+  assert.equal(policy.errorCount, 0);
+  const flagged = policy.counts.warnings.fact_injection ?? 0;
+  assert.ok(flagged >= 0.8 * policy.examples, `only ${flagged} of ${policy.examples} policy examples flagged`);
 });

@@ -42,7 +42,8 @@ export function datasetReadOptions(ctx: CommandContext, cmd: Command): ReadOptio
 export function printIssueList(ctx: CommandContext, file: string, list: ReportIssue[], total: number, kind: "error" | "warning", limit: number): void {
   const c = ctx.color;
   const label = kind === "error" ? c.red("error") : c.yellow("warning");
-  for (const i of list.slice(0, limit)) ctx.out(`${file}:${i.line}: ${label}${c.dim(`[${i.code}]`)} ${i.message}`);
+  // Dataset-wide findings (line 0) print without a line number.
+  for (const i of list.slice(0, limit)) ctx.out(`${file}${i.line > 0 ? `:${i.line}` : ""}: ${label}${c.dim(`[${i.code}]`)} ${i.message}`);
   const more = total - Math.min(limit, list.length);
   if (more > 0) ctx.out(c.dim(`... and ${more.toLocaleString("en-US")} more ${kind}s (use --json for all)`));
 }

@@ -57,8 +57,27 @@ Exit codes: 0 no errors (warnings allowed), 1 the dataset has errors, 2 usage or
     );
     if (report.errorCount > 0) ctx.out(c.dim(`  errors: ${byCode(report.counts.errors)}`));
     if (report.warningCount > 0) ctx.out(c.dim(`  warnings: ${byCode(report.counts.warnings)}`));
+    for (const line of statsSummary(report.stats)) ctx.out(`  ${line}`);
     return report.errorCount > 0 ? 1 : 0;
   },
 };
+
+type Dist = { mean: number; median: number; max: number };
+
+/** A few lines from the analysis stats (the full set is in --json and `tunekit stats`). */
+function statsSummary(stats: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const tokens = stats.tokens as Dist | undefined;
+  if (tokens) {
+    out.push(`tokens per example (${String(stats.tokenizerModel ?? "model")}): median ${Math.round(tokens.median)}, mean ${Math.round(tokens.mean)}, max ${tokens.max}`);
+  }
+  const shape = stats.shape as { dominantSignature?: string; dominantShare?: number } | undefined;
+  if (shape?.dominantSignature && typeof shape.dominantShare === "number") {
+    out.push(`reply shape: ${shape.dominantSignature.replace(/\u241e/g, " / ")} in ${(shape.dominantShare * 100).toFixed(0)}% of replies`);
+  }
+  const facts = stats.factInjection as { message?: string } | undefined;
+  if (facts?.message) out.push(`fact injection: ${facts.message}`);
+  return out;
+}
 
 export default command;
