@@ -156,8 +156,8 @@ def inv_freq(cfg):
 def rotary(x, positions, freqs):
     # x [B, H, T, D]; rotate-half convention: pairs (i, i + D/2).
     ang = positions[:, None].to(torch.float64) * freqs[None, :]  # [T, D/2]
-    cos = torch.cat([ang.cos(), ang.cos()], -1)
-    sin = torch.cat([ang.sin(), ang.sin()], -1)
+    cos = torch.cat([ang.cos(), ang.cos()], -1).to(x.dtype)
+    sin = torch.cat([ang.sin(), ang.sin()], -1).to(x.dtype)
     d = x.shape[-1] // 2
     rot = torch.cat([-x[..., d:], x[..., :d]], -1)
     return x * cos + rot * sin
@@ -177,7 +177,7 @@ def linear(x, W, b=None, lora=None, scaling=0.0):
     return y
 
 
-def forward(cfg, W, ids, lora=None, scaling=0.0, past=None):
+def forward(cfg, W, ids, lora=None, scaling=0.0, past=None, last_only=False):
     """ids [B, T]. lora: dict short-name-key -> (A, B) where key = 'layers.{i}.{module}'.
     past: list of (k, v) per layer with [B, KV, P, D] (KV cache) or None. Returns logits, new cache."""
     B, T = ids.shape
@@ -192,7 +192,7 @@ def forward(cfg, W, ids, lora=None, scaling=0.0, past=None):
     allowed = kj <= qi
     if cfg.window:
         allowed = allowed & (kj > qi - cfg.window)
-    mask = torch.zeros(T, P + T)
+    mask = torch.zeros(T, P + T, dtype=h.dtype)
     mask[~allowed] = float("-inf")
     cache = []
     for i in range(cfg.layers):
@@ -221,6 +221,8 @@ def forward(cfg, W, ids, lora=None, scaling=0.0, past=None):
         gt = linear(x, W[p + "mlp.gate_proj.weight"], None, L("gate_proj"), scaling)
         up = linear(x, W[p + "mlp.up_proj.weight"], None, L("up_proj"), scaling)
         h = h + linear(torch.nn.functional.silu(gt) * up, W[p + "mlp.down_proj.weight"], None, L("down_proj"), scaling)
+    if last_only:  # inference: only the next-token logits are needed
+        h = h[:, -1:]
     h = rmsnorm(h, W["model.norm.weight"], cfg.eps)
     head = W["model.embed_tokens.weight"] if cfg.tied else W["lm_head.weight"]
     return h @ head.t(), cache

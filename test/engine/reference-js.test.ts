@@ -58,12 +58,12 @@ for (const m of manifest.models) {
 test("js decoder: stories260K greedy from BOS matches PyTorch token for token", { skip: !sharedFixture("models", "stories260K") }, async () => {
   const model = await loadModel(sharedFixture("models", "stories260K")!);
   const dec = new JsDecoder(model.config, model.weights);
-  const { logits, seq } = await dec.prefill(manifest.greedy.promptIds);
+  const { logits, batch } = await dec.start([manifest.greedy.promptIds]);
   const out: number[] = [];
-  let l = logits;
+  let l = logits[0];
   while (out.length < manifest.greedy.tokens.length) {
     out.push(argmax(l));
-    l = await seq.next(out[out.length - 1]);
+    l = (await batch.next([out[out.length - 1]]))[0];
   }
   assert.deepEqual(out, manifest.greedy.tokens);
 });

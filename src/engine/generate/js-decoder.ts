@@ -5,7 +5,7 @@
  */
 import type { ModelConfig, Tensor } from "../types.js";
 import { ropeInvFreq } from "../models/rope.js";
-import type { DecoderModel, DecoderSequence } from "./types.js";
+import type { DecoderBatch, DecoderModel } from "./types.js";
 
 interface LayerWeights {
   inNorm: Float32Array;
@@ -163,23 +163,24 @@ export class JsDecoder implements DecoderModel {
     return ids.map((id, pos) => this.forwardToken(id, pos, kc, vc));
   }
 
-  async prefill(ids: number[]): Promise<{ logits: Float32Array; seq: DecoderSequence }> {
-    if (ids.length === 0) throw new Error("prefill needs at least one token");
-    const kc = this.layers.map(() => [] as Float32Array[]);
-    const vc = this.layers.map(() => [] as Float32Array[]);
-    let logits!: Float32Array;
-    ids.forEach((id, pos) => (logits = this.forwardToken(id, pos, kc, vc)));
-    let length = ids.length;
-    const seq: DecoderSequence = {
+  async start(rows: number[][]): Promise<{ logits: Float32Array[]; batch: DecoderBatch }> {
+    if (rows.some((r) => r.length === 0)) throw new Error("start: every row needs at least one token");
+    const caches = rows.map(() => ({ k: this.layers.map(() => [] as Float32Array[]), v: this.layers.map(() => [] as Float32Array[]) }));
+    const lengths = rows.map((r) => r.length);
+    const logits = rows.map((ids, b) => {
+      let l!: Float32Array;
+      ids.forEach((id, pos) => (l = this.forwardToken(id, pos, caches[b].k, caches[b].v)));
+      return l;
+    });
+    const batch: DecoderBatch = {
       get length() {
-        return length;
+        return Math.max(...lengths);
       },
-      next: async (id: number) => this.forwardToken(id, length++, kc, vc),
+      next: async (tokens: number[]) => tokens.map((id, b) => this.forwardToken(id, lengths[b]++, caches[b].k, caches[b].v)),
       release: () => {
-        kc.length = 0;
-        vc.length = 0;
+        caches.length = 0;
       },
     };
-    return { logits, seq };
+    return { logits, batch };
   }
 }

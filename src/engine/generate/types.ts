@@ -1,24 +1,24 @@
 /**
- * What generation needs from a model: start a sequence from prompt ids (prefill, returning the
- * next-token logits) and extend it one token at a time through its KV cache. The ONNX Runtime model
- * (models/llama.ts) and the plain-JS reference decoder (js-decoder.ts) both provide it.
+ * What generation needs from a model: process a batch of prompts (prefill, returning each row's
+ * next-token logits) and extend every row by one token at a time through a KV cache. The ONNX Runtime
+ * model (backend.ts over models/llama.ts) and the plain-JS reference decoder (js-decoder.ts) provide it.
  */
 import type { ModelConfig } from "../types.js";
 
-export interface DecoderSequence {
-  /** Tokens the sequence holds so far (prompt + generated). */
+export interface DecoderBatch {
+  /** Positions the batch's cache holds (the longest row, including any padding). */
   readonly length: number;
-  /** Appends one token; returns the logits [vocab] for the token after it. */
-  next(id: number): Promise<Float32Array>;
+  /** Appends one token per row; returns each row's logits [vocab] for the token after it. */
+  next(tokens: number[]): Promise<Float32Array[]>;
   /** Frees the KV cache. */
   release(): void;
 }
 
 export interface DecoderModel {
   readonly config: ModelConfig;
-  /** Longest sequence (prompt + generated) the model can hold. */
+  /** Longest sequence (prompt + generated, padding included) the model can hold. */
   readonly maxContext: number;
-  /** Processes `ids` as a new sequence; returns the logits [vocab] for the next token and the sequence. */
-  prefill(ids: number[]): Promise<{ logits: Float32Array; seq: DecoderSequence }>;
+  /** Processes prompts (rows may differ in length); returns each row's next-token logits [vocab]. */
+  start(rows: number[][]): Promise<{ logits: Float32Array[]; batch: DecoderBatch }>;
   dispose?(): Promise<void> | void;
 }

@@ -1,0 +1,102 @@
+/**
+ * Text in, text out: a model folder or hub id, its tokenizer, an optional PEFT adapter (merged into the
+ * weights), and a decoder. Prompts are raw text (after BOS) or chat messages rendered with the model's
+ * chat template.
+ */
+import type { ChatMessage } from "../../dataset/types.js";
+import { TunekitError } from "../../util/errors.js";
+import type { Tokenizer } from "../../tokenize/types.js";
+import { loadTokenizerFromDir } from "../../tokenize/hf.js";
+import { loadModel, type LoadModelOptions } from "../io/model.js";
+import { mergeLora, readPeftAdapter, type PeftAdapter } from "../io/peft.js";
+import type { ModelConfig } from "../types.js";
+import { createDecoder, type DecoderOptions } from "./backend.js";
+import { generateBatchFromIds, type GenerationParams, type GenerationResult } from "./generate.js";
+import type { DecoderModel } from "./types.js";
+
+export type Prompt = string | ChatMessage[];
+
+/** Renders chat messages to the prompt text (the model's chat template with the generation prompt). */
+export type ChatRenderer = (messages: ChatMessage[]) => string;
+
+export interface GeneratorOptions extends LoadModelOptions, DecoderOptions {
+  /** A PEFT LoRA adapter folder to apply (merged into the weights). */
+  adapter?: string;
+  /** Accept an adapter whose base_model_name_or_path names another model (shapes must still fit). */
+  ignoreAdapterBaseName?: boolean;
+  /** How chat prompts become text; default: the tokenizer's chat template. */
+  renderChat?: ChatRenderer;
+}
+
+export interface PromptOptions {
+  /** Feed a string prompt as plain text after BOS (no chat template). */
+  raw?: boolean;
+}
+
+export class TextGenerator {
+  private constructor(
+    readonly config: ModelConfig,
+    readonly tokenizer: Tokenizer,
+    readonly decoder: DecoderModel,
+    /** The resolved model folder. */
+    readonly modelDir: string,
+    readonly adapter: PeftAdapter | undefined,
+    private readonly renderChat: ChatRenderer | undefined,
+  ) {}
+
+  static async load(model: string, opts: GeneratorOptions = {}): Promise<TextGenerator> {
+    const loaded = await loadModel(model, opts);
+    const tokenizer = await loadTokenizerFromDir(loaded.dir);
+    let weights = loaded.weights;
+    let adapter: PeftAdapter | undefined;
+    if (opts.adapter) {
+      adapter = await readPeftAdapter(opts.adapter, {
+        config: loaded.config,
+        baseModel: model,
+        ignoreBaseName: opts.ignoreAdapterBaseName,
+      });
+      weights = mergeLora(weights, adapter);
+    }
+    const decoder = await createDecoder(loaded.config, weights, opts);
+    return new TextGenerator(loaded.config, tokenizer, decoder, loaded.dir, adapter, opts.renderChat);
+  }
+
+  /** The BOS id, from the tokenizer or config.json. */
+  get bosTokenId(): number | undefined {
+    return this.tokenizer.bosTokenId ?? this.config.bosTokenId;
+  }
+
+  /** Token ids of a prompt: raw text after BOS, or chat messages through the chat template. */
+  promptIds(prompt: Prompt, opts: PromptOptions = {}): number[] {
+    if (typeof prompt === "string" && opts.raw) {
+      const bos = this.bosTokenId;
+      const ids = prompt === "" ? [] : this.tokenizer.encode(prompt, { addSpecialTokens: false });
+      return bos !== undefined ? [bos, ...ids] : ids;
+    }
+    const messages: ChatMessage[] = typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt;
+    if (!this.renderChat) {
+      throw new TunekitError("no_chat_template", `${this.modelDir} has no chat template tunekit can use`, {
+        hint: "pass --raw to feed the prompt as plain text",
+      });
+    }
+    const text = this.renderChat(messages);
+    return this.tokenizer.encode(text, { addSpecialTokens: false, allowSpecial: true });
+  }
+
+  async generate(prompt: Prompt, params: GenerationParams & PromptOptions = {}): Promise<GenerationResult> {
+    return (await this.generateBatch([prompt], params))[0];
+  }
+
+  /** Completes several prompts together (one batched prefill and decode). */
+  async generateBatch(prompts: Prompt[], params: GenerationParams & PromptOptions & { batchSize?: number } = {}): Promise<GenerationResult[]> {
+    const ids = prompts.map((p) => this.promptIds(p, params));
+    const size = Math.max(1, params.batchSize ?? 8);
+    const out: GenerationResult[] = [];
+    for (let i = 0; i < ids.length; i += size) out.push(...(await generateBatchFromIds(this.decoder, this.tokenizer, ids.slice(i, i + size), params)));
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    await this.decoder.dispose?.();
+  }
+}
