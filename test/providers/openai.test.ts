@@ -39,7 +39,7 @@ test("a job runs end to end through the real SDK: upload, create, follow events 
   assert.deepEqual(created.body.method, { type: "supervised", supervised: { hyperparameters: { n_epochs: 2, batch_size: "auto" } } });
   assert.equal(created.body.suffix, "tk");
   assert.equal(created.body.seed, 7);
-  assert.equal(created.body.metadata.tunekit_job, started.job.id);
+  assert.equal((created.body.metadata as Record<string, string>).tunekit_job, started.job.id);
   const updates: FollowUpdate[] = [];
   const out = await followJob(t, store, started.job.id, { pollMs: 20, onUpdate: (u) => updates.push(u) });
   assert.ok(out.ok);

@@ -14,4 +14,8 @@ export const commandTable: CommandEntry[] = [
   { name: "validate", summary: "check a dataset file: every error and warning with its line", load: () => import("./validate.js") },
   { name: "convert", summary: "convert Alpaca, ShareGPT, prompt/completion, text or CSV data to OpenAI chat JSONL", load: () => import("./convert.js") },
   { name: "train", summary: "fine-tune a model with LoRA on this machine (or a hosted provider with --provider)", load: () => import("./train.js") },
+  { name: "jobs list", summary: "list training jobs (local and hosted) from the job store", load: () => import("./jobs-list.js") },
+  { name: "jobs show", summary: "show one job: parameters, status history, metrics, checkpoints", load: () => import("./jobs-show.js") },
+  { name: "jobs watch", summary: "follow a hosted fine-tuning job to its end (resumes after restarts)", load: () => import("./jobs-watch.js") },
+  { name: "jobs cancel", summary: "cancel a hosted fine-tuning job", load: () => import("./jobs-cancel.js") },
 ];

@@ -1,0 +1,49 @@
+/**
+ * `tunekit jobs watch ID`: follows a hosted job to its end, resuming from what the store already holds
+ * (events after the stored cursor), so it picks a job up again after a crash or a reboot.
+ */
+import { bool, printJson, type Command } from "../command.js";
+import { openStore, isTerminalStatus } from "../../store/store.js";
+import { createHostedTrainer } from "../../providers/registry.js";
+import { TunekitError } from "../../util/errors.js";
+import { jobExitCode, printJobSummary } from "../hosted-output.js";
+import { watchUntilDone } from "../train-hosted.js";
+import { requireJob } from "./jobs-shared.js";
+
+const command: Command = {
+  name: "jobs watch",
+  summary: "follow a hosted job to its end (resumes after restarts)",
+  usage: "tunekit jobs watch ID [--json]",
+  details: `The API key comes from the environment (OPENAI_API_KEY, TOGETHER_API_KEY); the endpoint is the one the
+job was created on. Network failures are retried with backoff. Exit code: 0 succeeded, 1 failed or cancelled,
+2 could not follow. --json prints one JSON object per line (schema in docs/json.md).`,
+  options: { json: { type: "boolean", description: "print one JSON event per line" } },
+  positionals: { min: 1, max: 1, names: "ID" },
+  async run(ctx) {
+    const json = bool(ctx, "json");
+    const store = openStore({ env: ctx.io.env });
+    try {
+      const job = requireJob(store, ctx.positionals[0]);
+      if (job.kind === "local") {
+        throw new TunekitError("not_hosted", `${job.id} is a local training run (${job.status}); only hosted jobs can be watched`, {
+          hint: `\`tunekit jobs show ${job.id}\` shows what the store holds`,
+        });
+      }
+      if (!job.remoteId) {
+        throw new TunekitError("not_started", `${job.id} was never created at ${job.provider} (${job.status}${job.error ? `: ${job.error.message}` : ""})`, {
+          hint: "start a new job with `tunekit train`",
+        });
+      }
+      if (isTerminalStatus(job.status) && job.result) {
+        if (json) printJson(ctx, { type: "done", job: job.id, remoteId: job.remoteId, status: job.status, ...(job.fineTunedModel ? { fineTunedModel: job.fineTunedModel } : {}), ...(job.trainedTokens !== undefined ? { trainedTokens: job.trainedTokens } : {}), ...(job.error ? { error: job.error } : {}) }, true);
+        else printJobSummary(ctx, store, job);
+        return jobExitCode(job);
+      }
+      const trainer = await createHostedTrainer(job.provider, { env: ctx.io.env, ...(job.baseUrl ? { baseUrl: job.baseUrl } : {}) });
+      return await watchUntilDone(ctx, store, trainer, job.id, json);
+    } finally {
+      store.close();
+    }
+  },
+};
+export default command;

@@ -1,0 +1,352 @@
+/**
+ * Together AI fine-tuning through the official `together-ai` SDK: LoRA by default (r 8, alpha 16,
+ * all linear layers), supervised ("sft") method. The key comes only from TOGETHER_API_KEY, the endpoint
+ * from TOGETHER_BASE_URL.
+ *
+ * Two SDK facts shape this module:
+ * - `files.upload` does not use the client's baseURL: it reads TOGETHER_API_BASE_URL from the
+ *   environment ONCE, when the SDK is first imported. So before the first import we point that
+ *   variable at our base URL, and refuse (as an error value) to upload to a different base URL later
+ *   in the same process rather than sending the file somewhere else.
+ * - The events endpoint has no ids and no cursor: each poll reads the whole (short) list, events get a
+ *   stable id from their content, and the store drops the ones it already has.
+ * Metrics come from `listMetrics` (objects of numbers keyed by name, with `global_step`).
+ */
+import { createHash } from "node:crypto";
+import type { JobStatus } from "../../store/store.js";
+import { toTrainerError } from "../errors.js";
+import { sha256File, sleep } from "../files.js";
+import {
+  fail,
+  ok,
+  validateWithCapabilities,
+  type Checkpoint,
+  type EventsOptions,
+  type JobSnapshot,
+  type PreparedData,
+  type PreparedFile,
+  type PrepareOptions,
+  type Trainer,
+  type TrainerCapabilities,
+  type TrainerError,
+  type TrainerEvent,
+  type TrainerResult,
+  type TrainingData,
+  type TrainingOutput,
+  type TrainParams,
+} from "../types.js";
+import type TogetherClient from "together-ai";
+
+export const TOGETHER_DEFAULT_BASE_URL = "https://api.together.xyz/v1";
+
+export interface TogetherTrainerOptions {
+  env?: NodeJS.ProcessEnv;
+  maxRetries?: number;
+  timeoutMs?: number;
+  pollMs?: number;
+  fileProcessingTimeoutMs?: number;
+  /** LoRA settings (LoRA is the default training type). */
+  lora?: { r?: number; alpha?: number; dropout?: number; modules?: string } | false;
+}
+
+export const togetherCapabilities: TrainerCapabilities = {
+  hosted: true,
+  methods: ["supervised-lora", "supervised-full"],
+  hyperparameters: {
+    n_epochs: { description: "passes over the training data (auto: Together's default, 1)", auto: true, integer: true, min: 1, max: 20 },
+    batch_size: { description: "examples per step (auto: the largest the model allows)", auto: true, integer: true, min: 1, max: 1024 },
+    learning_rate: { description: "peak learning rate (auto: Together's default)", auto: true, integer: false, min: 1e-8, max: 0.01 },
+  },
+  maxFileBytes: Math.floor(4.9 * 2 ** 30),
+  minExamples: 1,
+  suffix: true,
+  seed: true,
+};
+
+const STATUS: Record<string, JobStatus> = {
+  pending: "queued",
+  queued: "queued",
+  running: "running",
+  compressing: "running",
+  uploading: "running",
+  cancel_requested: "running",
+  cancelled: "cancelled",
+  error: "failed",
+  completed: "succeeded",
+};
+
+type FinetuneResponse = TogetherClient.FineTuning.FinetuneResponse;
+type FinetuneEvent = TogetherClient.FineTuning.FinetuneEvent;
+
+const ms = (iso: string | undefined): number | undefined => {
+  if (!iso) return undefined;
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? t : undefined;
+};
+
+function eventId(e: FinetuneEvent): string {
+  return "tgev-" + createHash("sha1").update(`${e.created_at}|${e.type}|${e.step ?? ""}|${e.message}`).digest("hex").slice(0, 16);
+}
+
+function jobError(job: FinetuneResponse): JobSnapshot["error"] | undefined {
+  if (job.status !== "error") return undefined;
+  const ev = [...(job.events ?? [])].reverse().find((e) => e.type === "job_error" || e.level === "error");
+  return { code: ev?.type ?? "job_error", message: ev?.message ?? "the job failed (Together gave no reason)", param: null };
+}
+
+function snapshot(job: FinetuneResponse): JobSnapshot {
+  const status = STATUS[job.status] ?? "running";
+  const err = jobError(job);
+  const output = job.model_output_name;
+  const finished = ms(job.updated_at);
+  const eta = job.progress?.estimate_available ? Date.now() + job.progress.seconds_remaining * 1000 : undefined;
+  const tokens = typeof job.token_count === "number" ? job.token_count * (job.epochs_completed ?? job.n_epochs ?? 1) : undefined;
+  return {
+    remoteId: job.id,
+    status,
+    providerStatus: job.status,
+    model: job.model ?? "",
+    ...(status === "succeeded" && output ? { fineTunedModel: output } : {}),
+    ...(tokens !== undefined && status === "succeeded" ? { trainedTokens: tokens } : {}),
+    ...(eta !== undefined ? { estimatedFinish: eta } : {}),
+    ...(ms(job.created_at) !== undefined ? { createdAt: ms(job.created_at)! } : {}),
+    ...(status === "succeeded" || status === "failed" || status === "cancelled" ? (finished !== undefined ? { finishedAt: finished } : {}) : {}),
+    hyperparameters: { n_epochs: job.n_epochs, batch_size: job.batch_size, learning_rate: job.learning_rate, training_type: job.training_type },
+    ...(err ? { error: err } : {}),
+  };
+}
+
+/** Maps Together metric names onto tunekit's (train_loss, valid_loss); others are kept as given. */
+function metricValues(row: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (k === "global_step" || k === "step" || typeof v !== "number" || !Number.isFinite(v)) continue;
+    const name = /^(train[/_])?loss$/.test(k) ? "train_loss" : /^(eval|valid(ation)?)[/_]loss$/.test(k) ? "valid_loss" : k.replace(/\//g, "_");
+    out[name] = v;
+  }
+  return out;
+}
+
+let uploadBaseUrlInProcess: string | undefined;
+
+export class TogetherTrainer implements Trainer {
+  readonly specificationVersion = "v1" as const;
+  readonly id = "together";
+  readonly capabilities = togetherCapabilities;
+  readonly baseUrl: string;
+  private readonly apiKey?: string;
+  private clientPromise?: Promise<TogetherClient>;
+  private readonly options: TogetherTrainerOptions;
+  private readonly pollMs: number;
+
+  constructor(options: TogetherTrainerOptions = {}) {
+    const env = options.env ?? process.env;
+    this.options = options;
+    this.baseUrl = (env.TOGETHER_BASE_URL || TOGETHER_DEFAULT_BASE_URL).replace(/\/+$/, "");
+    this.pollMs = options.pollMs ?? 2000;
+    this.apiKey = env.TOGETHER_API_KEY || undefined;
+  }
+
+  private keyError(): TrainerError {
+    return { code: "auth", message: "TOGETHER_API_KEY is not set: export your Together AI API key in the environment", retryable: false };
+  }
+
+  private client(): Promise<TogetherClient> {
+    this.clientPromise ??= (async () => {
+      // See the module comment: the SDK's upload reads this once, at import.
+      if (uploadBaseUrlInProcess === undefined) {
+        uploadBaseUrlInProcess = process.env.TOGETHER_API_BASE_URL || this.baseUrl;
+        process.env.TOGETHER_API_BASE_URL = uploadBaseUrlInProcess;
+      }
+      const { default: Together } = await import("together-ai");
+      return new Together({
+        apiKey: this.apiKey!,
+        baseURL: this.baseUrl,
+        maxRetries: this.options.maxRetries ?? 4,
+        timeout: this.options.timeoutMs ?? 120_000,
+        logLevel: "off",
+      });
+    })();
+    return this.clientPromise;
+  }
+
+  private async call<T>(fn: (c: TogetherClient) => Promise<T>): Promise<TrainerResult<T>> {
+    if (!this.apiKey) return fail(this.keyError());
+    try {
+      return ok(await fn(await this.client()));
+    } catch (e) {
+      return fail(toTrainerError(e, "Together AI", this.apiKey));
+    }
+  }
+
+  validateParams(params: TrainParams): TrainerResult<TrainParams> {
+    return validateWithCapabilities(this.capabilities, params);
+  }
+
+  async prepare(data: TrainingData, options: PrepareOptions = {}): Promise<TrainerResult<PreparedData>> {
+    if (!this.apiKey) return fail(this.keyError());
+    const training = await this.prepareFile(data.trainingFile, options);
+    if (!training.ok) return training;
+    if (!data.validationFile) return ok({ training: training.value });
+    const validation = await this.prepareFile(data.validationFile, options);
+    if (!validation.ok) return validation;
+    return ok({ training: training.value, validation: validation.value });
+  }
+
+  private async prepareFile(path: string, options: PrepareOptions): Promise<TrainerResult<PreparedFile>> {
+    if (!path.endsWith(".jsonl")) {
+      return fail({ code: "invalid_file", message: `Together AI takes .jsonl files; rename ${path} to end in .jsonl`, retryable: false });
+    }
+    options.onProgress?.("hashing", path);
+    let hashed;
+    try {
+      hashed = await sha256File(path);
+    } catch (e) {
+      return fail({ code: "file_read", message: `cannot read ${path}: ${(e as Error).message}`, retryable: false });
+    }
+    const { sha256, bytes } = hashed;
+    const cached = options.cache?.findUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
+    if (cached) {
+      const remote = await this.call((c) => c.files.retrieve(cached.remoteFileId));
+      if (remote.ok && remote.value.processing_status !== "FAILED" && remote.value.processing_status !== "INVALID_FORMAT") {
+        options.onProgress?.("reused", path);
+        const ready = await this.waitProcessed(remote.value.id, path, options);
+        if (!ready.ok) return ready;
+        return ok({ path, sha256, bytes, remoteFileId: remote.value.id, reused: true });
+      }
+      if (!remote.ok && remote.error.code !== "not_found") return remote;
+      options.cache!.forgetUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
+    }
+    if (uploadBaseUrlInProcess !== undefined && uploadBaseUrlInProcess !== this.baseUrl) {
+      return fail({
+        code: "upload_endpoint_mismatch",
+        message: `the together-ai SDK uploads to ${uploadBaseUrlInProcess} in this process, not ${this.baseUrl}; run the upload in a fresh process`,
+        retryable: false,
+      });
+    }
+    options.onProgress?.("uploading", path);
+    const uploaded = await this.call((c) => c.files.upload(path, "fine-tune", true));
+    if (!uploaded.ok) return uploaded;
+    options.cache?.recordUploadedFile({ provider: this.id, baseUrl: this.baseUrl, purpose: "fine-tune", sha256, remoteFileId: uploaded.value.id, filename: uploaded.value.filename, bytes });
+    const ready = await this.waitProcessed(uploaded.value.id, path, options);
+    if (!ready.ok) {
+      options.cache?.forgetUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
+      return ready;
+    }
+    return ok({ path, sha256, bytes, remoteFileId: uploaded.value.id, reused: false });
+  }
+
+  private async waitProcessed(fileId: string, path: string, options: PrepareOptions): Promise<TrainerResult<true>> {
+    const deadline = Date.now() + (this.options.fileProcessingTimeoutMs ?? 30 * 60_000);
+    for (;;) {
+      const f = await this.call((c) => c.files.retrieve(fileId));
+      if (!f.ok) return f;
+      const s = f.value.processing_status;
+      if (s === undefined || s === "COMPLETED") {
+        options.onProgress?.("ready", path);
+        return ok(true);
+      }
+      if (s === "FAILED" || s === "INVALID_FORMAT") {
+        const why = f.value.validation_report?.error ?? s;
+        return fail({ code: "file_processing", message: `Together AI could not process ${path} (${fileId}): ${why}`, retryable: false });
+      }
+      if (Date.now() > deadline) return fail({ code: "file_processing", message: `Together AI did not finish processing ${path} in time`, retryable: true });
+      options.onProgress?.("processing", path);
+      await sleep(this.pollMs, options.signal);
+    }
+  }
+
+  async start(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<JobSnapshot>> {
+    const checked = this.validateParams(params);
+    if (!checked.ok) return checked;
+    const hp = params.hyperparameters ?? {};
+    const lora = this.options.lora === false || params.method === "supervised-full" ? undefined : { r: 8, alpha: 16, dropout: 0, modules: "all-linear", ...(this.options.lora || {}) };
+    const body: TogetherClient.FineTuning.FineTuningCreateParams = {
+      model: params.model,
+      training_file: prepared.training.remoteFileId,
+      ...(prepared.validation ? { validation_file: prepared.validation.remoteFileId, n_evals: 5 } : {}),
+      ...(typeof hp.n_epochs === "number" ? { n_epochs: hp.n_epochs } : {}),
+      batch_size: typeof hp.batch_size === "number" ? hp.batch_size : "max",
+      ...(typeof hp.learning_rate === "number" ? { learning_rate: hp.learning_rate } : {}),
+      ...(params.suffix !== undefined ? { suffix: params.suffix } : {}),
+      ...(params.seed !== undefined ? { random_seed: params.seed } : {}),
+      training_method: { method: "sft", train_on_inputs: "auto" },
+      training_type: lora
+        ? { type: "Lora", lora_r: lora.r, lora_alpha: lora.alpha, lora_dropout: lora.dropout, lora_trainable_modules: lora.modules }
+        : { type: "Full" },
+    };
+    const r = await this.call((c) => c.fineTuning.create(body));
+    if (!r.ok) return r;
+    return ok(snapshot(r.value as unknown as FinetuneResponse));
+  }
+
+  async status(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
+    const r = await this.call((c) => c.fineTuning.retrieve(remoteId));
+    if (!r.ok) return r;
+    const snap = snapshot(r.value);
+    return ok(snap, {
+      ...(snap.trainedTokens !== undefined ? { usage: { trainedTokens: snap.trainedTokens } } : {}),
+      ...(typeof r.value.total_price === "number" && snap.status === "succeeded" ? { cost: { amount: r.value.total_price, currency: "USD" as const, basis: "billed" as const } } : {}),
+    });
+  }
+
+  async *events(remoteId: string, options: EventsOptions = {}): AsyncIterable<TrainerEvent | { kind: "error"; error: TrainerError }> {
+    void options; // no cursor at Together: see the module comment
+    const evs = await this.call((c) => c.fineTuning.listEvents(remoteId));
+    if (!evs.ok) {
+      yield { kind: "error", error: evs.error };
+      return;
+    }
+    const mets = await this.call((c) => c.fineTuning.listMetrics(remoteId));
+    if (!mets.ok && mets.error.code !== "not_found") {
+      yield { kind: "error", error: mets.error };
+      return;
+    }
+    const out: TrainerEvent[] = [];
+    for (const e of evs.value.data ?? []) {
+      out.push({ kind: "message", id: eventId(e), createdAt: ms(e.created_at) ?? Date.now(), level: e.level ?? "info", message: e.message, data: { type: e.type, ...(e.step !== undefined ? { step: e.step } : {}) } });
+    }
+    const totalSteps = [...(evs.value.data ?? [])].reverse().find((e) => typeof e.total_steps === "number")?.total_steps;
+    const lastAt = out.length > 0 ? out[out.length - 1].createdAt : Date.now();
+    for (const row of (mets.ok ? mets.value.metrics : undefined) ?? []) {
+      const step = row.global_step ?? row.step;
+      if (typeof step !== "number") continue;
+      out.push({ kind: "metrics", id: `tgmetric-${step}`, createdAt: typeof row.logged_at === "number" ? row.logged_at : lastAt, step, ...(totalSteps !== undefined ? { totalSteps } : {}), values: metricValues(row) });
+    }
+    out.sort((a, b) => a.createdAt - b.createdAt);
+    for (const e of out) yield e;
+  }
+
+  async checkpoints(remoteId: string): Promise<TrainerResult<Checkpoint[]>> {
+    const r = await this.call((c) => c.fineTuning.listCheckpoints(remoteId));
+    if (!r.ok) return r;
+    return ok(
+      r.value.data
+        .map((c) => ({ id: c.path || `${remoteId}:${c.step}`, step: c.step, modelId: c.path, metrics: {}, createdAt: ms(c.created_at) ?? 0 }))
+        .sort((a, b) => a.step - b.step),
+    );
+  }
+
+  async cancel(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
+    const r = await this.call((c) => c.fineTuning.cancel(remoteId));
+    if (!r.ok) return r;
+    return ok(snapshot(r.value as unknown as FinetuneResponse));
+  }
+
+  async result(remoteId: string): Promise<TrainerResult<TrainingOutput>> {
+    const s = await this.status(remoteId);
+    if (!s.ok) return s;
+    const snap = s.value;
+    if (snap.status === "succeeded" && snap.fineTunedModel) {
+      return ok({ kind: "hosted", model: snap.fineTunedModel, ...(snap.trainedTokens !== undefined ? { trainedTokens: snap.trainedTokens } : {}) }, { ...(s.usage ? { usage: s.usage } : {}), ...(s.cost ? { cost: s.cost } : {}) });
+    }
+    if (snap.status === "failed") {
+      return fail({ code: "job_failed", message: `the job failed: ${snap.error?.code ?? "error"}: ${snap.error?.message ?? "no reason given"}`, retryable: false, providerCode: snap.error?.code ?? null });
+    }
+    return fail({ code: "not_finished", message: `the job is ${snap.status}, no model yet`, retryable: false });
+  }
+}
+
+export function createTogetherTrainer(options: TogetherTrainerOptions = {}): TogetherTrainer {
+  return new TogetherTrainer(options);
+}

@@ -1,0 +1,262 @@
+/**
+ * The hosted-training CLI end to end: the real CLI process, the real `openai` SDK, the fake OpenAI
+ * server on 127.0.0.1, a fresh TUNEKIT_HOME per test. Includes killing the CLI mid-watch and resuming.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runCli, projectRoot, type CliResult } from "../helpers/cli.js";
+import { tempDir } from "../helpers/fixtures.js";
+import { openStore } from "../../src/store/index.js";
+import { FakeOpenAIServer } from "../servers/fake-openai-ft.js";
+import { writeChatJsonl } from "./data.js";
+
+const KEY = "sk-proj-" + "T0pS3cr3tKeyForTunekitTests9XyZ";
+let server: FakeOpenAIServer;
+let tmp: { dir: string; cleanup: () => void };
+let data: string;
+let home = "";
+let n = 0;
+
+function freshHome(): string {
+  home = join(tmp.dir, `home${++n}`);
+  return home;
+}
+const env = () => ({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: server.baseURL, TUNEKIT_HOME: home, TUNEKIT_POLL_MS: "25" });
+const jsonLines = (s: string) => s.split("\n").filter((l) => l.trim().startsWith("{")).map((l) => JSON.parse(l));
+const train = (args: string[], extra: { input?: string } = {}) =>
+  runCli(["train", data, "--provider", "openai", "--model", "gpt-4o-mini-2024-07-18", ...args], { env: env(), ...extra });
+const uploads = () => server.requests.filter((r) => r.method === "POST" && r.path === "/v1/files").length;
+
+/** The key must appear nowhere: outputs, and every file in the tunekit home (db, WAL, SHM). */
+function assertNoKey(outputs: CliResult[]): void {
+  for (const r of outputs) {
+    assert.ok(!r.stdout.includes(KEY) && !r.stderr.includes(KEY), "the API key appeared in CLI output");
+  }
+  for (const dir of readdirSync(tmp.dir).filter((d) => d.startsWith("home"))) {
+    for (const f of readdirSync(join(tmp.dir, dir))) {
+      const bytes = readFileSync(join(tmp.dir, dir, f));
+      assert.equal(bytes.indexOf(Buffer.from(KEY)), -1, `the API key was found in ${dir}/${f}`);
+      assert.equal(bytes.indexOf(Buffer.from(KEY.slice(8))), -1, `part of the API key was found in ${dir}/${f}`);
+    }
+  }
+}
+const allOutputs: CliResult[] = [];
+
+before(async () => {
+  server = await new FakeOpenAIServer({ apiKey: KEY, stepMs: 40 }).start();
+  tmp = tempDir();
+  data = writeChatJsonl(tmp.dir, "train.jsonl", 12);
+});
+after(async () => {
+  assertNoKey(allOutputs);
+  await server.stop();
+  tmp.cleanup();
+});
+
+test("without a terminal and without --yes, hosted training refuses before uploading anything", async () => {
+  freshHome();
+  const before = uploads();
+  const r = await train([]);
+  allOutputs.push(r);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--yes/);
+  assert.match(r.stderr, /billed tokens/);
+  assert.equal(uploads(), before);
+});
+
+test("a dataset with errors is refused locally (exit 1), nothing uploaded", async () => {
+  freshHome();
+  const bad = join(tmp.dir, "bad.jsonl");
+  writeFileSync(bad, readFileSync(data, "utf8") + '{"messages": [{"role": "user", "content": "no reply"}]\n');
+  const before = uploads();
+  const r = await runCli(["train", bad, "--provider", "openai", "--model", "gpt-4o-mini-2024-07-18", "--yes"], { env: env() });
+  allOutputs.push(r);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /bad\.jsonl:13/);
+  assert.match(r.stderr, /Nothing was uploaded/);
+  assert.equal(uploads(), before);
+});
+
+test("out-of-range hyperparameters are a usage error naming the option, before any request", async () => {
+  freshHome();
+  const before = server.requests.length;
+  const r = await train(["--epochs", "80", "--yes"]);
+  allOutputs.push(r);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--epochs: n_epochs must be between 1 and 50/);
+  assert.equal(server.requests.length, before);
+});
+
+test("train --provider openai --yes --json: estimate, upload, job, metrics, checkpoints, done; jobs list/show see it", async () => {
+  freshHome();
+  const r = await train(["--yes", "--json", "--epochs", "3", "--suffix", "cli", "--seed", "5", "--lr-multiplier", "auto"]);
+  allOutputs.push(r);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = jsonLines(r.stdout);
+  const estimate = lines.find((l) => l.type === "estimate");
+  assert.equal(estimate.epochs, 3);
+  assert.equal(estimate.examples, 12);
+  assert.equal(estimate.billedTokens, 3 * estimate.datasetTokens);
+  assert.ok(estimate.cost > 0);
+  const started = lines.find((l) => l.type === "started");
+  const job = server.jobs.get(started.remoteId)!;
+  assert.deepEqual(job.body.method, { type: "supervised", supervised: { hyperparameters: { n_epochs: 3, learning_rate_multiplier: "auto" } } });
+  assert.deepEqual(lines.filter((l) => l.type === "metrics").map((l) => l.step), [1, 2, 3, 4, 5, 6]);
+  assert.ok(lines.some((l) => l.type === "checkpoint"));
+  const done = lines[lines.length - 1];
+  assert.equal(done.type, "done");
+  assert.equal(done.status, "succeeded");
+  assert.equal(done.fineTunedModel, job.fine_tuned_model);
+
+  const list = await runCli(["jobs", "list", "--json"], { env: env() });
+  allOutputs.push(list);
+  assert.equal(list.code, 0, list.stderr);
+  const jobs = JSON.parse(list.stdout);
+  assert.equal(jobs.length, 1);
+  assert.equal(jobs[0].remoteId, started.remoteId);
+  assert.equal(jobs[0].status, "succeeded");
+  const show = await runCli(["jobs", "show", started.remoteId, "--json"], { env: env() });
+  allOutputs.push(show);
+  const details = JSON.parse(show.stdout);
+  assert.equal(details.job.id, started.job);
+  assert.equal(details.metrics.length, 6);
+  assert.deepEqual(details.history.map((h: { status: string }) => h.status), ["created", "validating_files", "queued", "running", "succeeded"]);
+  const human = await runCli(["jobs", "show", started.job], { env: env() });
+  allOutputs.push(human);
+  assert.match(human.stdout, /succeeded/);
+  assert.match(human.stdout, /checkpoints/);
+
+  // The same data again: no second upload.
+  const before = uploads();
+  const again = await train(["--yes", "--json"]);
+  allOutputs.push(again);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(jsonLines(again.stdout).find((l) => l.type === "started").reusedUpload, true);
+  assert.equal(uploads(), before);
+});
+
+test("the CLI killed (SIGKILL) mid-watch; `jobs watch` resumes to the end without duplicates", async () => {
+  freshHome();
+  Object.assign(server.options, { stepMs: 150 });
+  try {
+    const mainTs = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", mainTs, "train", data, "--provider", "openai", "--model", "gpt-4o-mini-2024-07-18", "--yes", "--json"], {
+      cwd: projectRoot,
+      env: { ...process.env, NO_COLOR: "1", ...env() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    const killed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+    await new Promise<void>((resolve) => {
+      child.stdout.on("data", (d) => {
+        out += d;
+        if (jsonLines(out).some((l) => l.type === "metrics" && l.step >= 2)) {
+          child.kill("SIGKILL");
+          resolve();
+        }
+      });
+      child.on("close", () => resolve());
+    });
+    await killed;
+    allOutputs.push({ code: null, signal: "SIGKILL", stdout: out, stderr: err });
+    const started = jsonLines(out).find((l) => l.type === "started");
+    assert.ok(started, err);
+    const store = openStore({ home });
+    assert.notEqual(store.getJob(started.job)!.status, "succeeded");
+    store.close();
+
+    const w = await runCli(["jobs", "watch", started.job, "--json"], { env: env() });
+    allOutputs.push(w);
+    assert.equal(w.code, 0, w.stderr);
+    const lines = jsonLines(w.stdout);
+    // Resumed after the cursor: the steps seen before the kill are not reported again.
+    const steps = lines.filter((l) => l.type === "metrics").map((l) => l.step);
+    assert.ok(!steps.includes(1), `step 1 was reported again: ${steps}`);
+    assert.equal(lines[lines.length - 1].status, "succeeded");
+    const after = openStore({ home });
+    const job = after.getJob(started.job)!;
+    assert.equal(job.status, "succeeded");
+    assert.deepEqual(after.getMetrics(job.id).map((m) => m.step), [1, 2, 3, 4, 5, 6]);
+    const serverEvents = server.jobs.get(job.remoteId!)!.events.map((e) => e.id);
+    assert.deepEqual(after.listEvents(job.id).map((e) => e.remoteId), serverEvents);
+    after.close();
+    // Watching a finished job prints its summary and exit code straight from the store.
+    const again = await runCli(["jobs", "watch", started.job], { env: env() });
+    allOutputs.push(again);
+    assert.equal(again.code, 0);
+    assert.match(again.stdout, /succeeded/);
+  } finally {
+    Object.assign(server.options, { stepMs: 40 });
+  }
+});
+
+test("a failed job reports its code and message (exit 1); a bad key is a clear 401 (exit 2)", async () => {
+  freshHome();
+  server.nextJobFailure = { stage: "validating", code: "invalid_training_file", message: "The job failed due to an invalid training file. Line 4: too many tokens.", param: "training_file" };
+  const r = await train(["--yes"]);
+  allOutputs.push(r);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /failed/);
+  assert.match(r.stdout, /invalid_training_file: The job failed due to an invalid training file\. Line 4/);
+
+  const bad = await runCli(["train", data, "--provider", "openai", "--model", "gpt-4o-mini-2024-07-18", "--yes"], {
+    env: { ...env(), OPENAI_API_KEY: "sk-wrong-" + KEY.slice(8) },
+  });
+  allOutputs.push(bad);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /rejected the API key \(401\)/);
+  assert.match(bad.stderr, /OPENAI_API_KEY/);
+  assert.ok(!bad.stderr.includes(KEY.slice(8)));
+
+  const noKey = await runCli(["jobs", "list"], { env: { ...env(), OPENAI_API_KEY: "" } });
+  allOutputs.push(noKey);
+  assert.equal(noKey.code, 0);
+});
+
+test("jobs cancel cancels a running job; unknown ids are a clear error", async () => {
+  freshHome();
+  Object.assign(server.options, { queueMs: 60_000 });
+  try {
+    // Start without following to the end: the job sits in the queue; the CLI is stopped by SIGKILL.
+    const mainTs = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", mainTs, "train", data, "--provider", "openai", "--model", "gpt-4o-mini-2024-07-18", "--yes", "--json"], {
+      cwd: projectRoot,
+      env: { ...process.env, NO_COLOR: "1", ...env() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    await new Promise<void>((resolve) => {
+      child.stdout.on("data", (d) => {
+        out += d;
+        if (jsonLines(out).some((l) => l.type === "status" && l.status === "queued")) resolve();
+      });
+      child.on("close", () => resolve());
+    });
+    child.kill("SIGKILL");
+    const started = jsonLines(out).find((l) => l.type === "started");
+    assert.ok(started);
+    const c = await runCli(["jobs", "cancel", started.job, "--json"], { env: env() });
+    allOutputs.push(c);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(JSON.parse(c.stdout).status, "cancelled");
+    assert.equal(server.jobs.get(started.remoteId)!.status, "cancelled");
+    const again = await runCli(["jobs", "cancel", started.job], { env: env() });
+    allOutputs.push(again);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already finished/);
+  } finally {
+    Object.assign(server.options, { queueMs: 100 });
+  }
+  const missing = await runCli(["jobs", "show", "ftjob-doesnotexist"], { env: env() });
+  allOutputs.push(missing);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /no job "ftjob-doesnotexist"/);
+  assert.doesNotMatch(missing.stderr, /\n\s+at /);
+  assert.ok(existsSync(join(home, "tunekit.db")));
+});
