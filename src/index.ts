@@ -51,6 +51,7 @@ export {
   type FactSpan,
   type HostedCost,
 } from "./dataset/analysis/index.js";
+export {
   openStore,
   Store,
   isTerminalStatus,
