@@ -13,9 +13,13 @@ export interface CommandEntry {
 export const commandTable: CommandEntry[] = [
   { name: "validate", summary: "check a dataset file: every error and warning with its line", load: () => import("./validate.js") },
   { name: "convert", summary: "convert Alpaca, ShareGPT, prompt/completion, text or CSV data to OpenAI chat JSONL", load: () => import("./convert.js") },
-  { name: "train", summary: "fine-tune a model with LoRA on this machine (or a hosted provider with --provider)", load: () => import("./train.js") },
   { name: "jobs list", summary: "list training jobs (local and hosted) from the job store", load: () => import("./jobs-list.js") },
   { name: "jobs show", summary: "show one job: parameters, status history, metrics, checkpoints", load: () => import("./jobs-show.js") },
   { name: "jobs watch", summary: "follow a hosted fine-tuning job to its end (resumes after restarts)", load: () => import("./jobs-watch.js") },
   { name: "jobs cancel", summary: "cancel a hosted fine-tuning job", load: () => import("./jobs-cancel.js") },
+  { name: "train", summary: "fine-tune a model with LoRA on this machine (or a hosted provider with --provider)", load: () => import("./train.js") },
+  { name: "stats", summary: "token and message distributions, hosted training cost, reply-format consistency, fact injection", load: () => import("./stats.js") },
+  { name: "split", summary: "split a dataset into train and test without leakage (near duplicates stay together)", load: () => import("./split.js") },
+  { name: "leakage", summary: "find test examples that also appear in the training set", load: () => import("./leakage.js") },
+  { name: "generate", summary: "complete a prompt with a local model (optionally with a LoRA adapter)", load: () => import("./generate.js") },
 ];

@@ -67,7 +67,7 @@ const NUMBER_WORDS: Record<string, number> = {
   nineteen: 19, twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90,
   hundred: 100, thousand: 1000, half: 0.5, dozen: 12, single: 1, double: 2, twice: 2, once: 1,
 };
-const NUM_WORD = "(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|a few|several|a couple of)";
+const NUM_WORD = "(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)";
 const NUM = "\\d[\\d,]*(?:\\.\\d+)?";
 const MONTH = "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 const WEEKDAY = "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?";
@@ -286,10 +286,19 @@ function trivialNumber(text: string, reply: string, start: number): boolean {
   return false;
 }
 
+/** Is `start` the first word of a sentence, list item or heading (markdown markers skipped)? */
 function sentenceStartAt(reply: string, start: number): boolean {
-  const before = reply.slice(Math.max(0, start - 3), start);
-  return start === 0 || /(?:^|[.!?:\n]\s*|[.!?]["')]\s*|\n[-*•]\s*|^\s*)$/.test(before) || /[\n:]\s*$/.test(reply.slice(0, start));
+  let i = start - 1;
+  while (i >= 0 && /[\s*_#>\-•"'(\[]/.test(reply[i])) {
+    // An inline list marker (" - ", " • ", " * ") starts an item even mid-line.
+    if (/[-•*]/.test(reply[i]) && /\s/.test(reply[i - 1] ?? " ") && /\s/.test(reply[i + 1] ?? " ")) return true;
+    i--;
+  }
+  while (i >= 0 && /\d/.test(reply[i]) && i > 0 && /[\s\n]/.test(reply[i - 1] ?? "")) i--;
+  return i < 0 || /[.!?:;\n]/.test(reply[i]);
 }
+
+const CONNECTOR = /^(?:de|van|von|da|del|la|le|of|the)$/;
 
 /** Candidate specifics of one reply, overlaps resolved in pattern order. */
 export function extractSpecifics(reply: string): { start: number; end: number; text: string; kind: SpecificKind }[] {
@@ -308,23 +317,31 @@ export function extractSpecifics(reply: string): { start: number; end: number; t
     }
   }
   for (const m of reply.matchAll(NAME_RE)) {
-    let text = m[0];
-    let start = m.index!;
-    // Drop leading capitalised non-names ("Please John" -> "John").
-    const words = text.split(/\s+/);
-    while (words.length > 0 && NOT_NAMES.has(words[0].replace(/'s$/, ""))) {
-      const w = words.shift()!;
-      start = reply.indexOf(words[0] ?? "", start + w.length);
+    const words = m[0].split(/\s+/);
+    const offsets: number[] = [];
+    let pos = m.index!;
+    for (const w of words) {
+      pos = reply.indexOf(w, pos);
+      offsets.push(pos);
+      pos += w.length;
     }
-    while (words.length > 0 && NOT_NAMES.has(words[words.length - 1])) words.pop();
-    if (words.length === 0 || start < 0) continue;
-    text = words.join(" ");
-    if (reply.slice(start, start + text.length) !== text) continue;
-    // A single capitalised word opening a sentence is usually just a sentence.
-    if (words.length === 1 && sentenceStartAt(reply, start)) continue;
-    // A label such as "Priority:" is template, not a name.
-    if (reply[start + text.length] === ":") continue;
-    const end = start + text.length;
+    let lo = 0;
+    let hi = words.length;
+    // Drop capitalised non-names and a sentence-opening word ("Try the Pomodoro Technique" -> "Pomodoro Technique").
+    for (;;) {
+      if (lo < hi && (NOT_NAMES.has(words[lo].replace(/'s$/, "")) || CONNECTOR.test(words[lo]))) lo++;
+      else if (lo < hi - 1 && sentenceStartAt(reply, offsets[lo]) && CONNECTOR.test(words[lo + 1])) lo++;
+      else break;
+    }
+    while (hi > lo && (NOT_NAMES.has(words[hi - 1]) || CONNECTOR.test(words[hi - 1]))) hi--;
+    if (hi <= lo) continue;
+    const start = offsets[lo];
+    const end = offsets[hi - 1] + words[hi - 1].length;
+    const text = reply.slice(start, end);
+    // A single capitalised word opening a sentence or list item is usually just a sentence.
+    if (hi - lo === 1 && sentenceStartAt(reply, start)) continue;
+    // A label such as "Priority:" or "**Set goals:**" is template, not a name.
+    if (/^[*_]*:/.test(reply.slice(end, end + 3)) || /^[^.\n]{0,30}:\*\*/.test(reply.slice(end))) continue;
     if (overlaps(start, end)) continue;
     taken.push({ start, end, text, kind: "name" });
   }

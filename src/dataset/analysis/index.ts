@@ -4,7 +4,6 @@
  * DatasetAggregator themselves.
  */
 import type { SourcedExample } from "../types.js";
-import { contentText } from "../types.js";
 import { inferReplyShape, type ReplyShape } from "../../shape/index.js";
 import { DatasetAggregator, type AggregatorOptions, type AnalysisResult } from "./aggregate.js";
 import { createFeatureContext, extractFeatures, type FeatureOptions } from "./features.js";
@@ -15,8 +14,8 @@ export * from "./facts.js";
 export * from "./cost.js";
 export * from "./distribution.js";
 export * from "./tokens.js";
-export { ReplySampler } from "./reply-sample.js";
-import { ReplySampler } from "./reply-sample.js";
+export { ReplySampler, finalReply } from "./reply-sample.js";
+import { ReplySampler, finalReply } from "./reply-sample.js";
 
 export interface AnalyzeOptions extends FeatureOptions, Omit<AggregatorOptions, "tokenLimit"> {}
 
@@ -61,8 +60,4 @@ export function createDatasetAnalysis(options: AnalyzeOptions = {}): {
   };
 }
 
-export function finalReply(ex: SourcedExample): string | undefined {
-  const msgs = ex.example.messages ?? [];
-  for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i].role === "assistant") return contentText(msgs[i].content);
-  return undefined;
-}
+export { computeStats, DEFAULT_STATS_MODEL, type StatsOptions, type StatsReport } from "./stats-file.js";

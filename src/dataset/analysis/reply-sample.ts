@@ -3,6 +3,7 @@
  * reply shape (JSON schema, line template) of a big file can be inferred without keeping every reply.
  */
 import { inferReplyShape, type ReplyShape } from "../../shape/index.js";
+import { contentText, type SourcedExample } from "../types.js";
 
 export class ReplySampler {
   private readonly sample: string[] = [];
@@ -37,4 +38,11 @@ export class ReplySampler {
   shape(): ReplyShape {
     return inferReplyShape(this.sample);
   }
+}
+
+/** The text of the last assistant message (undefined when there is none). */
+export function finalReply(ex: SourcedExample): string | undefined {
+  const msgs = ex.example.messages ?? [];
+  for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i].role === "assistant") return contentText(msgs[i].content);
+  return undefined;
 }

@@ -1,0 +1,141 @@
+/** `tunekit stats FILE`: distributions, histogram, hosted cost, reply-shape consistency, fact verdict. */
+import { readFile } from "node:fs/promises";
+import type { Command, CommandContext } from "../command.js";
+import { bool, num, printJson, str, usageError } from "../command.js";
+import { createProgress } from "../progress.js";
+import { computeStats, DEFAULT_STATS_MODEL, type StatsReport } from "../../dataset/analysis/stats-file.js";
+import type { Distribution } from "../../dataset/analysis/distribution.js";
+import { TunekitError, fsError } from "../../util/errors.js";
+import { datasetReadOptions, FORMAT_OPTIONS } from "./dataset-output.js";
+
+const command: Command = {
+  name: "stats",
+  summary: "token and message distributions, hosted training cost, reply-format consistency, fact injection",
+  usage: "tunekit stats FILE [--model M] [--json] [--price-per-mtok X | --prices FILE]",
+  details: `Counts tokens with the model's real tokenizer (default ${DEFAULT_STATS_MODEL}) and estimates a hosted
+run with OpenAI's default epochs (3; raised when 3n < 100, lowered when 3n > 25,000) and the built-in training
+price table (override with --price-per-mtok or --prices FILE, a JSON object {"model": USD per 1M tokens}).
+Exit codes: 0 done, 1 the file has no valid example, 2 usage or I/O problem. --json schema: docs/json.md.`,
+  options: {
+    model: { type: "string", valueName: "M", description: `tokenizer and price model (default ${DEFAULT_STATS_MODEL})` },
+    "price-per-mtok": { type: "string", valueName: "X", description: "training price in USD per 1M tokens (overrides the table)" },
+    prices: { type: "string", valueName: "FILE", description: 'JSON price table {"model": USD per 1M training tokens}' },
+    json: { type: "boolean", description: "print the report as JSON" },
+    ...FORMAT_OPTIONS,
+  },
+  positionals: { min: 1, max: 1, names: "FILE" },
+  async run(ctx) {
+    const file = ctx.positionals[0];
+    const pricePerMTok = num(ctx, command, "price-per-mtok", { min: 0 });
+    const pricesFile = str(ctx, "prices");
+    if (pricePerMTok !== undefined && pricesFile !== undefined) throw usageError(command, "use either --price-per-mtok or --prices, not both");
+    const priceOverrides = pricesFile ? await readPriceFile(pricesFile) : undefined;
+    const progress = createProgress(ctx.io, { label: "stats", unit: "bytes" });
+    let report: StatsReport;
+    try {
+      report = await computeStats(file, {
+        ...datasetReadOptions(ctx, command),
+        model: str(ctx, "model"),
+        pricePerMTok,
+        priceOverrides,
+        onProgress: (p) => {
+          progress.setTotal(p.totalBytes);
+          progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);
+        },
+      });
+    } finally {
+      progress.finish();
+    }
+    if (bool(ctx, "json")) printJson(ctx, report);
+    else printReport(ctx, report);
+    return report.examples === 0 ? 1 : 0;
+  },
+};
+
+async function readPriceFile(path: string): Promise<Record<string, number>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw fsError(e, path);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new TunekitError("invalid_price_file", `the price file is not valid JSON: ${(e as Error).message}`, { file: path, hint: 'write {"gpt-4o-mini-2024-07-18": 3.0}' });
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v) || !Object.values(v).every((x) => typeof x === "number" && x >= 0)) {
+    throw new TunekitError("invalid_price_file", "the price file must be a JSON object of model name -> USD per 1M training tokens", {
+      file: path,
+      hint: 'write {"gpt-4o-mini-2024-07-18": 3.0}',
+    });
+  }
+  return v as Record<string, number>;
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+
+function row(label: string, d: Distribution | undefined): string {
+  if (!d) return `  ${label.padEnd(22)}(not counted)`;
+  const cells = [d.min, d.p5, d.median, d.mean, d.p95, d.max].map((x) => fmt(x, 1).padStart(9));
+  return `  ${label.padEnd(22)}${cells.join("")}`;
+}
+
+function printReport(ctx: CommandContext, r: StatsReport): void {
+  const c = ctx.color;
+  const s = r.stats;
+  ctx.out(`${c.bold(r.file)}: ${fmt(r.examples)} examples (${r.format})${r.invalidRecords ? c.yellow(`, ${fmt(r.invalidRecords)} invalid records skipped (see tunekit validate)`) : ""}`);
+  ctx.out(`tokens counted with ${r.model}'s tokenizer`);
+  ctx.out("");
+  ctx.out(`  ${"per example".padEnd(22)}${["min", "p5", "median", "mean", "p95", "max"].map((h) => h.padStart(9)).join("")}`);
+  ctx.out(row("messages", s.messages));
+  ctx.out(row("tokens", s.tokens));
+  ctx.out(row("assistant tokens", s.assistantTokens));
+  ctx.out("");
+  const bins = s.histogram.bins;
+  if (bins.length > 0) {
+    ctx.out(`${s.histogram.of} per example:`);
+    const maxCount = Math.max(...bins.map((b) => b.count));
+    for (const b of bins) {
+      const bar = "█".repeat(Math.round((b.count / maxCount) * 40));
+      const range = `${fmt(b.from)}-${fmt(b.to)}`;
+      ctx.out(`  ${range.padStart(17)} ${c.cyan(bar)} ${b.count}`);
+    }
+    ctx.out("");
+  }
+  const h = r.hosted;
+  const price = h.cost !== undefined ? `~ $${h.cost.toFixed(2)} at $${h.pricePerMTok}/1M tokens (prices as of ${h.pricesAsOf}; override with --price-per-mtok)` : "no price known for this model (use --price-per-mtok)";
+  ctx.out(`hosted fine-tuning (${r.model}): ${h.epochs} epoch${h.epochs === 1 ? "" : "s"} x ${fmt(h.datasetTokens)} tokens = ${fmt(h.billedTokens)} billed tokens, ${price}`);
+  if (s.overTokenLimit > 0) ctx.out(c.red(`  ${s.overTokenLimit} example(s) exceed the ${fmt(s.tokenLimit ?? 0)}-token limit and would be truncated`));
+  ctx.out("");
+  ctx.out(c.bold("consistency"));
+  const shape = r.replyShape;
+  if (shape.kind === "json") {
+    ctx.out(`  replies are JSON: ${(shape.json.parseRate * 100).toFixed(0)}% parse, ${((shape.json.schemaConformance ?? 0) * 100).toFixed(0)}% of those fit the inferred schema`);
+    ctx.out(`  schema: ${JSON.stringify(shape.json.schema)}`);
+  } else if (shape.kind === "line-template" && shape.template) {
+    ctx.out(`  replies follow the line template "${shape.template.slots.join(" / ")}": ${(shape.conformance * 100).toFixed(0)}%`);
+  } else {
+    ctx.out(`  replies are free text (no JSON, no dominant line template)`);
+  }
+  ctx.out(`  language: ${shape.language.dominant} (${(shape.language.share * 100).toFixed(0)}% of replies with a recognisable language)`);
+  ctx.out(`  reply length: median ${fmt(shape.length.median)} characters (p5 ${fmt(shape.length.p5)}, p95 ${fmt(shape.length.p95)})`);
+  if (r.outliers.length > 0) {
+    ctx.out(c.yellow(`  outliers (${fmt(s.shape.outliers + s.lengthOutliers)}):`));
+    for (const o of r.outliers.slice(0, 10)) ctx.out(`    ${r.file}:${o.line}: ${o.message}`);
+    if (r.outliers.length > 10) ctx.out(c.dim(`    ... use --json for all`));
+  }
+  const sp = s.systemPrompts;
+  ctx.out(`  system prompts: ${sp.variants} variant${sp.variants === 1 ? "" : "s"} in ${fmt(sp.withSystem)} examples`);
+  for (const v of sp.top.slice(0, 3)) ctx.out(c.dim(`    ${fmt(v.count).padStart(6)} x "${v.preview}${v.preview.length >= 100 ? "..." : ""}" (first at line ${v.firstLine})`));
+  const d = s.duplicates;
+  ctx.out(`  duplicates: ${d.exact} exact, ${d.near} near (${d.nearGroups} groups), ${d.conflicting} conflicting answers`);
+  ctx.out("");
+  const f = s.factInjection;
+  const verdict = f.verdict === "behaviour" ? c.green(f.message) : c.yellow(f.message);
+  ctx.out(`${c.bold("fact injection")}: ${verdict}`);
+  if (f.lines.length > 0) ctx.out(c.dim(`  lines: ${f.lines.slice(0, 20).join(", ")}${f.lines.length > 20 ? ", ..." : ""}`));
+}
+
+export default command;

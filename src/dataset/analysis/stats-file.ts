@@ -1,0 +1,99 @@
+/**
+ * `tunekit stats` as a library function: reads a dataset, runs the analysis and adds what a user
+ * deciding on a hosted run wants: token distributions with the model's real tokenizer, the default
+ * epoch rule and the training cost, the reply shape and its outliers, system-prompt variants.
+ */
+import { readDataset, type ReadOptions } from "../reader.js";
+import type { DatasetFormat, DatasetIssue } from "../types.js";
+import type { ReplyShape } from "../../shape/index.js";
+import { DatasetAggregator, type DatasetStats } from "./aggregate.js";
+import { estimateHostedCost, type HostedCost } from "./cost.js";
+import { createFeatureContext, extractFeatures } from "./features.js";
+import { ReplySampler, finalReply } from "./reply-sample.js";
+
+export const DEFAULT_STATS_MODEL = "gpt-4o-mini-2024-07-18";
+
+export interface StatsOptions extends ReadOptions {
+  /** Tokenizer and price model (default gpt-4o-mini-2024-07-18). */
+  model?: string;
+  /** Overrides the price table: one price for this run... */
+  pricePerMTok?: number;
+  /** ...or per model ({"gpt-4o-mini-2024-07-18": 3}). */
+  priceOverrides?: Record<string, number>;
+  onProgress?: (p: { bytesRead: number; totalBytes: number; examples: number }) => void;
+}
+
+export interface StatsReport {
+  file: string;
+  format: DatasetFormat;
+  records: number;
+  examples: number;
+  /** Records that could not be read as examples (see `tunekit validate`). */
+  invalidRecords: number;
+  model: string;
+  stats: DatasetStats;
+  replyShape: ReplyShape;
+  hosted: HostedCost;
+  /** format_outlier and length_outlier warnings (first 100), the consistency report's outliers. */
+  outliers: { line: number; code: string; message: string }[];
+}
+
+export async function computeStats(file: string, options: StatsOptions = {}): Promise<StatsReport> {
+  const model = options.model ?? DEFAULT_STATS_MODEL;
+  const ctx = createFeatureContext({ model });
+  const agg = new DatasetAggregator({ model, tokenLimit: ctx.tokenLimit });
+  const sampler = new ReplySampler();
+  const reader = readDataset(file, options);
+  let examples = 0;
+  let invalid = 0;
+  for await (const batch of reader.batches()) {
+    for (const r of batch) {
+      if (!r.example) {
+        if (r.issues.some((i) => i.severity === "error")) invalid++;
+        continue;
+      }
+      examples++;
+      agg.add(extractFeatures(r.example, ctx));
+      const reply = finalReply(r.example);
+      if (reply !== undefined) sampler.add(reply);
+    }
+    options.onProgress?.({ bytesRead: reader.bytesRead, totalBytes: reader.totalBytes, examples });
+  }
+  const { issues, stats } = agg.finish();
+  const limit = ctx.tokenLimit;
+  // Billing counts each example up to the per-example limit (longer ones are truncated).
+  const datasetTokens = stats.tokens ? Math.round(stats.tokens.sum - overLimitExcess(issues, limit)) : 0;
+  const hosted = estimateHostedCost({
+    examples,
+    datasetTokens,
+    model,
+    pricePerMTok: options.pricePerMTok,
+    priceOverrides: options.priceOverrides,
+  });
+  return {
+    file,
+    format: reader.format ?? "openai-chat",
+    records: reader.records,
+    examples,
+    invalidRecords: invalid,
+    model,
+    stats,
+    replyShape: sampler.shape(),
+    hosted,
+    outliers: issues
+      .filter((i) => i.code === "format_outlier" || i.code === "length_outlier")
+      .slice(0, 100)
+      .map((i) => ({ line: i.line, code: i.code, message: i.message })),
+  };
+}
+
+function overLimitExcess(issues: DatasetIssue[], limit: number | undefined): number {
+  if (limit === undefined) return 0;
+  let excess = 0;
+  for (const i of issues) {
+    if (i.code !== "too_many_tokens") continue;
+    const t = Number(i.details?.tokens ?? 0);
+    if (t > limit) excess += t - limit;
+  }
+  return excess;
+}
