@@ -76,3 +76,12 @@ export {
   type OpenDatabaseOptions,
 } from "./store/index.js";
 export * from "./providers/index.js";
+// Model IO, hub, generation (engine core, E2)
+export { resolveModelDir, parseHubId, hubCacheDir, findCachedSnapshot, type ResolveOptions, type DownloadProgress } from "./hub/resolve.js";
+export { SafetensorsFile, readSafetensors, writeSafetensors, type TensorToWrite, type TensorInfo } from "./engine/io/safetensors.js";
+export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES_TEXT } from "./engine/io/config.js";
+export { loadModel, expectedTensorShapes, type LoadedModel, type LoadModelOptions } from "./engine/io/model.js";
+export { readPeftAdapter, writePeftAdapter, mergeLora as mergePeftAdapter, loraParamShapes as peftLoraParamShapes, type PeftAdapter, type LoraAdapterSpec } from "./engine/io/peft.js";
+export { TextGenerator, type Prompt, type GeneratorOptions, type PromptOptions, type ChatRenderer } from "./engine/generate/generator.js";
+export { generateFromIds, generateBatchFromIds, GENERATION_DEFAULTS, type GenerationParams, type GenerationResult, type FinishReason } from "./engine/generate/generate.js";
+export { SeededRng, sampleToken, type SamplingParams } from "./engine/generate/sampling.js";

@@ -1,0 +1,164 @@
+/**
+ * `tunekit generate --model DIR|ID [--adapter DIR] [--raw] (--prompt TEXT | --messages FILE) [...]`:
+ * completes a prompt with a local model (ONNX Runtime). Prints only the completion on stdout; --json
+ * adds token counts and timings; --messages completes every chat example of a JSONL file and prints one
+ * JSON line per example (a trailing assistant turn is dropped and kept as the reference).
+ */
+import { bool, num, str, strList, usageError, printJson, type Command, type CommandContext } from "../command.js";
+import { createProgress } from "../progress.js";
+import { TextGenerator } from "../../engine/generate/generator.js";
+import type { GenerationParams, GenerationResult } from "../../engine/generate/generate.js";
+import { readDataset } from "../../dataset/reader.js";
+import { contentText, type ChatMessage } from "../../dataset/types.js";
+
+function paramsFrom(ctx: CommandContext): GenerationParams {
+  const stop = strList(ctx, "stop");
+  return {
+    maxTokens: num(ctx, cmd, "max-tokens", { integer: true, min: 0 }) ?? 256,
+    temperature: num(ctx, cmd, "temperature", { min: 0 }) ?? 0,
+    topP: num(ctx, cmd, "top-p", { min: 0, max: 1 }) ?? 1,
+    topK: num(ctx, cmd, "top-k", { integer: true, min: 0 }) ?? 0,
+    repetitionPenalty: num(ctx, cmd, "repetition-penalty", { min: 0 }) ?? 1,
+    seed: num(ctx, cmd, "seed", { integer: true, min: 0, max: 2 ** 32 - 1 }) ?? 0,
+    ...(stop.length ? { stop } : {}),
+  };
+}
+
+function summary(r: GenerationResult) {
+  return {
+    text: r.text,
+    promptTokens: r.promptTokens,
+    completionTokens: r.completionTokens,
+    finishReason: r.finishReason,
+    ...(r.stoppedBy !== undefined ? { stoppedBy: r.stoppedBy } : {}),
+    timings: {
+      prefillMs: round(r.timings.prefillMs),
+      decodeMs: round(r.timings.decodeMs),
+      totalMs: round(r.timings.totalMs),
+      prefillTokensPerSecond: round(r.timings.prefillTokensPerSecond),
+      decodeTokensPerSecond: round(r.timings.decodeTokensPerSecond),
+    },
+  };
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+interface PendingExample {
+  line: number;
+  messages: ChatMessage[];
+  reference?: string;
+}
+
+async function runMessages(ctx: CommandContext, gen: TextGenerator, file: string, params: GenerationParams): Promise<number> {
+  const pending: PendingExample[] = [];
+  let errors = 0;
+  for await (const rec of readDataset(file)) {
+    for (const issue of rec.issues) {
+      if (issue.severity === "error") {
+        errors++;
+        ctx.err(`${file}:${issue.line}: error: ${issue.message} [${issue.code}] (skipped)`);
+      }
+    }
+    const ex = rec.example;
+    if (!ex) continue;
+    const messages = [...ex.example.messages];
+    let reference: string | undefined;
+    if (messages.length > 0 && messages[messages.length - 1].role === "assistant") reference = contentText(messages.pop()!.content);
+    if (messages.length === 0) {
+      errors++;
+      ctx.err(`${file}:${ex.line}: error: nothing to complete once the assistant reply is removed (skipped)`);
+      continue;
+    }
+    pending.push({ line: ex.line, messages, ...(reference !== undefined ? { reference } : {}) });
+  }
+  const progress = createProgress(ctx.io, { label: "generating", total: pending.length, unit: "examples" });
+  const batchSize = 8;
+  for (let i = 0; i < pending.length; i += batchSize) {
+    const chunk = pending.slice(i, i + batchSize);
+    const results = await gen.generateBatch(
+      chunk.map((p) => p.messages),
+      params,
+    );
+    results.forEach((r, k) => {
+      const { text, ...rest } = summary(r);
+      printJson(ctx, { line: chunk[k].line, text, ...(chunk[k].reference !== undefined ? { reference: chunk[k].reference } : {}), ...rest }, true);
+    });
+    progress.update(Math.min(pending.length, i + batchSize));
+  }
+  progress.finish();
+  return errors > 0 ? 1 : 0;
+}
+
+const cmd: Command = {
+  name: "generate",
+  summary: "complete a prompt with a local model (optionally with a LoRA adapter)",
+  usage: "tunekit generate --model DIR|ID [--adapter DIR] [--raw] (--prompt TEXT | --messages FILE) [options]",
+  details: [
+    "Prints only the completion on stdout. Greedy by default (temperature 0); sampling is seeded (--seed, default 0).",
+    "--raw feeds the prompt as plain text after BOS (`--raw --prompt \"\"` starts from BOS alone); without it the",
+    "prompt is a user message rendered with the model's chat template.",
+    "--messages FILE completes every chat example of a JSONL file (a trailing assistant reply is dropped and",
+    "printed as `reference`), one JSON line per example.",
+    "Exit codes: 0 fine, 1 some examples were invalid (skipped), 2 usage or I/O problem.",
+    "--json schema: docs/json.md#generate",
+  ].join("\n"),
+  options: {
+    model: { type: "string", short: "m", valueName: "DIR|ID", description: "model folder or Hugging Face id (owner/name[@revision])" },
+    adapter: { type: "string", valueName: "DIR", description: "PEFT LoRA adapter folder to apply" },
+    raw: { type: "boolean", description: "feed the prompt as plain text after BOS (no chat template)" },
+    prompt: { type: "string", short: "p", valueName: "TEXT", description: "the prompt" },
+    messages: { type: "string", valueName: "FILE", description: "JSONL of chat examples to complete" },
+    "max-tokens": { type: "string", valueName: "N", description: "new tokens at most", default: "256" },
+    temperature: { type: "string", short: "t", valueName: "T", description: "sampling temperature (0 = greedy)", default: "0" },
+    "top-p": { type: "string", valueName: "P", description: "nucleus sampling: keep the most likely tokens up to probability P", default: "1" },
+    "top-k": { type: "string", valueName: "K", description: "keep the K most likely tokens (0 = off)", default: "0" },
+    "repetition-penalty": { type: "string", valueName: "R", description: "penalise tokens already seen (1 = off)", default: "1" },
+    seed: { type: "string", valueName: "S", description: "random seed for sampling", default: "0" },
+    stop: { type: "string", multiple: true, valueName: "STR", description: "stop when the text contains STR (repeatable)" },
+    threads: { type: "string", valueName: "N", description: "CPU threads for ONNX Runtime (default: all cores)" },
+    offline: { type: "boolean", description: "never download (same as HF_HUB_OFFLINE=1)" },
+    "ignore-adapter-base": { type: "boolean", description: "accept an adapter whose base model name differs (shapes must still fit)" },
+    json: { type: "boolean", description: "print text, token counts and timings as JSON" },
+  },
+  positionals: { min: 0, max: 0 },
+  async run(ctx) {
+    const model = str(ctx, "model");
+    if (!model) throw usageError(cmd, "--model is required");
+    const prompt = str(ctx, "prompt");
+    const messages = str(ctx, "messages");
+    if ((prompt === undefined) === (messages === undefined)) throw usageError(cmd, "give exactly one of --prompt or --messages");
+    if (messages !== undefined && bool(ctx, "raw")) throw usageError(cmd, "--raw applies to --prompt, not to --messages");
+    const params = paramsFrom(ctx);
+    const threads = num(ctx, cmd, "threads", { integer: true, min: 1, max: 1024 });
+
+    const download = createProgress(ctx.io, { label: "downloading", unit: "bytes" });
+    let gen: TextGenerator;
+    try {
+      gen = await TextGenerator.load(model, {
+        ...(str(ctx, "adapter") ? { adapter: str(ctx, "adapter") } : {}),
+        ...(threads !== undefined ? { threads } : {}),
+        offline: bool(ctx, "offline"),
+        ignoreAdapterBaseName: bool(ctx, "ignore-adapter-base"),
+        env: ctx.io.env,
+        cwd: ctx.io.cwd,
+        onProgress: (p) => {
+          if (p.total !== undefined) download.setTotal(p.total);
+          download.update(p.loaded, p.file);
+        },
+      });
+    } finally {
+      download.finish();
+    }
+    try {
+      if (messages !== undefined) return await runMessages(ctx, gen, messages, params);
+      const result = await gen.generate(prompt!, { ...params, raw: bool(ctx, "raw") });
+      if (bool(ctx, "json")) printJson(ctx, summary(result));
+      else ctx.out(result.text);
+      return 0;
+    } finally {
+      await gen.dispose();
+    }
+  },
+};
+
+export default cmd;
