@@ -102,19 +102,21 @@ export interface VerdictOptions {
   unit?: "points" | { suffix: string; digits: number; scale?: number };
 }
 
-function fmt(v: number, unit: VerdictOptions["unit"], signed: boolean): string {
+function fmt(v: number, unit: VerdictOptions["unit"], signed: boolean, digits: number): string {
   let s: string;
-  if (unit === undefined || unit === "points") s = (v * 100).toFixed(Math.abs(v * 100) < 10 && v !== 0 ? 1 : 0);
+  if (unit === undefined || unit === "points") s = (v * 100).toFixed(digits);
   else s = (v * (unit.scale ?? 1)).toFixed(unit.digits);
-  if (s === "-0" || s === "-0.0") s = s.slice(1);
+  if (/^-0(\.0+)?$/.test(s)) s = s.slice(1);
   return signed && !s.startsWith("-") ? `+${s}` : s;
 }
 
 /** "tuned beats base on format compliance by +41 points [35, 47]" or "no clear difference ...". */
 export function verdictText(nameA: string, nameB: string, ci: PairedInterval, options: VerdictOptions): Verdict {
   const unitWord = options.unit === undefined || options.unit === "points" ? " points" : options.unit.suffix;
-  const interval = `[${fmt(ci.low, options.unit, false)}, ${fmt(ci.high, options.unit, false)}]`;
-  const delta = `${fmt(ci.delta, options.unit, true)}${unitWord}`;
+  // One decimal when any of the three numbers is small (under 10 points), so they read alike.
+  const digits = [ci.delta, ci.low, ci.high].some((v) => v !== 0 && Math.abs(v * 100) < 9.95) ? 1 : 0;
+  const interval = `[${fmt(ci.low, options.unit, false, digits)}, ${fmt(ci.high, options.unit, false, digits)}]`;
+  const delta = `${fmt(ci.delta, options.unit, true, digits)}${unitWord}`;
   const aHigher = ci.low > 0;
   const bHigher = ci.high < 0;
   if (!aHigher && !bHigher) {

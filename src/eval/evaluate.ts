@@ -107,7 +107,8 @@ export interface EvalResult {
   retentionComparisons: Comparison[];
   overfitting?: { curves: LossCurves; analysis: OverfitAnalysis };
   trainGap?: { model: string; metric: string; train: number; heldOut: number; gap: number }[];
-  breakEven?: BreakEven;
+  /** The candidate (last model) against each other priced model: when training pays for itself. */
+  breakEven: (BreakEven & { against: string })[];
   /** The plain-words summary, most important first. */
   headline: string[];
   items: { id: string; line?: number; question: string; reference: string }[];
@@ -255,15 +256,19 @@ export async function evaluate(options: EvalOptions): Promise<EvalResult> {
   const comparisons: Comparison[] = [];
   const retentionComparisons: Comparison[] = [];
   const base = models[0];
-  for (const m of models.slice(1)) {
+  // Every later model against the first (the baseline); the last (the candidate) also against each
+  // model in between, e.g. tuned vs "base with a long prompt" (is fine-tuning better than prompting?).
+  const pairs: [ModelResult, ModelResult][] = models.slice(1).map((m) => [m, base]);
+  for (const mid of models.slice(1, -1)) pairs.push([models[models.length - 1], mid]);
+  for (const [m, ref] of pairs) {
     for (const metric of HEADLINE_ORDER) {
-      const c = compare(m, base, metric, options.bootstrap);
+      const c = compare(m, ref, metric, options.bootstrap);
       if (c) comparisons.push(c);
     }
-    if (m.retention && base.retention) {
+    if (m.retention && ref.retention && ref === base) {
       const ci = pairedBootstrap(
         m.retention.items.map((r) => (r.pass ? 1 : 0)),
-        base.retention.items.map((r) => (r.pass ? 1 : 0)),
+        ref.retention.items.map((r) => (r.pass ? 1 : 0)),
         options.bootstrap,
       )!;
       retentionComparisons.push({ a: m.name, b: base.name, metric: "retention", interval: ci, verdict: verdictText(m.name, base.name, ci, { metric: "general skills (retention set)" }) });
@@ -280,6 +285,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalResult> {
     models,
     comparisons,
     retentionComparisons,
+    breakEven: [],
     headline: [],
     items: options.items.map((i) => ({ id: i.id, ...(i.line !== undefined ? { line: i.line } : {}), question: questionOf(i), reference: i.reference })),
   };
@@ -295,30 +301,39 @@ export async function evaluate(options: EvalOptions): Promise<EvalResult> {
     }
   }
   const last = models[models.length - 1];
-  if (options.trainingCostUsd !== undefined && models.length > 1 && base.economics.costPer1kCalls !== null && last.economics.costPer1kCalls !== null) {
-    result.breakEven = breakEven(options.trainingCostUsd, base.economics.costPer1kCalls, last.economics.costPer1kCalls, { baseline: base.name, tuned: last.name });
+  if (options.trainingCostUsd !== undefined && last.economics.costPer1kCalls !== null) {
+    for (const m of models.slice(0, -1)) {
+      if (m.economics.costPer1kCalls === null) continue;
+      const be = breakEven(options.trainingCostUsd, m.economics.costPer1kCalls, last.economics.costPer1kCalls, { baseline: m.name, tuned: last.name });
+      result.breakEven.push({ ...be, against: m.name });
+    }
   }
   result.headline = headline(result);
   return result;
 }
 
+/** Comparisons worth a headline: format, facts and the judge when they apply, plus chrF for similarity. */
+export function headlineComparisons(r: Pick<EvalResult, "comparisons">): Comparison[] {
+  const lead = ["format_compliance", "factual_accuracy", "judge_score"];
+  const hasLead = r.comparisons.some((c) => lead.includes(c.metric));
+  const keep = hasLead ? [...lead, "chrf"] : ["exact_match", "token_f1", "chrf"];
+  return r.comparisons.filter((c) => keep.includes(c.metric));
+}
+
+/** Break-even lines worth a headline: those where training pays off, else the one against the first model. */
+export function headlineBreakEven(r: Pick<EvalResult, "breakEven">): string[] {
+  const paying = r.breakEven.filter((b) => b.calls !== null);
+  return (paying.length ? paying : r.breakEven.slice(0, 1)).map((b) => b.text);
+}
+
 /** The verdicts that matter, in order: format first, then facts, then similarity; then forgetting, overfitting, cost. */
 function headline(r: EvalResult): string[] {
-  const lines: string[] = [];
-  const shown = new Set<string>();
-  for (const c of r.comparisons) {
-    // Per pair: the primary format metric and the first couple of others; skip sub-metrics that repeat it.
-    if (["valid_json", "schema_conformance", "template_match"].includes(c.metric) && r.comparisons.some((x) => x.a === c.a && x.metric === "format_compliance")) continue;
-    const key = `${c.a}|${c.metric}`;
-    if (shown.has(key)) continue;
-    shown.add(key);
-    lines.push(c.verdict.text);
-  }
+  const lines: string[] = headlineComparisons(r).map((c) => c.verdict.text);
   for (const c of r.retentionComparisons) lines.push(c.verdict.text);
   for (const m of r.models) {
     if (m.economics.failedCalls > 0) lines.push(`${m.name}: ${m.economics.failedCalls} of ${m.economics.calls} calls failed after retries`);
   }
   if (r.overfitting?.analysis.warning) lines.push(`overfitting: ${r.overfitting.analysis.warning}`);
-  if (r.breakEven) lines.push(r.breakEven.text);
+  lines.push(...headlineBreakEven(r));
   return lines;
 }

@@ -46,7 +46,7 @@ const pad = (n: number | string) => String(n).padStart(2, "0");
 
 /** Common words that start sentences or are capitalised without naming anything. */
 const NOT_ENTITIES = new Set(
-  "i a an the this that these those it its our your my we you they he she yes no if when what which who why how please thanks thank hi hello dear next tl;dr step note also but and or so for to in on at of by with from as is are was were be can will would should could may might do does did not all any each every some there here then".split(" "),
+  "i a an the this that these those it its our your my we you they he she yes no if when what which who why how please thanks thank hi hello dear next tl;dr step note also but and or so for to in on at of by with from as is are was were be can will would should could may might do does did not all any each every some there here then ask contact call email visit reply send check see go try use write sorry sure great unfortunately".split(" "),
 );
 
 /**
@@ -100,18 +100,18 @@ export function extractSpecifics(text: string): Specific[] {
     add("number", v.includes(":") ? v : String(Number.isNaN(Number(v)) ? v : Number(v)), m);
   });
   // Named entities: runs of capitalised words not at the start of a sentence, or multi-word runs.
-  scan(/\b[A-Z][\w&'-]*(?:\s+(?:of\s+|de\s+)?[A-Z][\w&'-]*)*/g, (m) => {
+  // Line labels ("TL;DR:", "Next step:") are format, not facts: blank them out for the entity scan.
+  const unlabelled = text.replace(/^([ \t]*)([^:\n]{1,32}):(?=\s|$)/gm, (_m, sp: string, label: string) => sp + " ".repeat(label.length + 1));
+  for (const m of unlabelled.matchAll(/\b[A-Z][\w&'-]*(?:\s+(?:of\s+|de\s+)?[A-Z][\w&'-]*)*/g)) {
     const words = m[0].split(/\s+/);
-    const before = text.slice(0, m.index).trimEnd();
-    const sentenceStart = before === "" || /[.!?:\n]$/.test(before) || /\n\s*$/.test(text.slice(0, m.index));
-    if (words.length === 1) {
-      if (sentenceStart || NOT_ENTITIES.has(words[0].toLowerCase()) || /^[A-Z]+$/.test(words[0]) && words[0].length < 2) return;
-    } else if (words.every((w) => NOT_ENTITIES.has(w.toLowerCase()))) return;
-    // Drop a leading sentence-start word that is just a common word ("The Acme Store" -> "Acme Store").
+    const before = unlabelled.slice(0, m.index).trimEnd();
+    const sentenceStart = before === "" || /[.!?:\n]$/.test(before);
+    if (words.length === 1 && (sentenceStart || NOT_ENTITIES.has(words[0].toLowerCase()))) continue;
+    // Drop leading common words ("The Acme Store" -> "Acme Store").
     while (words.length > 1 && NOT_ENTITIES.has(words[0].toLowerCase())) words.shift();
-    if (words.length === 1 && (NOT_ENTITIES.has(words[0].toLowerCase()) || (sentenceStart && m[0] === words[0]))) return;
-    add("entity", words.join(" ").toLowerCase(), m);
-  });
+    if (words.length === 1 && (NOT_ENTITIES.has(words[0].toLowerCase()) || (sentenceStart && m[0] === words[0]))) continue;
+    add("entity", words.join(" ").toLowerCase(), m as RegExpExecArray);
+  }
   return out;
 }
 

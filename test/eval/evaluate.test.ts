@@ -183,7 +183,7 @@ test("evaluate: base vs tuned end to end through the fake server", async () => {
       models: [
         { name: "base", runner: mk("base"), price: { inputPerM: 1, outputPerM: 1 } },
         { name: "base-long", runner: mk("base"), system: "FORMAT: answer as TL;DR then Next step. ".repeat(20), price: { inputPerM: 1, outputPerM: 1 } },
-        { name: "tuned", runner: mk("tuned"), price: { inputPerM: 1, outputPerM: 1 } },
+        { name: "tuned", runner: mk("tuned"), price: { inputPerM: 2, outputPerM: 2 } },
       ],
       retention: true,
       judge: { runner: mk("judge"), rubric: "Is it helpful?" },
@@ -207,7 +207,9 @@ test("evaluate: base vs tuned end to end through the fake server", async () => {
     assert.equal(fc.verdict.text, "tuned beats base on format compliance by +100 points [100, 100]");
     assert.equal(r.comparisons.find((c) => c.a === "base-long" && c.metric === "format_compliance")!.verdict.kind, "better");
     assert.ok(r.headline[0].startsWith("base-long beats base on format compliance"));
-    assert.ok(r.breakEven, "break-even computed");
+    assert.equal(r.breakEven.length, 2);
+    assert.equal(r.breakEven.find((b) => b.against === "base-long")!.calls !== null, true, "tuned is cheaper than the long prompt");
+    assert.equal(r.breakEven.find((b) => b.against === "base")!.calls, null);
     assert.equal(progress.at(-1), 3 * (20 * 2 + RETENTION_SET.length));
     assert.equal(r.items[0].question, "ticket 0");
     // the example's own system prompt was sent to base; base-long's replaced it

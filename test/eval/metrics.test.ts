@@ -78,3 +78,8 @@ test("factual accuracy: present specifics pass, contradicting ones fail", () => 
   // no specifics in the reference: not applicable
   assert.equal(factualAccuracy("whatever", "sounds good to me").score, null);
 });
+
+test("line labels are not entities", () => {
+  const s = extractSpecifics("TL;DR: The refund is late.\nNext step: Ask Maria at Acme Corp.");
+  assert.deepEqual(s.filter((x) => x.kind === "entity").map((x) => x.value), ["maria", "acme corp"]);
+});
