@@ -103,7 +103,7 @@ test("the report in headless Chromium: no console errors, charts render, injecte
     await page.waitForLoadState("load");
     assert.deepEqual(errors, []);
     assert.deepEqual(requests, [], "the report loads nothing from the network");
-    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned), undefined);
     // The injected text is visible as text.
     assert.ok((await page.textContent("body"))!.includes("<script>window.__pwned = 1</script>"));
     const charts = await page.$$eval("svg.chart", (els) =>
@@ -117,7 +117,7 @@ test("the report in headless Chromium: no console errors, charts render, injecte
     // Our own script works: filtering hides examples.
     const total = await page.$$eval("details.ex", (els) => els.length);
     await page.fill("#exq", "shipping");
-    const shown = await page.$$eval("details.ex", (els) => els.filter((e) => !(e as HTMLElement).hidden).length);
+    const shown = await page.$$eval("details.ex", (els) => els.filter((e) => !(e as unknown as { hidden: boolean }).hidden).length);
     assert.ok(shown > 0 && shown < total, `${shown} of ${total}`);
   } finally {
     await browser.close();
