@@ -36,7 +36,10 @@ export function toTrainerError(err: unknown, provider: string, secret?: string):
   const e = (err ?? {}) as SdkLikeError;
   const status = typeof e.status === "number" ? e.status : undefined;
   const raw = redactSecret(bodyMessage(e) ?? e.message ?? String(err), secret);
-  const param = e.param ?? ((e.error as Record<string, unknown> | undefined)?.param as string | undefined) ?? null;
+  // OpenAI's SDK hands over the body's inner `error`; Together's SDK the whole body.
+  const body = e.error as Record<string, unknown> | undefined;
+  const inner = body?.error as Record<string, unknown> | undefined;
+  const param = e.param ?? (body?.param as string | undefined) ?? (inner?.param as string | undefined) ?? null;
   const providerCode = e.code ?? e.type ?? null;
   const envVar = provider === "OpenAI" ? "OPENAI_API_KEY" : provider === "Together AI" ? "TOGETHER_API_KEY" : "the API key variable";
   if (status === undefined) {

@@ -33,9 +33,10 @@ export interface Preflight {
 }
 
 async function checkFile(file: string, model: string): Promise<FileCheck> {
-  const report = await validateFile(file, { model });
   const encoding = openAiEncodingForModel(model);
   const exact = encoding !== undefined;
+  // The validator counts tokens (and checks limits) only for models it has a tokenizer for.
+  const report = await validateFile(file, exact ? { model } : {});
   const tok = getOpenAiTokenizer(encoding ?? "o200k_base");
   const limit = exact ? fineTuneTokenLimit(model) : undefined;
   let tokens = 0;

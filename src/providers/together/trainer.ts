@@ -3,18 +3,21 @@
  * all linear layers), supervised ("sft") method. The key comes only from TOGETHER_API_KEY, the endpoint
  * from TOGETHER_BASE_URL.
  *
- * Two SDK facts shape this module:
- * - `files.upload` does not use the client's baseURL: it reads TOGETHER_API_BASE_URL from the
- *   environment ONCE, when the SDK is first imported. So before the first import we point that
- *   variable at our base URL, and refuse (as an error value) to upload to a different base URL later
- *   in the same process rather than sending the file somewhere else.
+ * Two facts of the SDK (together-ai 0.52) shape this module:
+ * - Its `files.upload` does not work on Node 20's fetch (it PUTs a file stream without `duplex: "half"`,
+ *   which undici rejects), and it reads its endpoint from TOGETHER_API_BASE_URL once at import, apart
+ *   from the client's baseURL. So `upload.ts` performs the same documented two-step upload (POST
+ *   /files -> 302 to a presigned URL -> PUT the bytes), against the client's base URL; everything else
+ *   goes through the SDK.
  * - The events endpoint has no ids and no cursor: each poll reads the whole (short) list, events get a
  *   stable id from their content, and the store drops the ones it already has.
  * Metrics come from `listMetrics` (objects of numbers keyed by name, with `global_step`).
  */
 import { createHash } from "node:crypto";
 import type { JobStatus } from "../../store/store.js";
+import { basename } from "node:path";
 import { toTrainerError } from "../errors.js";
+import { uploadFile } from "./upload.js";
 import { sha256File, sleep } from "../files.js";
 import {
   fail,
@@ -127,8 +130,6 @@ function metricValues(row: Record<string, number>): Record<string, number> {
   return out;
 }
 
-let uploadBaseUrlInProcess: string | undefined;
-
 export class TogetherTrainer implements Trainer {
   readonly specificationVersion = "v1" as const;
   readonly id = "together";
@@ -153,11 +154,6 @@ export class TogetherTrainer implements Trainer {
 
   private client(): Promise<TogetherClient> {
     this.clientPromise ??= (async () => {
-      // See the module comment: the SDK's upload reads this once, at import.
-      if (uploadBaseUrlInProcess === undefined) {
-        uploadBaseUrlInProcess = process.env.TOGETHER_API_BASE_URL || this.baseUrl;
-        process.env.TOGETHER_API_BASE_URL = uploadBaseUrlInProcess;
-      }
       const { default: Together } = await import("together-ai");
       return new Together({
         apiKey: this.apiKey!,
@@ -217,23 +213,16 @@ export class TogetherTrainer implements Trainer {
       if (!remote.ok && remote.error.code !== "not_found") return remote;
       options.cache!.forgetUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
     }
-    if (uploadBaseUrlInProcess !== undefined && uploadBaseUrlInProcess !== this.baseUrl) {
-      return fail({
-        code: "upload_endpoint_mismatch",
-        message: `the together-ai SDK uploads to ${uploadBaseUrlInProcess} in this process, not ${this.baseUrl}; run the upload in a fresh process`,
-        retryable: false,
-      });
-    }
     options.onProgress?.("uploading", path);
-    const uploaded = await this.call((c) => c.files.upload(path, "fine-tune", true));
+    const uploaded = await uploadFile({ baseUrl: this.baseUrl, apiKey: this.apiKey!, path, bytes, purpose: "fine-tune", ...(options.signal ? { signal: options.signal } : {}) });
     if (!uploaded.ok) return uploaded;
-    options.cache?.recordUploadedFile({ provider: this.id, baseUrl: this.baseUrl, purpose: "fine-tune", sha256, remoteFileId: uploaded.value.id, filename: uploaded.value.filename, bytes });
-    const ready = await this.waitProcessed(uploaded.value.id, path, options);
+    options.cache?.recordUploadedFile({ provider: this.id, baseUrl: this.baseUrl, purpose: "fine-tune", sha256, remoteFileId: uploaded.value, filename: basename(path), bytes });
+    const ready = await this.waitProcessed(uploaded.value, path, options);
     if (!ready.ok) {
       options.cache?.forgetUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
       return ready;
     }
-    return ok({ path, sha256, bytes, remoteFileId: uploaded.value.id, reused: false });
+    return ok({ path, sha256, bytes, remoteFileId: uploaded.value, reused: false });
   }
 
   private async waitProcessed(fileId: string, path: string, options: PrepareOptions): Promise<TrainerResult<true>> {
