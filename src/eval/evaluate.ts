@@ -16,7 +16,8 @@ import { analyzeOverfitting, type LossCurves, type OverfitAnalysis } from "./ove
 import { checkRetention } from "./retention-checks.js";
 import { RETENTION_SET, type RetentionItem } from "./retention-set.js";
 import { mapLimit } from "./runner/pool.js";
-import type { GenerationParams, ModelRunner, Price } from "./runner/types.js";
+import type { Generation, GenerationParams, ModelRunner, Price } from "./runner/types.js";
+import type { ChatMessage } from "../dataset/types.js";
 import { chrF, exactMatch, lengthRatio, tokenF1 } from "./similarity.js";
 
 export interface EvalModel {
@@ -147,6 +148,26 @@ function aggregate(examples: ExampleResult[]): Record<string, number | null> {
   return out;
 }
 
+/** All prompts through a model: batched when the runner batches, else with bounded concurrency. */
+async function generateAll(model: EvalModel, prompts: ChatMessage[][], params: GenerationParams, tick: () => void): Promise<Generation[]> {
+  const runner = model.runner;
+  if (runner.generateBatch) {
+    const out: Generation[] = [];
+    const size = 8;
+    for (let i = 0; i < prompts.length; i += size) {
+      const chunk = await runner.generateBatch(prompts.slice(i, i + size), params);
+      out.push(...chunk);
+      chunk.forEach(() => tick());
+    }
+    return out;
+  }
+  return mapLimit(prompts, model.concurrency ?? 4, async (p) => {
+    const g = await runner.generate(p, params);
+    tick();
+    return g;
+  });
+}
+
 async function runItems(
   model: EvalModel,
   items: EvalItem[],
@@ -154,9 +175,9 @@ async function runItems(
   params: GenerationParams,
   tick: (what: string) => void,
 ): Promise<ExampleResult[]> {
-  return mapLimit(items, model.concurrency ?? 4, async (item) => {
-    const g = await model.runner.generate(promptFor(item, model.system), params);
-    tick(model.name);
+  const gens = await generateAll(model, items.map((item) => promptFor(item, model.system)), params, () => tick(model.name));
+  return items.map((item, i) => {
+    const g = gens[i];
     const failed = g.error !== undefined;
     return {
       itemId: item.id,
@@ -174,9 +195,10 @@ async function runItems(
 }
 
 async function runRetention(model: EvalModel, items: RetentionItem[], params: GenerationParams, tick: (w: string) => void): Promise<RetentionResult> {
-  const rows = await mapLimit(items, model.concurrency ?? 4, async (it) => {
-    const g = await model.runner.generate(promptFor({ id: it.id, prompt: [{ role: "user", content: it.prompt }], reference: "" }, model.system), params);
-    tick(`${model.name} retention`);
+  const prompts = items.map((it) => promptFor({ id: it.id, prompt: [{ role: "user", content: it.prompt }], reference: "" }, model.system));
+  const gens = await generateAll(model, prompts, params, () => tick(`${model.name} retention`));
+  const rows = items.map((it, i) => {
+    const g = gens[i];
     return {
       id: it.id,
       category: it.category,

@@ -70,5 +70,24 @@ export function withCache(runner: ModelRunner, cache: GenerationCache, price?: P
       cache.put(runner.id, messages, params, g);
       return g;
     },
+    ...(runner.generateBatch
+      ? {
+          async generateBatch(list: ChatMessage[][], params: GenerationParams): Promise<Generation[]> {
+            const out: (Generation | undefined)[] = list.map((m) => {
+              const hit = cache.get(runner.id, m, params);
+              return hit ? { ...hit, costUsd: costOf(price, hit.tokensIn, hit.tokensOut) } : undefined;
+            });
+            const missing = out.flatMap((g, i) => (g ? [] : [i]));
+            if (missing.length) {
+              const fresh = await runner.generateBatch!(missing.map((i) => list[i]), params);
+              missing.forEach((i, k) => {
+                cache.put(runner.id, list[i], params, fresh[k]);
+                out[i] = fresh[k];
+              });
+            }
+            return out as Generation[];
+          },
+        }
+      : {}),
   };
 }

@@ -32,6 +32,8 @@ export interface ModelRunner {
   /** Short display name. */
   label: string;
   generate(messages: ChatMessage[], params: GenerationParams): Promise<Generation>;
+  /** Several prompts at once, when the runner batches better than it parallelises (the local engine). */
+  generateBatch?(list: ChatMessage[][], params: GenerationParams): Promise<Generation[]>;
   /** Frees sessions or sockets. */
   close?(): Promise<void>;
 }

@@ -1,0 +1,131 @@
+/**
+ * A model on the local engine: a model folder or hub id, optionally with a PEFT adapter, or a tunekit
+ * training run folder (its base model and its adapter). Chats are rendered with the model's chat
+ * template (or tunekit's plain one, as training used). The model loads on the first call that misses
+ * the cache, so a fully cached rerun never pays for loading. Prompts are generated in batches.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { ChatMessage } from "../../dataset/types.js";
+import { TextGenerator } from "../../engine/generate/generator.js";
+import { readRunRecord, runPaths } from "../../engine/train/run-dir.js";
+import { chatTemplateFor, type ChatTemplateRenderer } from "../../tokenize/chatTemplate.js";
+import { TunekitError } from "../../util/errors.js";
+import { costOf, type Generation, type GenerationParams, type ModelRunner, type Price } from "./types.js";
+
+export interface LocalRunnerOptions {
+  /** Model folder or hub id. */
+  model: string;
+  adapter?: string;
+  label?: string;
+  price?: Price;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  offline?: boolean;
+  threads?: number;
+  /** Prompts decoded together (default 8). */
+  batchSize?: number;
+}
+
+/** Identity of weights on disk, cheap to compute: path, size and mtime of the weight files. */
+function weightsFingerprint(dir: string): string {
+  const h = createHash("sha256").update(dir);
+  for (const f of ["config.json", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "adapter_config.json"]) {
+    const p = join(dir, f);
+    if (existsSync(p)) {
+      const s = statSync(p);
+      h.update(`${f}:${s.size}:${s.mtimeMs}`);
+      // Adapters are small and get retrained in place: hash their content.
+      if (f.startsWith("adapter_") && s.size < 256 * 1024 * 1024) h.update(readFileSync(p));
+    }
+  }
+  return h.digest("hex").slice(0, 16);
+}
+
+export function localModelId(model: string, adapter: string | undefined, cwd = process.cwd()): string {
+  const dir = resolve(cwd, model);
+  const base = existsSync(dir) ? `local:${dir}#${weightsFingerprint(dir)}` : `hub:${model}`;
+  if (!adapter) return base;
+  const a = resolve(cwd, adapter);
+  return `${base}|adapter:${a}#${weightsFingerprint(a)}`;
+}
+
+export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
+  let loading: Promise<{ gen: TextGenerator; template: ChatTemplateRenderer }> | undefined;
+  const load = () => {
+    loading ??= (async () => {
+      let template: ChatTemplateRenderer | undefined;
+      const gen = await TextGenerator.load(options.model, {
+        ...(options.adapter ? { adapter: options.adapter } : {}),
+        ...(options.threads ? { threads: options.threads } : {}),
+        offline: options.offline,
+        env: options.env,
+        cwd: options.cwd,
+        renderChat: (messages) => template!.render(messages, { addGenerationPrompt: true }),
+      });
+      template = chatTemplateFor(gen.tokenizer);
+      return { gen, template };
+    })();
+    return loading;
+  };
+
+  const runBatch = async (list: ChatMessage[][], params: GenerationParams): Promise<Generation[]> => {
+    let gen: TextGenerator;
+    try {
+      gen = (await load()).gen;
+    } catch (e) {
+      // A model that cannot load is a usage problem for the whole evaluation, not one bad call.
+      throw e;
+    }
+    const started = performance.now();
+    try {
+      const results = await gen.generateBatch(list, {
+        maxTokens: params.maxTokens ?? 256,
+        temperature: params.temperature ?? 0,
+        ...(params.topP !== undefined ? { topP: params.topP } : {}),
+        ...(params.seed !== undefined ? { seed: params.seed } : {}),
+        ...(params.stop !== undefined ? { stop: params.stop } : {}),
+        batchSize: options.batchSize ?? 8,
+      });
+      const perCall = (performance.now() - started) / list.length;
+      return results.map((r) => ({
+        text: r.text,
+        tokensIn: r.promptTokens,
+        tokensOut: r.completionTokens,
+        latencyMs: perCall,
+        costUsd: costOf(options.price, r.promptTokens, r.completionTokens) ?? 0,
+      }));
+    } catch (e) {
+      if (e instanceof TunekitError && e.code !== "context_full") throw e;
+      const message = (e as Error).message;
+      return list.map(() => ({ text: "", tokensIn: 0, tokensOut: 0, latencyMs: 0, error: message }));
+    }
+  };
+
+  return {
+    id: localModelId(options.model, options.adapter, options.cwd),
+    label: options.label ?? (options.adapter ? `${options.model} + adapter` : options.model),
+    async generate(messages, params) {
+      return (await runBatch([messages], params))[0];
+    },
+    generateBatch: runBatch,
+    async close() {
+      if (loading) await (await loading).gen.dispose();
+    },
+  };
+}
+
+/** A tunekit training run folder: its base model plus its adapter. */
+export async function createRunRunner(runDir: string, options: Omit<LocalRunnerOptions, "model" | "adapter">): Promise<ModelRunner> {
+  const rec = await readRunRecord(runDir);
+  const adapter = runPaths(runDir).adapter;
+  if (!existsSync(join(adapter, "adapter_config.json"))) {
+    throw new TunekitError("run_has_no_adapter", `the run ${runDir} has no adapter yet (status: ${rec.status})`, {
+      file: runDir,
+      hint: "wait for training to finish, or evaluate its checkpoint after `tunekit train --resume` completes",
+    });
+  }
+  const model = rec.modelDir && existsSync(rec.modelDir) ? rec.modelDir : rec.model;
+  return createLocalRunner({ ...options, model, adapter });
+}
