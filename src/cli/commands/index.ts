@@ -18,6 +18,7 @@ export const commandTable: CommandEntry[] = [
   { name: "jobs watch", summary: "follow a hosted fine-tuning job to its end (resumes after restarts)", load: () => import("./jobs-watch.js") },
   { name: "jobs cancel", summary: "cancel a hosted fine-tuning job", load: () => import("./jobs-cancel.js") },
   { name: "train", summary: "fine-tune a model with LoRA on this machine (or a hosted provider with --provider)", load: () => import("./train.js") },
+  { name: "export", summary: "export a training run: merged full model or an Ollama Modelfile + adapter", load: () => import("./export.js") },
   { name: "stats", summary: "token and message distributions, hosted training cost, reply-format consistency, fact injection", load: () => import("./stats.js") },
   { name: "split", summary: "split a dataset into train and test without leakage (near duplicates stay together)", load: () => import("./split.js") },
   { name: "leakage", summary: "find test examples that also appear in the training set", load: () => import("./leakage.js") },

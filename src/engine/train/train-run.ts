@@ -185,7 +185,7 @@ async function execute(
       checkpoint,
     );
     await Promise.all(pending);
-    await writeAdapter(paths.adapter, result.params, engine.paramShapes, o.lora, req.model);
+    await writeAdapter(paths.adapter, result.params, model.config, o.lora, req.model);
     rec.status = result.final.reason;
     rec.result = { ...result.final };
     await writeRunRecord(outDir, rec);
