@@ -85,3 +85,4 @@ export { readPeftAdapter, writePeftAdapter, mergeLora as mergePeftAdapter, loraP
 export { TextGenerator, type Prompt, type GeneratorOptions, type PromptOptions, type ChatRenderer } from "./engine/generate/generator.js";
 export { generateFromIds, generateBatchFromIds, GENERATION_DEFAULTS, type GenerationParams, type GenerationResult, type FinishReason } from "./engine/generate/generate.js";
 export { SeededRng, sampleToken, type SamplingParams } from "./engine/generate/sampling.js";
+export * from "./rag/index.js";

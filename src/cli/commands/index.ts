@@ -23,4 +23,6 @@ export const commandTable: CommandEntry[] = [
   { name: "split", summary: "split a dataset into train and test without leakage (near duplicates stay together)", load: () => import("./split.js") },
   { name: "leakage", summary: "find test examples that also appear in the training set", load: () => import("./leakage.js") },
   { name: "generate", summary: "complete a prompt with a local model (optionally with a LoRA adapter)", load: () => import("./generate.js") },
+  { name: "rag index", summary: "index Markdown/text documents for retrieval (SQLite FTS5, BM25)", load: () => import("./rag-index.js") },
+  { name: "rag query", summary: "retrieve the document chunks that best answer a question", load: () => import("./rag-query.js") },
 ];
