@@ -8,6 +8,7 @@
  * produces them.
  */
 import { contentText, type ChatExample } from "../types.js";
+import { guessLanguage } from "../../shape/language.js";
 
 export type SpecificKind =
   | "price"
@@ -71,9 +72,9 @@ const NUM_WORD = "(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleve
 const NUM = "\\d[\\d,]*(?:\\.\\d+)?";
 const MONTH = "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 const WEEKDAY = "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?";
-const DUR_UNIT = "(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?|yrs?|business days?|working days?|calendar days?)";
+const DUR_UNIT = "(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?|yrs?|business days?|working days?|calendar days?|business hours?|working hours?)";
 const QTY_UNIT =
-  "(?:kg|g|mg|lbs?|pounds|oz|ounces|km|cm|mm|m|miles?|meters?|metres?|feet|ft|inches|in\\b|gb|mb|tb|kb|ghz|mhz|mah|kwh|w|watts?|volts?|v|°\\s?[cf]|degrees|mph|km/h|kph|calories|kcal|mg/dl|users|seats|licenses|licences|devices|requests|calls|messages|credits|points|people|guests|employees|items|units|pages|words|characters|tokens|rooms|floors|beds|servings|cups|tbsp|tsp|ml|l|liters?|litres?|gallons?)";
+  "(?:million|billion|trillion|thousand|kg|g|mg|lbs?|pounds|oz|ounces|km|cm|mm|m|miles?|meters?|metres?|feet|ft|inches|in\\b|gb|mb|tb|kb|ghz|mhz|mah|kwh|w|watts?|volts?|v|°\\s?[cf]|degrees|mph|km/h|kph|calories|kcal|mg/dl|users|seats|licenses|licences|devices|requests|calls|messages|credits|points|people|guests|employees|items|units|pages|words|characters|tokens|rooms|floors|beds|servings|cups|tbsp|tsp|ml|l|liters?|litres?|gallons?)";
 
 interface Pattern {
   kind: SpecificKind;
@@ -86,7 +87,7 @@ const PATTERNS: Pattern[] = [
   { kind: "url", re: /\bhttps?:\/\/[^\s<>()"'`]+|\bwww\.[^\s<>()"'`]+|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|dev|ai|co|gov|edu|app|info|biz|us|uk|de)(?:\/[^\s<>()"'`]*)?(?![\w.])/gi },
   { kind: "phone", re: /(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\b\d{1,4}[\s.-])?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?\b/g },
   { kind: "version", re: /\bv?\d+\.\d+\.\d+(?:[-.][\w.]+)?\b|\bv\d+(?:\.\d+)?\b|\bversion\s+\d+(?:\.\d+)*\b/gi },
-  { kind: "date", re: new RegExp(`\\b${MONTH}\\.?\\s+\\d{1,2}(?:st|nd|rd|th)?(?:,?\\s+\\d{4})?\\b|\\b\\d{1,2}(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\b(?:,?\\s+\\d{4})?|\\b${MONTH}\\s+\\d{4}\\b|\\b\\d{4}-\\d{2}-\\d{2}\\b|\\b\\d{1,2}\\/\\d{1,2}\\/\\d{2,4}\\b|\\b(?:19|20)\\d{2}\\b|\\b${WEEKDAY}\\b`, "gi") },
+  { kind: "date", re: new RegExp(`\\b${MONTH}\\.?\\s+\\d{1,2}(?:st|nd|rd|th)?(?:,?\\s+\\d{4})?\\b|\\b\\d{1,2}(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\b(?:,?\\s+\\d{4})?|\\b${MONTH}\\s+\\d{4}\\b|\\b\\d{1,2}(?:st|nd|rd|th)\\s+(?:of\\s+)?(?:each|every|the|this|next)\\s+month\\b|\\bthe\\s+\\d{1,2}(?:st|nd|rd|th)\\b|\\b\\d{4}-\\d{2}-\\d{2}\\b|\\b\\d{1,2}\\/\\d{1,2}\\/\\d{2,4}\\b|\\b(?:19|20)\\d{2}\\b|\\b${WEEKDAY}\\b`, "gi") },
   { kind: "time", re: /\b\d{1,2}(?::\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b|\bnoon\b|\bmidnight\b/gi },
   { kind: "price", re: new RegExp(`(?:[$€£¥₹]|\\b(?:usd|eur|gbp|cad|aud)\\s?)\\s?${NUM}(?:\\s?(?:k|m|bn|million|billion)\\b)?|\\b${NUM}\\s?(?:dollars|euros|pounds sterling|usd|eur|gbp|cents|bucks)\\b|\\bfree of charge\\b`, "gi") },
   { kind: "percent", re: new RegExp(`\\b${NUM}\\s?(?:%|percent\\b|per cent\\b)`, "gi") },
@@ -127,6 +128,8 @@ function numbersIn(text: string): number[] {
     const v = Number(raw);
     if (Number.isFinite(v)) out.push(v);
   }
+  // "27:30" (minutes:seconds or hours:minutes) also as 27.5, so paces and durations can be derived.
+  for (const m of text.matchAll(/\b(\d{1,3}):([0-5]\d)\b/g)) out.push(+m[1] + +m[2] / 60);
   for (const m of text.toLowerCase().matchAll(/\b[a-z]+\b/g)) {
     const v = NUMBER_WORDS[m[0]];
     if (v !== undefined) out.push(v);
@@ -148,6 +151,33 @@ function dateKeys(text: string): string[] {
   return keys;
 }
 
+/** Calendar dates (UTC ms) written in a text, with the year when given (else a leap-free default). */
+function datesIn(text: string): number[] {
+  const out: number[] = [];
+  const t = text.toLowerCase();
+  const year = (y: string | undefined) => (y ? +y : 2001);
+  for (const m of t.matchAll(new RegExp(`\\b(${MONTH})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?(?:,?\\s+(\\d{4}))?`, "g"))) out.push(Date.UTC(year(m[3]), MONTHS.indexOf(m[1].slice(0, 3)), +m[2]));
+  for (const m of t.matchAll(new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th)?\\s+(?:of\\s+)?(${MONTH})\\b(?:,?\\s+(\\d{4}))?`, "g"))) out.push(Date.UTC(year(m[3]), MONTHS.indexOf(m[2].slice(0, 3)), +m[1]));
+  for (const m of t.matchAll(/\b(\d{4})-(\d{2})-(\d{2})\b/g)) out.push(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+  return out;
+}
+
+/** A date that is a context date plus or minus a number of days or weeks the context gives. */
+function dateShifted(text: string, ctx: Context): boolean {
+  const targets = datesIn(text);
+  if (targets.length === 0) return false;
+  const bases = datesIn(ctx.text);
+  const day = 86_400_000;
+  for (const target of targets) {
+    for (const base of bases) {
+      const diff = Math.round(Math.abs(target - base) / day);
+      if (diff === 0) return true;
+      if (ctx.hasNumber(diff) || (diff % 7 === 0 && ctx.hasNumber(diff / 7))) return true;
+    }
+  }
+  return false;
+}
+
 /** What the conversation before a reply supplies, prepared once per reply. */
 class Context {
   readonly lower: string;
@@ -165,6 +195,14 @@ class Context {
     this.nums ??= numbersIn(this.text);
     return this.nums;
   }
+  /** Numbers the reply itself derived (an intermediate result may feed the next step). */
+  addNumbers(vals: number[]): void {
+    const ns = this.numbers();
+    for (const v of vals) {
+      ns.push(v);
+      this.numSet?.add(Math.round(v * 1000) / 1000);
+    }
+  }
   hasNumber(v: number): boolean {
     this.numSet ??= new Set(this.numbers().map((x) => Math.round(x * 1000) / 1000));
     return this.numSet.has(Math.round(v * 1000) / 1000);
@@ -176,7 +214,7 @@ class Context {
 }
 
 // Factors a reply may apply to given numbers without teaching anything (unit conversions, percent).
-const FACTORS = [2, 3, 4, 7, 10, 12, 24, 30, 52, 60, 100, 365, 1000, 1024];
+const FACTORS = [7, 10, 12, 24, 30, 52, 60, 100, 365, 1000, 1024, 2.20462, 1.60934, 2.54, 0.3048, 3.78541, 0.453592, 0.621371, 28.3495];
 
 function close(a: number, b: number): boolean {
   return Math.abs(a - b) <= Math.max(0.011, Math.abs(b) * 0.006);
@@ -203,6 +241,28 @@ function derivable(v: number, ctx: Context): boolean {
       if (close((a * b) / 100, v) || (b !== 0 && close(((a - b) / b) * 100, v)) || close(a * (1 - b / 100), v) || close(a * (1 + b / 100), v)) return true;
       if (b !== 0 && close((a / b) * 100, v)) return true;
     }
+  }
+  // Two steps over small prompts: (a op b) op c, e.g. 2,400 + 1,100 - 650, 300 x 6 / 4, (18 - 15) x 2 + 25,
+  // and sums of two products (2 x 3.50 + 2 x 4.75).
+  if (ns.length <= 12) {
+    const terms: number[] = [...ns];
+    for (let i = 0; i < ns.length; i++) {
+      for (let j = 0; j < ns.length; j++) {
+        if (i === j) continue;
+        const a = ns[i];
+        const b = ns[j];
+        terms.push(a - b, a * b);
+        if (b !== 0) terms.push(a / b);
+        if (i < j) terms.push(a + b);
+      }
+    }
+    for (const t of terms) {
+      for (const c of ns) {
+        if (close(t + c, v) || close(t - c, v) || close(t * c, v) || (c !== 0 && close(t / c, v))) return true;
+      }
+    }
+    const products = ns.length <= 8 ? terms : [];
+    for (let i = 0; i < products.length; i++) for (let j = i + 1; j < products.length; j++) if (close(products[i] + products[j], v)) return true;
   }
   return false;
 }
@@ -238,7 +298,7 @@ function spanSupported(kind: SpecificKind, text: string, ctx: Context): boolean 
     case "id":
       return ctx.compact.includes(lower.replace(/[^\p{L}\p{N}]/gu, ""));
     case "name": {
-      const parts = lower.split(/\s+/).filter((p) => p.length > 1 && !STOP.has(p));
+      const parts = lower.split(/[\s-]+/).filter((p) => p.length > 1 && !STOP.has(p));
       return parts.length > 0 && parts.every((p) => ctx.lower.includes(p.replace(/'s$/, "")));
     }
     case "policy":
@@ -247,9 +307,10 @@ function spanSupported(kind: SpecificKind, text: string, ctx: Context): boolean 
       if (/^\d{4}$/.test(text)) return ctx.hasNumber(+text);
       if (new RegExp(`^${WEEKDAY}$`, "i").test(text)) return ctx.lower.includes(lower.replace(/s$/, "")) || ctx.lower.includes("weekday");
       const keys = dateKeys(text);
+      if (keys.length === 0) return numbersIn(text).every((v) => derivable(v, ctx));
       const days = keys.filter((k) => k.includes("d"));
       const needed = days.length > 0 ? days : keys;
-      const dayOk = needed.length === 0 || needed.some((k) => ctx.hasDate(k));
+      const dayOk = needed.length === 0 || needed.some((k) => ctx.hasDate(k)) || dateShifted(text, ctx);
       const years = (text.match(/\b(?:19|20)\d{2}\b/g) ?? []).map(Number);
       return dayOk && years.every((y) => ctx.hasNumber(y));
     }
@@ -263,6 +324,16 @@ function spanSupported(kind: SpecificKind, text: string, ctx: Context): boolean 
       const h12 = h % 12 === 0 ? 12 : h % 12;
       const candidates = [`${h}:${min}`, `${h12}:${min}`, `${String(h).padStart(2, "0")}:${min}`];
       if (candidates.some((c) => ctx.lower.includes(c))) return true;
+      // A time shifted from a given time by a given number of minutes or hours (boarding 20 minutes before 18:40).
+      const minutes = h * 60 + +min;
+      for (const t of ctx.text.matchAll(/\b(\d{1,2}):(\d{2})\s?(am|pm|a\.m\.|p\.m\.)?/gi)) {
+        let th = +t[1];
+        if (t[3] && /^p/i.test(t[3]) && th < 12) th += 12;
+        const diff = Math.abs(th * 60 + +t[2] - minutes);
+        if (diff > 0 && (ctx.hasNumber(diff) || (diff % 60 === 0 && ctx.hasNumber(diff / 60)))) return true;
+      }
+      // A clock-like value the reply computed (a pace of 5:30 per km from 27:30 over 5 km).
+      if (!m[3] && derivable(+m[1] + +min / 60, ctx)) return true;
       return min === "00" && new RegExp(`\\b${h12}\\s?(?:${h >= 12 ? "pm|p\\.m\\." : "am|a\\.m\\."})`, "i").test(ctx.text);
     }
     default: {
@@ -316,7 +387,10 @@ export function extractSpecifics(reply: string): { start: number; end: number; t
       taken.push({ start, end, text, kind: p.kind });
     }
   }
-  for (const m of reply.matchAll(NAME_RE)) {
+  // Capitalisation marks names only in English (German capitalises every noun).
+  const lang = guessLanguage(reply);
+  const nameMatches = lang === "en" || lang === "und" ? reply.matchAll(NAME_RE) : [];
+  for (const m of nameMatches) {
     const words = m[0].split(/\s+/);
     const offsets: number[] = [];
     let pos = m.index!;
@@ -359,21 +433,52 @@ function messageText(ex: ChatExample, i: number): string {
  * Checks every trained assistant message (weight not 0) against the conversation before it (system,
  * developer, user and tool messages, earlier turns, tool definitions).
  */
+/** Weight of an unsupported span: bare small numbers and single names are weak evidence on their own. */
+function spanWeight(kind: SpecificKind, text: string): number {
+  if (kind === "number") {
+    const v = Number(text.replace(/,/g, ""));
+    return Math.abs(v) >= 100 || !Number.isInteger(v) ? 1 : 0.5;
+  }
+  if (kind === "name") return /\s/.test(text) ? 1 : 0.5;
+  // "one year", "a day or two": a vague single unit is weak on its own.
+  if (kind === "duration") return numbersIn(text).every((v) => v <= 1) ? 0.5 : 1;
+  return WEIGHT[kind];
+}
+
+/**
+ * Checks every trained assistant message (weight not 0) against the conversation before it (system,
+ * developer, user and tool messages, earlier turns, tool definitions). Numbers the reply derives in
+ * one step may feed a second step ("$360 ... minus 10% is $324").
+ */
 export function detectFactInjection(ex: ChatExample, maxSpans = 20): FactCheck {
   const spans: FactSpan[] = [];
   let score = 0;
   let prefix = ex.tools ? JSON.stringify(ex.tools) : "";
-  let ctx: Context | undefined;
-  for (let i = 0; i < ex.messages.length; i++) {
-    const m = ex.messages[i];
+  const msgs = Array.isArray(ex.messages) ? ex.messages : [];
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i];
     const text = messageText(ex, i);
     if (m.role === "assistant" && m.weight !== 0 && text.length > 0) {
       const found = extractSpecifics(contentText(m.content));
       if (found.length > 0) {
-        if (!ctx || ctx.text !== prefix) ctx = new Context(prefix);
-        for (const s of found) {
-          if (spanSupported(s.kind, s.text, ctx)) continue;
-          score += WEIGHT[s.kind];
+        const ctx = new Context(prefix);
+        let pending = found;
+        // Up to three rounds: each round's supported numbers become context for the next.
+        for (let round = 0; round < 3 && pending.length > 0; round++) {
+          const still: typeof found = [];
+          const derived: number[] = [];
+          for (const s of pending) {
+            if (spanSupported(s.kind, s.text, ctx)) {
+              if (s.kind !== "name" && s.kind !== "policy") derived.push(...numbersIn(s.text));
+            } else still.push(s);
+          }
+          const progressed = still.length < pending.length;
+          pending = still;
+          if (!progressed || derived.length === 0) break;
+          ctx.addNumbers(derived);
+        }
+        for (const s of pending) {
+          score += spanWeight(s.kind, s.text);
           if (spans.length < maxSpans) spans.push({ message: i, ...s });
         }
       }
