@@ -14,7 +14,8 @@ import o200kApi from "gpt-tokenizer/encoding/o200k_base";
 import cl100kApi from "gpt-tokenizer/encoding/cl100k_base";
 import { TunekitError } from "../util/errors.js";
 import type { Tokenizer } from "./types.js";
-import { nextCl100k, nextO200k, type ChunkScanner } from "./openaiPretokenize.js";
+import { nextCl100k, nextO200k } from "./openaiPretokenize.js";
+import { ChunkCountTable, FNV_OFFSET, FNV_PRIME, fnv1a } from "./chunkTable.js";
 
 export type OpenAiEncodingName = "o200k_base" | "cl100k_base";
 
@@ -37,8 +38,8 @@ export function openAiSplitRegex(encoding: OpenAiEncodingName): RegExp {
   return new RegExp(encoding === "o200k_base" ? SPLIT_REGEX_O200K : SPLIT_REGEX_CL100K);
 }
 
-/** How many distinct chunks the count cache keeps before it starts afresh (bounded memory). */
-const CHUNK_CACHE_LIMIT = 200_000;
+/** 2^18 slots: up to 131,072 distinct chunks before the table starts afresh (a few MB). */
+const CHUNK_TABLE_BITS = 18;
 /** Whole texts of this length range are cached too (up to TEXT_CACHE_LIMIT of them, at most ~40 MB). */
 const WHOLE_TEXT_MIN = 48;
 const WHOLE_TEXT_MAX = 10_000;
@@ -52,17 +53,15 @@ export class OpenAiTokenizer implements Tokenizer {
   readonly stopTokenIds: number[];
   private readonly api: GptEncodingApi;
   private readonly core: BpeCore | undefined;
-  private readonly scanner: ChunkScanner;
   private readonly splitRegex: RegExp;
   private readonly special: Map<string, number>;
   private readonly specialById: Map<number, string>;
-  private chunkCounts = new Map<string, number>();
+  private readonly table: ChunkCountTable | undefined;
   private textCounts = new Map<string, number>();
 
   constructor(encoding: OpenAiEncodingName) {
     this.name = encoding;
     this.api = encoding === "o200k_base" ? o200kApi : cl100kApi;
-    this.scanner = encoding === "o200k_base" ? nextO200k : nextCl100k;
     this.splitRegex = openAiSplitRegex(encoding);
     this.vocabSize = this.api.vocabularySize;
     // gpt-tokenizer keeps its BPE core on a private field; if a future version moves it, count() falls
@@ -72,6 +71,7 @@ export class OpenAiTokenizer implements Tokenizer {
       core && typeof core.getBpeRankFromString === "function" && typeof core.bytePairEncode === "function"
         ? (core as BpeCore)
         : undefined;
+    this.table = this.core === undefined ? undefined : new ChunkCountTable(CHUNK_TABLE_BITS, (chunk) => this.bpeCount(chunk));
     // The package's special-token table (it lists a few more than tiktoken does; ids agree for
     // <|endoftext|>). Taken from the package so encode/decode agree with each other.
     const eot = encoding === "o200k_base" ? 199999 : 100257;
@@ -96,22 +96,12 @@ export class OpenAiTokenizer implements Tokenizer {
   count(text: string): number {
     const n = text.length;
     if (n === 0) return 0;
-    if (this.core === undefined) return this.api.countTokens(text, { disallowedSpecial: new Set() });
+    if (this.table === undefined) return this.api.countTokens(text, { disallowedSpecial: new Set() });
     // Whole texts repeat in real datasets (system prompts, canned replies): one lookup then.
     const whole = n >= WHOLE_TEXT_MIN ? this.textCounts.get(text) : undefined;
     if (whole !== undefined) return whole;
-    const scan = this.scanner;
-    let total = 0;
-    let i = 0;
-    while (i < n) {
-      const e = scan(text, i, n);
-      if (e < 0) {
-        total = this.countWithRegex(text);
-        break;
-      }
-      total += this.chunkCount(e - i === n ? text : text.slice(i, e));
-      i = e;
-    }
+    let total = this.name === "o200k_base" ? this.countAsciiO200k(text) : this.countAsciiCl100k(text);
+    if (total < 0) total = this.countWithRegex(text);
     if (n >= WHOLE_TEXT_MIN && n <= WHOLE_TEXT_MAX) {
       if (this.textCounts.size >= TEXT_CACHE_LIMIT) this.textCounts = new Map();
       this.textCounts.set(text, total);
@@ -119,26 +109,108 @@ export class OpenAiTokenizer implements Tokenizer {
     return total;
   }
 
-  /** The same count through the real regex, used for strings that are not pure ASCII. */
-  countWithRegex(text: string): number {
-    const re = this.splitRegex;
-    re.lastIndex = 0;
+  /**
+   * o200k_base over ASCII text; -1 when the text has a non-ASCII character. The commonest chunks
+   * (" word", "Word", "word") are recognised inline while hashing; the rest go through the scanner.
+   */
+  private countAsciiO200k(s: string): number {
+    const n = s.length;
+    const table = this.table!;
     let total = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) total += this.chunkCount(m[0]);
+    let i = 0;
+    while (i < n) {
+      let c = s.charCodeAt(i);
+      let j = i;
+      let h = FNV_OFFSET;
+      let e = -1;
+      if (c === 32) {
+        h = Math.imul(h ^ 32, FNV_PRIME);
+        j = i + 1;
+        c = j < n ? s.charCodeAt(j) : 0;
+      }
+      if (c >= 65 && c <= 90 && j + 1 < n) {
+        const d = s.charCodeAt(j + 1);
+        if (d >= 97 && d <= 122) {
+          h = Math.imul(h ^ c, FNV_PRIME);
+          j++;
+          c = d;
+        }
+      }
+      if (c >= 97 && c <= 122) {
+        let k = j;
+        let code = c;
+        do {
+          h = Math.imul(h ^ code, FNV_PRIME);
+          k++;
+        } while (k < n && (code = s.charCodeAt(k)) >= 97 && code <= 122);
+        // An apostrophe may start a contraction and a non-ASCII code may continue the word.
+        if (k >= n || (code !== 39 && code < 128)) e = k;
+      }
+      if (e < 0) {
+        e = nextO200k(s, i, n);
+        if (e < 0) return -1;
+        h = fnv1a(s, i, e);
+      }
+      total += table.get(s, i, e, h);
+      i = e;
+    }
     return total;
   }
 
-  /** Tokens in one pre-tokenised chunk: BPE is independent per chunk, so counts are cached per chunk. */
-  private chunkCount(chunk: string): number {
-    const cached = this.chunkCounts.get(chunk);
-    if (cached !== undefined) return cached;
+  /** cl100k_base over ASCII text; -1 when the text has a non-ASCII character. */
+  private countAsciiCl100k(s: string): number {
+    const n = s.length;
+    const table = this.table!;
+    let total = 0;
+    let i = 0;
+    while (i < n) {
+      let c = s.charCodeAt(i);
+      let j = i;
+      let h = FNV_OFFSET;
+      let e = -1;
+      if (c === 32) {
+        h = Math.imul(h ^ 32, FNV_PRIME);
+        j = i + 1;
+        c = j < n ? s.charCodeAt(j) : 0;
+      }
+      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) {
+        let k = j;
+        let code = c;
+        do {
+          h = Math.imul(h ^ code, FNV_PRIME);
+          k++;
+        } while (k < n && (((code = s.charCodeAt(k)) >= 97 && code <= 122) || (code >= 65 && code <= 90)));
+        if (k >= n || code < 128) e = k;
+      }
+      if (e < 0) {
+        e = nextCl100k(s, i, n);
+        if (e < 0) return -1;
+        h = fnv1a(s, i, e);
+      }
+      total += table.get(s, i, e, h);
+      i = e;
+    }
+    return total;
+  }
+
+  /** The same count through the real regex, used for strings that are not pure ASCII. */
+  countWithRegex(text: string): number {
+    const re = this.splitRegex;
+    const table = this.table!;
+    re.lastIndex = 0;
+    let total = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) {
+      const chunk = m[0];
+      total += table.get(chunk, 0, chunk.length, fnv1a(chunk, 0, chunk.length));
+    }
+    return total;
+  }
+
+  /** BPE token count of one pre-tokenised chunk (BPE is independent per chunk). */
+  private bpeCount(chunk: string): number {
     const core = this.core!;
-    const c = core.getBpeRankFromString(chunk) !== undefined ? 1 : core.bytePairEncode(chunk).length;
-    if (this.chunkCounts.size >= CHUNK_CACHE_LIMIT) this.chunkCounts = new Map();
-    // A slice of a long string can keep the whole parent string alive in V8; store a flat copy.
-    this.chunkCounts.set(chunk.length > 12 ? flatCopy(chunk) : chunk, c);
-    return c;
+    return core.getBpeRankFromString(chunk) !== undefined ? 1 : core.bytePairEncode(chunk).length;
   }
 
   tokenToId(token: string): number | undefined {
@@ -158,10 +230,6 @@ export class OpenAiTokenizer implements Tokenizer {
       return undefined;
     }
   }
-}
-
-function flatCopy(s: string): string {
-  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 const instances = new Map<OpenAiEncodingName, OpenAiTokenizer>();
