@@ -29,6 +29,8 @@ export interface EvalModel {
   price?: Price;
   /** Calls in flight for this model (endpoints: the --concurrency; local: 1). */
   concurrency?: number;
+  /** Rewrites each prompt before it is sent, e.g. to add retrieved documents (--rag). */
+  augment?: (prompt: ChatMessage[]) => ChatMessage[];
 }
 
 export type Scores = Record<PerExampleMetric, number | null>;
@@ -175,7 +177,8 @@ async function runItems(
   params: GenerationParams,
   tick: (what: string) => void,
 ): Promise<ExampleResult[]> {
-  const gens = await generateAll(model, items.map((item) => promptFor(item, model.system)), params, () => tick(model.name));
+  const prompts = items.map((item) => promptFor(item, model.system)).map((p) => (model.augment ? model.augment(p) : p));
+  const gens = await generateAll(model, prompts, params, () => tick(model.name));
   return items.map((item, i) => {
     const g = gens[i];
     const failed = g.error !== undefined;

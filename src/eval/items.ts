@@ -69,3 +69,14 @@ export function questionOf(item: EvalItem): string {
   for (let i = item.prompt.length - 1; i >= 0; i--) if (item.prompt[i].role === "user") return contentText(item.prompt[i].content);
   return "";
 }
+
+/** The prompt with `context` (e.g. retrieved documents) put before the last user message's text. */
+export function withContext(prompt: ChatMessage[], context: string): ChatMessage[] {
+  if (!context) return prompt;
+  let i = prompt.length - 1;
+  while (i >= 0 && prompt[i].role !== "user") i--;
+  if (i < 0) return [...prompt, { role: "user", content: context }];
+  const out = [...prompt];
+  out[i] = { ...out[i], content: `${context}\n${contentText(out[i].content)}` };
+  return out;
+}

@@ -378,7 +378,8 @@ export class FakeOpenAIServer {
         return reply(200, this.jobJson(job));
       }
       if (sub === "events" && method === "GET") return reply(200, FakeOpenAIServer.page([...job.events].reverse(), query, 20));
-      if (sub === "checkpoints" && method === "GET") return reply(200, FakeOpenAIServer.page([...job.checkpoints].reverse(), query, 10));
+      // Like OpenAI: only the checkpoints of the last three epochs are kept.
+      if (sub === "checkpoints" && method === "GET") return reply(200, FakeOpenAIServer.page(job.checkpoints.slice(-3).reverse(), query, 10));
     }
     return reply(404, apiError(`Invalid URL (${method} ${path})`, "invalid_request_error", null, null));
   }
@@ -453,7 +454,9 @@ export class FakeOpenAIServer {
     const lines = training.content.split("\n").filter((l) => l.trim() !== "");
     const n = lines.length;
     let epochs = 3;
-    if (3 * n < 100) epochs = Math.min(25, Math.ceil(100 / n));
+    // OpenAI's default, as its cookbook computes it.
+    if (3 * n < 100) epochs = Math.min(25, Math.floor(100 / n));
+    else if (3 * n > 25000) epochs = Math.max(1, Math.floor(25000 / n));
     const job: JobRec = {
       id: id("ftjob-"),
       createdMs: Date.now(),

@@ -25,4 +25,5 @@ export const commandTable: CommandEntry[] = [
   { name: "generate", summary: "complete a prompt with a local model (optionally with a LoRA adapter)", load: () => import("./generate.js") },
   { name: "rag index", summary: "index Markdown/text documents for retrieval (SQLite FTS5, BM25)", load: () => import("./rag-index.js") },
   { name: "rag query", summary: "retrieve the document chunks that best answer a question", load: () => import("./rag-query.js") },
+  { name: "eval", summary: "compare models on held-out data (format, facts, forgetting, cost) and write an HTML report", load: () => import("./eval.js") },
 ];

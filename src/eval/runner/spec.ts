@@ -5,10 +5,12 @@
  *   name=tuned,model=ft:gpt-4o-mini-2024-07-18:acme::abc123      (OpenAI; key from OPENAI_API_KEY)
  *   name=tuned,local=./SmolLM2-135M-Instruct,adapter=./runs/r1/adapter
  *   name=tuned,run=./runs/r1                                       (a local training run folder)
+ *   name=tuned,job=ftjob-abc123                                    (a job from the tunekit job store)
  *   gpt-4o-mini   |   ft:gpt-4o-mini:acme::abc   |   ./model-folder   (shorthands)
  *
  * Keys: name, endpoint (alias url), model, key_env (the environment variable holding the API key),
- * system (text, or @FILE), price_in / price_out (USD per 1M tokens), concurrency, local, adapter, run.
+ * system (text, or @FILE), price_in / price_out (USD per 1M tokens), concurrency, local, adapter, run, job,
+ * rag (a document store whose top chunks are added to this model's prompts).
  * A value may contain commas; only ",key=" with a known key starts a new pair. API keys themselves are
  * never accepted on the command line: only the name of the variable that holds one.
  */
@@ -19,12 +21,14 @@ import type { Price } from "./types.js";
 
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";
 
-const KEYS = ["name", "endpoint", "url", "model", "key_env", "system", "price_in", "price_out", "concurrency", "local", "adapter", "run", "key", "api_key"];
+const KEYS = ["name", "endpoint", "url", "model", "key_env", "system", "price_in", "price_out", "concurrency", "local", "adapter", "run", "job", "rag", "key", "api_key"];
 
 export type ModelSource =
   | { kind: "endpoint"; baseUrl: string; model: string; keyEnv?: string }
   | { kind: "local"; path: string; adapter?: string }
-  | { kind: "run"; runDir: string };
+  | { kind: "run"; runDir: string }
+  /** A job in the tunekit job store (tunekit id or provider id): its fine-tuned model or run folder. */
+  | { kind: "job"; ref: string };
 
 export interface ModelSpec {
   name: string;
@@ -34,6 +38,8 @@ export interface ModelSpec {
   systemFile?: string;
   price?: Price;
   concurrency?: number;
+  /** A document store (tunekit rag index) whose top chunks go into this model's prompts. */
+  rag?: string;
   /** The text as given. */
   spec: string;
 }
@@ -83,7 +89,9 @@ export function parseModelSpec(spec: string, index: number, cwd: string): ModelS
 
   let source: ModelSource;
   const endpoint = pairs.get("endpoint") ?? pairs.get("url");
-  if (pairs.has("run")) {
+  if (pairs.has("job")) {
+    source = { kind: "job", ref: pairs.get("job")! };
+  } else if (pairs.has("run")) {
     source = { kind: "run", runDir: resolve(cwd, pairs.get("run")!) };
   } else if (pairs.has("local")) {
     const path = pairs.get("local")!;
@@ -126,6 +134,7 @@ export function parseModelSpec(spec: string, index: number, cwd: string): ModelS
     ...(systemFile ? { systemFile } : {}),
     ...(pin !== undefined || pout !== undefined ? { price: { inputPerM: pin ?? 0, outputPerM: pout ?? 0 } } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(pairs.has("rag") ? { rag: resolve(cwd, pairs.get("rag")!) } : {}),
     spec,
   };
 }

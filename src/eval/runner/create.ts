@@ -1,0 +1,87 @@
+/**
+ * From a parsed --model spec to a ready runner: endpoints get their key from the environment and a
+ * price (given, or the list price of a known OpenAI model); local models and run folders load on the
+ * engine; store jobs resolve to their fine-tuned model or run folder. Every runner goes through the
+ * generation cache unless caching is off.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Store } from "../../store/store.js";
+import { TunekitError } from "../../util/errors.js";
+import { lookupPrice } from "../economics.js";
+import { curvesFromRecords, readLossCurves, type LossCurves } from "../overfit.js";
+import { GenerationCache, withCache } from "./cache.js";
+import { createEndpointRunner } from "./endpoint.js";
+import { apiKeyFor, OPENAI_BASE_URL, type ModelSource, type ModelSpec } from "./spec.js";
+import type { ModelRunner, Price } from "./types.js";
+
+export interface CreatedRunner {
+  runner: ModelRunner;
+  price?: Price;
+  /** Default calls in flight: endpoints take --concurrency, the local engine batches instead. */
+  concurrency?: number;
+  /** Loss curves of the run or job behind the model, when there is one. */
+  lossCurves?: LossCurves;
+  /** What the model resolved to, for the report. */
+  resolved: string;
+}
+
+export interface CreateRunnerOptions {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Needed for the cache and for job=... specs. */
+  store?: Store;
+  cache?: boolean;
+  offline?: boolean;
+  threads?: number;
+}
+
+async function resolveJob(ref: string, store: Store | undefined): Promise<{ source: ModelSource; lossCurves?: LossCurves }> {
+  if (!store) throw new TunekitError("no_store", "job=... needs the tunekit job store", { hint: "do not combine job= with --no-cache" });
+  const job = store.findJob(ref);
+  if (!job) throw new TunekitError("job_not_found", `no job "${ref}" in the job store`, { hint: "run `tunekit jobs list` to see the jobs" });
+  const points = store.getMetrics(job.id);
+  const lossCurves = points.length ? curvesFromRecords(points.map((p) => ({ step: p.step, ...p.values }))) : undefined;
+  if (job.kind === "hosted") {
+    if (!job.fineTunedModel) {
+      throw new TunekitError("job_not_finished", `job ${ref} has no fine-tuned model yet (status: ${job.status})`, { hint: `run \`tunekit jobs watch ${ref}\`` });
+    }
+    return { source: { kind: "endpoint", baseUrl: job.baseUrl ?? OPENAI_BASE_URL, model: job.fineTunedModel }, ...(lossCurves ? { lossCurves } : {}) };
+  }
+  if (!job.outputDir) throw new TunekitError("job_not_finished", `local job ${ref} has no run folder recorded`);
+  return { source: { kind: "run", runDir: job.outputDir }, ...(lossCurves ? { lossCurves } : {}) };
+}
+
+export async function createRunner(spec: ModelSpec, options: CreateRunnerOptions): Promise<CreatedRunner> {
+  let source = spec.source;
+  let lossCurves: LossCurves | undefined;
+  if (source.kind === "job") {
+    const j = await resolveJob(source.ref, options.store);
+    source = j.source;
+    lossCurves = j.lossCurves;
+  }
+  let created: CreatedRunner;
+  if (source.kind === "endpoint") {
+    const price = spec.price ?? (source.baseUrl.replace(/\/+$/, "") === OPENAI_BASE_URL ? lookupPrice(source.model) : undefined);
+    const runner = createEndpointRunner({ baseUrl: source.baseUrl, model: source.model, label: spec.name, apiKey: apiKeyFor(source, options.env), ...(price ? { price } : {}) });
+    created = { runner, ...(price ? { price } : {}), resolved: `${source.model} at ${source.baseUrl}` };
+  } else {
+    // Loaded lazily so `tunekit eval` against endpoints never loads the engine.
+    const local = await import("./local.js");
+    const price = spec.price ?? { inputPerM: 0, outputPerM: 0 };
+    const common = { label: spec.name, price, env: options.env, cwd: options.cwd, offline: options.offline, threads: options.threads };
+    if (source.kind === "run") {
+      const runner = await local.createRunRunner(source.runDir, common);
+      if (!lossCurves && existsSync(join(source.runDir, "metrics.jsonl"))) lossCurves = readLossCurves(source.runDir);
+      created = { runner, price, concurrency: 1, resolved: `training run ${source.runDir}` };
+    } else if (source.kind === "local") {
+      const runner = local.createLocalRunner({ ...common, model: source.path, ...(source.adapter ? { adapter: source.adapter } : {}) });
+      created = { runner, price, concurrency: 1, resolved: source.adapter ? `${source.path} + adapter ${source.adapter}` : source.path };
+    } else {
+      throw new TunekitError("bad_model_spec", `job ${source.ref} did not resolve to a model`);
+    }
+  }
+  if (lossCurves) created.lossCurves = lossCurves;
+  if (options.cache !== false && options.store) created.runner = withCache(created.runner, new GenerationCache(options.store), created.price);
+  return created;
+}
