@@ -86,3 +86,27 @@ export { TextGenerator, type Prompt, type GeneratorOptions, type PromptOptions, 
 export { generateFromIds, generateBatchFromIds, GENERATION_DEFAULTS, type GenerationParams, type GenerationResult, type FinishReason } from "./engine/generate/generate.js";
 export { SeededRng, sampleToken, type SamplingParams } from "./engine/generate/sampling.js";
 export * from "./rag/index.js";
+// Evaluation and reports (V)
+export { evaluate, type EvalOptions, type EvalResult, type EvalModel, type ModelResult, type ExampleResult, type Comparison, type RetentionResult } from "./eval/evaluate.js";
+export { readEvalItems, itemFromExample, promptFor, withContext, type EvalItem } from "./eval/items.js";
+export { exactMatch, tokenF1, chrF, lengthRatio, type ChrfOptions } from "./eval/similarity.js";
+export { factualAccuracy, extractSpecifics, type Specific, type SpecificKind, type FactualResult } from "./eval/factual.js";
+export { inferFormatPlan, scoreFormat, describeFormatPlan, type FormatPlan, type FormatScores } from "./eval/format.js";
+export { pairedBootstrap, verdictText, seededRandom, type PairedInterval, type Verdict, type BootstrapOptions } from "./eval/bootstrap.js";
+export { summarizeUsage, breakEven, lookupPrice, PRICE_TABLE, TRAINING_PRICE_TABLE, type ModelEconomics, type BreakEven } from "./eval/economics.js";
+export { parseGate, checkGates, type Gate, type GateResult } from "./eval/gates.js";
+export { readLossCurves, curvesFromRecords, analyzeOverfitting, type LossCurves, type LossPoint, type OverfitAnalysis } from "./eval/overfit.js";
+export { RETENTION_SET, type RetentionItem, type RetentionCategory } from "./eval/retention-set.js";
+export { checkRetention, type RetentionCheck } from "./eval/retention-checks.js";
+export { judgeReply, type JudgeVerdict } from "./eval/judge.js";
+export { PER_EXAMPLE_METRICS, AGGREGATE_METRICS, ALL_METRIC_NAMES, type PerExampleMetric } from "./eval/metrics.js";
+export { createEndpointRunner, type EndpointRunnerOptions } from "./eval/runner/endpoint.js";
+export { createLocalRunner, createRunRunner, type LocalRunnerOptions } from "./eval/runner/local.js";
+export { createRunner, type CreatedRunner, type CreateRunnerOptions } from "./eval/runner/create.js";
+export { parseModelSpec, parseModelSpecs, type ModelSpec, type ModelSource } from "./eval/runner/spec.js";
+export { GenerationCache, withCache } from "./eval/runner/cache.js";
+export type { ModelRunner, Generation, GenerationParams as EvalGenerationParams, Price } from "./eval/runner/types.js";
+export { renderHtml } from "./report/html.js";
+export { renderMarkdown } from "./report/markdown.js";
+export { renderTerminal } from "./report/terminal.js";
+export { writeReport } from "./report/write.js";
