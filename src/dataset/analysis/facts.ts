@@ -97,7 +97,7 @@ const PATTERNS: Pattern[] = [
   { kind: "number", re: new RegExp(`(?<![\\w.])${NUM}(?![\\w])`, "g") },
   {
     kind: "policy",
-    re: /\b(?:our|the|this|your)\s+(?:refund|return|returns|cancellation|warranty|guarantee|shipping|delivery|privacy|exchange|trial|pricing|billing|data retention|retention|late fee|overdraft|membership|loyalty|price match|price-match|rescheduling|booking|pet|baggage|luggage|check-in|check-out|parking|visitor|attendance|leave|vacation|overtime|expense|travel|security)\s+(?:policy|window|period|terms|rules|fee|limit|allowance)\b[^.\n]*|\bwe\s+(?:do not|don't|never|always|only)?\s*(?:offer|provide|accept|ship|deliver|charge|refund|allow|guarantee|cover|support|waive|match)\b[^.\n]*|\b(?:is|are)\s+(?:non-refundable|fully refundable|refundable|free|not covered|covered|included at no|waived|not eligible|eligible)\b[^.\n]*/gi,
+    re: /\b(?:our|the|this|your)\s+(?:refund|return|returns|cancellation|warranty|guarantee|shipping|delivery|privacy|exchange|trial|pricing|billing|data retention|retention|late fee|overdraft|membership|loyalty|price match|price-match|rescheduling|booking|pet|baggage|luggage|check-in|check-out|parking|visitor|attendance|leave|vacation|overtime|expense|travel|security)\s+(?:policy|window|period|terms|rules|fee|limit|allowance)\b[^.\n]*|\bwe\s+(?:do not|don't|never|always|only)?\s*(?:offer|provide|accept|ship|deliver|charge|refund|allow|guarantee|cover|support|waive|match)\b[^.\n]*|\b(?:is|are)\s+(?:non-refundable|fully refundable|refundable|free|not covered|covered|included at no|waived|not eligible|eligible)\b[^.\n]*|\b(?:is|are|will be|won't be|cannot be|can't be)\s+(?:not\s+)?(?:refunded|prorated|reimbursed|credited|waived)\b[^.\n]*/gi,
   },
 ];
 

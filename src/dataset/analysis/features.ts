@@ -10,8 +10,7 @@ import { guessLanguage, replyShapeSignature } from "../../shape/index.js";
 import { detectFactInjection, type FactSpan } from "./facts.js";
 import { hash53 } from "./hash.js";
 import { minhashSignature } from "./minhash.js";
-import { isOpenAiModel, openAiExampleTokenCounter, openAiExampleTokenLimit, type ExampleTokenCounter } from "./tokens.js";
-import { TunekitError } from "../../util/errors.js";
+import type { ExampleTokenCounter } from "./tokens.js";
 
 export interface ExampleFeatures {
   line: number;
@@ -43,34 +42,11 @@ export interface ExampleFeatures {
   factSpans?: FactSpan[];
 }
 
-export interface FeatureOptions {
-  /** OpenAI model or encoding name for token counts (open models: pass `tokenCounter`). */
-  model?: string;
-  /** Overrides the counter derived from `model`. */
-  tokenCounter?: ExampleTokenCounter;
-  /** Per-example token limit; defaults to the OpenAI model's training limit. */
-  tokenLimit?: number;
-}
-
+/** What extractFeatures needs besides the example; build it with createFeatureContext (feature-context.ts). */
 export interface FeatureContext {
   model?: string;
   countTokens?: ExampleTokenCounter;
   tokenLimit?: number;
-}
-
-/** Builds the context from plain options (works inside a worker thread). */
-export function createFeatureContext(options: FeatureOptions = {}): FeatureContext {
-  let countTokens = options.tokenCounter;
-  if (!countTokens && options.model !== undefined) {
-    if (!isOpenAiModel(options.model)) {
-      throw new TunekitError("unknown_model", `cannot count tokens for model "${options.model}"`, {
-        hint: "use an OpenAI model name (e.g. gpt-4o-mini-2024-07-18) or pass a token counter for open models",
-      });
-    }
-    countTokens = openAiExampleTokenCounter(options.model);
-  }
-  const tokenLimit = options.tokenLimit ?? (options.model !== undefined ? openAiExampleTokenLimit(options.model) : undefined);
-  return { model: options.model, countTokens, tokenLimit };
 }
 
 // "Label: " at a line start: template text shared by every example, not content.

@@ -6,10 +6,12 @@
 import type { SourcedExample } from "../types.js";
 import { inferReplyShape, type ReplyShape } from "../../shape/index.js";
 import { DatasetAggregator, type AggregatorOptions, type AnalysisResult } from "./aggregate.js";
-import { createFeatureContext, extractFeatures, type FeatureOptions } from "./features.js";
+import { extractFeatures } from "./features.js";
+import { createFeatureContext, type FeatureOptions } from "./feature-context.js";
 
 export * from "./aggregate.js";
 export * from "./features.js";
+export * from "./feature-context.js";
 export * from "./facts.js";
 export * from "./cost.js";
 export * from "./distribution.js";

@@ -8,7 +8,8 @@ import type { DatasetFormat, DatasetIssue } from "../types.js";
 import type { ReplyShape } from "../../shape/index.js";
 import { DatasetAggregator, type DatasetStats } from "./aggregate.js";
 import { estimateHostedCost, type HostedCost } from "./cost.js";
-import { createFeatureContext, extractFeatures } from "./features.js";
+import { extractFeatures } from "./features.js";
+import { createFeatureContext } from "./feature-context.js";
 import { ReplySampler, finalReply } from "./reply-sample.js";
 
 export const DEFAULT_STATS_MODEL = "gpt-4o-mini-2024-07-18";
