@@ -3,9 +3,16 @@
  * report. Memory stays bounded on any file size: examples are not kept, only their small features
  * and at most `maxIssues` issues (the counts stay exact).
  */
+import { promises as fsp } from "node:fs";
+import { extname } from "node:path";
+import { TunekitError } from "../util/errors.js";
 import type { DatasetFormat, DatasetIssue, SourcedExample } from "./types.js";
 import { readDataset, type DatasetRecord, type ReadOptions } from "./reader.js";
 import { NoteCounter, type NoteSummary } from "./notes.js";
+import { DEFAULT_MAX_LINE_BYTES } from "./lines.js";
+import { validateJsonlParallel } from "./parallel-validate.js";
+import { QuickAggregator, createQuickAnalysis, type QuickFeatures } from "./quick-analysis.js";
+import type { ExampleFeatures } from "./analysis/features.js";
 
 export interface ReportIssue {
   line: number;
@@ -55,6 +62,12 @@ export interface ValidateOptions extends ReadOptions {
   maxIssues?: number;
   /** Dataset-level analysis; default: the built-in one when available. Pass `false` to skip. */
   analysis?: DatasetAnalysis | false;
+  /** Structural checks and token counts only: skips duplicates, consistency and fact injection. */
+  quick?: boolean;
+  /** Worker threads for big JSONL files; 0 or 1 = validate in this thread. Default: CPU count (max 4). */
+  workers?: number;
+  /** Files smaller than this are validated in this thread. Default 16 MiB. */
+  parallelMinBytes?: number;
   onProgress?: (p: ValidateProgress) => void;
 }
 
@@ -89,9 +102,43 @@ export class IssueCollector {
 }
 
 export async function validateFile(file: string, options: ValidateOptions = {}): Promise<ValidationReport> {
-  const reader = readDataset(file, options);
   const issues = new IssueCollector(options.maxIssues ?? 10_000);
   const notes = new NoteCounter();
+  const parallel = await parallelEligible(file, options);
+  const run = parallel ? await validateInWorkers(file, options, issues, notes) : await validateInThread(file, options, issues, notes);
+  let stats: Record<string, unknown> = { records: run.records, examples: run.examples, bytes: run.totalBytes };
+  if (run.analysis) {
+    const a = run.analysis.finish();
+    for (const i of a.issues) issues.add(i);
+    stats = { ...stats, ...a.stats };
+  }
+  issues.sort();
+  return {
+    file,
+    format: run.format,
+    examples: run.examples,
+    records: run.records,
+    errors: issues.errors,
+    warnings: issues.warnings,
+    errorCount: issues.errorCount,
+    warningCount: issues.warningCount,
+    counts: issues.counts,
+    truncated: issues.truncated,
+    conversion: notes.summary(),
+    stats,
+  };
+}
+
+interface RunResult {
+  format: DatasetFormat;
+  examples: number;
+  records: number;
+  totalBytes: number;
+  analysis?: { finish(): { issues: DatasetIssue[]; stats: Record<string, unknown> } };
+}
+
+async function validateInThread(file: string, options: ValidateOptions, issues: IssueCollector, notes: NoteCounter): Promise<RunResult> {
+  const reader = readDataset(file, options);
   const analysis = options.analysis === false ? undefined : (options.analysis ?? (await defaultAnalysis(options)));
   let examples = 0;
   const handle = (r: DatasetRecord) => {
@@ -106,31 +153,89 @@ export async function validateFile(file: string, options: ValidateOptions = {}):
     for (const r of batch) handle(r);
     options.onProgress?.({ bytesRead: reader.bytesRead, totalBytes: reader.totalBytes, examples });
   }
-  let stats: Record<string, unknown> = { records: reader.records, examples, bytes: reader.totalBytes };
-  if (analysis) {
-    const a = analysis.finish();
-    for (const i of a.issues) issues.add(i);
-    stats = { ...stats, ...a.stats };
+  return { format: reader.format ?? "openai-chat", examples, records: reader.records, totalBytes: reader.totalBytes, analysis };
+}
+
+/** Files at least this big are validated in worker threads (smaller ones are not worth the start-up). */
+export const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
+
+/** Parallel validation applies to big JSONL files with the built-in analysis. */
+async function parallelEligible(file: string, options: ValidateOptions): Promise<boolean> {
+  if (options.workers === 0 || options.workers === 1) return false;
+  if (options.analysis !== undefined && options.analysis !== false) return false;
+  if (options.format === "csv") return false;
+  const ext = extname(file).toLowerCase();
+  if (ext === ".csv" || ext === ".tsv") return false;
+  let fh;
+  try {
+    const st = await fsp.stat(file);
+    if (!st.isFile() || st.size < (options.parallelMinBytes ?? PARALLEL_MIN_BYTES)) return false;
+    fh = await fsp.open(file, "r");
+    const head = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    let i = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+    while (i < bytesRead && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09)) i++;
+    return i < bytesRead && head[i] !== 0x5b; // "[": a JSON array file, read whole
+  } catch {
+    return false; // the in-thread reader reports the problem properly
+  } finally {
+    await fh?.close();
   }
-  issues.sort();
-  return {
-    file,
-    format: reader.format ?? "openai-chat",
-    examples,
-    records: reader.records,
-    errors: issues.errors,
-    warnings: issues.warnings,
-    errorCount: issues.errorCount,
-    warningCount: issues.warningCount,
-    counts: issues.counts,
-    truncated: issues.truncated,
-    conversion: notes.summary(),
-    stats,
-  };
+}
+
+async function validateInWorkers(file: string, options: ValidateOptions, issues: IssueCollector, notes: NoteCounter): Promise<RunResult> {
+  const mode = options.analysis === false ? "none" : options.quick ? "quick" : "full";
+  const analysisMod = mode === "none" ? undefined : await import("./analysis/index.js");
+  const ctx = analysisMod?.createFeatureContext(options.model !== undefined ? { model: options.model } : {});
+  const full = mode === "full" && analysisMod ? new analysisMod.DatasetAggregator({ model: options.model, tokenLimit: ctx?.tokenLimit }) : undefined;
+  const quick = mode === "quick" ? new QuickAggregator({ model: options.model, tokenLimit: ctx?.tokenLimit }) : undefined;
+  let examples = 0;
+  let records = 0;
+  const res = await validateJsonlParallel(
+    {
+      file,
+      mode,
+      model: options.model,
+      maxLineBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
+      format: options.format,
+      workers: options.workers,
+      chunkBytes: options.chunkBytes,
+    },
+    {
+      outcome(o) {
+        if (o.issues) for (const i of o.issues) issues.add(i);
+        if (!o.blank) records++;
+        if (!o.valid) return;
+        if (o.notes) for (const n of o.notes) notes.add(n, o.line);
+        const index = examples++;
+        if (o.features && full) full.add({ ...(o.features as ExampleFeatures), index });
+        else if (o.features && quick) quick.add(o.features as QuickFeatures);
+      },
+      progress(done, total) {
+        options.onProgress?.({ bytesRead: done, totalBytes: total, examples });
+      },
+    },
+  );
+  if (records === 0) {
+    throw new TunekitError("empty_file", "the file has no records, only blank lines", { file, exitCode: 1, hint: "a dataset needs at least one example" });
+  }
+  let analysis: RunResult["analysis"];
+  if (full && analysisMod) {
+    const sampler = new analysisMod.ReplySampler();
+    for (const r of res.replySamples) sampler.add(r);
+    analysis = {
+      finish: () => {
+        const r = full.finish();
+        return { issues: r.issues, stats: { ...r.stats, replyShape: sampler.shape() } as unknown as Record<string, unknown> };
+      },
+    };
+  } else if (quick) analysis = quick;
+  return { format: res.format, examples, records, totalBytes: res.totalBytes, analysis };
 }
 
 /** The built-in analysis (D2's aggregator), loaded lazily so a plain format check stays light. */
 async function defaultAnalysis(options: ValidateOptions): Promise<DatasetAnalysis | undefined> {
+  if (options.quick) return createQuickAnalysis(options.model !== undefined ? { model: options.model } : {});
   const { createDatasetAnalysis } = await import("./analysis/index.js");
   return createDatasetAnalysis(options.model !== undefined ? { model: options.model } : {});
 }

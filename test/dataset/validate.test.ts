@@ -200,3 +200,53 @@ test("examples/: support-tickets is clean behaviour data, policy-facts is flagge
   const flagged = policy.counts.warnings.fact_injection ?? 0;
   assert.ok(flagged >= 0.8 * policy.examples, `only ${flagged} of ${policy.examples} policy examples flagged`);
 });
+
+test("worker-thread validation gives the same report as in-thread validation (tricky lines, tiny chunks)", async () => {
+  const t = tempDir("tunekit-validate-");
+  try {
+    const p = join(t.dir, "tricky.jsonl");
+    const long = JSON.stringify({ messages: [sys, user, { role: "assistant", content: "x".repeat(300) }] });
+    const parts: (string | Buffer)[] = [
+      "\uFEFF" + JSON.stringify(ok) + "\r\n",
+      "\n",
+      long + "\n",
+      JSON.stringify({ messages: [user, asst] }) + "\r\n",
+      Buffer.from([0x7b, 0xe9, 0x7d, 0x0a]),
+      "{bad json\n",
+      long + "\n",
+      JSON.stringify({ prompt: "a", completion: "b" }) + "\n",
+      JSON.stringify(ok) + "\n",
+      JSON.stringify(ok).slice(0, 30),
+    ];
+    writeFileSync(p, Buffer.concat(parts.map((x) => (typeof x === "string" ? Buffer.from(x) : x))));
+    // Each parallel run starts two workers (slow under tsx): two chunk sizes, quick mode once.
+    for (const chunkBytes of [5, 1 << 20]) {
+      const base = { maxLineBytes: 200, chunkBytes, model: "gpt-4o-mini" };
+      const seq = await validateFile(p, { ...base, workers: 0 });
+      const par = await validateFile(p, { ...base, workers: 2, parallelMinBytes: 0 });
+      assert.deepEqual(par.errors, seq.errors, `chunk ${chunkBytes}`);
+      assert.deepEqual(par.warnings, seq.warnings);
+      assert.deepEqual([par.examples, par.records, par.format], [seq.examples, seq.records, seq.format]);
+      assert.deepEqual((par.stats as { tokens?: unknown }).tokens, (seq.stats as { tokens?: unknown }).tokens);
+      assert.deepEqual(
+        seq.errors.map((e) => [e.line, e.code]),
+        [
+          [3, "line_too_long"],
+          [5, "invalid_utf8"],
+          [6, "invalid_json"],
+          [7, "line_too_long"],
+          [8, "mixed_formats"],
+          [10, "invalid_json"],
+        ],
+      );
+      if (chunkBytes !== 5) continue;
+      const quickSeq = await validateFile(p, { ...base, workers: 0, quick: true });
+      const quickPar = await validateFile(p, { ...base, workers: 2, parallelMinBytes: 0, quick: true });
+      assert.deepEqual(quickPar.stats, quickSeq.stats);
+      assert.deepEqual(quickPar.errors, quickSeq.errors);
+      assert.equal((quickSeq.stats as { analysis?: string }).analysis, "quick");
+    }
+  } finally {
+    t.cleanup();
+  }
+});

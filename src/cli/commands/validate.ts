@@ -8,7 +8,7 @@ import { datasetReadOptions, FORMAT_OPTIONS, printIssueList, printNotes } from "
 const command: Command = {
   name: "validate",
   summary: "check a dataset file: every error and warning with its line",
-  usage: "tunekit validate FILE [--model M] [--json] [--max-line-bytes N]",
+  usage: "tunekit validate FILE [--model M] [--json] [--quick] [--max-line-bytes N]",
   details: `Reads JSONL, JSON arrays and CSV in OpenAI chat, prompt/completion, Alpaca, ShareGPT or {"text"} format.
 Exit codes: 0 no errors (warnings allowed), 1 the dataset has errors, 2 usage or I/O problem.
 --json prints {"file","format","examples","errors":[{"line","code","message"}],"warnings":[...],"stats":{...}}
@@ -16,6 +16,8 @@ Exit codes: 0 no errors (warnings allowed), 1 the dataset has errors, 2 usage or
   options: {
     model: { type: "string", valueName: "M", description: "count tokens with this model's tokenizer and check its per-example limit" },
     json: { type: "boolean", description: "print the report as JSON" },
+    quick: { type: "boolean", description: "structural checks and token counts only (skips duplicates, consistency, fact injection)" },
+    workers: { type: "string", valueName: "N", description: "worker threads for big JSONL files (default: CPU count, at most 4; 0 = none)" },
     ...FORMAT_OPTIONS,
     limit: { type: "string", valueName: "N", description: "most errors and most warnings printed (human output)", default: "50" },
   },
@@ -23,12 +25,15 @@ Exit codes: 0 no errors (warnings allowed), 1 the dataset has errors, 2 usage or
   async run(ctx) {
     const file = ctx.positionals[0];
     const limit = num(ctx, command, "limit", { integer: true, min: 0 }) ?? 50;
+    const workers = num(ctx, command, "workers", { integer: true, min: 0, max: 64 });
     const progress = createProgress(ctx.io, { label: "validate", unit: "bytes" });
     let report;
     try {
       report = await validateFile(file, {
         ...datasetReadOptions(ctx, command),
         model: str(ctx, "model"),
+        quick: bool(ctx, "quick"),
+        ...(workers !== undefined ? { workers } : {}),
         onProgress: (p) => {
           progress.setTotal(p.totalBytes);
           progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);

@@ -1,0 +1,181 @@
+/**
+ * Parallel validation of a large JSONL file: the main thread reads fixed-size chunks and cuts them into
+ * batches of whole lines; worker threads parse, check and compute each example's analysis features;
+ * the main thread takes the results back in file order and aggregates them. Memory is bounded by the
+ * number of batches in flight, whatever the file size.
+ */
+import { promises as fsp } from "node:fs";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { fsError } from "../util/errors.js";
+import type { DatasetFormat, DatasetIssue } from "./types.js";
+import { LineBatcher, type BatchItem } from "./line-batches.js";
+import { LineSplitter } from "./lines.js";
+import { processJsonLine } from "./record.js";
+import { issue } from "./formats/types.js";
+import type { WorkerJob, WorkerOutcome, WorkerReply, WorkerSetup } from "./validate-worker.js";
+
+export interface ParallelSink {
+  /** Called for every outcome, in file order. */
+  outcome(o: WorkerOutcome): void;
+  progress(bytesRead: number, totalBytes: number): void;
+}
+
+export interface ParallelOptions {
+  file: string;
+  mode: WorkerSetup["mode"];
+  model?: string;
+  maxLineBytes: number;
+  format?: DatasetFormat;
+  workers?: number;
+  chunkBytes?: number;
+}
+
+export interface ParallelResult {
+  format: DatasetFormat;
+  totalBytes: number;
+  /** Reply samples from the workers (full mode), for the reply shape. */
+  replySamples: string[];
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+/** Starts a worker on validate-worker (compiled .js, or .ts through tsx when running from sources). */
+function startWorker(setup: WorkerSetup): Worker {
+  const here = import.meta.url;
+  if (here.endsWith(".ts")) {
+    const url = new URL("./validate-worker.ts", here).href;
+    const tsx = import.meta.resolve("tsx/esm/api");
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
+    return new Worker(code, { eval: true, workerData: setup });
+  }
+  return new Worker(new URL("./validate-worker.js", here), { workerData: setup });
+}
+
+/** The file's format from its first parseable record (read from the first chunk only). */
+async function peekFormat(file: string, maxLineBytes: number): Promise<DatasetFormat | undefined> {
+  let fh;
+  try {
+    fh = await fsp.open(file, "r");
+  } catch (e) {
+    throw fsError(e, file);
+  }
+  try {
+    const buf = Buffer.alloc(Math.min(4 * 1024 * 1024, maxLineBytes));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const s = new LineSplitter(file, maxLineBytes);
+    let found: DatasetFormat | undefined;
+    s.push(buf.subarray(0, bytesRead), (l) => {
+      if (found) return;
+      const o = processJsonLine(l.bytes, l.line, false, undefined);
+      if (o.parsed && o.detected) found = o.detected;
+    }, () => {});
+    return found;
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function validateJsonlParallel(opts: ParallelOptions, sink: ParallelSink): Promise<ParallelResult> {
+  let totalBytes: number;
+  try {
+    totalBytes = (await fsp.stat(opts.file)).size;
+  } catch (e) {
+    throw fsError(e, opts.file);
+  }
+  const format = opts.format ?? (await peekFormat(opts.file, opts.maxLineBytes));
+  const n = opts.workers ?? defaultWorkerCount();
+  const setup: WorkerSetup = { file: opts.file, mode: opts.mode, maxLineBytes: opts.maxLineBytes, ...(opts.model !== undefined ? { model: opts.model } : {}) };
+  const workers: Worker[] = [];
+  const waiting = new Map<number, { resolve: (v: WorkerReply) => void; reject: (e: unknown) => void }>();
+  let failure: unknown;
+  const fail = (e: unknown) => {
+    failure ??= e;
+    for (const w of waiting.values()) w.reject(e);
+    waiting.clear();
+  };
+  for (let i = 0; i < n; i++) {
+    const w = startWorker(setup);
+    w.on("message", (r: WorkerReply) => {
+      if ("error" in r) return fail(new Error(`validation worker failed: ${r.error}`));
+      const key = r.id === -1 ? -1 - i : r.id;
+      const p = waiting.get(key);
+      waiting.delete(key);
+      p?.resolve(r);
+    });
+    w.on("error", fail);
+    w.on("exit", (code) => {
+      if (waiting.size > 0) fail(new Error(`validation worker exited (code ${code})`));
+    });
+    workers.push(w);
+  }
+  const call = (w: Worker, key: number, msg: unknown, transfer: ArrayBuffer[] = []) =>
+    new Promise<WorkerReply>((resolve, reject) => {
+      if (failure) return reject(failure);
+      waiting.set(key, { resolve, reject });
+      w.postMessage(msg, transfer);
+    });
+
+  const queue: Promise<WorkerOutcome[]>[] = [];
+  const maxInFlight = n * 3;
+  let jobId = 0;
+  let currentFormat = format;
+  const consume = (outs: WorkerOutcome[]) => {
+    for (const o of outs) sink.outcome(o);
+  };
+  const dispatch = async (item: BatchItem) => {
+    while (queue.length >= maxInFlight) consume(await queue.shift()!);
+    if (item.kind === "skipped") {
+      const i: DatasetIssue = issue(item.line, "line_too_long", `line is ${item.byteLength} bytes, over the limit of ${opts.maxLineBytes} bytes; skipped`, "error", {
+        bytes: item.byteLength,
+      });
+      queue.push(Promise.resolve([{ line: item.line, issues: [i], notes: [] }]));
+      return;
+    }
+    const id = jobId++;
+    const job: WorkerJob = { id, buf: item.buf, firstLine: item.firstLine, unterminated: item.unterminated, fileFormat: currentFormat };
+    const p = call(workers[id % n], id, job, [item.buf.buffer as ArrayBuffer]).then((r) => ("outcomes" in r ? r.outcomes : []));
+    p.catch(() => {}); // a failure is raised where the queue is awaited, not as an unhandled rejection
+    queue.push(p);
+  };
+
+  let fh;
+  try {
+    try {
+      fh = await fsp.open(opts.file, "r");
+    } catch (e) {
+      throw fsError(e, opts.file);
+    }
+    const batcher = new LineBatcher(opts.file, opts.maxLineBytes);
+    const size = opts.chunkBytes ?? 1024 * 1024;
+    const items: BatchItem[] = [];
+    for (;;) {
+      const buf = Buffer.allocUnsafe(size);
+      let read: number;
+      try {
+        ({ bytesRead: read } = await fh.read(buf, 0, size, null));
+      } catch (e) {
+        throw fsError(e, opts.file);
+      }
+      if (read === 0) break;
+      batcher.push(buf.subarray(0, read), items);
+      for (const it of items.splice(0)) await dispatch(it);
+      sink.progress(batcher.bytesRead, totalBytes);
+    }
+    batcher.end(items);
+    for (const it of items.splice(0)) await dispatch(it);
+    while (queue.length > 0) consume(await queue.shift()!);
+    let replySamples: string[] = [];
+    if (opts.mode === "full") {
+      const replies = await Promise.all(workers.map((w, i) => call(w, -1 - i, { finish: true })));
+      replySamples = replies.flatMap((r) => ("samples" in r ? r.samples : []));
+    }
+    if (currentFormat === undefined) currentFormat = "openai-chat";
+    return { format: currentFormat, totalBytes, replySamples };
+  } finally {
+    await fh?.close();
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
