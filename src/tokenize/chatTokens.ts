@@ -56,7 +56,7 @@ export function countChatTokensDetailed(example: ChatExample, tokenizer: Tokeniz
       if (text.length > 0 && !text.endsWith("\n")) body += 1;
       systemPadded = true;
     }
-    total += TOKENS_PER_MESSAGE + tokenizer.count(String(m.role ?? "")) + body;
+    total += TOKENS_PER_MESSAGE + roleTokens(tokenizer, String(m.role ?? "")) + body;
     if (typeof m.name === "string" && m.name.length > 0) total += tokenizer.count(m.name) + TOKENS_PER_NAME;
     if (m.role === "assistant") {
       assistant += body;
@@ -65,6 +65,20 @@ export function countChatTokensDetailed(example: ChatExample, tokenizer: Tokeniz
   }
   if (hasTools) total += toolsTokens(example.tools!, tokenizer);
   return { total, assistant, trainedAssistant };
+}
+
+const roleCounts = new WeakMap<Tokenizer, Map<string, number>>();
+
+/** Tokens of a role name (a handful of distinct values: counted once per tokenizer). */
+function roleTokens(tokenizer: Tokenizer, role: string): number {
+  let m = roleCounts.get(tokenizer);
+  if (m === undefined) roleCounts.set(tokenizer, (m = new Map()));
+  let n = m.get(role);
+  if (n === undefined) {
+    n = tokenizer.count(role);
+    if (m.size < 64) m.set(role, n);
+  }
+  return n;
 }
 
 /** Content and tool-call tokens of one message, without framing. */

@@ -25,3 +25,4 @@ export {
 } from "./chatTemplate.js";
 export { tokenizeForTraining, trainingExampleTokenizer, type TrainingTokens, type TrainingTokenizeOptions } from "./trainingMask.js";
 export { resolveTokenizer, type ResolveTokenizerOptions } from "./resolve.js";
+export { countTemplateTokens, templateTokenCounter, type TemplateTokenCount } from "./templateCount.js";

@@ -6,6 +6,7 @@ import { HfTokenizer, loadTokenizerFromDir } from "../../src/tokenize/hf.js";
 import { chatTemplateFor, encodeChatPrompt, renderChatTemplate, jinjaChatTemplate } from "../../src/tokenize/chatTemplate.js";
 import { tokenizeForTraining, type TrainingTokens } from "../../src/tokenize/trainingMask.js";
 import { resolveTokenizer } from "../../src/tokenize/resolve.js";
+import { countTemplateTokens } from "../../src/tokenize/templateCount.js";
 import { TunekitError } from "../../src/util/errors.js";
 import type { ChatExample, ChatMessage } from "../../src/dataset/types.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
@@ -233,4 +234,14 @@ test("resolveTokenizer: OpenAI names, local folders, hub ids offline, unknown na
   } finally {
     cleanup();
   }
+});
+
+test("countTemplateTokens: exact total, assistant estimate equals the mask on ChatML", () => {
+  const tok = byteTokenizer({ chatTemplate: CHATML });
+  const tpl = chatTemplateFor(tok);
+  const c = countTemplateTokens(conversation, tok, tpl);
+  const r = tokenizeForTraining(conversation, tok, tpl);
+  assert.equal(c.total, r.ids.length);
+  // Byte tokens: the estimate (reply bytes + one end-of-turn token) is exact here.
+  assert.equal(c.assistant, r.assistantTokens);
 });
