@@ -13,7 +13,8 @@ export interface TrainBackend {
   loadModel(model: string): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor> }>;
   tokenizerFor(modelDir: string, config: ModelConfig): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
   createEngine(config: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec): Promise<TrainStepEngine>;
-  split(examples: SourcedExample[], fraction: number, seed: number): Promise<{ train: SourcedExample[]; test: SourcedExample[] }>;
+  /** Leak-free split of `file` (its split files may be kept in `outDir`). */
+  split(file: string, fraction: number, seed: number, outDir: string): Promise<{ train: SourcedExample[]; test: SourcedExample[] }>;
 }
 
 export function defaultBackend(): TrainBackend {
@@ -21,6 +22,6 @@ export function defaultBackend(): TrainBackend {
     loadModel: (model) => loadModel(model),
     tokenizerFor: async (dir, config) => (await import("./wiring.js")).trainingTokenizer(dir, config),
     createEngine: async (config, weights, spec) => (await import("./onnx-engine.js")).createOnnxTrainEngine(config, weights, spec),
-    split: async (examples, fraction, seed) => (await import("./wiring.js")).leakFreeSplit(examples, fraction, seed),
+    split: async (file, fraction, seed, outDir) => (await import("./wiring.js")).leakFreeSplit(file, fraction, seed, outDir),
   };
 }

@@ -4,7 +4,7 @@
  * date: run.json, metrics.jsonl, an atomic checkpoint, and the PEFT adapter at the end.
  */
 import { existsSync, readdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { SourcedExample } from "../../dataset/types.js";
 import { writeAdapter } from "../../export/adapter.js";
 import { TunekitError, isTunekitError } from "../../util/errors.js";
@@ -118,6 +118,7 @@ async function execute(
   const dataPath = resolve(req.data);
   await requireValidDataset(dataPath, "training data");
   let examples = await readExamples(dataPath);
+  const fileExamples = examples.length;
   let heldOutRaw: SourcedExample[] = [];
   let heldOutInfo: RunRecord["heldOut"] = { kind: "none" };
   if (req.validation) {
@@ -126,13 +127,15 @@ async function execute(
     heldOutRaw = await readExamples(vPath);
     heldOutInfo = { kind: "validation", path: vPath, sha256: await sha256File(vPath), examples: heldOutRaw.length };
   } else if (req.testSplit !== undefined && req.testSplit > 0) {
-    const split = await backend.split(examples, req.testSplit, o.seed);
+    await ensureDir(join(outDir, "split"));
+    const split = await backend.split(dataPath, req.testSplit, o.seed, join(outDir, "split"));
     examples = split.train;
     heldOutRaw = split.test;
     heldOutInfo = { kind: "test-split", fraction: req.testSplit, examples: heldOutRaw.length };
   }
 
-  const model = await backend.loadModel(req.model);
+  // A resumed run loads the folder it resolved at the start (the user's path may have been relative).
+  const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model);
   const tok = await backend.tokenizerFor(model.dir, model.config);
   const trainSet = prepareSet(examples, tok.tokenize, o.maxSeqLen, "training data", dataPath);
   for (const w of truncationWarnings(trainSet.truncation, "training", o.maxSeqLen)) emit(w);
@@ -150,7 +153,7 @@ async function execute(
         updatedAt: now,
         model: req.model,
         modelDir: model.dir,
-        data: { path: dataPath, sha256: await sha256File(dataPath), examples: examples.length },
+        data: { path: dataPath, sha256: await sha256File(dataPath), examples: fileExamples },
         heldOut: heldOutInfo,
         template: tok.template,
         options: o,

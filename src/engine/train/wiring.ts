@@ -1,15 +1,38 @@
 /**
- * Adapters from the tokenize and dataset areas to what training needs. (Filled in as those areas land.)
+ * Adapters from the tokenize and dataset areas to what training needs: the model's tokenizer with its
+ * chat template (or tunekit's plain template) and assistant-only masks, and the leak-free split.
  */
-import type { SourcedExample } from "../../dataset/types.js";
-import { TunekitError } from "../../util/errors.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { splitFile } from "../../dataset/split.js";
+import { chatTemplateFor } from "../../tokenize/chatTemplate.js";
+import { loadTokenizerFromDir } from "../../tokenize/hf.js";
+import { tokenizeForTraining } from "../../tokenize/trainingMask.js";
 import type { ModelConfig } from "../types.js";
 import type { ExampleTokenizer } from "./prepare.js";
+import { readExamples } from "./prepare.js";
+import type { SourcedExample } from "../../dataset/types.js";
 
-export async function trainingTokenizer(_dir: string, _config: ModelConfig): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }> {
-  throw new TunekitError("not_available", "training tokenization is not available in this build");
+export async function trainingTokenizer(dir: string, _config: ModelConfig): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }> {
+  const tok = await loadTokenizerFromDir(dir);
+  const template = chatTemplateFor(tok);
+  return {
+    // Truncation is done by the caller, which reports it; the mask is aligned with the ids.
+    tokenize: (ex) => {
+      const t = tokenizeForTraining(ex.example, tok, template);
+      return { ids: Array.from(t.ids), lossMask: Array.from(t.lossMask) };
+    },
+    template: { name: template.name, plain: template.plain === true },
+  };
 }
 
-export async function leakFreeSplit(_examples: SourcedExample[], _fraction: number, _seed: number): Promise<{ train: SourcedExample[]; test: SourcedExample[] }> {
-  throw new TunekitError("not_available", "--test-split is not available in this build; pass --validation FILE");
+/**
+ * The dataset area's leak-free split (duplicates, near duplicates and same-prompt examples stay on one
+ * side), written into the run folder so the held-out set is on disk for inspection and for resume.
+ */
+export async function leakFreeSplit(file: string, fraction: number, seed: number, outDir: string): Promise<{ train: SourcedExample[]; test: SourcedExample[] }> {
+  const train = join(outDir, "train.jsonl");
+  const test = join(outDir, "test.jsonl");
+  if (!existsSync(train) || !existsSync(test)) await splitFile(file, { testFraction: fraction, seed, outDir });
+  return { train: await readExamples(train), test: await readExamples(test) };
 }

@@ -90,9 +90,9 @@ export function tinyBackend(threads = 1): TrainBackend {
     loadModel: (m) => loadModel(m),
     tokenizerFor: async () => ({ tokenize: (ex: SourcedExample) => renderChat(ex.example), template: { name: "test-chars", plain: true } }),
     createEngine: (config, weights, spec) => createOnnxTrainEngine(config, weights, spec, { threads }),
-    split: async (examples, fraction) => {
-      const n = Math.max(1, Math.round(examples.length * fraction));
-      return { train: examples.slice(n), test: examples.slice(0, n) };
+    split: async (file, fraction, seed, outDir) => {
+      const { leakFreeSplit } = await import("../../../src/engine/train/wiring.js");
+      return leakFreeSplit(file, fraction, seed, outDir);
     },
   };
 }
