@@ -111,12 +111,12 @@ test("rope is differentiated with respect to its input", async () => {
 test("chunked cross-entropy matches its own gradient (uneven chunks, zero weights)", async () => {
   const targets = BigInt64Array.from([0n, 6n, 3n, 6n, 2n]);
   const weights = Float64Array.from([1, 0, 0.5, 2, 1]);
-  for (const chunkSize of [7, 3]) {
+  for (const [chunkSize, recompute] of [[7, false], [3, false], [3, true], [7, true]] as const) {
     await check(
-      `chunkedCrossEntropy chunk=${chunkSize}`,
+      `chunkedCrossEntropy chunk=${chunkSize} recompute=${recompute}`,
       [inp("h", [5, 4]), inp("W", [7, 4])],
       (g, [h, W]) =>
-        op.chunkedCrossEntropy(g, h, W, g.input("t", "int64", [5]), g.input("w", "float64", [5]), { chunkSize }),
+        op.chunkedCrossEntropy(g, h, W, g.input("t", "int64", [5]), g.input("w", "float64", [5]), { chunkSize, recompute }),
       { extraFeeds: { t: tensor("int64", targets, [5]), w: tensor("float64", weights, [5]) } },
     );
   }

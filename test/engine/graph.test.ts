@@ -71,11 +71,11 @@ test("chunked cross-entropy equals the plain weighted log-softmax loss", async (
     const lse = m + Math.log(logits.reduce((a, l) => a + Math.exp(l - m), 0));
     ref += weights[n] * (lse - logits[targets[n]]);
   }
-  for (const chunkSize of [11, 4, 1]) {
+  for (const [chunkSize, recompute] of [[11, false], [4, false], [1, false], [4, true]] as const) {
     const g = new Graph();
     const h = g.input("h", "float64", [N, D]);
     const w = g.input("W", "float64", [V, D]);
-    const loss = op.chunkedCrossEntropy(g, h, w, g.input("t", "int64", [N]), g.input("w", "float64", [N]), { chunkSize });
+    const loss = op.chunkedCrossEntropy(g, h, w, g.input("t", "int64", [N]), g.input("w", "float64", [N]), { chunkSize, recompute });
     g.output(loss, "loss");
     const res = await runGraph(
       g,

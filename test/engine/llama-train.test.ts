@@ -141,3 +141,24 @@ test("batched left-padded prefill and decode equal running each prompt alone", a
   await assert.rejects(model.prefill([Array.from({ length: 65 }, () => 1)]), /longer than the model's context/);
   await model.dispose();
 });
+
+test("weights fed as graph inputs (the >2 GB path) give the same loss, gradients and logits as embedded weights", async () => {
+  const c = tinyConfig({ tieWordEmbeddings: true });
+  const weights = tinyWeights(c);
+  const spec: LoraSpec = { r: 2, alpha: 4, targets: ["q", "o", "up"] };
+  const params = randomParams(loraParamShapes(c, spec));
+  const batch: TrainBatch = { batchSize: 1, seqLen: 5, inputIds: [1, 2, 3, 4, 5], targets: [2, 3, 4, 5, 6], lossWeights: [1, 1, 1, 1, 1] };
+  const results = [];
+  for (const weightsAsInputs of [false, true]) {
+    const step = await createTrainStep(c, weights, spec, { threads: 1, weightsAsInputs });
+    results.push(await step.run(batch, params));
+    await step.dispose();
+    const model = await createInferenceModel(c, weights, { threads: 1, weightsAsInputs });
+    results.push({ logits: await model.allLogits([[1, 2, 3]]) });
+    await model.dispose();
+  }
+  const [trainA, logitsA, trainB, logitsB] = results as [any, any, any, any];
+  assert.equal(trainA.lossSum, trainB.lossSum);
+  assert.deepEqual(trainA.grads, trainB.grads);
+  assert.deepEqual(logitsA.logits, logitsB.logits);
+});

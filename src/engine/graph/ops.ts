@@ -5,7 +5,7 @@
  */
 import { fl, int, str, type Dim } from "../onnx/model.js";
 import type { Graph, Value } from "./graph.js";
-import { broadcastShapes, normAxis, reshapeShape, sameShape } from "./shape.js";
+import { broadcastShapes, normAxis, reshapeShape, sameShape, unknownDim } from "./shape.js";
 
 // ---------------------------------------------------------------- helpers (not differentiated)
 
@@ -137,16 +137,22 @@ function reduceShape(shape: readonly Dim[], axes: number[], keep: boolean): Dim[
   return keep ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
-/** Broadcast a reduced gradient back over the reduced axes of `x`. */
-function unreduce(g: Graph, gy: Value, x: Value, axes: number[], keep: boolean): Value {
+/** Broadcast a reduced gradient back over the reduced axes of `x` (xShape: x's shape, taken in the forward pass). */
+function unreduce(g: Graph, gy: Value, x: Value, xShape: Value, axes: number[], keep: boolean): Value {
   const kept = keep ? gy : g.emit1("Unsqueeze", [gy, g.constI64(axes)], gy.dtype, reduceShape(x.shape, axes, true));
-  return g.emit1("Expand", [kept, shapeOf(g, x)], gy.dtype, x.shape);
+  return g.emit1("Expand", [kept, xShape], gy.dtype, x.shape);
+}
+
+/** x's shape as a constant when fully known, else a Shape node emitted now (in the forward pass). */
+function forwardShape(g: Graph, x: Value): Value {
+  return x.shape.every((d) => typeof d === "number") ? g.constI64(x.shape as number[]) : shapeOf(g, x);
 }
 
 export function reduceSum(g: Graph, x: Value, axes: number[], keepdims = false): Value {
   const ax = axes.map((a) => normAxis(a, x.shape.length));
   const y = g.emit1("ReduceSum", [x, g.constI64(ax)], x.dtype, reduceShape(x.shape, ax, keepdims), { keepdims: int(keepdims ? 1 : 0) });
-  g.record([x], [y], ([gy]) => [unreduce(g, gy!, x, ax, keepdims)]);
+  const xShape = forwardShape(g, x);
+  g.record([x], [y], ([gy]) => [unreduce(g, gy!, x, xShape, ax, keepdims)]);
   return y;
 }
 
@@ -156,7 +162,8 @@ export function reduceMean(g: Graph, x: Value, axes: number[], keepdims = false)
   if (!sizes.every((d) => typeof d === "number")) throw new Error("reduceMean: reduced axes must have fixed sizes");
   const count = (sizes as number[]).reduce((p, q) => p * q, 1);
   const y = g.emit1("ReduceMean", [x, g.constI64(ax)], x.dtype, reduceShape(x.shape, ax, keepdims), { keepdims: int(keepdims ? 1 : 0) });
-  g.record([x], [y], ([gy]) => [unreduce(g, scale(g, gy!, 1 / count), x, ax, keepdims)]);
+  const xShape = forwardShape(g, x);
+  g.record([x], [y], ([gy]) => [unreduce(g, scale(g, gy!, 1 / count), x, xShape, ax, keepdims)]);
   return y;
 }
 
@@ -201,7 +208,7 @@ function matmulRaw(g: Graph, a: Value, b: Value, o: MatMulOptions): Value {
 
 function flatten2d(g: Graph, x: Value): Value {
   const last = x.shape[x.shape.length - 1];
-  return g.emit1("Reshape", [x, g.constI64([-1, typeof last === "number" ? last : -1])], x.dtype, ["?", last]);
+  return g.emit1("Reshape", [x, g.constI64([-1, typeof last === "number" ? last : -1])], x.dtype, [unknownDim(), last]);
 }
 
 /**
@@ -255,9 +262,28 @@ function zeroBytes(dtype: string): Uint8Array {
   return new Uint8Array(dtype === "float64" ? 8 : 4);
 }
 
+/**
+ * The Reshape spec that turns a tensor of shape `from` back into `to` without looking at any tensor:
+ * fixed sizes stay, a named size at the same index in both is copied (0), one other named size is
+ * inferred (-1). Undefined when that is not enough.
+ */
+function staticReshapeSpec(from: readonly Dim[], to: readonly Dim[]): number[] | undefined {
+  let inferred = 0;
+  const spec = to.map((d, i) => {
+    if (typeof d === "number") return d;
+    if (i < from.length && from[i] === d) return 0;
+    inferred++;
+    return -1;
+  });
+  return inferred <= 1 ? spec : undefined;
+}
+
 export function reshape(g: Graph, x: Value, spec: number[]): Value {
   const y = g.emit1("Reshape", [x, g.constI64(spec)], x.dtype, reshapeShape(x.shape, spec));
-  g.record([x], [y], ([gy]) => [g.emit1("Reshape", [gy!, shapeOf(g, x)], x.dtype, x.shape)]);
+  // The backward reshape must not read x's runtime shape: that would keep x alive until backward.
+  const back = staticReshapeSpec(y.shape, x.shape);
+  const xShape = back ? g.constI64(back) : shapeOf(g, x);
+  g.record([x], [y], ([gy]) => [g.emit1("Reshape", [gy!, xShape], x.dtype, x.shape)]);
   return y;
 }
 
@@ -283,7 +309,7 @@ export function unsqueeze(g: Graph, x: Value, axes: number[]): Value {
 export function concat(g: Graph, xs: Value[], axis: number): Value {
   const ax = normAxis(axis, xs[0].shape.length);
   const sizes = xs.map((x) => x.shape[ax]);
-  const total = sizes.every((s) => typeof s === "number") ? (sizes as number[]).reduce((p, q) => p + q, 0) : "?";
+  const total = sizes.every((s) => typeof s === "number") ? (sizes as number[]).reduce((p, q) => p + q, 0) : unknownDim();
   const shape = xs[0].shape.map((d, i) => (i === ax ? total : d));
   const y = g.emit1("Concat", xs, xs[0].dtype, shape, { axis: int(ax) });
   g.record(xs, [y], ([gy], need) => {
@@ -389,15 +415,21 @@ export function rope(g: Graph, x: Value, cos: Value, sin: Value): Value {
 // ---------------------------------------------------------------- loss
 
 export interface ChunkedCrossEntropyOptions {
-  /** Vocabulary rows per chunk; bounds the [tokens x chunk] logits held at once. */
+  /** Vocabulary rows per chunk; bounds the [tokens x chunk] temporaries alive at once. */
   chunkSize: number;
+  /**
+   * Recompute each chunk's logits in the backward pass instead of keeping exp(logits - max) for the
+   * whole vocabulary: no [tokens x vocab] tensor stays alive, for about 1.5x the head's matmul work.
+   */
+  recompute?: boolean;
 }
 
 /**
  * Weighted sum over tokens of cross-entropy(softmax(h W^T), target), with W [V, D] the output
- * embedding. Logits are computed one vocabulary chunk at a time and their log-sum-exp combined; the
- * gradient recomputes each chunk (in the transposed layout, so ORT cannot merge it with the forward)
- * instead of keeping every chunk's logits alive. h [N, D], targets [N] int64, weights [N].
+ * embedding. Logits are computed one vocabulary chunk at a time and their log-sum-exp combined.
+ * Backward either reuses each chunk's kept exp(logits - max) or (recompute) recomputes the chunk in
+ * the transposed layout, so ORT cannot merge it with the forward product and keep the logits alive.
+ * h [N, D], targets [N] int64, weights [N].
  */
 export function chunkedCrossEntropy(g: Graph, h: Value, W: Value, targets: Value, weights: Value, o: ChunkedCrossEntropyOptions): Value {
   const d = h.dtype;
@@ -408,45 +440,56 @@ export function chunkedCrossEntropy(g: Graph, h: Value, W: Value, targets: Value
   const Wc = chunks.map(([s, e]) =>
     chunks.length === 1 ? W : g.emit1("Slice", [W, g.constI64([s]), g.constI64([e]), g.constI64([0])], W.dtype, [e - s, W.shape[1]]),
   );
-  const lses = Wc.map((w, i) => {
+  const col = [N, 1];
+  const fwd = Wc.map((w) => {
     const logits = matmulRaw(g, h, w, { transB: true });
-    const m = g.emit1("ReduceMax", [logits, g.constI64([1])], d, [N, 1], { keepdims: int(1) });
+    const m = g.emit1("ReduceMax", [logits, g.constI64([1])], d, col, { keepdims: int(1) });
     const e = g.emit1("Exp", [g.emit1("Sub", [logits, m], d, logits.shape)], d, logits.shape);
-    const s = g.emit1("ReduceSum", [e, g.constI64([1])], d, [N, 1], { keepdims: int(1) });
-    void i;
-    return g.emit1("Add", [g.emit1("Log", [s], d, [N, 1]), m], d, [N, 1]);
+    const s = g.emit1("ReduceSum", [e, g.constI64([1])], d, col, { keepdims: int(1) });
+    return { m, e, lse: g.emit1("Add", [g.emit1("Log", [s], d, col), m], d, col) };
   });
   let lse: Value;
-  if (lses.length === 1) lse = lses[0];
+  if (fwd.length === 1) lse = fwd[0].lse;
   else {
-    const L = g.emit1("Concat", lses, d, [N, lses.length], { axis: int(1) });
-    const m = g.emit1("ReduceMax", [L, g.constI64([1])], d, [N, 1], { keepdims: int(1) });
-    const s = g.emit1("ReduceSum", [g.emit1("Exp", [g.emit1("Sub", [L, m], d, L.shape)], d, L.shape), g.constI64([1])], d, [N, 1], { keepdims: int(1) });
-    lse = g.emit1("Add", [g.emit1("Log", [s], d, [N, 1]), m], d, [N, 1]);
+    const L = g.emit1("Concat", fwd.map((f) => f.lse), d, [N, fwd.length], { axis: int(1) });
+    const m = g.emit1("ReduceMax", [L, g.constI64([1])], d, col, { keepdims: int(1) });
+    const s = g.emit1("ReduceSum", [g.emit1("Exp", [g.emit1("Sub", [L, m], d, L.shape)], d, L.shape), g.constI64([1])], d, col, { keepdims: int(1) });
+    lse = g.emit1("Add", [g.emit1("Log", [s], d, col), m], d, col);
   }
   const wt = g.emit1("Gather", [W, targets], d, [N, W.shape[1]], { axis: int(0) });
-  const tl = g.emit1("ReduceSum", [g.emit1("Mul", [h, wt], d, h.shape), g.constI64([1])], d, [N, 1], { keepdims: int(1) });
-  const w2 = g.emit1("Unsqueeze", [weights, g.constI64([1])], d, [N, 1]);
-  const perTok = g.emit1("Mul", [g.emit1("Sub", [lse, tl], d, [N, 1]), w2], d, [N, 1]);
+  const tl = g.emit1("ReduceSum", [g.emit1("Mul", [h, wt], d, h.shape), g.constI64([1])], d, col, { keepdims: int(1) });
+  const w2 = g.emit1("Unsqueeze", [weights, g.constI64([1])], d, col);
+  const perTok = g.emit1("Mul", [g.emit1("Sub", [lse, tl], d, col), w2], d, col);
   const loss = g.emit1("ReduceSum", [perTok, g.constI64([0, 1])], d, [], { keepdims: int(0) });
 
   g.record([h, W, targets, weights], [loss], ([gl], need) => {
     if (need[2] || need[3]) throw new Error("chunkedCrossEntropy: no gradient for targets or weights");
-    const gt = g.emit1("Mul", [w2, gl!], d, [N, 1]); // d loss / d lse per token
-    const gtT = g.emit1("Transpose", [gt], d, [1, N], { perm: { kind: "ints", value: [1, 0] } });
-    const lseT = g.emit1("Transpose", [lse], d, [1, N], { perm: { kind: "ints", value: [1, 0] } });
+    const gt = g.emit1("Mul", [w2, gl!], d, col); // d loss / d lse per token
     let gh: Value | undefined;
     const gWs: Value[] = [];
-    Wc.forEach((w) => {
+    const gtT = o.recompute ? g.emit1("Transpose", [gt], d, [1, N], { perm: { kind: "ints", value: [1, 0] } }) : undefined;
+    const lseT = o.recompute ? g.emit1("Transpose", [lse], d, [1, N], { perm: { kind: "ints", value: [1, 0] } }) : undefined;
+    Wc.forEach((w, c) => {
       const Vc = w.shape[0];
-      const logitsT = matmulRaw(g, w, h, { transB: true }); // [Vc, N]
-      const pT = g.emit1("Exp", [g.emit1("Sub", [logitsT, lseT], d, [Vc, N])], d, [Vc, N]);
-      const dlT = g.emit1("Mul", [pT, gtT], d, [Vc, N]);
-      if (need[0]) {
-        const c = matmulRaw(g, dlT, w, { transA: true }); // [N, D]
-        gh = gh ? g.emit1("Add", [gh, c], d, h.shape) : c;
+      if (o.recompute) {
+        const logitsT = matmulRaw(g, w, h, { transB: true }); // [Vc, N]
+        const pT = g.emit1("Exp", [g.emit1("Sub", [logitsT, lseT!], d, [Vc, N])], d, [Vc, N]);
+        const dlT = g.emit1("Mul", [pT, gtT!], d, [Vc, N]);
+        if (need[0]) {
+          const part = matmulRaw(g, dlT, w, { transA: true }); // [N, D]
+          gh = gh ? g.emit1("Add", [gh, part], d, h.shape) : part;
+        }
+        if (need[1]) gWs.push(matmulRaw(g, dlT, h, {})); // [Vc, D]
+      } else {
+        // softmax = e * exp(m - lse); fold exp(m - lse) * gt into one [N, 1] factor.
+        const f = g.emit1("Mul", [g.emit1("Exp", [g.emit1("Sub", [fwd[c].m, lse], d, col)], d, col), gt], d, col);
+        const dl = g.emit1("Mul", [fwd[c].e, f], d, [N, Vc]);
+        if (need[0]) {
+          const part = matmulRaw(g, dl, w, {}); // [N, D]
+          gh = gh ? g.emit1("Add", [gh, part], d, h.shape) : part;
+        }
+        if (need[1]) gWs.push(matmulRaw(g, dl, h, { transA: true })); // [Vc, D]
       }
-      if (need[1]) gWs.push(matmulRaw(g, dlT, h, {})); // [Vc, D]
     });
     let gW: Value | undefined;
     if (need[0]) gh = g.emit1("Sub", [gh!, g.emit1("Mul", [wt, gt], d, h.shape)], d, h.shape);

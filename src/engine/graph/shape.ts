@@ -23,6 +23,13 @@ export function normAxis(axis: number, rank: number): number {
   return a;
 }
 
+let unknownCounter = 0;
+
+/** A fresh name for a size known only at run time (never equal to another unknown size). */
+export function unknownDim(): string {
+  return `?${unknownCounter++}`;
+}
+
 /** Output shape of Reshape with ONNX's 0 (copy) and -1 (infer) conventions. */
 export function reshapeShape(input: readonly Dim[], spec: readonly number[]): Dim[] {
   const out: Dim[] = spec.map((s, i) => (s === 0 ? input[i] : s));
@@ -34,7 +41,7 @@ export function reshapeShape(input: readonly Dim[], spec: readonly number[]): Di
       const rest = (out as number[]).reduce((x, y, i) => (i === inf ? x : x * y), 1);
       out[inf] = total / rest;
     } else {
-      out[inf] = `?${inf}`;
+      out[inf] = unknownDim();
     }
   }
   return out;

@@ -8,6 +8,7 @@ import * as op from "../graph/ops.js";
 import type { ModelConfig } from "../types.js";
 import { int } from "../onnx/model.js";
 import { ropeInvFreq } from "./rope.js";
+import { unknownDim } from "../graph/shape.js";
 
 export type LoraTarget = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
 export const ALL_LORA_TARGETS: LoraTarget[] = ["q", "k", "v", "o", "gate", "up", "down"];
@@ -114,7 +115,7 @@ export function buildDecoder(
   const { cos, sin } = rotaryTables(g, c, inp.positions, dtype);
   // Queries of one KV head are processed as one [group*T] block, so K and V are never repeated; the
   // bias is tiled to match (rows ordered group-major, like the reshaped queries).
-  const bias = group === 1 ? inp.bias : g.emit1("Tile", [inp.bias, g.constI64([1, 1, group, 1])], dtype, [inp.bias.shape[0], 1, "?", inp.bias.shape[3]]);
+  const bias = group === 1 ? inp.bias : g.emit1("Tile", [inp.bias, g.constI64([1, 1, group, 1])], dtype, [inp.bias.shape[0], 1, unknownDim(), inp.bias.shape[3]]);
 
   let h = op.gather(g, weight("model.embed_tokens.weight"), inp.ids); // [B, T, D]
   const presents: { k: Value; v: Value }[] = [];

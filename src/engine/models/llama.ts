@@ -53,6 +53,11 @@ export interface LoraSpec {
 export interface EngineOptions extends RuntimeOptions {
   /** Vocabulary rows per cross-entropy chunk (default 8192). */
   vocabChunk?: number;
+  /**
+   * Recompute the output-layer logits in the backward pass (no [tokens x vocab] tensor kept; about
+   * 1.5x the output layer's matmul work). Default: only for vocabularies above 65,536.
+   */
+  ceRecompute?: boolean;
   /** Compute in float64 (tests only: slower, no FusedMatMul). */
   dtype?: "float32" | "float64";
   /**
@@ -247,7 +252,10 @@ function buildLossGraph(
   const h2 = op.reshape(g, hidden, [-1, D]);
   const flat = (v: Value) => g.emit1("Reshape", [v, g.constI64([-1])], v.dtype, ["N"]);
   const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
-  const loss = op.chunkedCrossEntropy(g, h2, W, flat(targets), flat(lossWeights), { chunkSize: o.vocabChunk ?? 8192 });
+  const loss = op.chunkedCrossEntropy(g, h2, W, flat(targets), flat(lossWeights), {
+    chunkSize: o.vocabChunk ?? 8192,
+    recompute: o.ceRecompute ?? c.vocabSize > 65536,
+  });
   g.output(loss, "loss_sum");
   const gradNames: string[] = [];
   if (withGrads) {
@@ -276,8 +284,10 @@ function paramFeeds(shapes: { name: string; shape: [number, number] }[], params:
 export async function createTrainStep(c: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec, o: EngineOptions = {}): Promise<TrainStep> {
   const dtype = o.dtype ?? "float32";
   const shapes = loraParamShapes(c, spec);
-  const train = buildLossGraph(c, weights, spec, o, true);
-  const trainSession = await Session.create(train.bytes, o);
+  const built = buildLossGraph(c, weights, spec, o, true);
+  const trainSession = await Session.create(built.bytes, o);
+  // Keep only what runs need: the serialised model (as large as the weights) can be collected.
+  const train = { weightFeeds: built.weightFeeds, gradNames: built.gradNames, hasDropout: built.hasDropout };
   let evalSession: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
   const readScalar = (t: ort.Tensor) => Number(t.data[0]);
 
@@ -421,8 +431,9 @@ function toFloat32(t: ort.Tensor): Float32Array {
 /** Build (once) the KV-cached inference session; the all-positions session is built on first use. */
 export async function createInferenceModel(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions = {}): Promise<InferenceModel> {
   const dtype = o.dtype ?? "float32";
-  const main = buildInferenceGraph(c, weights, o, false);
-  const session = await Session.create(main.bytes, o);
+  const built = buildInferenceGraph(c, weights, o, false);
+  const session = await Session.create(built.bytes, o);
+  const main = { weightFeeds: built.weightFeeds };
   let full: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
   const KV = c.numKvHeads;
   const hd = c.headDim;

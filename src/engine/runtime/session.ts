@@ -13,6 +13,13 @@ export interface RuntimeOptions {
   executionProviders?: string[];
   /** Write the optimised graph here (debugging). */
   optimizedModelPath?: string;
+  /**
+   * ORT's CPU memory arena (default off: the arena grows in power-of-two steps and never shrinks, which
+   * costs far more peak memory than plain allocation for these large training graphs).
+   */
+  cpuMemArena?: boolean;
+  /** Write ORT's per-op profile (JSON) with this file prefix (debugging, benchmarks). */
+  profilePrefix?: string;
 }
 
 export type FeedValue = ort.Tensor;
@@ -35,12 +42,17 @@ export class Session {
       executionProviders: options.executionProviders ?? ["cpu"],
       graphOptimizationLevel: "all",
       executionMode: "sequential",
+      enableCpuMemArena: options.cpuMemArena ?? false,
     };
     if (options.threads !== undefined) {
       so.intraOpNumThreads = options.threads;
       so.interOpNumThreads = 1;
     }
     if (options.optimizedModelPath) so.optimizedModelFilePath = options.optimizedModelPath;
+    if (options.profilePrefix) {
+      so.enableProfiling = true;
+      so.profileFilePrefix = options.profilePrefix;
+    }
     let inner: ort.InferenceSession;
     try {
       inner = await ort.InferenceSession.create(model, so);
@@ -61,6 +73,12 @@ export class Session {
   async run(feeds: Record<string, ort.Tensor>, fetch: readonly string[]): Promise<Record<string, ort.Tensor>> {
     const res = await this.inner.run(feeds, fetch);
     return res as Record<string, ort.Tensor>;
+  }
+
+  /** Stop profiling; returns the profile file (when profiling was on). */
+  endProfiling(): string | undefined {
+    const f = (this.inner as unknown as { endProfiling?: () => string }).endProfiling?.();
+    return f || undefined;
   }
 
   async dispose(): Promise<void> {
