@@ -36,7 +36,8 @@ export function curvesFromRecords(records: Record<string, unknown>[]): LossCurve
   const held = new Map<number, number>();
   for (const r of records) {
     const step = typeof r.step === "number" ? r.step : undefined;
-    if (step === undefined) continue;
+    // "done" repeats the last values (and its train loss is an average): the step and eval lines suffice.
+    if (step === undefined || r.type === "done") continue;
     // An eval event's trainLoss is an average over the eval window; the per-step loss is finer, keep it.
     const h = firstNumber(r, HELD_OUT_KEYS);
     if (h !== undefined) held.set(step, h);

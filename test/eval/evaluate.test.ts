@@ -212,6 +212,10 @@ test("evaluate: base vs tuned end to end through the fake server", async () => {
     assert.equal(r.breakEven.find((b) => b.against === "base")!.calls, null);
     assert.equal(progress.at(-1), 3 * (20 * 2 + RETENTION_SET.length));
     assert.equal(r.items[0].question, "ticket 0");
+    // train-set gap: the same models on "training" items (here: the base rambles there too)
+    const gap = await evaluate({ items: items.slice(0, 4), trainItems: items.slice(4, 8), models: [{ name: "tuned", runner: mk("tuned") }] });
+    const g = gap.trainGap!.find((x) => x.metric === "format_compliance")!;
+    assert.deepEqual([g.model, g.train, g.heldOut, g.gap], ["tuned", 1, 1, 0]);
     // the example's own system prompt was sent to base; base-long's replaced it
     const sent = s.requests.filter((q) => q.body.messages.some((m) => m.content === "ticket 0"));
     assert.ok(sent.some((q) => q.body.messages[0].content === "short"));
