@@ -38,7 +38,7 @@ interface AddedToken {
   singleWord: boolean;
 }
 
-/** A piece of pre-tokenised text. `first` marks the first piece of the first text section (Metaspace "first"). */
+/** Splits text into pieces. `firstSection`: the text starts at offset 0 of the input (Metaspace "first"). */
 type PreTokenizer = (pieces: string[], firstSection: boolean) => string[];
 type Normalizer = (s: string) => string;
 type Decoder = (tokens: string[]) => string[];
@@ -218,7 +218,6 @@ export class HfTokenizer implements Tokenizer {
   encode(text: string, options: { addSpecialTokens?: boolean; allowSpecial?: boolean } = {}): number[] {
     const out: number[] = options.addSpecialTokens ? [...this.prefixIds] : [];
     const re = options.allowSpecial ? this.addedRegexAll : this.addedRegexNonSpecial;
-    let firstSection = true;
     if (re === undefined) {
       this.encodeSection(text, true, out);
     } else {
@@ -236,14 +235,14 @@ export class HfTokenizer implements Tokenizer {
         if (tok.lstrip) while (start > last && /\s/.test(text[start - 1])) start--;
         if (tok.rstrip) while (end < text.length && /\s/.test(text[end])) end++;
         if (start > last) {
-          this.encodeSection(text.slice(last, start), firstSection, out);
-          firstSection = false;
+          // Metaspace's prepend_scheme "first" prepends only to text at the very start of the input.
+          this.encodeSection(text.slice(last, start), last === 0, out);
         }
         out.push(tok.id);
         last = end;
         re.lastIndex = end;
       }
-      if (last < text.length) this.encodeSection(text.slice(last), firstSection, out);
+      if (last < text.length) this.encodeSection(text.slice(last), last === 0, out);
     }
     if (options.addSpecialTokens) out.push(...this.suffixIds);
     return out;

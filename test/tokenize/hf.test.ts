@@ -120,6 +120,38 @@ test("tiny SentencePiece-style BPE: prefix space, merge order, byte fallback, BO
   assert.equal(t.eosTokenId, 2);
 });
 
+test("Metaspace pre-tokenizer (newer Llama/Mistral files) encodes like the Prepend+Replace normaliser", () => {
+  const a = tinySentencePiece();
+  const json = {
+    added_tokens: [
+      { id: 0, content: "<unk>", special: true },
+      { id: 1, content: "<s>", special: true },
+      { id: 2, content: "</s>", special: true },
+    ],
+    normalizer: null,
+    pre_tokenizer: { type: "Metaspace", replacement: "▁", prepend_scheme: "first", split: false },
+    decoder: { type: "Metaspace", replacement: "▁", prepend_scheme: "first" },
+    model: {
+      type: "BPE",
+      vocab: Object.fromEntries((a as unknown as { vocab: Map<string, number> }).vocab),
+      merges: [["▁", "a"], ["▁a", "b"], ["b", "c"]],
+      byte_fallback: true,
+      unk_token: "<unk>",
+    },
+  };
+  const b = new HfTokenizer({ name: "meta", tokenizerJson: json });
+  for (const s of ["abc", "abc ab bc", "é b"]) assert.deepEqual(b.encode(s), a.encode(s), s);
+  // Unlike the legacy Prepend normaliser, Metaspace adds no "▁" to text that already starts with a space.
+  assert.deepEqual(b.encode(" a"), [b.tokenToId("▁a")!]);
+  assert.deepEqual(a.encode(" a"), [a.tokenToId("▁")!, a.tokenToId("▁a")!]);
+  // And the independent @huggingface/tokenizers implementation agrees on both files.
+  const pkgB = new PkgTokenizer({ ...json, post_processor: null }, {});
+  for (const s of ["abc", " a", "abc ab bc", "é b", "  x"]) assert.deepEqual(b.encode(s), pkgB.encode(s, { add_special_tokens: false }).ids, s);
+  assert.equal(b.decode(b.encode("abc ab")), "abc ab");
+  // "first": text after a special token at the start gets no prefix space.
+  assert.deepEqual(b.encode("<s>ab", { allowSpecial: true }), [1, b.tokenToId("a")!, b.tokenToId("b")!]);
+});
+
 test("streaming decode returns only complete characters", () => {
   const t = tinySentencePiece();
   const ids = t.encode("a é 🙂 bc");
