@@ -53,7 +53,7 @@ function printEstimate(ctx: CommandContext, pre: Preflight, provider: string): v
   ctx.err(`${c.bold(t.file)}: ${t.examples.toLocaleString("en-US")} examples, ${t.tokens.toLocaleString("en-US")} tokens${t.exactTokens ? "" : " (approximate: o200k_base)"}`);
   if (t.overLimit > 0) ctx.err(c.yellow(`  ${t.overLimit} example(s) exceed the model's ${t.tokenLimit?.toLocaleString("en-US")}-token limit and will be truncated`));
   if (pre.validation) ctx.err(`${c.bold(pre.validation.file)}: ${pre.validation.examples.toLocaleString("en-US")} validation examples`);
-  for (const w of t.report.warnings.slice(0, 5)) ctx.err(c.yellow(`  warning ${t.file}:${w.line}: ${w.message}`));
+  for (const w of t.report.warnings.slice(0, 5)) ctx.err(c.yellow(`  warning ${t.file}${w.line > 0 ? `:${w.line}` : ""}: ${w.message}`));
   if (t.report.warningCount > 5) ctx.err(c.yellow(`  ... ${t.report.warningCount - 5} more warnings (run \`tunekit validate ${t.file}\`)`));
   const cost = e.cost !== undefined ? `about $${e.cost.toFixed(2)} at $${e.pricePerMTok}/1M tokens (prices as of ${e.pricesAsOf})` : `cost unknown for this model at ${provider}`;
   ctx.err(`estimate: ${e.epochs} epoch(s) x ${e.datasetTokens.toLocaleString("en-US")} tokens = ${c.bold(e.billedTokens.toLocaleString("en-US"))} billed tokens, ${cost}`);

@@ -6,13 +6,14 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCli, projectRoot, type CliResult } from "../helpers/cli.js";
 import { tempDir } from "../helpers/fixtures.js";
 import { openStore } from "../../src/store/index.js";
 import { FakeOpenAIServer } from "../servers/fake-openai-ft.js";
-import { writeChatJsonl } from "./data.js";
+import { assertHistoryInOrder, writeChatJsonl } from "./data.js";
 
 const KEY = "sk-proj-" + "T0pS3cr3tKeyForTunekitTests9XyZ";
 let server: FakeOpenAIServer;
@@ -66,6 +67,44 @@ test("without a terminal and without --yes, hosted training refuses before uploa
   assert.match(r.stderr, /--yes/);
   assert.match(r.stderr, /billed tokens/);
   assert.equal(uploads(), before);
+});
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`), typing `input`. */
+function runOnTty(args: string[], input: string): Promise<{ code: number | null; output: string }> {
+  const mainTs = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+  const cmd = [process.execPath, "--import", "tsx", mainTs, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  return new Promise((resolve) => {
+    const child = spawn("script", ["-qec", cmd, "/dev/null"], { cwd: projectRoot, env: { ...process.env, NO_COLOR: "1", ...env() }, stdio: ["pipe", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    child.on("close", (code) => resolve({ code, output }));
+    child.stdin.end(input);
+  });
+}
+const hasScript = (() => {
+  try {
+    execFileSync("script", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test("on a terminal the cost is confirmed by a prompt: 'n' uploads nothing, 'y' runs the job", { skip: hasScript ? false : "util-linux `script` is not installed" }, async () => {
+  freshHome();
+  const before = uploads();
+  const no = await runOnTty(["train", data, "--provider", "openai", "--model", "gpt-4o-mini-2024-07-18"], "n\n");
+  allOutputs.push({ code: no.code, signal: null, stdout: no.output, stderr: "" });
+  assert.equal(no.code, 0, no.output);
+  assert.match(no.output, /Start the openai fine-tuning job\? \[y\/N\]/);
+  assert.match(no.output, /Not started; nothing was uploaded/);
+  assert.equal(uploads(), before);
+  const yes = await runOnTty(["train", data, "--provider", "openai", "--model", "gpt-4o-mini-2024-07-18"], "y\n");
+  allOutputs.push({ code: yes.code, signal: null, stdout: yes.output, stderr: "" });
+  assert.equal(yes.code, 0, yes.output);
+  assert.match(yes.output, /succeeded/);
+  assert.equal(uploads(), before + 1);
 });
 
 test("a dataset with errors is refused locally (exit 1), nothing uploaded", async () => {
@@ -124,7 +163,7 @@ test("train --provider openai --yes --json: estimate, upload, job, metrics, chec
   const details = JSON.parse(show.stdout);
   assert.equal(details.job.id, started.job);
   assert.equal(details.metrics.length, 6);
-  assert.deepEqual(details.history.map((h: { status: string }) => h.status), ["created", "validating_files", "queued", "running", "succeeded"]);
+  assertHistoryInOrder(details.history.map((h: { status: string }) => h.status), ["validating_files", "queued", "running", "succeeded"], "succeeded");
   const human = await runCli(["jobs", "show", started.job], { env: env() });
   allOutputs.push(human);
   assert.match(human.stdout, /succeeded/);
@@ -141,7 +180,7 @@ test("train --provider openai --yes --json: estimate, upload, job, metrics, chec
 
 test("the CLI killed (SIGKILL) mid-watch; `jobs watch` resumes to the end without duplicates", async () => {
   freshHome();
-  Object.assign(server.options, { stepMs: 150 });
+  Object.assign(server.options, { stepMs: 200 });
   try {
     const mainTs = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
     const child = spawn(process.execPath, ["--import", "tsx", mainTs, "train", data, "--provider", "openai", "--model", "gpt-4o-mini-2024-07-18", "--yes", "--json"], {
@@ -156,7 +195,7 @@ test("the CLI killed (SIGKILL) mid-watch; `jobs watch` resumes to the end withou
     await new Promise<void>((resolve) => {
       child.stdout.on("data", (d) => {
         out += d;
-        if (jsonLines(out).some((l) => l.type === "metrics" && l.step >= 2)) {
+        if (jsonLines(out).some((l) => l.type === "metrics" && l.step >= 1)) {
           child.kill("SIGKILL");
           resolve();
         }
@@ -219,11 +258,11 @@ test("a failed job reports its code and message (exit 1); a bad key is a clear 4
   assert.equal(noKey.code, 0);
 });
 
-test("jobs cancel cancels a running job; unknown ids are a clear error", async () => {
+test("Ctrl-C stops watching but not the job; jobs cancel cancels it; unknown ids are a clear error", async () => {
   freshHome();
   Object.assign(server.options, { queueMs: 60_000 });
   try {
-    // Start without following to the end: the job sits in the queue; the CLI is stopped by SIGKILL.
+    // The job sits in the queue while the CLI watches it.
     const mainTs = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
     const child = spawn(process.execPath, ["--import", "tsx", mainTs, "train", data, "--provider", "openai", "--model", "gpt-4o-mini-2024-07-18", "--yes", "--json"], {
       cwd: projectRoot,
@@ -231,6 +270,9 @@ test("jobs cancel cancels a running job; unknown ids are a clear error", async (
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
     await new Promise<void>((resolve) => {
       child.stdout.on("data", (d) => {
         out += d;
@@ -238,9 +280,14 @@ test("jobs cancel cancels a running job; unknown ids are a clear error", async (
       });
       child.on("close", () => resolve());
     });
-    child.kill("SIGKILL");
+    // Ctrl-C stops watching, not the job, and says how to resume.
+    child.kill("SIGINT");
+    assert.equal(await closed, 130, err);
+    assert.match(err, /stopped watching; the job keeps running\. Resume with `tunekit jobs watch tk_/);
+    allOutputs.push({ code: 130, signal: null, stdout: out, stderr: err });
     const started = jsonLines(out).find((l) => l.type === "started");
     assert.ok(started);
+    assert.equal(server.jobs.get(started.remoteId)!.status, "queued");
     const c = await runCli(["jobs", "cancel", started.job, "--json"], { env: env() });
     allOutputs.push(c);
     assert.equal(c.code, 0, c.stderr);

@@ -8,7 +8,7 @@ import { startHostedJob } from "../../src/providers/run.js";
 import { followJob, type FollowUpdate } from "../../src/providers/follow.js";
 import { FakeOpenAIServer } from "../servers/fake-openai-ft.js";
 import { tempDir } from "../helpers/fixtures.js";
-import { writeChatJsonl } from "./data.js";
+import { assertHistoryInOrder, writeChatJsonl } from "./data.js";
 
 const KEY = "sk-test-" + "Zq8vR2mK7pX4wL9nT3yB6cF1";
 let server: FakeOpenAIServer;
@@ -54,8 +54,9 @@ test("a job runs end to end through the real SDK: upload, create, follow events 
   assert.equal(typeof metrics[0].values.train_mean_token_accuracy, "number");
   // Every server event stored exactly once, in order.
   assert.deepEqual(store.listEvents(job.id).map((e) => e.remoteId), created.events.map((e) => e.id));
-  assert.deepEqual(store.statusHistory(job.id).map((h) => h.status), ["created", "validating_files", "queued", "running", "succeeded"]);
-  assert.deepEqual(store.listCheckpoints(job.id).map((c) => c.step), created.checkpoints.map((c) => c.step_number).sort((a, b) => a - b));
+  assertHistoryInOrder(store.statusHistory(job.id).map((h) => h.status), ["validating_files", "queued", "running", "succeeded"], "succeeded");
+  assert.deepEqual(store.listCheckpoints(job.id).map((c) => c.step), created.checkpoints.slice(-3).map((c) => c.step_number));
+  assert.deepEqual(store.listCheckpoints(job.id).map((c) => c.step), [3, 6]); // 2 epochs of 3 steps
   assert.ok(updates.some((u) => u.type === "metrics" && u.step === 6));
   assert.equal(updates[updates.length - 1].type, "done");
   const res = await t.result(started.snapshot.remoteId);
