@@ -106,7 +106,7 @@ export { createRunner, type CreatedRunner, type CreateRunnerOptions } from "./ev
 export { parseModelSpec, parseModelSpecs, type ModelSpec, type ModelSource } from "./eval/runner/spec.js";
 export { GenerationCache, withCache } from "./eval/runner/cache.js";
 export type { ModelRunner, Generation, GenerationParams as EvalGenerationParams, Price } from "./eval/runner/types.js";
-export { renderHtml } from "./report/html.js";
+export { renderHtml, type HtmlOptions } from "./report/html.js";
 export { renderMarkdown } from "./report/markdown.js";
 export { renderTerminal } from "./report/terminal.js";
 export { writeReport } from "./report/write.js";

@@ -29,8 +29,10 @@ export function exampleDeltas(r: EvalResult): { index: number; delta: number; ti
   return r.items.map((_, i) => {
     const d = (m: ModelResult, k: PerExampleMetric) => m.examples[i].scores[k];
     const a = d(cand, pm);
-    const b = d(base, pm);
-    return { index: i, delta: a !== null && b !== null ? a - b : 0, tie: (d(cand, "chrf") ?? 0) - (d(base, "chrf") ?? 0) };
+    // With a single model there is nothing to regress from: its failures (score below full marks) come first.
+    const b = r.models.length === 1 ? (a === null ? null : 1) : d(base, pm);
+    const tieBase = r.models.length === 1 ? 1 : (d(base, "chrf") ?? 0);
+    return { index: i, delta: a !== null && b !== null ? a - b : 0, tie: (d(cand, "chrf") ?? 0) - tieBase };
   });
 }
 

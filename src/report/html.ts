@@ -253,8 +253,8 @@ function examples(r: EvalResult): string {
   });
   const more = order.length > limit ? `<p class="note">${order.length - limit} more examples are in results.json.</p>` : "";
   return (
-    `<h2>Examples, worst regressions first</h2>` +
-    `<div class="filters"><input id="exq" type="search" placeholder="filter examples by text" aria-label="filter examples"><label><input id="exreg" type="checkbox"> regressions only</label><span id="excount" class="note"></span></div>` +
+    `<h2>Examples, ${r.models.length > 1 ? "worst regressions" : "failures"} first</h2>` +
+    `<div class="filters"><input id="exq" type="search" placeholder="filter examples by text" aria-label="filter examples"><label><input id="exreg" type="checkbox"> ${r.models.length > 1 ? "regressions" : "failures"} only</label><span id="excount" class="note"></span></div>` +
     cards.join("") +
     more
   );
@@ -270,9 +270,19 @@ function settings(r: EvalResult): string {
   );
 }
 
-export function renderHtml(r: EvalResult): string {
+export interface HtmlOptions {
+  /** Replaces the default headline question. */
+  title?: string;
+  /** Plain-text paragraphs shown under the title (escaped), e.g. which model and settings produced the numbers. */
+  notes?: string[];
+}
+
+export function renderHtml(r: EvalResult, options: HtmlOptions = {}): string {
   const names = r.models.map((m) => m.name).join(" vs ");
-  const title = r.models.length > 1 ? `Did ${r.models[r.models.length - 1].name} beat ${r.models[0].name}?` : `Evaluation of ${r.models[0]?.name ?? "a model"}`;
+  const title =
+    options.title ??
+    (r.models.length > 1 ? `Did ${r.models[r.models.length - 1].name} beat ${r.models[0].name}?` : `Evaluation of ${r.models[0]?.name ?? "a model"}`);
+  const notes = (options.notes ?? []).map((n) => `<p>${esc(n)}</p>`).join("");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src '${SCRIPT_HASH}'; img-src data:">
@@ -280,6 +290,7 @@ export function renderHtml(r: EvalResult): string {
 <body><main>
 <h1>${esc(title)}</h1>
 <p class="sub">${r.examples} held-out examples${r.dataFile ? ` from ${esc(r.dataFile)}` : ""} · ${esc(names)} · ${esc(r.createdAt.slice(0, 16).replace("T", " "))} UTC</p>
+${notes}
 ${verdicts(r)}
 <h2>Scores</h2>${scoresTable(r)}
 ${differences(r)}
