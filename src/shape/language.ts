@@ -35,21 +35,48 @@ const SCRIPTS: [RegExp, string][] = [
   [/[\u0370-\u03ff]/g, "el"],
 ];
 
-/** ISO 639-1 code of the text's most likely language, or "und". Looks at the first 2,000 characters. */
+/** ISO 639-1 code of the text's most likely language, or "und". Looks at the first 600 characters. */
 export function guessLanguage(text: string): string {
-  const t = text.slice(0, 2000);
-  const letters = (t.match(/\p{L}/gu) ?? []).length;
-  if (letters === 0) return "und";
-  for (const [re, lang] of SCRIPTS) {
-    const n = (t.match(re) ?? []).length;
-    if (n / letters > 0.3) return lang;
+  const t = text.length > 600 ? text.slice(0, 600) : text;
+  // Non-ASCII text: check the scripts first (a cheap test keeps plain English off this path).
+  let ascii = true;
+  for (let i = 0; i < t.length; i++) {
+    if (t.charCodeAt(i) > 127) {
+      ascii = false;
+      break;
+    }
+  }
+  if (!ascii) {
+    const letters = (t.match(/\p{L}/gu) ?? []).length;
+    if (letters === 0) return "und";
+    for (const [re, lang] of SCRIPTS) {
+      const n = (t.match(re) ?? []).length;
+      if (n / letters > 0.3) return lang;
+    }
   }
   const scores: Record<string, number> = {};
   let words = 0;
-  for (const w of t.toLowerCase().match(/\p{L}+/gu) ?? []) {
+  const lower = t.toLowerCase();
+  const add = (w: string) => {
     words++;
-    for (const lang of WORD_LANG.get(w) ?? []) scores[lang] = (scores[lang] ?? 0) + 1;
+    const langs = WORD_LANG.get(w);
+    if (langs) for (const lang of langs) scores[lang] = (scores[lang] ?? 0) + 1;
+  };
+  if (ascii) {
+    let start = -1;
+    for (let i = 0; i <= lower.length; i++) {
+      const c = i < lower.length ? lower.charCodeAt(i) : 32;
+      const letter = c >= 97 && c <= 122;
+      if (letter && start < 0) start = i;
+      else if (!letter && start >= 0) {
+        add(lower.slice(start, i));
+        start = -1;
+      }
+    }
+  } else {
+    for (const w of lower.match(/\p{L}+/gu) ?? []) add(w);
   }
+  if (words === 0) return "und";
   let best = "und";
   let bestScore = 0;
   let second = 0;

@@ -79,22 +79,24 @@ const QTY_UNIT =
 interface Pattern {
   kind: SpecificKind;
   re: RegExp;
+  /** Only worth running when the text has a digit (most replies of a behaviour set have none). */
+  digits?: boolean;
 }
 
 // Order matters: earlier patterns win overlaps (an email is not also a URL, a price not also a number).
 const PATTERNS: Pattern[] = [
   { kind: "email", re: /\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b/g },
   { kind: "url", re: /\bhttps?:\/\/[^\s<>()"'`]+|\bwww\.[^\s<>()"'`]+|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|dev|ai|co|gov|edu|app|info|biz|us|uk|de)(?:\/[^\s<>()"'`]*)?(?![\w.])/gi },
-  { kind: "phone", re: /(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\b\d{1,4}[\s.-])?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?\b/g },
-  { kind: "version", re: /\bv?\d+\.\d+\.\d+(?:[-.][\w.]+)?\b|\bv\d+(?:\.\d+)?\b|\bversion\s+\d+(?:\.\d+)*\b/gi },
+  { kind: "phone", digits: true, re: /(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\b\d{1,4}[\s.-])?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?\b/g },
+  { kind: "version", digits: true, re: /\bv?\d+\.\d+\.\d+(?:[-.][\w.]+)?\b|\bv\d+(?:\.\d+)?\b|\bversion\s+\d+(?:\.\d+)*\b/gi },
   { kind: "date", re: new RegExp(`\\b${MONTH}\\.?\\s+\\d{1,2}(?:st|nd|rd|th)?(?:,?\\s+\\d{4})?\\b|\\b\\d{1,2}(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\b(?:,?\\s+\\d{4})?|\\b${MONTH}\\s+\\d{4}\\b|\\b\\d{1,2}(?:st|nd|rd|th)\\s+(?:of\\s+)?(?:each|every|the|this|next)\\s+month\\b|\\bthe\\s+\\d{1,2}(?:st|nd|rd|th)\\b|\\b\\d{4}-\\d{2}-\\d{2}\\b|\\b\\d{1,2}\\/\\d{1,2}\\/\\d{2,4}\\b|\\b(?:19|20)\\d{2}\\b|\\b${WEEKDAY}\\b`, "gi") },
-  { kind: "time", re: /\b\d{1,2}(?::\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b|\bnoon\b|\bmidnight\b/gi },
-  { kind: "price", re: new RegExp(`(?:[$€£¥₹]|\\b(?:usd|eur|gbp|cad|aud)\\s?)\\s?${NUM}(?:\\s?(?:k|m|bn|million|billion)\\b)?|\\b${NUM}\\s?(?:dollars|euros|pounds sterling|usd|eur|gbp|cents|bucks)\\b|\\bfree of charge\\b`, "gi") },
-  { kind: "percent", re: new RegExp(`\\b${NUM}\\s?(?:%|percent\\b|per cent\\b)`, "gi") },
+  { kind: "time", digits: true, re: /\b\d{1,2}(?::\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b|\bnoon\b|\bmidnight\b/gi },
+  { kind: "price", digits: true, re: new RegExp(`(?:[$€£¥₹]|\\b(?:usd|eur|gbp|cad|aud)\\s?)\\s?${NUM}(?:\\s?(?:k|m|bn|million|billion)\\b)?|\\b${NUM}\\s?(?:dollars|euros|pounds sterling|usd|eur|gbp|cents|bucks)\\b|\\bfree of charge\\b`, "gi") },
+  { kind: "percent", digits: true, re: new RegExp(`\\b${NUM}\\s?(?:%|percent\\b|per cent\\b)`, "gi") },
   { kind: "duration", re: new RegExp(`\\b(?:${NUM}|${NUM_WORD})(?:\\s?(?:-|–|to|or)\\s?(?:${NUM}|${NUM_WORD}))?[\\s-]+${DUR_UNIT}\\b|\\b(?:24/7|overnight|same[- ]day|next[- ]day)\\b`, "gi") },
-  { kind: "quantity", re: new RegExp(`\\b${NUM}(?:\\s?(?:-|–|to)\\s?${NUM})?\\s?${QTY_UNIT}(?![\\w/])`, "gi") },
-  { kind: "id", re: /\b[A-Z]{2,}[-_#]?\d{3,}\b|#\d{3,}\b/g },
-  { kind: "number", re: new RegExp(`(?<![\\w.])${NUM}(?![\\w])`, "g") },
+  { kind: "quantity", digits: true, re: new RegExp(`\\b${NUM}(?:\\s?(?:-|–|to)\\s?${NUM})?\\s?${QTY_UNIT}(?![\\w/])`, "gi") },
+  { kind: "id", digits: true, re: /\b[A-Z]{2,}[-_#]?\d{3,}\b|#\d{3,}\b/g },
+  { kind: "number", digits: true, re: new RegExp(`(?<![\\w.])${NUM}(?![\\w])`, "g") },
   {
     kind: "policy",
     re: /\b(?:our|the|this|your)\s+(?:refund|return|returns|cancellation|warranty|guarantee|shipping|delivery|privacy|exchange|trial|pricing|billing|data retention|retention|late fee|overdraft|membership|loyalty|price match|price-match|rescheduling|booking|pet|baggage|luggage|check-in|check-out|parking|visitor|attendance|leave|vacation|overtime|expense|travel|security)\s+(?:policy|window|period|terms|rules|fee|limit|allowance)\b[^.\n]*|\bwe\s+(?:do not|don't|never|always|only)?\s*(?:offer|provide|accept|ship|deliver|charge|refund|allow|guarantee|cover|support|waive|match)\b[^.\n]*|\b(?:is|are)\s+(?:non-refundable|fully refundable|refundable|free|not covered|covered|included at no|waived|not eligible|eligible)\b[^.\n]*|\b(?:is|are|will be|won't be|cannot be|can't be)\s+(?:not\s+)?(?:refunded|prorated|reimbursed|credited|waived)\b[^.\n]*/gi,
@@ -357,16 +359,21 @@ function trivialNumber(text: string, reply: string, start: number): boolean {
   return false;
 }
 
+const SKIPPED = new Set([" ", "\t", "\r", "*", "_", "#", ">", "-", "•", '"', "'", "(", "["]);
+const ENDERS = new Set([".", "!", "?", ":", ";", "\n"]);
+const isSpace = (c: string | undefined) => c === undefined || c === " " || c === "\t" || c === "\n" || c === "\r";
+
 /** Is `start` the first word of a sentence, list item or heading (markdown markers skipped)? */
 function sentenceStartAt(reply: string, start: number): boolean {
   let i = start - 1;
-  while (i >= 0 && /[\s*_#>\-•"'(\[]/.test(reply[i])) {
+  while (i >= 0 && (SKIPPED.has(reply[i]) || reply[i] === "\n")) {
+    if (reply[i] === "\n") return true;
     // An inline list marker (" - ", " • ", " * ") starts an item even mid-line.
-    if (/[-•*]/.test(reply[i]) && /\s/.test(reply[i - 1] ?? " ") && /\s/.test(reply[i + 1] ?? " ")) return true;
+    if ((reply[i] === "-" || reply[i] === "•" || reply[i] === "*") && isSpace(reply[i - 1]) && isSpace(reply[i + 1])) return true;
     i--;
   }
-  while (i >= 0 && /\d/.test(reply[i]) && i > 0 && /[\s\n]/.test(reply[i - 1] ?? "")) i--;
-  return i < 0 || /[.!?:;\n]/.test(reply[i]);
+  while (i > 0 && reply.charCodeAt(i) >= 48 && reply.charCodeAt(i) <= 57 && isSpace(reply[i - 1])) i--;
+  return i < 0 || ENDERS.has(reply[i]);
 }
 
 const CONNECTOR = /^(?:de|van|von|da|del|la|le|of|the)$/;
@@ -375,7 +382,11 @@ const CONNECTOR = /^(?:de|van|von|da|del|la|le|of|the)$/;
 export function extractSpecifics(reply: string): { start: number; end: number; text: string; kind: SpecificKind }[] {
   const taken: { start: number; end: number; text: string; kind: SpecificKind }[] = [];
   const overlaps = (s: number, e: number) => taken.some((t) => s < t.end && e > t.start);
+  const hasDigit = /\d/.test(reply);
+  const hasAt = reply.includes("@");
   for (const p of PATTERNS) {
+    if (p.digits && !hasDigit && !(p.kind === "price" && /free of charge/i.test(reply))) continue;
+    if (p.kind === "email" && !hasAt) continue;
     p.re.lastIndex = 0;
     for (const m of reply.matchAll(p.re)) {
       const text = m[0].replace(/[\s,;:.!?]+$/, "");
@@ -388,8 +399,11 @@ export function extractSpecifics(reply: string): { start: number; end: number; t
     }
   }
   // Capitalisation marks names only in English (German capitalises every noun).
-  const lang = guessLanguage(reply);
-  const nameMatches = lang === "en" || lang === "und" ? reply.matchAll(NAME_RE) : [];
+  let nameMatches = [...reply.matchAll(NAME_RE)];
+  if (nameMatches.length > 0) {
+    const lang = guessLanguage(reply);
+    if (lang !== "en" && lang !== "und") nameMatches = [];
+  }
   for (const m of nameMatches) {
     const words = m[0].split(/\s+/);
     const offsets: number[] = [];
