@@ -12,22 +12,9 @@ import { DEFAULT_TRAIN_OPTIONS } from "../../src/engine/train/defaults.js";
 import { train, type TrainRunEvent } from "../../src/engine/train/train-run.js";
 import { chatTemplateFor } from "../../src/tokenize/chatTemplate.js";
 import { loadTokenizerFromDir } from "../../src/tokenize/hf.js";
-import type { ChatExample, ChatMessage } from "../../src/dataset/types.js";
+import type { ChatMessage } from "../../src/dataset/types.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
-import { writeJsonl } from "./helpers/tiny.js";
-
-const NAMES = ["Tom", "Lily", "Ben", "Sue", "Max", "Anna", "Sam", "Mia", "Tim", "Zoe", "Jack", "Lucy", "Bob", "Kim", "Dan", "Eve"];
-const THINGS = ["ball", "cat", "dog", "tree", "cake", "sun", "box", "car"];
-
-export function nameDataset(): ChatExample[] {
-  const out: ChatExample[] = [];
-  for (let i = 0; i < 64; i++) {
-    const n = NAMES[i % 16];
-    const t = THINGS[(i * 3) % 8];
-    out.push({ messages: [{ role: "user", content: `${n} has a ${t}.` }, { role: "assistant", content: `NAME: ${n}` }] });
-  }
-  return out;
-}
+import { nameDataset, writeJsonl } from "./helpers/tiny.js";
 
 test("stories260K learns a reply format with LoRA (greedy output follows it after, not before)", async (t) => {
   const model = sharedFixture("models", "stories260K");

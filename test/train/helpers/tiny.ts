@@ -115,3 +115,18 @@ export function writeJsonl(path: string, examples: ChatExample[]): string {
   writeFileSync(path, examples.map((e) => JSON.stringify(e)).join("\n") + "\n");
   return path;
 }
+
+/** Prompts naming a person and a thing; the reply is always `NAME: <person>` (a format to learn). */
+const NAMES = ["Tom", "Lily", "Ben", "Sue", "Max", "Anna", "Sam", "Mia", "Tim", "Zoe", "Jack", "Lucy", "Bob", "Kim", "Dan", "Eve"];
+const THINGS = ["ball", "cat", "dog", "tree", "cake", "sun", "box", "car"];
+
+export function nameDataset(): ChatExample[] {
+  const out: ChatExample[] = [];
+  for (let i = 0; i < 64; i++) {
+    const n = NAMES[i % 16];
+    const t = THINGS[(i * 3) % 8];
+    out.push({ messages: [{ role: "user", content: `${n} has a ${t}.` }, { role: "assistant", content: `NAME: ${n}` }] });
+  }
+  return out;
+}
+

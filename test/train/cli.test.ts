@@ -1,0 +1,108 @@
+/** The train and export commands as a user runs them (spawned CLI). */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runCli } from "../helpers/cli.js";
+import { sharedFixture, tempDir } from "../helpers/fixtures.js";
+import { nameDataset, writeJsonl } from "./helpers/tiny.js";
+
+const tmp = tempDir("tunekit-train-cli-");
+test.after(() => tmp.cleanup());
+
+test("train refuses a dataset with errors before loading any model, and leaves no run folder", async () => {
+  const bad = join(tmp.dir, "bad.jsonl");
+  writeFileSync(bad, '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}\n{"messages": [\n');
+  const out = join(tmp.dir, "run-bad");
+  const r = await runCli(["train", bad, "--model", join(tmp.dir, "no-such-model"), "-o", out]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /invalid_dataset/);
+  assert.match(r.stderr, /line 2/);
+  assert.ok(!existsSync(out));
+});
+
+test("train usage errors: missing --model, bad --lora-targets, --validation with --test-split", async () => {
+  const data = writeJsonl(join(tmp.dir, "ok.jsonl"), nameDataset());
+  let r = await runCli(["train", data, "-o", join(tmp.dir, "x")]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--model is required/);
+  r = await runCli(["train", data, "--model", "m", "-o", join(tmp.dir, "x"), "--lora-targets", "q,zz"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown target "zz"/);
+  r = await runCli(["train", data, "--model", "m", "-o", join(tmp.dir, "x"), "--validation", data, "--test-split", "0.1"]);
+  assert.equal(r.code, 2);
+  r = await runCli(["train", "--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /--lora-targets/);
+  assert.match(r.stdout, /--provider/);
+});
+
+test("train refuses a dataset with nothing to learn (every assistant turn has weight 0)", async (t) => {
+  const model = sharedFixture("models", "stories260K");
+  if (!model) return t.skip("shared fixture models/stories260K missing");
+  const zero = nameDataset().map((ex) => ({ messages: ex.messages.map((m) => (m.role === "assistant" ? { ...m, weight: 0 as const } : m)) }));
+  const data = writeJsonl(join(tmp.dir, "zero.jsonl"), zero);
+  const r = await runCli(["train", data, "--model", model, "-o", join(tmp.dir, "run-zero"), "--json"]);
+  assert.equal(r.code, 1, r.stderr);
+  const last = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  assert.equal(last.type, "error");
+  assert.equal(last.code, "empty_loss_mask");
+});
+
+const mainTs = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+test("Ctrl-C stops with a checkpoint; --resume finishes; --json events; export --merged and --ollama", async (t) => {
+  const model = sharedFixture("models", "stories260K");
+  if (!model) return t.skip("shared fixture models/stories260K missing");
+  const data = writeJsonl(join(tmp.dir, "names.jsonl"), nameDataset());
+  const run = join(tmp.dir, "run");
+  const child = spawn(process.execPath, ["--import", "tsx", mainTs, "train", data, "--model", model, "-o", run, "--epochs", "2", "--batch-size", "8", "--lr", "5e-3", "--test-split", "0.125", "--eval-every", "4", "--json"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  let stdout = "";
+  let sent = false;
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+    if (!sent && stdout.includes('"type":"step"')) {
+      sent = true;
+      child.kill("SIGINT");
+    }
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
+  assert.equal(code, 130, stderr);
+  const events = stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(events[0].type, "start");
+  const done = events.at(-1);
+  assert.equal(done.type, "done");
+  assert.equal(done.reason, "interrupted");
+  assert.ok(done.step < 14);
+  assert.ok(events.some((e) => e.type === "checkpoint" && e.step === done.step));
+  assert.equal(JSON.parse(readFileSync(join(run, "run.json"), "utf8")).status, "interrupted");
+
+  const resumed = await runCli(["train", "--resume", run, "--json"]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const rev = resumed.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(rev[0].resumedFromStep, done.step);
+  assert.equal(rev.at(-1).type, "done");
+  assert.equal(rev.at(-1).reason, "completed");
+  assert.equal(rev.at(-1).step, 14);
+  assert.ok(rev.some((e) => e.type === "eval" && typeof e.gap === "number"));
+
+  const merged = await runCli(["export", run, "--merged", join(tmp.dir, "merged"), "--json"]);
+  assert.equal(merged.code, 0, merged.stderr);
+  const m = JSON.parse(merged.stdout);
+  assert.deepEqual(m.files, ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]);
+  const again = await runCli(["export", run, "--merged", join(tmp.dir, "merged")]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /not empty/);
+  // stories260K has no chat template: Ollama export is refused with the way out.
+  const ol = await runCli(["export", run, "--ollama", join(tmp.dir, "ollama")]);
+  assert.equal(ol.code, 2);
+  assert.match(ol.stderr, /--merged/);
+  assert.ok(!existsSync(join(tmp.dir, "ollama")));
+});
