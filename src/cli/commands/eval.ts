@@ -64,7 +64,7 @@ Exit codes: 0 done (all gates pass), 1 a gate failed or the data has errors, 2 u
     "train-data": { type: "string", valueName: "FILE", description: "training examples, to measure the train vs held-out gap" },
     "train-limit": { type: "string", valueName: "N", description: "training examples to use for the gap", default: "50" },
     metrics: { type: "string", valueName: "FILE|DIR", description: "training metrics JSONL (or run folder) for loss curves" },
-    "training-cost": { type: "string", valueName: "USD", description: "what training cost, for the break-even call volume" },
+    "training-cost": { type: "string", valueName: "USD", description: "what training cost, for the break-even call volume (hosted jobs: from the store)" },
     rag: { type: "string", valueName: "FILE", description: "document store: add the top chunks to every model's prompt" },
     "rag-k": { type: "string", valueName: "K", description: "chunks to retrieve per question", default: "4" },
     "no-cache": { type: "boolean", description: "do not read or write the generation cache" },
@@ -88,7 +88,7 @@ Exit codes: 0 done (all gates pass), 1 a gate failed or the data has errors, 2 u
     const temperature = num(ctx, cmd, "temperature", { min: 0, max: 2 })!;
     const limit = num(ctx, cmd, "limit", { integer: true, min: 1 });
     const trainLimit = num(ctx, cmd, "train-limit", { integer: true, min: 1 })!;
-    const trainingCost = num(ctx, cmd, "training-cost", { min: 0 });
+    let trainingCost = num(ctx, cmd, "training-cost", { min: 0 });
     const ragK = num(ctx, cmd, "rag-k", { integer: true, min: 1, max: 50 })!;
     if (str(ctx, "judge") && !str(ctx, "rubric")) throw usageError(cmd, "--judge needs --rubric FILE");
     if (str(ctx, "rubric") && !str(ctx, "judge")) throw usageError(cmd, "--rubric goes with --judge SPEC");
@@ -112,6 +112,7 @@ Exit codes: 0 done (all gates pass), 1 a gate failed or the data has errors, 2 u
         const c = await createRunner(m, opts);
         runners.push(c.runner);
         if (c.lossCurves && !lossCurves) lossCurves = c.lossCurves;
+        if (c.trainingCostUsd !== undefined && trainingCost === undefined) trainingCost = c.trainingCostUsd;
         const ragFile = m.rag ?? (str(ctx, "rag") ? resolve(cwd, str(ctx, "rag")!) : undefined);
         let augment: EvalModel["augment"];
         if (ragFile) {

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../store/store.js";
 import { TunekitError } from "../../util/errors.js";
-import { lookupPrice } from "../economics.js";
+import { lookupPrice, TRAINING_PRICE_TABLE } from "../economics.js";
 import { curvesFromRecords, readLossCurves, type LossCurves } from "../overfit.js";
 import { GenerationCache, withCache } from "./cache.js";
 import { createEndpointRunner } from "./endpoint.js";
@@ -24,6 +24,8 @@ export interface CreatedRunner {
   lossCurves?: LossCurves;
   /** What the model resolved to, for the report. */
   resolved: string;
+  /** What training this model cost, when the job store knows (hosted: trained tokens x list price). */
+  trainingCostUsd?: number;
 }
 
 export interface CreateRunnerOptions {
@@ -36,7 +38,7 @@ export interface CreateRunnerOptions {
   threads?: number;
 }
 
-async function resolveJob(ref: string, store: Store | undefined): Promise<{ source: ModelSource; lossCurves?: LossCurves }> {
+async function resolveJob(ref: string, store: Store | undefined): Promise<{ source: ModelSource; lossCurves?: LossCurves; trainingCostUsd?: number }> {
   if (!store) throw new TunekitError("no_store", "job=... needs the tunekit job store", { hint: "do not combine job= with --no-cache" });
   const job = store.findJob(ref);
   if (!job) throw new TunekitError("job_not_found", `no job "${ref}" in the job store`, { hint: "run `tunekit jobs list` to see the jobs" });
@@ -46,7 +48,13 @@ async function resolveJob(ref: string, store: Store | undefined): Promise<{ sour
     if (!job.fineTunedModel) {
       throw new TunekitError("job_not_finished", `job ${ref} has no fine-tuned model yet (status: ${job.status})`, { hint: `run \`tunekit jobs watch ${ref}\`` });
     }
-    return { source: { kind: "endpoint", baseUrl: job.baseUrl ?? OPENAI_BASE_URL, model: job.fineTunedModel }, ...(lossCurves ? { lossCurves } : {}) };
+    const perM = job.model ? TRAINING_PRICE_TABLE[job.model.replace(/-\d{4}-\d{2}-\d{2}$/, "")] : undefined;
+    const trainingCostUsd = perM !== undefined && job.trainedTokens ? (job.trainedTokens * perM) / 1e6 : undefined;
+    return {
+      source: { kind: "endpoint", baseUrl: job.baseUrl ?? OPENAI_BASE_URL, model: job.fineTunedModel },
+      ...(lossCurves ? { lossCurves } : {}),
+      ...(trainingCostUsd !== undefined ? { trainingCostUsd } : {}),
+    };
   }
   if (!job.outputDir) throw new TunekitError("job_not_finished", `local job ${ref} has no run folder recorded`);
   return { source: { kind: "run", runDir: job.outputDir }, ...(lossCurves ? { lossCurves } : {}) };
@@ -55,10 +63,12 @@ async function resolveJob(ref: string, store: Store | undefined): Promise<{ sour
 export async function createRunner(spec: ModelSpec, options: CreateRunnerOptions): Promise<CreatedRunner> {
   let source = spec.source;
   let lossCurves: LossCurves | undefined;
+  let trainingCostUsd: number | undefined;
   if (source.kind === "job") {
     const j = await resolveJob(source.ref, options.store);
     source = j.source;
     lossCurves = j.lossCurves;
+    trainingCostUsd = j.trainingCostUsd;
   }
   let created: CreatedRunner;
   if (source.kind === "endpoint") {
@@ -82,6 +92,7 @@ export async function createRunner(spec: ModelSpec, options: CreateRunnerOptions
     }
   }
   if (lossCurves) created.lossCurves = lossCurves;
+  if (trainingCostUsd !== undefined) created.trainingCostUsd = trainingCostUsd;
   if (options.cache !== false && options.store) created.runner = withCache(created.runner, new GenerationCache(options.store), created.price);
   return created;
 }
