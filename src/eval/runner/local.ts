@@ -1,7 +1,7 @@
 /**
  * A model on the local engine: a model folder or hub id, optionally with a PEFT adapter, or a tunekit
  * training run folder (its base model and its adapter). Chats are rendered with the model's chat
- * template (or tunekit's plain one, as training used). The model loads on the first call that misses
+ * template (or tunekit's plain one, as training used) by the engine's TextGenerator. The model loads on the first call that misses
  * the cache, so a fully cached rerun never pays for loading. Prompts are generated in batches.
  */
 import { createHash } from "node:crypto";
@@ -10,7 +10,6 @@ import { join, resolve } from "node:path";
 import type { ChatMessage } from "../../dataset/types.js";
 import { TextGenerator } from "../../engine/generate/generator.js";
 import { readRunRecord, runPaths } from "../../engine/train/run-dir.js";
-import { chatTemplateFor, type ChatTemplateRenderer } from "../../tokenize/chatTemplate.js";
 import { TunekitError } from "../../util/errors.js";
 import { costOf, type Generation, type GenerationParams, type ModelRunner, type Price } from "./types.js";
 
@@ -52,32 +51,20 @@ export function localModelId(model: string, adapter: string | undefined, cwd = p
 }
 
 export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
-  let loading: Promise<{ gen: TextGenerator; template: ChatTemplateRenderer }> | undefined;
-  const load = () => {
-    loading ??= (async () => {
-      let template: ChatTemplateRenderer | undefined;
-      const gen = await TextGenerator.load(options.model, {
-        ...(options.adapter ? { adapter: options.adapter } : {}),
-        ...(options.threads ? { threads: options.threads } : {}),
-        offline: options.offline,
-        env: options.env,
-        cwd: options.cwd,
-        renderChat: (messages) => template!.render(messages, { addGenerationPrompt: true }),
-      });
-      template = chatTemplateFor(gen.tokenizer);
-      return { gen, template };
-    })();
-    return loading;
-  };
+  let loading: Promise<TextGenerator> | undefined;
+  // The generator renders chats with the model's chat template, or tunekit's plain one as training does.
+  const load = () =>
+    (loading ??= TextGenerator.load(options.model, {
+      ...(options.adapter ? { adapter: options.adapter } : {}),
+      ...(options.threads ? { threads: options.threads } : {}),
+      offline: options.offline,
+      env: options.env,
+      cwd: options.cwd,
+    }));
 
   const runBatch = async (list: ChatMessage[][], params: GenerationParams): Promise<Generation[]> => {
-    let gen: TextGenerator;
-    try {
-      gen = (await load()).gen;
-    } catch (e) {
-      // A model that cannot load is a usage problem for the whole evaluation, not one bad call.
-      throw e;
-    }
+    // A model that cannot load is a problem for the whole evaluation, not one bad call: that throws.
+    const gen = await load();
     const started = performance.now();
     try {
       const results = await gen.generateBatch(list, {
@@ -111,7 +98,7 @@ export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
     },
     generateBatch: runBatch,
     async close() {
-      if (loading) await (await loading).gen.dispose();
+      if (loading) await (await loading).dispose();
     },
   };
 }
