@@ -38,8 +38,10 @@ interface AddedToken {
   singleWord: boolean;
 }
 
-/** Splits text into pieces. `firstSection`: the text starts at offset 0 of the input (Metaspace "first"). */
-type PreTokenizer = (pieces: string[], firstSection: boolean) => string[];
+/** Receives a pre-tokenised piece; `atStart`: it begins at offset 0 of the input (Metaspace "first"). */
+type Emit = (piece: string, atStart: boolean) => void;
+/** Splits text into pieces, handing each to `emit` (no intermediate arrays on the hot path). */
+type PreTokenizer = (text: string, atStart: boolean, emit: Emit) => void;
 type Normalizer = (s: string) => string;
 type Decoder = (tokens: string[]) => string[];
 
@@ -254,14 +256,18 @@ export class HfTokenizer implements Tokenizer {
     const normalized = this.normalizer ? this.normalizer(section) : section;
     if (normalized.length === 0) return;
     if (this.metaspaceWords !== undefined) {
-      for (const m of normalized.matchAll(this.metaspaceWords)) for (const id of this.bpe.encodeWord(m[0])) out.push(id);
+      forEachMatch(normalized, this.metaspaceWords, (a, b) => {
+        for (const id of this.bpe.encodeWord(normalized.slice(a, b))) out.push(id);
+      });
       return;
     }
-    const pieces = this.preTokenizer ? this.preTokenizer([normalized], firstSection) : [normalized];
-    for (const p of pieces) {
-      if (p.length === 0) continue;
-      for (const id of this.encodePiece(p)) out.push(id);
+    if (this.preTokenizer === undefined) {
+      for (const id of this.encodePiece(normalized)) out.push(id);
+      return;
     }
+    this.preTokenizer(normalized, firstSection, (p) => {
+      if (p.length > 0) for (const id of this.encodePiece(p)) out.push(id);
+    });
   }
 
   private encodePiece(piece: string): number[] {
@@ -282,7 +288,9 @@ export class HfTokenizer implements Tokenizer {
       const normalized = this.normalizer ? this.normalizer(text) : text;
       if (normalized.length === 0) return 0;
       let n = 0;
-      for (const p of this.preTokenizer([normalized], true)) if (p.length > 0) n += this.encodePiece(p).length;
+      this.preTokenizer(normalized, true, (p) => {
+        if (p.length > 0) n += this.encodePiece(p).length;
+      });
       return n;
     }
     return this.encode(text).length;
@@ -357,8 +365,12 @@ function buildNormalizer(n: Json | null | undefined, where: string): Normalizer 
     case "Prepend":
       return (s) => (s.length > 0 ? n.prepend + s : s);
     case "Replace": {
-      const re = patternRegex(n.pattern, where);
       const content = String(n.content);
+      if (typeof n.pattern?.String === "string") {
+        const from = n.pattern.String as string;
+        return (s) => s.split(from).join(content);
+      }
+      const re = patternRegex(n.pattern, where);
       return (s) => s.replace(re, () => content);
     }
     case "NFC":
@@ -415,121 +427,134 @@ function buildPreTokenizer(p: Json | null | undefined, where: string): { fn: Pre
   switch (p.type) {
     case "Sequence": {
       const parts = (p.pretokenizers as Json[]).map((x) => buildPreTokenizer(x, where)).filter((x) => x !== undefined);
-      return {
-        fn: (pieces, first) => parts.reduce((acc, part) => part!.fn(acc, first), pieces),
-        byteLevel: parts.some((x) => x!.byteLevel),
-      };
+      const last: PreTokenizer = (s, atStart, emit) => emit(s, atStart);
+      const chain = parts.reduceRight<PreTokenizer>((next, part) => (s, atStart, emit) => part!.fn(s, atStart, (q, qa) => next(q, qa, emit)), last);
+      return { fn: chain, byteLevel: parts.some((x) => x!.byteLevel) };
     }
     case "ByteLevel": {
       // The byte-to-character mapping itself happens just before BPE (encodePiece), so caches can be
       // keyed by the raw text.
       const addPrefix = Boolean(p.add_prefix_space);
       const useRegex = p.use_regex !== false;
+      const re = new RegExp(GPT2_SPLIT.source, "gu");
       return {
         byteLevel: true,
-        fn: (pieces) => {
-          const out: string[] = [];
-          for (let piece of pieces) {
-            if (addPrefix && !piece.startsWith(" ")) piece = " " + piece;
-            if (!useRegex) out.push(piece);
-            else for (const m of piece.matchAll(GPT2_SPLIT)) out.push(m[0]);
-          }
-          return out;
+        fn: (piece, atStart, emit) => {
+          if (addPrefix && !piece.startsWith(" ")) piece = " " + piece;
+          if (!useRegex) emit(piece, atStart);
+          else emitMatches(piece, re, atStart, emit);
         },
       };
     }
     case "Digits": {
       const re = p.individual_digits ? /\p{N}/gu : /\p{N}+/gu;
-      return { byteLevel: false, fn: (pieces) => pieces.flatMap((s) => splitIsolated(s, re)) };
+      return { byteLevel: false, fn: (s, atStart, emit) => splitIsolated(s, re, atStart, emit) };
     }
     case "Split": {
       const re = patternRegex(p.pattern, where);
       const behavior = String(p.behavior);
       if (p.invert) throw unsupported(where, "Split with invert", "Split with invert: false is supported");
-      const fns: Record<string, (s: string) => string[]> = {
-        Isolated: (s) => splitIsolated(s, re),
-        Removed: (s) => splitRemoved(s, re),
-        MergedWithPrevious: (s) => splitMerged(s, re, "previous"),
-        MergedWithNext: (s) => splitMerged(s, re, "next"),
+      const fns: Record<string, PreTokenizer> = {
+        Isolated: (s, a, emit) => splitIsolated(s, re, a, emit),
+        Removed: (s, a, emit) => splitRemoved(s, re, a, emit),
+        MergedWithPrevious: (s, a, emit) => splitMerged(s, re, "previous", a, emit),
+        MergedWithNext: (s, a, emit) => splitMerged(s, re, "next", a, emit),
       };
       const f = fns[behavior];
       if (!f) throw unsupported(where, `Split behavior ${behavior}`, "supported: Isolated, Removed, MergedWithPrevious, MergedWithNext");
-      return { byteLevel: false, fn: (pieces) => pieces.flatMap(f) };
+      return { byteLevel: false, fn: f };
     }
     case "Metaspace": {
-      const rep = String(p.replacement ?? "▁");
+      const rep = String(p.replacement ?? "\u2581");
       const scheme: string = p.prepend_scheme ?? (p.add_prefix_space === false ? "never" : "always");
       const split = p.split !== false;
       return {
         byteLevel: false,
-        fn: (pieces, firstSection) =>
-          pieces.flatMap((s, i) => {
-            let t = s.split(" ").join(rep);
-            const prepend = scheme === "always" || (scheme === "first" && firstSection && i === 0);
-            if (prepend && !t.startsWith(rep)) t = rep + t;
-            if (!split) return [t];
-            const parts: string[] = [];
-            let start = 0;
-            for (let k = 1; k < t.length; k++) {
-              if (t.startsWith(rep, k)) {
-                parts.push(t.slice(start, k));
-                start = k;
-              }
+        fn: (s, atStart, emit) => {
+          let t = s.split(" ").join(rep);
+          // "first": only text at the very start of the input gets the prefix.
+          const prepend = scheme === "always" || (scheme === "first" && atStart);
+          if (prepend && !t.startsWith(rep)) t = rep + t;
+          if (!split) return emit(t, atStart);
+          let begin = 0;
+          for (let k = 1; k < t.length; k++) {
+            if (t.startsWith(rep, k)) {
+              emit(t.slice(begin, k), atStart && begin === 0);
+              begin = k;
             }
-            parts.push(t.slice(start));
-            return parts;
-          }),
+          }
+          emit(t.slice(begin), atStart && begin === 0);
+        },
       };
     }
-    case "Whitespace":
-      return { byteLevel: false, fn: (pieces) => pieces.flatMap((s) => s.match(/\w+|[^\w\s]+/gu) ?? []) };
-    case "WhitespaceSplit":
-      return { byteLevel: false, fn: (pieces) => pieces.flatMap((s) => s.split(/\s+/u).filter((x) => x.length > 0)) };
+    case "Whitespace": {
+      const re = /\w+|[^\w\s]+/gu;
+      return { byteLevel: false, fn: (s, a, emit) => emitMatches(s, re, a, emit) };
+    }
+    case "WhitespaceSplit": {
+      const re = /\S+/gu;
+      return { byteLevel: false, fn: (s, a, emit) => emitMatches(s, re, a, emit) };
+    }
     default:
       throw unsupported(where, `pre-tokenizer ${JSON.stringify(p.type)}`, "supported: Sequence, ByteLevel, Digits, Split, Metaspace, Whitespace, WhitespaceSplit");
   }
 }
 
-function splitIsolated(s: string, re: RegExp): string[] {
-  const out: string[] = [];
-  let last = 0;
-  for (const m of s.matchAll(re)) {
-    if (m[0].length === 0) continue;
-    if (m.index! > last) out.push(s.slice(last, m.index));
-    out.push(m[0]);
-    last = m.index! + m[0].length;
-  }
-  if (last < s.length) out.push(s.slice(last));
-  return out;
-}
-
-function splitRemoved(s: string, re: RegExp): string[] {
-  const out: string[] = [];
-  let last = 0;
-  for (const m of s.matchAll(re)) {
-    if (m.index! > last) out.push(s.slice(last, m.index));
-    last = m.index! + m[0].length;
-  }
-  if (last < s.length) out.push(s.slice(last));
-  return out;
-}
-
-function splitMerged(s: string, re: RegExp, side: "previous" | "next"): string[] {
-  const out: string[] = [];
-  let last = 0;
-  for (const m of s.matchAll(re)) {
-    if (m[0].length === 0) continue;
-    const end = m.index! + m[0].length;
-    if (side === "previous") {
-      out.push(s.slice(last, end));
-      last = end;
-    } else {
-      if (m.index! > last) out.push(s.slice(last, m.index));
-      last = m.index!;
+/**
+ * Runs `re` (global) over s and calls `fn(start, end)` for each non-empty match, in order. The regex
+ * position is kept in a local, so a callback that reuses the same regex cannot disturb the loop.
+ */
+function forEachMatch(s: string, re: RegExp, fn: (start: number, end: number) => void): void {
+  let pos = 0;
+  while (pos <= s.length) {
+    re.lastIndex = pos;
+    const m = re.exec(s);
+    if (m === null) break;
+    const end = m.index + m[0].length;
+    if (end === m.index) {
+      pos = end + 1;
+      continue;
     }
+    pos = end;
+    fn(m.index, end);
   }
-  if (last < s.length) out.push(s.slice(last));
-  return out.filter((x) => x.length > 0);
+}
+
+function emitMatches(s: string, re: RegExp, atStart: boolean, emit: Emit): void {
+  forEachMatch(s, re, (a, b) => emit(a === 0 && b === s.length ? s : s.slice(a, b), atStart && a === 0));
+}
+
+function splitIsolated(s: string, re: RegExp, atStart: boolean, emit: Emit): void {
+  let last = 0;
+  forEachMatch(s, re, (a, b) => {
+    if (a > last) emit(s.slice(last, a), atStart && last === 0);
+    emit(s.slice(a, b), atStart && a === 0);
+    last = b;
+  });
+  if (last < s.length) emit(last === 0 ? s : s.slice(last), atStart && last === 0);
+}
+
+function splitRemoved(s: string, re: RegExp, atStart: boolean, emit: Emit): void {
+  let last = 0;
+  forEachMatch(s, re, (a, b) => {
+    if (a > last) emit(s.slice(last, a), atStart && last === 0);
+    last = b;
+  });
+  if (last < s.length) emit(last === 0 ? s : s.slice(last), atStart && last === 0);
+}
+
+function splitMerged(s: string, re: RegExp, side: "previous" | "next", atStart: boolean, emit: Emit): void {
+  let last = 0;
+  forEachMatch(s, re, (a, b) => {
+    if (side === "previous") {
+      emit(s.slice(last, b), atStart && last === 0);
+      last = b;
+    } else {
+      if (a > last) emit(s.slice(last, a), atStart && last === 0);
+      last = a;
+    }
+  });
+  if (last < s.length) emit(s.slice(last), atStart && last === 0);
 }
 
 // ---------------------------------------------------------------------------------------------
