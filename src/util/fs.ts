@@ -54,7 +54,10 @@ export class AtomicWriter {
   async write(chunk: string | Uint8Array): Promise<void> {
     if (this.failed) throw fsError(this.failed, this.path, "write");
     if (!this.stream.write(chunk)) {
-      await Promise.race([once(this.stream, "drain"), once(this.stream, "error")]).catch(() => {});
+      // once() rejects on "error" by itself; the signal removes its listeners when we are done waiting.
+      const ac = new AbortController();
+      await once(this.stream, "drain", { signal: ac.signal }).catch(() => {});
+      ac.abort();
       if (this.failed) throw fsError(this.failed, this.path, "write");
     }
   }

@@ -1,0 +1,55 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { withAtomicWriter, writeFileAtomic } from "../../src/util/fs.js";
+import { TunekitError } from "../../src/util/errors.js";
+import { tempDir } from "../helpers/fixtures.js";
+
+test("withAtomicWriter: content appears only on success, many drains leave no listeners behind", async () => {
+  const t = tempDir();
+  try {
+    const target = join(t.dir, "out.bin");
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    const chunk = new Uint8Array(1 << 20).fill(7);
+    await withAtomicWriter(target, async (w) => {
+      for (let i = 0; i < 40; i++) await w.write(chunk);
+    });
+    await new Promise((r) => setImmediate(r));
+    process.off("warning", onWarning);
+    assert.equal(readFileSync(target).length, 40 << 20);
+    assert.deepEqual(warnings.filter((n) => n === "MaxListenersExceededWarning"), []);
+    assert.deepEqual(readdirSync(t.dir), ["out.bin"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("withAtomicWriter: a failure leaves neither the target nor a temp file", async () => {
+  const t = tempDir();
+  try {
+    const target = join(t.dir, "out.jsonl");
+    await assert.rejects(
+      withAtomicWriter(target, async (w) => {
+        await w.write("partial line\n");
+        throw new Error("boom");
+      }),
+      /boom/,
+    );
+    assert.equal(existsSync(target), false);
+    assert.deepEqual(readdirSync(t.dir), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("writeFileAtomic into a missing folder is a clear TunekitError", async () => {
+  const t = tempDir();
+  try {
+    await assert.rejects(writeFileAtomic(join(t.dir, "nope", "x.json"), "{}"), (e: unknown) => e instanceof TunekitError && e.code === "file_not_found");
+  } finally {
+    t.cleanup();
+  }
+});
