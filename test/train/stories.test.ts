@@ -37,10 +37,9 @@ test("stories260K learns a reply format with LoRA (greedy output follows it afte
     const tok = await loadTokenizerFromDir(model);
     const template = chatTemplateFor(tok);
     assert.equal(template.plain, true);
-    const renderChat = (m: ChatMessage[]) => template.render(m, { addGenerationPrompt: true });
     const prompts: ChatMessage[][] = ["Pam has a hat.", "Rex has a kite.", "Tom has a pen."].map((c) => [{ role: "user", content: c }]);
     const texts = async (adapter?: string) => {
-      const g = await TextGenerator.load(model, { adapter, renderChat, threads: 1, ignoreAdapterBaseName: true });
+      const g = await TextGenerator.load(model, { adapter, threads: 1, ignoreAdapterBaseName: true });
       try {
         return (await g.generateBatch(prompts, { maxTokens: 6 })).map((o) => o.text);
       } finally {
