@@ -110,3 +110,7 @@ export { renderHtml, type HtmlOptions } from "./report/html.js";
 export { renderMarkdown } from "./report/markdown.js";
 export { renderTerminal } from "./report/terminal.js";
 export { writeReport } from "./report/write.js";
+export { computeStats, type StatsReport, type StatsOptions } from "./dataset/analysis/stats-file.js";
+export { splitFile, type SplitOptions, type SplitReport } from "./dataset/split.js";
+export { findLeakage, type LeakageReport, type LeakagePair, type LeakageOptions } from "./dataset/leakage.js";
+export { adviseFile, type AdviceReport, type AdviseOptions, type Recommendation } from "./advise/advise.js";

@@ -26,4 +26,5 @@ export const commandTable: CommandEntry[] = [
   { name: "rag index", summary: "index Markdown/text documents for retrieval (SQLite FTS5, BM25)", load: () => import("./rag-index.js") },
   { name: "rag query", summary: "retrieve the document chunks that best answer a question", load: () => import("./rag-query.js") },
   { name: "eval", summary: "compare models on held-out data (format, facts, forgetting, cost) and write an HTML report", load: () => import("./eval.js") },
+  { name: "advise", summary: "recommend prompting, retrieval, fine-tuning or a mix for a dataset, with the numbers behind it", load: () => import("./advise.js") },
 ];
