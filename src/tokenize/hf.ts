@@ -89,6 +89,7 @@ export class HfTokenizer implements Tokenizer {
   private readonly idToTok: string[];
   private readonly added: AddedToken[];
   private readonly addedById = new Map<number, AddedToken>();
+  private readonly addedByContent = new Map<string, AddedToken>();
   private readonly specialIds = new Set<number>();
   private readonly addedRegexAll: RegExp | undefined;
   private readonly addedRegexNonSpecial: RegExp | undefined;
@@ -134,6 +135,7 @@ export class HfTokenizer implements Tokenizer {
     for (const t of this.added) {
       this.idToTok[t.id] = t.content;
       this.addedById.set(t.id, t);
+      this.addedByContent.set(t.content, t);
       if (t.special) this.specialIds.add(t.id);
     }
     this.addedRegexAll = addedTokenRegex(this.added);
@@ -227,7 +229,7 @@ export class HfTokenizer implements Tokenizer {
       re.lastIndex = 0;
       let m: RegExpExecArray | null;
       while ((m = re.exec(text)) !== null) {
-        const tok = this.added.find((t) => t.content === m![0])!;
+        const tok = this.addedByContent.get(m[0])!;
         let start = m.index;
         let end = start + m[0].length;
         if (tok.singleWord && (isWordChar(text[start - 1]) || isWordChar(text[end]))) {
@@ -308,7 +310,7 @@ export class HfTokenizer implements Tokenizer {
   }
 
   tokenToId(token: string): number | undefined {
-    const a = this.added.find((t) => t.content === token);
+    const a = this.addedByContent.get(token);
     if (a) return a.id;
     return this.vocab.get(token);
   }
