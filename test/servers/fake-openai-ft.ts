@@ -159,6 +159,23 @@ export class FakeOpenAIServer {
     return this.start(this.port);
   }
 
+  private pausedAt?: number;
+  private pausedTotal = 0;
+
+  /** The job clock: wall time minus the time spent paused. */
+  now(): number {
+    return (this.pausedAt ?? Date.now()) - this.pausedTotal;
+  }
+  /** Freezes every job where it is (tests use it to make sure a job is still running later). */
+  pause(): void {
+    this.pausedAt ??= Date.now();
+  }
+  resume(): void {
+    if (this.pausedAt === undefined) return;
+    this.pausedTotal += Date.now() - this.pausedAt;
+    this.pausedAt = undefined;
+  }
+
   inject(fault: Fault): void {
     this.faults.push({ ...fault, left: fault.times ?? 1 });
   }
@@ -183,7 +200,7 @@ export class FakeOpenAIServer {
   }
 
   /** Materialises every timeline stage whose time has come. */
-  private advance(job: JobRec, now = Date.now()): void {
+  private advance(job: JobRec, now = this.now()): void {
     const o = this.options;
     const tValidated = job.createdMs + o.validateMs;
     const tRunning = tValidated + o.queueMs;
@@ -280,7 +297,7 @@ export class FakeOpenAIServer {
   }
 
   private fileJson(f: FileRec) {
-    const processed = Date.now() - f.createdMs >= this.options.fileProcessMs;
+    const processed = this.now() - f.createdMs >= this.options.fileProcessMs;
     const status = !processed ? "uploaded" : f.valid ? "processed" : "error";
     return {
       id: f.id,
@@ -373,8 +390,8 @@ export class FakeOpenAIServer {
           return reply(400, apiError(`Job ${job.id} has already ${job.status === "cancelled" ? "been cancelled" : job.status === "succeeded" ? "completed" : "failed"}.`, "invalid_request_error", null, null));
         }
         job.status = "cancelled";
-        job.finished_at = Math.floor(Date.now() / 1000);
-        this.pushEvent(job, Date.now(), "Fine-tuning job cancelled");
+        job.finished_at = Math.floor(this.now() / 1000);
+        this.pushEvent(job, this.now(), "Fine-tuning job cancelled");
         return reply(200, this.jobJson(job));
       }
       if (sub === "events" && method === "GET") return reply(200, FakeOpenAIServer.page([...job.events].reverse(), query, 20));
@@ -412,7 +429,7 @@ export class FakeOpenAIServer {
         }
       });
     }
-    const now = Date.now();
+    const now = this.now();
     const rec: FileRec = { id: id("file-"), bytes: Buffer.byteLength(content), created_at: Math.floor(now / 1000), createdMs: now, filename, purpose, content, valid, ...(problem ? { problem } : {}) };
     this.files.set(rec.id, rec);
     reply(200, this.fileJson(rec));
@@ -459,7 +476,7 @@ export class FakeOpenAIServer {
     else if (3 * n > 25000) epochs = Math.max(1, Math.floor(25000 / n));
     const job: JobRec = {
       id: id("ftjob-"),
-      createdMs: Date.now(),
+      createdMs: this.now(),
       body: p,
       model: p.model,
       trainingFile: training,
