@@ -40,9 +40,9 @@ export function openAiSplitRegex(encoding: OpenAiEncodingName): RegExp {
 
 /** 2^18 slots: up to 131,072 distinct chunks before the table starts afresh (a few MB). */
 const CHUNK_TABLE_BITS = 18;
-/** Whole texts of this length range are cached too (up to TEXT_CACHE_LIMIT of them, at most ~40 MB). */
+/** Whole texts of this length range are cached too (up to TEXT_CACHE_LIMIT of them: at most ~16 MB of one-byte text). */
 const WHOLE_TEXT_MIN = 48;
-const WHOLE_TEXT_MAX = 10_000;
+const WHOLE_TEXT_MAX = 4_000;
 const TEXT_CACHE_LIMIT = 4_096;
 
 export class OpenAiTokenizer implements Tokenizer {
