@@ -13,7 +13,8 @@ import { LineBatcher, type BatchItem } from "./line-batches.js";
 import { LineSplitter } from "./lines.js";
 import { processJsonLine } from "./record.js";
 import { issue } from "./formats/types.js";
-import type { WorkerJob, WorkerOutcome, WorkerReply, WorkerSetup } from "./validate-worker.js";
+import type { WorkerReply } from "./validate-worker.js";
+import { BatchChecker, type WorkerJob, type WorkerOutcome, type WorkerSetup } from "./batch-check.js";
 
 export interface ParallelSink {
   /** Called for every outcome, in file order. */
@@ -86,7 +87,9 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     throw fsError(e, opts.file);
   }
   const format = opts.format ?? (await peekFormat(opts.file, opts.maxLineBytes));
-  const n = opts.workers ?? defaultWorkerCount();
+  // The main thread checks batches too (it only reads bytes otherwise): n threads = n - 1 workers + main.
+  const n = Math.max(2, opts.workers ?? defaultWorkerCount());
+  const local = new BatchChecker({ file: opts.file, mode: opts.mode, maxLineBytes: opts.maxLineBytes, ...(opts.model !== undefined ? { model: opts.model } : {}) });
   const setup: WorkerSetup = { file: opts.file, mode: opts.mode, maxLineBytes: opts.maxLineBytes, ...(opts.model !== undefined ? { model: opts.model } : {}) };
   const workers: Worker[] = [];
   const waiting = new Map<number, { resolve: (v: WorkerReply) => void; reject: (e: unknown) => void }>();
@@ -96,7 +99,7 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     for (const w of waiting.values()) w.reject(e);
     waiting.clear();
   };
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n - 1; i++) {
     const w = startWorker(setup);
     w.on("message", (r: WorkerReply) => {
       if ("error" in r) return fail(new Error(`validation worker failed: ${r.error}`));
@@ -136,6 +139,11 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     }
     const id = jobId++;
     const job: WorkerJob = { id, buf: item.buf, firstLine: item.firstLine, unterminated: item.unterminated, fileFormat: currentFormat };
+    if (id % n === n - 1) {
+      // The main thread's turn: check this batch here, after the workers got theirs.
+      queue.push(Promise.resolve(local.run(job)));
+      return;
+    }
     const p = call(workers[id % n], id, job, [item.buf.buffer as ArrayBuffer]).then((r) => ("outcomes" in r ? r.outcomes : []));
     p.catch(() => {}); // a failure is raised where the queue is awaited, not as an unhandled rejection
     queue.push(p);
@@ -170,7 +178,7 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     let replySamples: string[] = [];
     if (opts.mode === "full") {
       const replies = await Promise.all(workers.map((w, i) => call(w, -1 - i, { finish: true })));
-      replySamples = replies.flatMap((r) => ("samples" in r ? r.samples : []));
+      replySamples = [...replies.flatMap((r) => ("samples" in r ? r.samples : [])), ...local.replies.items()];
     }
     if (currentFormat === undefined) currentFormat = "openai-chat";
     return { format: currentFormat, totalBytes, replySamples };

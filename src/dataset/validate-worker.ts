@@ -1,102 +1,20 @@
 /**
- * Worker thread for parallel validation: checks a batch of JSONL lines and computes each valid
- * example's analysis features, so the main thread only reads bytes and aggregates small results.
+ * Worker thread for parallel validation: runs a BatchChecker on the batches the main thread sends.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import type { DatasetFormat, DatasetIssue, SourcedExample } from "./types.js";
-import { processJsonLine } from "./record.js";
-import { issue } from "./formats/types.js";
-import type { ConversionNote } from "./formats/types.js";
-import { createFeatureContext, extractFeatures, finalReply, type ExampleFeatures, type FeatureContext } from "./analysis/index.js";
-import { quickFeatures, type QuickFeatures } from "./quick-analysis.js";
-import { Reservoir } from "./reservoir.js";
-
-export interface WorkerSetup {
-  file: string;
-  mode: "full" | "quick" | "none";
-  model?: string;
-  maxLineBytes: number;
-}
-
-export interface WorkerJob {
-  id: number;
-  buf: Uint8Array;
-  firstLine: number;
-  unterminated: boolean;
-  fileFormat: DatasetFormat | undefined;
-}
-
-/** One line's result; empty lists are left out to keep the messages small. */
-export interface WorkerOutcome {
-  line: number;
-  issues?: DatasetIssue[];
-  notes?: ConversionNote[];
-  blank?: true;
-  detected?: DatasetFormat;
-  valid?: true;
-  features?: ExampleFeatures | QuickFeatures;
-}
+import { BatchChecker, type WorkerJob, type WorkerOutcome, type WorkerSetup } from "./batch-check.js";
 
 export type WorkerReply = { id: number; outcomes: WorkerOutcome[] } | { id: -1; samples: string[] } | { id: -2; error: string };
 
-const setup = workerData as WorkerSetup;
-let ctx: FeatureContext | undefined;
-const replies = new Reservoir<string>(2000, 4000);
-
-function context(): FeatureContext {
-  ctx ??= createFeatureContext(setup.model !== undefined ? { model: setup.model } : {});
-  return ctx;
-}
-
-function runJob(job: WorkerJob): WorkerOutcome[] {
-  const buf = Buffer.from(job.buf.buffer, job.buf.byteOffset, job.buf.byteLength);
-  const out: WorkerOutcome[] = [];
-  let start = 0;
-  let line = job.firstLine;
-  for (;;) {
-    let end = buf.indexOf(10, start);
-    const last = end < 0;
-    if (last) end = buf.length;
-    let bytes = buf.subarray(start, end);
-    if (bytes.length > 0 && bytes[bytes.length - 1] === 13) bytes = bytes.subarray(0, bytes.length - 1);
-    if (bytes.length > setup.maxLineBytes) {
-      out.push({
-        line,
-        issues: [issue(line, "line_too_long", `line is ${bytes.length} bytes, over the limit of ${setup.maxLineBytes} bytes; skipped`, "error", { bytes: bytes.length })],
-        notes: [],
-      });
-    } else {
-      const o = processJsonLine(bytes, line, last && job.unterminated, job.fileFormat);
-      const w: WorkerOutcome = { line };
-      if (o.issues.length > 0) w.issues = o.issues;
-      if (o.notes.length > 0) w.notes = o.notes;
-      if (o.blank) w.blank = true;
-      if (o.detected) w.detected = o.detected;
-      if (o.example) {
-        w.valid = true;
-        const src: SourcedExample = { example: o.example, file: setup.file, line, index: 0, format: job.fileFormat ?? o.detected ?? "openai-chat" };
-        if (setup.mode === "full") {
-          w.features = extractFeatures(src, context());
-          const r = finalReply(src);
-          if (r !== undefined) replies.add(r);
-        } else if (setup.mode === "quick") w.features = quickFeatures(src, context().countTokens);
-      }
-      out.push(w);
-    }
-    if (last) break;
-    start = end + 1;
-    line++;
-  }
-  return out;
-}
+const checker = new BatchChecker(workerData as WorkerSetup);
 
 parentPort!.on("message", (msg: WorkerJob | { finish: true }) => {
   try {
     if ("finish" in msg) {
-      parentPort!.postMessage({ id: -1, samples: replies.items() } satisfies WorkerReply);
+      parentPort!.postMessage({ id: -1, samples: checker.replies.items() } satisfies WorkerReply);
       return;
     }
-    parentPort!.postMessage({ id: msg.id, outcomes: runJob(msg) } satisfies WorkerReply);
+    parentPort!.postMessage({ id: msg.id, outcomes: checker.run(msg) } satisfies WorkerReply);
   } catch (e) {
     parentPort!.postMessage({ id: -2, error: (e as Error)?.stack ?? String(e) } satisfies WorkerReply);
   }

@@ -186,9 +186,15 @@ async function parallelEligible(file: string, options: ValidateOptions): Promise
 async function validateInWorkers(file: string, options: ValidateOptions, issues: IssueCollector, notes: NoteCounter): Promise<RunResult> {
   const mode = options.analysis === false ? "none" : options.quick ? "quick" : "full";
   const analysisMod = mode === "none" ? undefined : await import("./analysis/index.js");
-  const ctx = analysisMod?.createFeatureContext(options.model !== undefined ? { model: options.model } : {});
-  const full = mode === "full" && analysisMod ? new analysisMod.DatasetAggregator({ model: options.model, tokenLimit: ctx?.tokenLimit }) : undefined;
-  const quick = mode === "quick" ? new QuickAggregator({ model: options.model, tokenLimit: ctx?.tokenLimit }) : undefined;
+  // Checks the model name here (a clear error before any thread starts); the main thread's own batch
+  // checker loads the tokenizer lazily, once.
+  let tokenLimit: number | undefined;
+  if (analysisMod && options.model !== undefined) {
+    if (!analysisMod.isOpenAiModel(options.model)) analysisMod.createFeatureContext({ model: options.model });
+    tokenLimit = analysisMod.openAiExampleTokenLimit(options.model);
+  }
+  const full = mode === "full" && analysisMod ? new analysisMod.DatasetAggregator({ model: options.model, tokenLimit }) : undefined;
+  const quick = mode === "quick" ? new QuickAggregator({ model: options.model, tokenLimit }) : undefined;
   let examples = 0;
   let records = 0;
   const res = await validateJsonlParallel(
