@@ -82,7 +82,7 @@ export { SafetensorsFile, readSafetensors, writeSafetensors, type TensorToWrite,
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES_TEXT } from "./engine/io/config.js";
 export { loadModel, expectedTensorShapes, type LoadedModel, type LoadModelOptions } from "./engine/io/model.js";
 export { readPeftAdapter, writePeftAdapter, mergeLora as mergePeftAdapter, loraParamShapes as peftLoraParamShapes, type PeftAdapter, type LoraAdapterSpec } from "./engine/io/peft.js";
-export { TextGenerator, type Prompt, type GeneratorOptions, type PromptOptions, type ChatRenderer } from "./engine/generate/generator.js";
+export { TextGenerator, type Prompt, type GeneratorOptions, type PromptOptions } from "./engine/generate/generator.js";
 export { generateFromIds, generateBatchFromIds, GENERATION_DEFAULTS, type GenerationParams, type GenerationResult, type FinishReason } from "./engine/generate/generate.js";
 export { SeededRng, sampleToken, type SamplingParams } from "./engine/generate/sampling.js";
 export * from "./rag/index.js";

@@ -26,7 +26,7 @@ def main():
     torch.set_num_threads(threads)
     with open(os.path.join(model_dir, "config.json")) as f:
         cfg = ref.Cfg(json.load(f))
-    W = {k: v.to(torch.float32).contiguous() for k, v in ref.read_safetensors(os.path.join(model_dir, "model.safetensors")).items()}
+    W = {k: v.contiguous() for k, v in ref.read_safetensors(os.path.join(model_dir, "model.safetensors"), torch.float32).items()}
     with open(os.path.join(model_dir, "prompt.json")) as f:
         prompt = json.load(f)[:prompt_len]
     prefill, decode = [], []

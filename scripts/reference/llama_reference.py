@@ -91,19 +91,23 @@ def write_safetensors(path, tensors, metadata=None):
     os.replace(tmp, path)
 
 
-def read_safetensors(path):
+def read_safetensors(path, dtype=torch.float64):
+    """Reads tensors one at a time (never the whole file at once) and converts them to `dtype`."""
+    out = {}
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        dt, size = DT[e["dtype"]]
-        a, b = e["data_offsets"]
-        t = torch.frombuffer(bytearray(data[a:b]), dtype=dt).reshape(e["shape"]) if b > a else torch.zeros(e["shape"], dtype=dt)
-        out[name] = t.to(torch.float64)
+        for name, e in header.items():
+            if name == "__metadata__":
+                continue
+            dt, size = DT[e["dtype"]]
+            a, b = e["data_offsets"]
+            if b > a:
+                f.seek(8 + n + a)
+                t = torch.frombuffer(bytearray(f.read(b - a)), dtype=dt).reshape(e["shape"])
+            else:
+                t = torch.zeros(e["shape"], dtype=dt)
+            out[name] = t.to(dtype)
     return out
 
 

@@ -74,6 +74,47 @@ test("generate CLI: a hub id downloads through HF_ENDPOINT into HF_HOME, then wo
   }
 });
 
+test("generate CLI: --messages completes each example (reference kept), with the plain or a given chat template", { skip: !stories }, async () => {
+  const t = tempDir();
+  try {
+    const file = join(t.dir, "m.jsonl");
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ messages: [{ role: "user", content: "Tell me a story." }, { role: "assistant", content: "Once upon a time." }] }),
+        "",
+        JSON.stringify({ messages: [{ role: "system", content: "Be kind." }, { role: "user", content: "Hi" }] }),
+        "not json",
+        JSON.stringify({ messages: [{ role: "wizard", content: "x" }] }),
+      ].join("\n"),
+    );
+    const r = await runCli(["generate", "-m", stories!, "--messages", file, "--max-tokens", "10"]);
+    assert.equal(r.code, 1, "invalid lines make the exit code 1");
+    assert.match(r.stderr, /m\.jsonl:4: error: not valid JSON/);
+    assert.match(r.stderr, /m\.jsonl:5: error: message 1 needs a role/);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.line), [1, 3]);
+    assert.equal(lines[0].reference, "Once upon a time.");
+    assert.equal(lines[1].reference, undefined);
+    const gen = await TextGenerator.load(stories!, { threads: 1 });
+    assert.equal(gen.chatTemplate.plain, true, "stories260K has no chat template: the plain one, as in training");
+    const alone = await gen.generate([{ role: "user", content: "Tell me a story." }], { maxTokens: 10 });
+    assert.equal(lines[0].text, alone.text);
+    assert.equal(lines[0].promptTokens, alone.promptTokens);
+    await gen.dispose();
+
+    // A Jinja template file replaces the model's: the prompt is exactly what it renders.
+    writeFileSync(join(t.dir, "t.jinja"), "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}");
+    const j = await runCli(["generate", "-m", stories!, "--chat-template", join(t.dir, "t.jinja"), "-p", "Once upon a time", "--max-tokens", "8", "--json"]);
+    assert.equal(j.code, 0, j.stderr);
+    const raw = await runCli(["generate", "-m", stories!, "--raw", "-p", "Once upon a time", "--max-tokens", "8", "--json"]);
+    assert.equal(JSON.parse(j.stdout).text, JSON.parse(raw.stdout).text);
+    assert.equal(JSON.parse(j.stdout).promptTokens, JSON.parse(raw.stdout).promptTokens);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test("generate CLI: usage and input errors are clear, with exit codes and no stack traces", { skip: !stories }, async () => {
   const t = tempDir();
   try {
@@ -83,7 +124,8 @@ test("generate CLI: usage and input errors are clear, with exit codes and no sta
       [["generate", "-m", stories!, "--raw", "--prompt", "x", "--top-p", "2"], 2, /--top-p must be a number between 0 and 1/],
       [["generate", "-m", join(t.dir, "nope"), "--raw", "--prompt", "x"], 2, /model_not_found/],
       [["generate", "-m", stories!, "--raw", "--prompt", "Once upon a time ".repeat(200)], 1, /prompt_too_long.*512/],
-      [["generate", "-m", stories!, "--prompt", "hi"], 2, /no_chat_template[\s\S]*--raw/],
+      [["generate", "-m", stories!, "--messages", "missing.jsonl"], 2, /file_not_found/],
+      [["generate", "-m", stories!, "--messages", "x.jsonl", "--raw"], 2, /--raw applies to --prompt/],
     ];
     for (const [args, code, re] of cases) {
       const r = await runCli(args);

@@ -8,7 +8,9 @@ import { bool, num, str, strList, usageError, printJson, type Command, type Comm
 import { createProgress } from "../progress.js";
 import { TextGenerator } from "../../engine/generate/generator.js";
 import type { GenerationParams, GenerationResult } from "../../engine/generate/generate.js";
-import { readDataset } from "../../dataset/reader.js";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { fsError } from "../../util/errors.js";
 import { contentText, type ChatMessage } from "../../dataset/types.js";
 
 function paramsFrom(ctx: CommandContext): GenerationParams {
@@ -46,37 +48,62 @@ const round = (x: number) => Math.round(x * 10) / 10;
 interface PendingExample {
   line: number;
   messages: ChatMessage[];
+  tools?: unknown[];
   reference?: string;
 }
 
-async function runMessages(ctx: CommandContext, gen: TextGenerator, file: string, params: GenerationParams): Promise<number> {
+const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
+
+/**
+ * Reads the --messages JSONL. Not the dataset reader: that one checks training data and refuses
+ * examples without an assistant reply, which are exactly what generation completes.
+ */
+async function readPromptExamples(ctx: CommandContext, file: string): Promise<{ pending: PendingExample[]; errors: number }> {
+  let text: string;
+  try {
+    text = await readFile(resolve(ctx.io.cwd, file), "utf8");
+  } catch (e) {
+    throw fsError(e, file);
+  }
   const pending: PendingExample[] = [];
   let errors = 0;
-  for await (const rec of readDataset(file)) {
-    for (const issue of rec.issues) {
-      if (issue.severity === "error") {
-        errors++;
-        ctx.err(`${file}:${issue.line}: error: ${issue.message} [${issue.code}] (skipped)`);
-      }
+  const fail = (line: number, message: string) => {
+    errors++;
+    ctx.err(`${file}:${line}: error: ${message} (skipped)`);
+  };
+  text.split("\n").forEach((raw, i) => {
+    const line = i + 1;
+    if (raw.trim() === "") return;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (e) {
+      return fail(line, `not valid JSON: ${(e as Error).message}`);
     }
-    const ex = rec.example;
-    if (!ex) continue;
-    const messages = [...ex.example.messages];
+    const ex = value as { messages?: unknown; tools?: unknown };
+    if (!ex || typeof ex !== "object" || !Array.isArray(ex.messages)) return fail(line, 'expected {"messages": [...]}');
+    const messages = ex.messages as ChatMessage[];
+    const bad = messages.findIndex(
+      (m) => !m || typeof m !== "object" || !ROLES.has(m.role) || !(typeof m.content === "string" || Array.isArray(m.content) || m.content === null),
+    );
+    if (bad >= 0) return fail(line, `message ${bad + 1} needs a role (${[...ROLES].join(", ")}) and a content`);
+    const prompt = [...messages];
     let reference: string | undefined;
-    if (messages.length > 0 && messages[messages.length - 1].role === "assistant") reference = contentText(messages.pop()!.content);
-    if (messages.length === 0) {
-      errors++;
-      ctx.err(`${file}:${ex.line}: error: nothing to complete once the assistant reply is removed (skipped)`);
-      continue;
-    }
-    pending.push({ line: ex.line, messages, ...(reference !== undefined ? { reference } : {}) });
-  }
+    if (prompt.length > 0 && prompt[prompt.length - 1].role === "assistant") reference = contentText(prompt.pop()!.content);
+    if (prompt.length === 0) return fail(line, "nothing to complete once the trailing assistant reply is removed");
+    pending.push({ line, messages: prompt, ...(Array.isArray(ex.tools) ? { tools: ex.tools } : {}), ...(reference !== undefined ? { reference } : {}) });
+  });
+  return { pending, errors };
+}
+
+async function runMessages(ctx: CommandContext, gen: TextGenerator, file: string, params: GenerationParams): Promise<number> {
+  const { pending, errors } = await readPromptExamples(ctx, file);
   const progress = createProgress(ctx.io, { label: "generating", total: pending.length, unit: "examples" });
   const batchSize = 8;
   for (let i = 0; i < pending.length; i += batchSize) {
     const chunk = pending.slice(i, i + batchSize);
     const results = await gen.generateBatch(
-      chunk.map((p) => p.messages),
+      chunk.map((p) => ({ messages: p.messages, ...(p.tools ? { tools: p.tools } : {}) })),
       params,
     );
     results.forEach((r, k) => {
@@ -96,7 +123,8 @@ const cmd: Command = {
   details: [
     "Prints only the completion on stdout. Greedy by default (temperature 0); sampling is seeded (--seed, default 0).",
     "--raw feeds the prompt as plain text after BOS (`--raw --prompt \"\"` starts from BOS alone); without it the",
-    "prompt is a user message rendered with the model's chat template.",
+    "prompt is a user message rendered with the model's chat template (models without one get tunekit's plain",
+    "template, the one training uses: docs/chat-templates.md).",
     "--messages FILE completes every chat example of a JSONL file (a trailing assistant reply is dropped and",
     "printed as `reference`), one JSON line per example.",
     "Exit codes: 0 fine, 1 some examples were invalid (skipped), 2 usage or I/O problem.",
@@ -115,6 +143,7 @@ const cmd: Command = {
     "repetition-penalty": { type: "string", valueName: "R", description: "penalise tokens already seen (1 = off)", default: "1" },
     seed: { type: "string", valueName: "S", description: "random seed for sampling", default: "0" },
     stop: { type: "string", multiple: true, valueName: "STR", description: "stop when the text contains STR (repeatable)" },
+    "chat-template": { type: "string", valueName: "FILE", description: "a Jinja chat template file to use instead of the model's" },
     threads: { type: "string", valueName: "N", description: "CPU threads for ONNX Runtime (default: all cores)" },
     offline: { type: "boolean", description: "never download (same as HF_HUB_OFFLINE=1)" },
     "ignore-adapter-base": { type: "boolean", description: "accept an adapter whose base model name differs (shapes must still fit)" },
@@ -131,12 +160,22 @@ const cmd: Command = {
     const params = paramsFrom(ctx);
     const threads = num(ctx, cmd, "threads", { integer: true, min: 1, max: 1024 });
 
+    const templateFile = str(ctx, "chat-template");
+    let chatTemplate: string | undefined;
+    if (templateFile !== undefined) {
+      try {
+        chatTemplate = await readFile(resolve(ctx.io.cwd, templateFile), "utf8");
+      } catch (e) {
+        throw fsError(e, templateFile);
+      }
+    }
     const download = createProgress(ctx.io, { label: "downloading", unit: "bytes" });
     let gen: TextGenerator;
     try {
       gen = await TextGenerator.load(model, {
         ...(str(ctx, "adapter") ? { adapter: str(ctx, "adapter") } : {}),
         ...(threads !== undefined ? { threads } : {}),
+        ...(chatTemplate !== undefined ? { chatTemplate } : {}),
         offline: bool(ctx, "offline"),
         ignoreAdapterBaseName: bool(ctx, "ignore-adapter-base"),
         env: ctx.io.env,

@@ -7,6 +7,7 @@ import type { ChatMessage } from "../../dataset/types.js";
 import { TunekitError } from "../../util/errors.js";
 import type { Tokenizer } from "../../tokenize/types.js";
 import { loadTokenizerFromDir } from "../../tokenize/hf.js";
+import { chatTemplateFor, encodeChatPrompt, type ChatTemplateRenderer } from "../../tokenize/chatTemplate.js";
 import { loadModel, type LoadModelOptions } from "../io/model.js";
 import { mergeLora, readPeftAdapter, type PeftAdapter } from "../io/peft.js";
 import type { ModelConfig } from "../types.js";
@@ -14,18 +15,16 @@ import { createDecoder, type DecoderOptions } from "./backend.js";
 import { generateBatchFromIds, type GenerationParams, type GenerationResult } from "./generate.js";
 import type { DecoderModel } from "./types.js";
 
-export type Prompt = string | ChatMessage[];
-
-/** Renders chat messages to the prompt text (the model's chat template with the generation prompt). */
-export type ChatRenderer = (messages: ChatMessage[]) => string;
+/** Raw text (with `raw: true`) or a user message; chat messages; or chat messages with tool definitions. */
+export type Prompt = string | ChatMessage[] | { messages: ChatMessage[]; tools?: unknown[] };
 
 export interface GeneratorOptions extends LoadModelOptions, DecoderOptions {
   /** A PEFT LoRA adapter folder to apply (merged into the weights). */
   adapter?: string;
   /** Accept an adapter whose base_model_name_or_path names another model (shapes must still fit). */
   ignoreAdapterBaseName?: boolean;
-  /** How chat prompts become text; default: the tokenizer's chat template. */
-  renderChat?: ChatRenderer;
+  /** A Jinja chat template that replaces the model's own (default: the model's, else tunekit's plain template). */
+  chatTemplate?: string;
 }
 
 export interface PromptOptions {
@@ -41,7 +40,8 @@ export class TextGenerator {
     /** The resolved model folder. */
     readonly modelDir: string,
     readonly adapter: PeftAdapter | undefined,
-    private readonly renderChat: ChatRenderer | undefined,
+    /** How chat prompts are rendered: the model's chat template, or tunekit's plain template (as in training). */
+    readonly chatTemplate: ChatTemplateRenderer,
   ) {}
 
   static async load(model: string, opts: GeneratorOptions = {}): Promise<TextGenerator> {
@@ -58,7 +58,8 @@ export class TextGenerator {
       weights = mergeLora(weights, adapter);
     }
     const decoder = await createDecoder(loaded.config, weights, opts);
-    return new TextGenerator(loaded.config, tokenizer, decoder, loaded.dir, adapter, opts.renderChat);
+    const template = chatTemplateFor(tokenizer, opts.chatTemplate !== undefined ? { override: opts.chatTemplate } : {});
+    return new TextGenerator(loaded.config, tokenizer, decoder, loaded.dir, adapter, template);
   }
 
   /** The BOS id, from the tokenizer or config.json. */
@@ -73,14 +74,10 @@ export class TextGenerator {
       const ids = prompt === "" ? [] : this.tokenizer.encode(prompt, { addSpecialTokens: false });
       return bos !== undefined ? [bos, ...ids] : ids;
     }
-    const messages: ChatMessage[] = typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt;
-    if (!this.renderChat) {
-      throw new TunekitError("no_chat_template", `${this.modelDir} has no chat template tunekit can use`, {
-        hint: "pass --raw to feed the prompt as plain text",
-      });
-    }
-    const text = this.renderChat(messages);
-    return this.tokenizer.encode(text, { addSpecialTokens: false, allowSpecial: true });
+    if (typeof prompt === "string") prompt = [{ role: "user", content: prompt }];
+    const { messages, tools } = Array.isArray(prompt) ? { messages: prompt, tools: undefined } : prompt;
+    if (messages.length === 0) throw new TunekitError("empty_prompt", "no messages to complete", { hint: "give at least one message" });
+    return encodeChatPrompt(this.tokenizer, this.chatTemplate, messages, tools ? { tools } : {});
   }
 
   async generate(prompt: Prompt, params: GenerationParams & PromptOptions = {}): Promise<GenerationResult> {
