@@ -45,3 +45,26 @@ test("local runner on the real stories260K model: batched generation, usage, cac
     home.cleanup();
   }
 });
+
+test("local runner: a prompt longer than the context fails alone, as data; the rest of the batch answers", { timeout: 60_000 }, async (t) => {
+  const model = sharedFixture("models", "stories260K");
+  if (!model) return t.skip("stories260K fixture missing");
+  const local = createLocalRunner({ model, threads: 1 });
+  try {
+    // stories260K holds 512 positions; this prompt is far longer.
+    const long = [{ role: "user" as const, content: "Once upon a time there was a dog. ".repeat(120) }];
+    const short = [{ role: "user" as const, content: "Lily" }];
+    const out = await local.generateBatch!([short, long, short], { maxTokens: 6 });
+    assert.equal(out.length, 3);
+    assert.match(out[1].error ?? "", /context/);
+    assert.equal(out[1].text, "");
+    for (const i of [0, 2]) {
+      assert.equal(out[i].error, undefined);
+      assert.ok(out[i].text.length > 0 && out[i].tokensOut > 0);
+    }
+    const alone = await local.generate(long, { maxTokens: 6 });
+    assert.match(alone.error ?? "", /context/);
+  } finally {
+    await local.close?.();
+  }
+});

@@ -13,6 +13,9 @@ import { readRunRecord, runPaths } from "../../engine/train/run-dir.js";
 import { TunekitError } from "../../util/errors.js";
 import { costOf, type Generation, type GenerationParams, type ModelRunner, type Price } from "./types.js";
 
+/** Generation errors that belong to one prompt (returned as data), not to the model. */
+const PROMPT_ERRORS = new Set(["context_full", "prompt_too_long"]);
+
 export interface LocalRunnerOptions {
   /** Model folder or hub id. */
   model: string;
@@ -62,19 +65,22 @@ export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
       cwd: options.cwd,
     }));
 
+  const failed = (message: string): Generation => ({ text: "", tokensIn: 0, tokensOut: 0, latencyMs: 0, error: message });
+
   const runBatch = async (list: ChatMessage[][], params: GenerationParams): Promise<Generation[]> => {
     // A model that cannot load is a problem for the whole evaluation, not one bad call: that throws.
     const gen = await load();
+    const generateOptions = {
+      maxTokens: params.maxTokens ?? 256,
+      temperature: params.temperature ?? 0,
+      ...(params.topP !== undefined ? { topP: params.topP } : {}),
+      ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      ...(params.stop !== undefined ? { stop: params.stop } : {}),
+      batchSize: options.batchSize ?? 8,
+    };
     const started = performance.now();
     try {
-      const results = await gen.generateBatch(list, {
-        maxTokens: params.maxTokens ?? 256,
-        temperature: params.temperature ?? 0,
-        ...(params.topP !== undefined ? { topP: params.topP } : {}),
-        ...(params.seed !== undefined ? { seed: params.seed } : {}),
-        ...(params.stop !== undefined ? { stop: params.stop } : {}),
-        batchSize: options.batchSize ?? 8,
-      });
+      const results = await gen.generateBatch(list, generateOptions);
       const perCall = (performance.now() - started) / list.length;
       return results.map((r) => ({
         text: r.text,
@@ -84,9 +90,13 @@ export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
         costUsd: costOf(options.price, r.promptTokens, r.completionTokens) ?? 0,
       }));
     } catch (e) {
-      if (e instanceof TunekitError && e.code !== "context_full") throw e;
-      const message = (e as Error).message;
-      return list.map(() => ({ text: "", tokensIn: 0, tokensOut: 0, latencyMs: 0, error: message }));
+      if (e instanceof TunekitError && !PROMPT_ERRORS.has(e.code)) throw e;
+      // One prompt the model cannot take (longer than its context) fails that prompt only: answer the
+      // others one by one so a single long example is a row in the report, not a lost batch.
+      if (list.length === 1 || !(e instanceof TunekitError)) return list.map(() => failed((e as Error).message));
+      const out: Generation[] = [];
+      for (const messages of list) out.push(...(await runBatch([messages], params)));
+      return out;
     }
   };
 
