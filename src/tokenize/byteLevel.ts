@@ -37,13 +37,3 @@ export function toByteLevel(text: string): string {
   for (const b of encoder.encode(text)) out += BYTE_TO_CHAR[b];
   return out;
 }
-
-/** The bytes a byte-level token string stands for; undefined if it has a character outside the table. */
-export function fromByteLevel(token: string, out: number[]): boolean {
-  for (const ch of token) {
-    const b = CHAR_TO_BYTE.get(ch);
-    if (b === undefined) return false;
-    out.push(b);
-  }
-  return true;
-}
