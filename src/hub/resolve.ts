@@ -312,7 +312,15 @@ async function downloadSnapshot(spec: HubSpec, opts: ResolveOptions, env: NodeJS
     const blobPath = join(folder, "blobs", normaliseEtag(info.etag));
     await fsp.mkdir(dirname(blobPath), { recursive: true });
     await fsp.mkdir(dirname(pointer), { recursive: true });
-    if (!existsSync(blobPath)) await downloadBlob(hub, common, path, sha, info, blobPath, opts, fail);
+    if (!existsSync(blobPath)) {
+      // Another tunekit process may be fetching the same blob: one downloads, the other waits.
+      const release = await lockFile(`${blobPath}.lock`);
+      try {
+        if (!existsSync(blobPath)) await downloadBlob(hub, common, path, sha, info, blobPath, opts, fail);
+      } finally {
+        await release();
+      }
+    }
     await fsp.rm(pointer, { force: true });
     await fsp.symlink(relative(dirname(pointer), blobPath), pointer);
   };
@@ -336,6 +344,38 @@ async function downloadSnapshot(spec: HubSpec, opts: ResolveOptions, env: NodeJS
     await fsp.writeFile(join(folder, "refs", spec.revision), sha);
   }
   return snap;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * An exclusive lock file holding the owner's pid; waits while a live process holds it and takes over
+ * a lock whose owner is gone (a killed download). Returns the release function.
+ */
+async function lockFile(lockPath: string): Promise<() => Promise<void>> {
+  for (;;) {
+    try {
+      const fh = await fsp.open(lockPath, "wx");
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return () => fsp.rm(lockPath, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const owner = Number((await fsp.readFile(lockPath, "utf8").catch(() => "")).trim());
+    if (owner > 0 && owner !== process.pid && !processAlive(owner)) {
+      await fsp.rm(lockPath, { force: true });
+      continue;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**

@@ -138,6 +138,25 @@ test("hub: a cut download resumes with a range request", async () => {
   }
 });
 
+test("hub: two downloads of the same model at once fetch each file once", async () => {
+  const t = tempDir();
+  const repo = await tinyRepo(t.dir);
+  const hub = await startFakeHub({ "acme/tiny": repo });
+  try {
+    const env = { HF_HOME: join(t.dir, "hf"), HF_ENDPOINT: hub.url };
+    const [a, b] = await Promise.all([resolveModelDir("acme/tiny", { env }), resolveModelDir("acme/tiny", { env })]);
+    assert.equal(a, b);
+    assert.deepEqual(readFileSync(join(a, "model.safetensors")), repo.files["model.safetensors"]);
+    const bodies = hub.log.filter((r) => r.path.endsWith("/model.safetensors") && r.range !== "bytes=0-0");
+    assert.equal(bodies.length, 1, "the second waited for the first instead of downloading again");
+    const { readdirSync } = await import("node:fs");
+    assert.deepEqual(readdirSync(join(t.dir, "hf", "hub", "models--acme--tiny", "blobs")).filter((f) => /\.(lock|incomplete)$/.test(f)), []);
+  } finally {
+    await hub.close();
+    t.cleanup();
+  }
+});
+
 test("hub: missing repo, gated repo, bad revision, no network, no safetensors -> clear errors", async () => {
   const t = tempDir();
   const repo = await tinyRepo(t.dir);
