@@ -124,19 +124,19 @@ function kindOf(sig: string): string {
 export class DatasetAggregator {
   private readonly opts: AggregatorOptions;
   private n = 0;
-  private readonly lines = new NumberColumn();
-  private readonly messages = new NumberColumn();
-  private readonly tokens = new NumberColumn();
-  private readonly assistantTokens = new NumberColumn();
+  private readonly lines = new NumberColumn(1024, "i32");
+  private readonly messages = new NumberColumn(1024, "i32");
+  private readonly tokens = new NumberColumn(1024, "i32");
+  private readonly assistantTokens = new NumberColumn(1024, "i32");
   private hasTokens = true;
-  private readonly chars = new NumberColumn();
-  private readonly replyChars = new NumberColumn();
+  private readonly chars = new NumberColumn(1024, "i32");
+  private readonly replyChars = new NumberColumn(1024, "i32");
   private readonly exact = new NumberColumn();
   private readonly prompt = new NumberColumn();
   private readonly reply = new NumberColumn();
   private readonly system = new NumberColumn();
-  private readonly shapeIds = new NumberColumn();
-  private readonly langIds = new NumberColumn();
+  private readonly shapeIds = new NumberColumn(1024, "i32");
+  private readonly langIds = new NumberColumn(1024, "i32");
   private readonly shapes = new Interner();
   private readonly langs = new Interner();
   private readonly systemVariants = new Map<number, SystemPromptVariant>();
@@ -247,7 +247,7 @@ export class DatasetAggregator {
       histogram: this.hasTokens && n > 0 ? { of: "tokens", bins: histogram(this.tokens.values(), 10) } : { of: "chars", bins: histogram(this.chars.values(), 10) },
       duplicates: { exact: exactDup.count, near: near.pairs, nearGroups: near.groups, conflicting },
       systemPrompts: {
-        withSystem: this.system.values().reduce((s, h) => s + (h !== 0 ? 1 : 0), 0),
+        withSystem: countNonZero(this.system.values()),
         variants: this.systemVariants.size,
         top: [...this.systemVariants.values()].sort((a, b) => b.count - a.count).slice(0, 10),
       },
@@ -505,4 +505,10 @@ export class DatasetAggregator {
 function describeSpans(spans: FactSpan[]): string {
   const shown = spans.slice(0, 4).map((s) => `"${s.text.length > 40 ? s.text.slice(0, 37) + "..." : s.text}" (${s.kind})`);
   return shown.join(", ") + (spans.length > 4 ? ` and ${spans.length - 4} more` : "");
+}
+
+function countNonZero(v: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < v.length; i++) if (v[i] !== 0) n++;
+  return n;
 }

@@ -74,16 +74,19 @@ export function histogram(values: ArrayLike<number>, bins = 10): HistogramBin[] 
   return out;
 }
 
-/** A growable typed array of numbers: compact per-example storage for big files. */
+/**
+ * A growable typed array of numbers: compact per-example storage for big files. "f64" holds any
+ * number (53-bit hashes too); "i32" halves the size for counts and ids.
+ */
 export class NumberColumn {
-  private data: Float64Array;
+  private data: Float64Array | Int32Array;
   length = 0;
-  constructor(capacity = 1024) {
-    this.data = new Float64Array(capacity);
+  constructor(capacity = 1024, type: "f64" | "i32" = "f64") {
+    this.data = type === "i32" ? new Int32Array(capacity) : new Float64Array(capacity);
   }
   push(v: number): void {
     if (this.length === this.data.length) {
-      const bigger = new Float64Array(this.data.length * 2);
+      const bigger = this.data instanceof Int32Array ? new Int32Array(this.data.length * 2) : new Float64Array(this.data.length * 2);
       bigger.set(this.data);
       this.data = bigger;
     }
@@ -92,7 +95,7 @@ export class NumberColumn {
   get(i: number): number {
     return this.data[i];
   }
-  values(): Float64Array {
+  values(): Float64Array | Int32Array {
     return this.data.subarray(0, this.length);
   }
 }
