@@ -13,11 +13,30 @@ import { bool, printJson, str, usageError, type CommandContext } from "./command
 import { followPrinter, jobExitCode, pollIntervalMs, printJobSummary } from "./hosted-output.js";
 import { TunekitError, EXIT } from "../util/errors.js";
 import { openStore } from "../store/store.js";
-import { createHostedTrainer } from "../providers/registry.js";
+import { createHostedTrainer, HOSTED_PROVIDERS } from "../providers/registry.js";
 import { startHostedJob } from "../providers/run.js";
 import { followJob } from "../providers/follow.js";
 import { preflightHostedData, type Preflight } from "../providers/preflight.js";
 import type { HyperparameterValue, TrainerError, TrainParams } from "../providers/types.js";
+
+/** Options of `tunekit train` that only the local engine understands. */
+const LOCAL_ONLY_OPTIONS = [
+  "output",
+  "resume",
+  "test-split",
+  "max-steps",
+  "grad-accum",
+  "max-seq-len",
+  "warmup",
+  "schedule",
+  "weight-decay",
+  "max-grad-norm",
+  "rslora",
+  "packing",
+  "eval-every",
+  "save-every",
+  "patience",
+];
 
 function hyper(ctx: CommandContext, option: string, integer: boolean): HyperparameterValue | undefined {
   const raw = str(ctx, option);
@@ -79,11 +98,21 @@ export async function runHostedTrain(ctx: CommandContext): Promise<number> {
   const json = bool(ctx, "json");
   const data = ctx.positionals[0];
   const model = str(ctx, "model");
+  if (!(HOSTED_PROVIDERS as readonly string[]).includes(provider)) {
+    throw new TunekitError("unknown_provider", `unknown provider "${provider}"`, { hint: `use one of: local, ${HOSTED_PROVIDERS.join(", ")}` });
+  }
   if (!data) throw usageError(undefined, "missing argument: DATA");
   if (!model) {
     throw new TunekitError("usage", `--model is required with --provider ${provider}`, {
       hint: provider === "openai" ? "e.g. --model gpt-4o-mini-2024-07-18" : "e.g. --model meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
     });
+  }
+  // Options of the local engine that no hosted API takes: refuse them rather than ignore them.
+  for (const option of LOCAL_ONLY_OPTIONS) {
+    const v = ctx.values[option];
+    if (v !== undefined && v !== false) {
+      throw new TunekitError("usage", `--${option} applies to local training only, not to --provider ${provider}`, { hint: "run `tunekit train --help` for the options hosted training takes" });
+    }
   }
   const env = ctx.io.env;
   const trainer = await createHostedTrainer(provider, { env, pollMs: Math.min(2000, pollIntervalMs(env)) });
@@ -97,14 +126,59 @@ export async function runHostedTrain(ctx: CommandContext): Promise<number> {
   if (epochs !== undefined) hyperparameters.n_epochs = epochs;
   if (batch !== undefined) hyperparameters.batch_size = batch;
   if (lr !== undefined) hyperparameters.learning_rate_multiplier = lr;
+  const lrRaw = str(ctx, "lr");
+  if (lrRaw !== undefined) {
+    const v = Number(lrRaw);
+    if (!(v > 0) || !Number.isFinite(v)) throw new TunekitError("usage", `--lr must be a positive number, got "${lrRaw}"`);
+    hyperparameters.learning_rate = v;
+  }
   const suffix = str(ctx, "suffix");
-  const params: TrainParams = { model, hyperparameters, ...(suffix !== undefined ? { suffix } : {}), ...(seed !== undefined ? { seed } : {}) };
+  const lora: NonNullable<TrainParams["lora"]> = {};
+  const loraNum = (option: string) => {
+    const raw = str(ctx, option);
+    if (raw === undefined) return undefined;
+    const v = Number(raw);
+    if (raw.trim() === "" || !Number.isFinite(v)) throw new TunekitError("usage", `--${option} must be a number, got "${raw}"`);
+    return v;
+  };
+  const r = loraNum("lora-r");
+  const alpha = loraNum("lora-alpha");
+  const dropout = loraNum("lora-dropout");
+  const targets = str(ctx, "lora-targets");
+  if (r !== undefined) lora.r = r;
+  if (alpha !== undefined) lora.alpha = alpha;
+  if (dropout !== undefined) lora.dropout = dropout;
+  if (targets !== undefined) lora.modules = targets === "all-linear" ? targets : targets.split(",").map((t) => t.trim()).filter(Boolean).join(",");
+  const params: TrainParams = {
+    model,
+    hyperparameters,
+    ...(suffix !== undefined ? { suffix } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(Object.keys(lora).length > 0 ? { lora } : {}),
+  };
 
   // 1. Parameters, before anything else.
   const checked = trainer.validateParams(params);
   if (!checked.ok) {
-    const flag = { n_epochs: "--epochs", batch_size: "--batch-size", learning_rate_multiplier: "--lr-multiplier", learning_rate: "--lr-multiplier" }[checked.error.param ?? ""] ?? `--${checked.error.param}`;
-    throw new TunekitError("invalid_params", `${flag}: ${checked.error.message}`, { hint: "run `tunekit train --help` for the accepted ranges" });
+    const flags: Record<string, string> = {
+      n_epochs: "--epochs",
+      batch_size: "--batch-size",
+      learning_rate_multiplier: "--lr-multiplier",
+      learning_rate: "--lr",
+      lora: "--lora-*",
+      "lora.r": "--lora-r",
+      "lora.alpha": "--lora-alpha",
+      "lora.dropout": "--lora-dropout",
+    };
+    const param = checked.error.param ?? "";
+    const flag = flags[param] ?? `--${param}`;
+    const hint =
+      param === "learning_rate" && trainer.capabilities.hyperparameters.learning_rate_multiplier
+        ? `${provider} takes a learning-rate multiplier: use --lr-multiplier X`
+        : param === "learning_rate_multiplier" && trainer.capabilities.hyperparameters.learning_rate
+          ? `${provider} takes an absolute learning rate: use --lr X`
+          : "run `tunekit train --help` for the accepted ranges";
+    throw new TunekitError("invalid_params", `${flag}: ${checked.error.message}`, { hint });
   }
 
   // 2. Local validation and the estimate.

@@ -74,6 +74,8 @@ export interface TrainerCapabilities {
   /** Whether `suffix` and `seed` are accepted. */
   suffix: boolean;
   seed: boolean;
+  /** Whether LoRA settings (`TrainParams.lora`) are accepted. */
+  lora?: boolean;
 }
 
 export type HyperparameterValue = number | "auto";
@@ -88,6 +90,8 @@ export interface TrainParams {
   metadata?: Record<string, string>;
   /** One of capabilities.methods; default the first. */
   method?: string;
+  /** LoRA settings, for providers with `capabilities.lora`. */
+  lora?: { r?: number; alpha?: number; dropout?: number; modules?: string };
 }
 
 export interface TrainingData {
@@ -232,6 +236,13 @@ export function validateWithCapabilities(caps: TrainerCapabilities, params: Trai
   if (params.seed !== undefined) {
     if (!caps.seed) return bad("seed", "this provider does not accept a seed");
     if (!Number.isInteger(params.seed) || params.seed < 0 || params.seed > 2147483647) return bad("seed", "seed must be an integer between 0 and 2147483647");
+  }
+  if (params.lora !== undefined) {
+    if (!caps.lora) return bad("lora", "this provider does not take LoRA settings");
+    const { r, alpha, dropout } = params.lora;
+    if (r !== undefined && (!Number.isInteger(r) || r < 1 || r > 1024)) return bad("lora.r", `LoRA rank must be an integer between 1 and 1024, got ${r}`);
+    if (alpha !== undefined && !(alpha > 0)) return bad("lora.alpha", `LoRA alpha must be positive, got ${alpha}`);
+    if (dropout !== undefined && !(dropout >= 0 && dropout < 1)) return bad("lora.dropout", `LoRA dropout must be in [0, 1), got ${dropout}`);
   }
   if (params.method !== undefined && !caps.methods.includes(params.method)) {
     return bad("method", `method must be one of ${caps.methods.join(", ")}, got "${params.method}"`);

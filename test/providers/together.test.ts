@@ -93,6 +93,15 @@ test("Together: failed job reason, 400 naming the parameter, 401, parameters che
   assert.ok(!v.ok && v.error.param === "learning_rate_multiplier");
   const e = t.validateParams({ model: MODEL, hyperparameters: { n_epochs: 21 } });
   assert.ok(!e.ok && /between 1 and 20/.test(e.error.message));
+  const badRank = t.validateParams({ model: MODEL, lora: { r: 0 } });
+  assert.ok(!badRank.ok && badRank.error.param === "lora.r");
+
+  // LoRA settings given by the user replace the defaults.
+  const custom = await t.start(prepared.value, { model: MODEL, lora: { r: 32, alpha: 64, modules: "q_proj,v_proj" }, hyperparameters: { learning_rate: 0.0002 } });
+  assert.ok(custom.ok);
+  const body = server.jobs.get(custom.value.remoteId)!.body;
+  assert.deepEqual(body.training_type, { type: "Lora", lora_r: 32, lora_alpha: 64, lora_dropout: 0, lora_trainable_modules: "q_proj,v_proj" });
+  assert.equal(body.learning_rate, 0.0002);
 });
 
 test("Together: cancel, and following survives a server outage", async () => {

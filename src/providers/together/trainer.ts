@@ -64,6 +64,7 @@ export const togetherCapabilities: TrainerCapabilities = {
   minExamples: 1,
   suffix: true,
   seed: true,
+  lora: true,
 };
 
 const STATUS: Record<string, JobStatus> = {
@@ -249,7 +250,10 @@ export class TogetherTrainer implements Trainer {
     const checked = this.validateParams(params);
     if (!checked.ok) return checked;
     const hp = params.hyperparameters ?? {};
-    const lora = this.options.lora === false || params.method === "supervised-full" ? undefined : { r: 8, alpha: 16, dropout: 0, modules: "all-linear", ...(this.options.lora || {}) };
+    const lora =
+      this.options.lora === false || params.method === "supervised-full"
+        ? undefined
+        : { r: 8, alpha: 16, dropout: 0, modules: "all-linear", ...(this.options.lora || {}), ...(params.lora ?? {}) };
     const body: TogetherClient.FineTuning.FineTuningCreateParams = {
       model: params.model,
       training_file: prepared.training.remoteFileId,
