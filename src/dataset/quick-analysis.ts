@@ -69,8 +69,8 @@ export class QuickAggregator {
 }
 
 /** The quick analysis as a DatasetAnalysis for the in-thread path. */
-export function createQuickAnalysis(options: { model?: string } = {}): DatasetAnalysis {
-  const ctx = createFeatureContext(options.model !== undefined ? { model: options.model } : {});
+export function createQuickAnalysis(options: { model?: string; tokenCounter?: ExampleTokenCounter } = {}): DatasetAnalysis {
+  const ctx = createFeatureContext(options);
   const agg = new QuickAggregator({ tokenLimit: ctx.tokenLimit, model: options.model });
   return {
     add: (ex) => agg.add(quickFeatures(ex, ctx.countTokens)),

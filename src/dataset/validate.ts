@@ -13,6 +13,7 @@ import { DEFAULT_MAX_LINE_BYTES } from "./lines.js";
 import { validateJsonlParallel } from "./parallel-validate.js";
 import { QuickAggregator, createQuickAnalysis, type QuickFeatures } from "./quick-analysis.js";
 import type { ExampleFeatures } from "./analysis/features.js";
+import type { ExampleTokenCounter } from "./analysis/tokens.js";
 
 export interface ReportIssue {
   line: number;
@@ -62,6 +63,8 @@ export interface ValidateOptions extends ReadOptions {
   maxIssues?: number;
   /** Dataset-level analysis; default: the built-in one when available. Pass `false` to skip. */
   analysis?: DatasetAnalysis | false;
+  /** Counts tokens per example (overrides the counter `model` implies; open models get one automatically). */
+  tokenCounter?: ExampleTokenCounter;
   /** Structural checks and token counts only: skips duplicates, consistency and fact injection. */
   quick?: boolean;
   /** Worker threads for big JSONL files; 0 or 1 = validate in this thread. Default: CPU count (max 4). */
@@ -104,7 +107,11 @@ export class IssueCollector {
 export async function validateFile(file: string, options: ValidateOptions = {}): Promise<ValidationReport> {
   const issues = new IssueCollector(options.maxIssues ?? 10_000);
   const notes = new NoteCounter();
-  const parallel = await parallelEligible(file, options);
+  if (options.model !== undefined && options.tokenCounter === undefined && options.analysis !== false) {
+    options = { ...options, tokenCounter: await openModelCounter(options.model) };
+  }
+  // Worker threads build their own tokenizer from an OpenAI model name; an open model's counter stays here.
+  const parallel = options.tokenCounter === undefined && (await parallelEligible(file, options));
   const run = parallel ? await validateInWorkers(file, options, issues, notes) : await validateInThread(file, options, issues, notes);
   let stats: Record<string, unknown> = { records: run.records, examples: run.examples, bytes: run.totalBytes };
   if (run.analysis) {
@@ -241,7 +248,26 @@ async function validateInWorkers(file: string, options: ValidateOptions, issues:
 
 /** The built-in analysis (D2's aggregator), loaded lazily so a plain format check stays light. */
 async function defaultAnalysis(options: ValidateOptions): Promise<DatasetAnalysis | undefined> {
-  if (options.quick) return createQuickAnalysis(options.model !== undefined ? { model: options.model } : {});
+  const a = {
+    ...(options.model !== undefined ? { model: options.model } : {}),
+    ...(options.tokenCounter !== undefined ? { tokenCounter: options.tokenCounter } : {}),
+  };
+  if (options.quick) return createQuickAnalysis(a);
   const { createDatasetAnalysis } = await import("./analysis/index.js");
-  return createDatasetAnalysis(options.model !== undefined ? { model: options.model } : {});
+  return createDatasetAnalysis(a);
+}
+
+/**
+ * For an open model (a local Hugging Face folder or a hub id) the token counter renders each example
+ * with the model's own chat template and encodes it with its tokenizer.json; OpenAI names return
+ * undefined (the analysis counts those itself, also inside worker threads).
+ */
+async function openModelCounter(model: string): Promise<ExampleTokenCounter | undefined> {
+  const { isOpenAiModel } = await import("./analysis/tokens.js");
+  if (isOpenAiModel(model)) return undefined;
+  const { resolveTokenizer } = await import("../tokenize/resolve.js");
+  const { chatTemplateFor } = await import("../tokenize/chatTemplate.js");
+  const { templateTokenCounter } = await import("../tokenize/templateCount.js");
+  const tok = await resolveTokenizer(model);
+  return templateTokenCounter(tok, chatTemplateFor(tok));
 }

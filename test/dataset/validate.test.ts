@@ -250,3 +250,30 @@ test("worker-thread validation gives the same report as in-thread validation (tr
     t.cleanup();
   }
 });
+
+test("--model: real token counts (OpenAI encoding and an open model's tokenizer + template), too_many_tokens over the limit", async (tt) => {
+  const t = tempDir("tunekit-validate-");
+  try {
+    const p = join(t.dir, "long.jsonl");
+    const huge = Array.from({ length: 70_000 }, (_, i) => `w${i % 997}`).join(" ");
+    writeFileSync(p, [JSON.stringify(ok), JSON.stringify({ messages: [sys, user, { role: "assistant", content: huge }] })].join("\n") + "\n");
+    const r = await validateFile(p, { model: "gpt-4o-mini", workers: 0 });
+    assert.deepEqual(r.errors.map((e) => [e.line, e.code]), [[2, "too_many_tokens"]]);
+    assert.match(r.errors[0].message, /over the 65536-token limit/);
+    const tokens = (r.stats as { tokens: { min: number; max: number } }).tokens;
+    assert.ok(tokens.min > 5 && tokens.min < 40, `a 3-message example is a few tokens, got ${tokens.min}`);
+    assert.ok(tokens.max > 65_536);
+    const quick = await validateFile(p, { model: "gpt-4o-mini", quick: true, workers: 0 });
+    assert.deepEqual(quick.errors.map((e) => [e.line, e.code]), [[2, "too_many_tokens"]]);
+    assert.deepEqual((quick.stats as { tokens: unknown }).tokens, (r.stats as { tokens: unknown }).tokens);
+  } finally {
+    t.cleanup();
+  }
+  const tokDir = sharedFixture("tokenizers", "smollm2-135m-instruct");
+  if (!tokDir) return tt.skip("shared tokenizer fixture missing");
+  const open = await validateFile(join(projectRoot, "examples", "support-tickets.jsonl"), { model: tokDir, quick: true });
+  const st = open.stats as { tokens: { min: number; sum: number }; assistantTokens: { sum: number }; tokenizerModel: string };
+  assert.equal(st.tokenizerModel, tokDir);
+  assert.ok(st.tokens.min > 50);
+  assert.ok(st.assistantTokens.sum > 0 && st.assistantTokens.sum < st.tokens.sum);
+});
