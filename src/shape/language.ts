@@ -5,7 +5,7 @@
  */
 
 const STOPWORDS: Record<string, string[]> = {
-  en: ["the", "and", "is", "to", "of", "you", "your", "it", "for", "that", "with", "this", "are", "in", "be", "we", "can", "not", "will", "have"],
+  en: ["the", "and", "is", "to", "of", "you", "your", "it", "for", "that", "with", "this", "are", "in", "be", "we", "can", "not", "will", "have", "a", "i", "on", "at", "my", "or", "as", "but", "if", "was", "please"],
   de: ["der", "die", "und", "ist", "das", "nicht", "sie", "ich", "zu", "mit", "ein", "eine", "den", "es", "auf", "für", "wir", "ihr", "bitte", "sich"],
   fr: ["le", "la", "les", "et", "est", "vous", "pas", "une", "des", "pour", "que", "dans", "nous", "votre", "sur", "avec", "ce", "il", "je", "du"],
   es: ["el", "la", "los", "las", "y", "es", "que", "de", "en", "por", "para", "su", "una", "con", "no", "usted", "se", "del", "lo", "su"],

@@ -471,12 +471,14 @@ export class DatasetAggregator {
     return out;
   }
 
-  /** Replies far longer or shorter than the rest (robust z-score of log length, and at least 4x off). */
+  /**
+   * Final replies far longer or shorter than the rest (robust z-score of log length, and at least 4x
+   * off). Characters of the final reply, so a multi-turn example is not an outlier for having turns.
+   */
   private lengthOutliers(): number {
     const n = this.n;
     if (n < 8) return 0;
-    const useTokens = this.hasTokens;
-    const col = useTokens ? this.assistantTokens.values() : this.replyChars.values();
+    const col = this.replyChars.values();
     const logs = Float64Array.from(col, (x) => Math.log(1 + x)).sort();
     const med = logs[Math.floor(n / 2)];
     const dev = Float64Array.from(logs, (x) => Math.abs(x - med)).sort();
@@ -489,7 +491,7 @@ export class DatasetAggregator {
       const ratio = (x + 1) / (medRaw + 1);
       if (Math.abs(z) <= 3.5 || (ratio < 4 && ratio > 0.25)) continue;
       count++;
-      const unit = useTokens ? "tokens" : "characters";
+      const unit = "characters";
       this.issue({
         line: this.lines.get(i),
         code: "length_outlier",
