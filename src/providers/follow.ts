@@ -49,9 +49,15 @@ export async function followJob(trainer: Trainer, store: Store, jobId: string, o
   let job = store.getJob(jobId);
   if (!job) throw new Error(`no job ${jobId} in the store`);
   if (!job.remoteId) {
-    return { ok: false, job, error: { code: "not_started", message: `job ${jobId} was never created at ${trainer.id} (no remote id)`, retryable: false } };
+    // Creation may have been cut off after the provider made the job but before its id was stored.
+    const found = job.trainingFileId && trainer.findByTag ? await trainer.findByTag(jobId) : undefined;
+    if (found && !found.ok) return { ok: false, job, error: found.error };
+    if (!found?.value) {
+      return { ok: false, job, error: { code: "not_started", message: `job ${jobId} was never created at ${trainer.id} (no remote id)`, retryable: false } };
+    }
+    job = store.updateJob(jobId, { remoteId: found.value.remoteId, status: found.value.status, statusMessage: "found again by its tunekit_job tag" });
   }
-  const remoteId = job.remoteId;
+  const remoteId = job.remoteId!;
   let failingSince: number | undefined;
   let attempt = 0;
   let lastStatus: string | undefined;

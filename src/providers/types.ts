@@ -208,6 +208,11 @@ export interface Trainer {
   cancel(remoteId: string): Promise<TrainerResult<JobSnapshot>>;
   /** The trained model once the job succeeded; an error result otherwise. */
   result(remoteId: string): Promise<TrainerResult<TrainingOutput>>;
+  /**
+   * Finds a job created with `metadata.tunekit_job = tag`, for providers that store metadata. This is
+   * how a job whose creation was cut off before its remote id reached the store is found again.
+   */
+  findByTag?(tag: string): Promise<TrainerResult<JobSnapshot | undefined>>;
 }
 
 /** Checks one hyperparameter value against its spec; returns a message or undefined. */

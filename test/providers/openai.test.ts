@@ -206,3 +206,27 @@ test("cancel moves a running job to cancelled", async () => {
   const again = await t.cancel(started.snapshot.remoteId);
   assert.ok(!again.ok && again.error.code === "invalid_request");
 });
+
+test("a job whose creation was cut off before its id was stored is found again by its tunekit_job tag", async () => {
+  const t = trainer();
+  const job = store.createJob({ kind: "hosted", provider: "openai", baseUrl: t.baseUrl, model: "gpt-4o-mini-2024-07-18" });
+  const prepared = await t.prepare({ trainingFile: data }, { cache: store });
+  assert.ok(prepared.ok);
+  store.updateJob(job.id, { trainingFileId: prepared.value.training.remoteFileId });
+  // The provider creates the job, but the process dies before the remote id reaches the store.
+  const created = await t.start(prepared.value, { model: "gpt-4o-mini-2024-07-18", metadata: { tunekit_job: job.id } });
+  assert.ok(created.ok);
+  assert.equal(store.getJob(job.id)!.remoteId, undefined);
+  const out = await followJob(t, store, job.id, { pollMs: 20 });
+  assert.ok(out.ok, JSON.stringify(!out.ok && out.error));
+  const rec = store.getJob(job.id)!;
+  assert.equal(rec.remoteId, created.value.remoteId);
+  assert.equal(rec.status, "succeeded");
+  const filtered = server.requests.find((r) => r.path === "/v1/fine_tuning/jobs" && r.method === "GET");
+  assert.equal(filtered?.query["metadata[tunekit_job]"], job.id);
+
+  // A job that never reached the provider is reported as such.
+  const never = store.createJob({ kind: "hosted", provider: "openai", baseUrl: t.baseUrl, model: "gpt-4o-mini-2024-07-18", trainingFileId: prepared.value.training.remoteFileId });
+  const none = await followJob(t, store, never.id, { pollMs: 20 });
+  assert.ok(!none.ok && none.error.code === "not_started");
+});

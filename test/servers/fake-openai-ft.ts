@@ -375,7 +375,12 @@ export class FakeOpenAIServer {
     }
     if (path === "/v1/fine_tuning/jobs" && method === "POST") return this.createJob(body, reply);
     if (path === "/v1/fine_tuning/jobs" && method === "GET") {
-      const list = [...this.jobs.values()].reverse();
+      // metadata[k]=v filters, as the real API does.
+      const filters = Object.entries(query).flatMap(([k, v]) => {
+        const m = /^metadata\[(.+)\]$/.exec(k);
+        return m ? [[m[1], v] as const] : [];
+      });
+      const list = [...this.jobs.values()].reverse().filter((j) => filters.every(([k, v]) => j.metadata?.[k] === v));
       for (const j of list) this.advance(j);
       return reply(200, FakeOpenAIServer.page(list.map((j) => this.jobJson(j)), query, 20));
     }

@@ -29,7 +29,7 @@ job was created on. Network failures are retried with backoff. Exit code: 0 succ
           hint: `\`tunekit jobs show ${job.id}\` shows what the store holds`,
         });
       }
-      if (!job.remoteId) {
+      if (!job.remoteId && !job.trainingFileId) {
         throw new TunekitError("not_started", `${job.id} was never created at ${job.provider} (${job.status}${job.error ? `: ${job.error.message}` : ""})`, {
           hint: "start a new job with `tunekit train`",
         });

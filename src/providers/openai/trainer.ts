@@ -295,6 +295,16 @@ export class OpenAITrainer implements Trainer {
     return r.ok ? ok(snapshot(r.value)) : r;
   }
 
+  async findByTag(tag: string): Promise<TrainerResult<JobSnapshot | undefined>> {
+    return this.call(async (c) => {
+      // The metadata filter narrows the list; the tag is checked again in case a compatible server
+      // ignores the filter (then only the newest 100 jobs are searched).
+      const page = await c.fineTuning.jobs.list({ limit: 100, metadata: { tunekit_job: tag } });
+      const found = page.data.find((j) => j.metadata?.tunekit_job === tag);
+      return found ? snapshot(found) : undefined;
+    });
+  }
+
   async result(remoteId: string): Promise<TrainerResult<TrainingOutput>> {
     const s = await this.status(remoteId);
     if (!s.ok) return s;
