@@ -138,14 +138,19 @@ function reduceShape(shape: readonly Dim[], axes: number[], keep: boolean): Dim[
 }
 
 /** Broadcast a reduced gradient back over the reduced axes of `x` (xShape: x's shape, taken in the forward pass). */
-function unreduce(g: Graph, gy: Value, x: Value, xShape: Value, axes: number[], keep: boolean): Value {
+function unreduce(g: Graph, gy: Value, x: Value, xShape: () => Value, axes: number[], keep: boolean): Value {
   const kept = keep ? gy : g.emit1("Unsqueeze", [gy, g.constI64(axes)], gy.dtype, reduceShape(x.shape, axes, true));
-  return g.emit1("Expand", [kept, xShape], gy.dtype, x.shape);
+  return g.emit1("Expand", [kept, xShape()], gy.dtype, x.shape);
 }
 
-/** x's shape as a constant when fully known, else a Shape node emitted now (in the forward pass). */
-function forwardShape(g: Graph, x: Value): Value {
-  return x.shape.every((d) => typeof d === "number") ? g.constI64(x.shape as number[]) : shapeOf(g, x);
+/**
+ * x's shape for use in the backward pass: a constant (made when needed) when fully known, else a
+ * Shape node emitted now, in the forward pass, so x itself need not stay alive.
+ */
+function forwardShape(g: Graph, x: Value): () => Value {
+  if (x.shape.every((d) => typeof d === "number")) return () => g.constI64(x.shape as number[]);
+  const s = shapeOf(g, x);
+  return () => s;
 }
 
 export function reduceSum(g: Graph, x: Value, axes: number[], keepdims = false): Value {
@@ -282,8 +287,8 @@ export function reshape(g: Graph, x: Value, spec: number[]): Value {
   const y = g.emit1("Reshape", [x, g.constI64(spec)], x.dtype, reshapeShape(x.shape, spec));
   // The backward reshape must not read x's runtime shape: that would keep x alive until backward.
   const back = staticReshapeSpec(y.shape, x.shape);
-  const xShape = back ? g.constI64(back) : shapeOf(g, x);
-  g.record([x], [y], ([gy]) => [g.emit1("Reshape", [gy!, xShape], x.dtype, x.shape)]);
+  const xShape = back ? undefined : shapeOf(g, x);
+  g.record([x], [y], ([gy]) => [g.emit1("Reshape", [gy!, xShape ?? g.constI64(back!)], x.dtype, x.shape)]);
   return y;
 }
 
@@ -422,6 +427,11 @@ export interface ChunkedCrossEntropyOptions {
    * whole vocabulary: no [tokens x vocab] tensor stays alive, for about 1.5x the head's matmul work.
    */
   recompute?: boolean;
+  /**
+   * W's row blocks supplied by the caller (e.g. zero-copy views fed as inputs), in order, instead of
+   * Slice nodes that would copy the table on every run. W then gets no gradient.
+   */
+  chunks?: Value[];
 }
 
 /**
@@ -437,9 +447,11 @@ export function chunkedCrossEntropy(g: Graph, h: Value, W: Value, targets: Value
   const N = h.shape[0];
   const chunks: [number, number][] = [];
   for (let s = 0; s < V; s += o.chunkSize) chunks.push([s, Math.min(V, s + o.chunkSize)]);
-  const Wc = chunks.map(([s, e]) =>
-    chunks.length === 1 ? W : g.emit1("Slice", [W, g.constI64([s]), g.constI64([e]), g.constI64([0])], W.dtype, [e - s, W.shape[1]]),
-  );
+  const Wc =
+    o.chunks ??
+    chunks.map(([s, e]) =>
+      chunks.length === 1 ? W : g.emit1("Slice", [W, g.constI64([s]), g.constI64([e]), g.constI64([0])], W.dtype, [e - s, W.shape[1]]),
+    );
   const col = [N, 1];
   const fwd = Wc.map((w) => {
     const logits = matmulRaw(g, h, w, { transB: true });
@@ -464,6 +476,7 @@ export function chunkedCrossEntropy(g: Graph, h: Value, W: Value, targets: Value
 
   g.record([h, W, targets, weights], [loss], ([gl], need) => {
     if (need[2] || need[3]) throw new Error("chunkedCrossEntropy: no gradient for targets or weights");
+    if (need[1] && o.chunks) throw new Error("chunkedCrossEntropy: no gradient for W when its chunks are supplied");
     const gt = g.emit1("Mul", [w2, gl!], d, col); // d loss / d lse per token
     let gh: Value | undefined;
     const gWs: Value[] = [];
