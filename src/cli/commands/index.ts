@@ -11,6 +11,7 @@ export interface CommandEntry {
 }
 
 export const commandTable: CommandEntry[] = [
+  { name: "demo", summary: "the whole workflow on bundled examples: why behaviour is fine-tuned and facts retrieved", load: () => import("./demo.js") },
   { name: "validate", summary: "check a dataset file: every error and warning with its line", load: () => import("./validate.js") },
   { name: "convert", summary: "convert Alpaca, ShareGPT, prompt/completion, text or CSV data to OpenAI chat JSONL", load: () => import("./convert.js") },
   { name: "jobs list", summary: "list training jobs (local and hosted) from the job store", load: () => import("./jobs-list.js") },

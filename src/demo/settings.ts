@@ -1,0 +1,58 @@
+/**
+ * What the demo runs with. The full settings are for a small instruction model (SmolLM2-135M-Instruct)
+ * on a 2-core CPU; --quick shrinks everything so CI can run it on a tiny model in well under a minute.
+ */
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+
+/** The default model: small, instruction-tuned, Llama architecture, downloaded once from the hub. */
+export const DEFAULT_DEMO_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct";
+
+export interface DemoSettings {
+  quick: boolean;
+  /** Optimizer steps per training run (undefined: epochs decide). */
+  maxSteps?: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  loraR: number;
+  maxSeqLen: number;
+  /** Held-out behaviour examples evaluated (all when undefined). */
+  heldOutLimit?: number;
+  /** Questions per knowledge set (all when undefined). */
+  questionLimit?: number;
+  maxTokens: number;
+  /** Examples shown in the long prompting baseline. */
+  fewShot: number;
+  /** Chunks retrieved per question. */
+  ragK: number;
+  seed: number;
+}
+
+export function demoSettings(quick: boolean): DemoSettings {
+  return quick
+    ? { quick, maxSteps: 60, epochs: 1, batchSize: 4, lr: 1e-2, loraR: 8, maxSeqLen: 320, heldOutLimit: 6, questionLimit: 4, maxTokens: 40, fewShot: 1, ragK: 1, seed: 7 }
+    : { quick, epochs: 3, batchSize: 4, lr: 1e-3, loraR: 8, maxSeqLen: 512, maxTokens: 64, fewShot: 3, ragK: 3, seed: 7 };
+}
+
+/** Price used to turn tokens into money for every configuration alike, so the difference is tokens only. */
+export const REFERENCE_PRICE = { name: "gpt-4o-mini list price", inputPerM: 0.15, outputPerM: 0.6 };
+
+/** The short system prompt the tuned model is trained and served with. */
+export const SHORT_SUPPORT_PROMPT = "You are a customer support assistant.";
+
+/** The bundled example files the demo runs on (shipped in the package's examples/ folder). */
+export function exampleFiles(root = fileURLToPath(new URL("../../", import.meta.url))) {
+  const ex = join(root, "examples");
+  return {
+    support: join(ex, "support-tickets.jsonl"),
+    policyFacts: join(ex, "policy-facts.jsonl"),
+    policyDoc: join(ex, "policy.md"),
+    paraphrases: join(ex, "demo", "policy-paraphrases.jsonl"),
+    unseen: join(ex, "demo", "policy-unseen.jsonl"),
+    afterChange: join(ex, "demo", "policy-after-change.jsonl"),
+  };
+}
+
+/** The policy change the demo makes: the refund window shrinks from 30 to 14 days. */
+export const POLICY_CHANGE = { from: "30 days", to: "14 days", summary: "refund window 30 -> 14 days" };

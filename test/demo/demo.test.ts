@@ -1,0 +1,81 @@
+/**
+ * The demo end to end, offline, with --quick on the real (tiny) stories260K model: every stage runs,
+ * and the report holds the figures the run measured (the same numbers in demo.json, the HTML and the
+ * terminal summary).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { runCli } from "../helpers/cli.js";
+import { sharedFixture, tempDir } from "../helpers/fixtures.js";
+import type { DemoResult } from "../../src/demo/run.js";
+
+const inUnit = (v: number | null) => v === null || (v >= 0 && v <= 1);
+const pct = (v: number | null) => (v === null ? "n/a" : `${(v * 100).toFixed(0)}%`);
+
+test("tunekit demo --quick runs offline on stories260K and reports what it measured", async (t) => {
+  const model = sharedFixture("models", "stories260K");
+  if (!model) return t.skip("shared fixture models/stories260K missing");
+  const tmp = tempDir("tunekit-demo-");
+  try {
+    const out = join(tmp.dir, "demo");
+    const r = await runCli(["demo", "--quick", "--model", model, "-o", out, "--offline", "--threads", "2"], { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    const result = JSON.parse(readFileSync(join(out, "demo.json"), "utf8")) as DemoResult;
+
+    // Every stage ran and produced measurements.
+    assert.equal(result.settings.quick, true);
+    assert.equal(result.validation.length, 2);
+    assert.ok(result.validation.every((v) => v.errors === 0 && v.examples > 0));
+    const [support, facts] = result.validation;
+    assert.ok(facts.factInjection > support.factInjection, "the policy set is flagged as teaching facts, the behaviour set is not");
+    assert.ok(result.behaviour.train.steps > 0 && result.knowledge.train.steps > 0);
+    assert.ok(Number.isFinite(result.behaviour.train.lastLoss!) && result.behaviour.train.lastLoss! < result.behaviour.train.firstLoss!, "training lowered the loss");
+    assert.deepEqual(result.behaviour.configs.map((c) => c.name), ["base, short prompt", "base, long prompt + examples", "tuned, short prompt"]);
+    assert.ok(result.behaviour.configs.every((c) => inUnit(c.formatCompliance) && c.meanTokensIn > 0));
+    const [short, long] = result.behaviour.configs;
+    assert.ok(long.meanTokensIn > short.meanTokensIn, "the prompting baseline costs more input tokens");
+    assert.ok(long.costPer1kCalls! > short.costPer1kCalls!);
+    assert.deepEqual(result.knowledge.accuracy.map((a) => a.set), ["trained", "paraphrased", "never trained"]);
+    assert.ok(result.knowledge.accuracy.every((a) => a.questions > 0 && inUnit(a.base) && inUnit(a.tuned) && inUnit(a.retrieval)));
+    const change = result.knowledge.afterChange;
+    assert.equal(change.questions, 3);
+    assert.equal(change.samples.length, 3);
+    assert.ok(inUnit(change.tunedStale) && inUnit(change.retrievalStale));
+    assert.deepEqual(result.retrieval.reindexed, ["policy.md"], "the changed policy document was re-indexed");
+
+    // The report shows those same numbers, says which model and settings produced them.
+    const html = readFileSync(join(out, "demo-report.html"), "utf8");
+    assert.match(html, /--quick/);
+    assert.ok(html.includes("stories260K"), "the report names the model");
+    for (const c of result.behaviour.configs) assert.ok(html.includes(pct(c.formatCompliance)), `html shows ${c.name}: ${pct(c.formatCompliance)}`);
+    for (const f of result.findings) assert.ok(html.includes(f.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/'/g, "&#39;").replace(/</g, "&lt;").replace(/>/g, "&gt;")));
+    assert.ok(existsSync(join(out, "demo-report.md")));
+    assert.ok(existsSync(join(result.behaviour.reportDir, "report.html")));
+    assert.match(r.stdout, /Behaviour/);
+    assert.ok(r.stdout.includes(pct(result.behaviour.configs[2].formatCompliance)));
+
+    // A second run into the same folder replaces the earlier demo; a foreign folder is refused.
+    const again = await runCli(["demo", "--quick", "--model", model, "-o", tmp.dir, "--offline"], { timeoutMs: 60_000 });
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /output_not_empty/);
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test("tunekit demo with a model that does not exist offline fails with a clear message", async () => {
+  const tmp = tempDir("tunekit-demo-");
+  try {
+    const r = await runCli(["demo", "--quick", "--model", "nobody/no-such-model", "-o", join(tmp.dir, "d")], {
+      env: { HF_HUB_OFFLINE: "1", HF_HOME: join(tmp.dir, "hf") },
+    });
+    assert.equal(r.code, 2);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.match(r.stderr, /nobody\/no-such-model/);
+  } finally {
+    tmp.cleanup();
+  }
+});
