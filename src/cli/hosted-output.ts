@@ -6,6 +6,7 @@
 import type { CommandContext } from "./command.js";
 import { createProgress, formatDuration, type Progress } from "./progress.js";
 import type { FollowUpdate } from "../providers/follow.js";
+import { trainingPricePerMTok } from "../dataset/analysis/cost.js";
 import type { JobRecord, Store } from "../store/store.js";
 
 export function formatTime(ms: number): string {
@@ -82,7 +83,11 @@ export function printJobSummary(ctx: CommandContext, store: Store, job: JobRecor
   if (job.model) ctx.out(`  base model      ${job.model}`);
   if (job.fineTunedModel) ctx.out(`  fine-tuned      ${c.bold(job.fineTunedModel)}`);
   if (job.outputDir) ctx.out(`  adapter         ${job.outputDir}`);
-  if (job.trainedTokens !== undefined) ctx.out(`  trained tokens  ${job.trainedTokens.toLocaleString("en-US")}`);
+  if (job.trainedTokens !== undefined) {
+    const price = job.provider === "openai" && job.model ? trainingPricePerMTok(job.model) : undefined;
+    const cost = price !== undefined ? c.dim(` (about $${((job.trainedTokens / 1e6) * price).toFixed(2)} at $${price}/1M training tokens)`) : "";
+    ctx.out(`  trained tokens  ${job.trainedTokens.toLocaleString("en-US")}${cost}`);
+  }
   if (job.error) ctx.out(`  ${c.red("error")}           ${job.error.code}: ${job.error.message}${job.error.param ? ` (parameter ${job.error.param})` : ""}`);
   const metrics = store.getMetrics(job.id);
   if (metrics.length > 0) {

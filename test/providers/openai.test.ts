@@ -61,6 +61,9 @@ test("a job runs end to end through the real SDK: upload, create, follow events 
   assert.equal(updates[updates.length - 1].type, "done");
   const res = await t.result(started.snapshot.remoteId);
   assert.ok(res.ok && res.value.kind === "hosted" && res.value.model === job.fineTunedModel);
+  assert.deepEqual(res.usage, { trainedTokens: job.trainedTokens });
+  assert.equal(res.cost?.basis, "estimate");
+  assert.equal(res.cost?.amount, Math.round((job.trainedTokens! / 1e6) * 3.0 * 10000) / 10000); // gpt-4o-mini: $3 / 1M
 });
 
 test("the same file is not uploaded twice; a file deleted remotely is uploaded again", async () => {

@@ -8,6 +8,7 @@ import OpenAI, { toFile } from "openai";
 import { createReadStream } from "node:fs";
 import { basename } from "node:path";
 import type { JobStatus } from "../../store/store.js";
+import { trainingPricePerMTok } from "../../dataset/analysis/cost.js";
 import { toTrainerError } from "../errors.js";
 import { sha256File, sleep } from "../files.js";
 import {
@@ -310,7 +311,13 @@ export class OpenAITrainer implements Trainer {
     if (!s.ok) return s;
     const snap = s.value;
     if (snap.status === "succeeded" && snap.fineTunedModel) {
-      return ok({ kind: "hosted", model: snap.fineTunedModel, ...(snap.trainedTokens !== undefined ? { trainedTokens: snap.trainedTokens } : {}) }, s.usage ? { usage: s.usage } : {});
+      // OpenAI bills trained tokens at the model's training price; it does not report the amount itself.
+      const price = snap.trainedTokens !== undefined ? trainingPricePerMTok(snap.model) : undefined;
+      const cost = price !== undefined ? { amount: Math.round(((snap.trainedTokens! / 1e6) * price) * 10000) / 10000, currency: "USD" as const, basis: "estimate" as const } : undefined;
+      return ok(
+        { kind: "hosted", model: snap.fineTunedModel, ...(snap.trainedTokens !== undefined ? { trainedTokens: snap.trainedTokens } : {}) },
+        { ...(s.usage ? { usage: s.usage } : {}), ...(cost ? { cost } : {}) },
+      );
     }
     if (snap.status === "failed") {
       return fail({ code: "job_failed", message: `the job failed: ${snap.error?.code ?? "error"}: ${snap.error?.message ?? "no reason given"}`, retryable: false, providerCode: snap.error?.code ?? null, param: snap.error?.param ?? null });
