@@ -195,7 +195,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const stage = (name: string) => options.onStage?.({ index: ++stageIndex, total: STAGES.length, name });
 
   const spec = options.model ?? DEFAULT_DEMO_MODEL;
-  const modelDir = await resolveModelDir(spec, { offline: options.offline, env: options.env });
+  const modelDir = await resolveModelDir(spec, { offline: options.offline, env: options.env }).catch((e: unknown) => {
+    if (e instanceof TunekitError && e.code === "network_unavailable") {
+      throw new TunekitError(e.code, e.message, {
+        hint: "connect once so the model is cached, or run offline on a local Llama-family model folder: tunekit demo --quick --model DIR",
+        cause: e,
+      });
+    }
+    throw e;
+  });
   const runnerOptions = { threads: options.threads, offline: true, env: options.env };
 
   // 1. Validate both datasets: the behaviour set is clean, the policy set is flagged as fact injection.
