@@ -9,7 +9,7 @@ import type { ReplyShape } from "../../shape/index.js";
 import { DatasetAggregator, type DatasetStats } from "./aggregate.js";
 import { estimateHostedCost, type HostedCost } from "./cost.js";
 import { extractFeatures } from "./features.js";
-import { createFeatureContext } from "./feature-context.js";
+import { resolveFeatureContext } from "./feature-context.js";
 import { ReplySampler, finalReply } from "./reply-sample.js";
 
 export const DEFAULT_STATS_MODEL = "gpt-4o-mini-2024-07-18";
@@ -41,7 +41,7 @@ export interface StatsReport {
 
 export async function computeStats(file: string, options: StatsOptions = {}): Promise<StatsReport> {
   const model = options.model ?? DEFAULT_STATS_MODEL;
-  const ctx = createFeatureContext({ model });
+  const ctx = await resolveFeatureContext({ model });
   const agg = new DatasetAggregator({ model, tokenLimit: ctx.tokenLimit });
   const sampler = new ReplySampler();
   const reader = readDataset(file, options);
