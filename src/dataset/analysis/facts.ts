@@ -453,7 +453,7 @@ function spanWeight(kind: SpecificKind, text: string): number {
     const v = Number(text.replace(/,/g, ""));
     return Math.abs(v) >= 100 || !Number.isInteger(v) ? 1 : 0.5;
   }
-  if (kind === "name") return /\s/.test(text) ? 1 : 0.5;
+  if (kind === "name") return /\s/.test(text) ? 0.75 : 0.5;
   // "one year", "a day or two": a vague single unit is weak on its own.
   if (kind === "duration") return numbersIn(text).every((v) => v <= 1) ? 0.5 : 1;
   return WEIGHT[kind];
