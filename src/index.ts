@@ -114,3 +114,24 @@ export { computeStats, type StatsReport, type StatsOptions } from "./dataset/ana
 export { splitFile, type SplitOptions, type SplitReport } from "./dataset/split.js";
 export { findLeakage, type LeakageReport, type LeakagePair, type LeakageOptions } from "./dataset/leakage.js";
 export { adviseFile, type AdviceReport, type AdviseOptions, type Recommendation } from "./advise/advise.js";
+// Engine core: graph builder, autodiff, Llama-family training/inference on ONNX Runtime (E1)
+export {
+  createTrainStep,
+  createInferenceModel,
+  mergeLora,
+  loraParamShapes,
+  loraScaling,
+  normaliseLoraName,
+  ALL_LORA_TARGETS,
+  type LoraSpec,
+  type LoraTarget,
+  type EngineOptions,
+  type TrainBatch,
+  type TrainStep,
+  type TrainStepResult,
+  type InferenceModel,
+  type KvCache,
+} from "./engine/models/llama.js";
+export { Graph, type Value } from "./engine/graph/graph.js";
+export { gradients } from "./engine/graph/autodiff.js";
+export type { RuntimeOptions } from "./engine/runtime/session.js";

@@ -130,16 +130,42 @@ export class Graph {
     this.tape.push({ inputs, outputs, vjp });
   }
 
-  /** Mark a value as a graph output under `name` (through an Identity node when renaming). */
+  /**
+   * Mark a value as a graph output under `name`. A value computed by a node is renamed in place (an
+   * Identity would copy it on every run); graph inputs and values already output get an Identity.
+   */
   output(v: Value, name: string): Value {
     this.claim(name);
-    this.nodes.push({ opType: "Identity", name: this.fresh("n_out"), inputs: [v.name], outputs: [name], attrs: {} });
+    const producer = this.producerOf(v.name);
+    const alreadyOutput = this.outputs.some((o) => o.name === v.name);
+    if (producer && !alreadyOutput) {
+      producer.outputs = producer.outputs.map((o) => (o === v.name ? name : o));
+      for (const n of this.nodes) n.inputs = n.inputs.map((i) => (i === v.name ? name : i));
+      this.renamed.set(v.name, name);
+    } else {
+      this.nodes.push({ opType: "Identity", name: this.fresh("n_out"), inputs: [this.resolve(v.name)], outputs: [name], attrs: {} });
+    }
     // Symbolic output sizes are left unnamed so ORT's own shape inference is never contradicted.
     this.outputs.push({ name, elemType: v.dtype, shape: v.shape.map((d) => (typeof d === "number" ? d : "")) });
     return { name, dtype: v.dtype, shape: v.shape };
   }
 
+  /** Values renamed by output(): later nodes that still refer to the old name are redirected on export. */
+  private renamed = new Map<string, string>();
+
+  private resolve(name: string): string {
+    return this.renamed.get(name) ?? name;
+  }
+
+  private producerOf(name: string): OnnxNode | undefined {
+    for (let i = this.nodes.length - 1; i >= 0; i--) if (this.nodes[i].outputs.includes(name)) return this.nodes[i];
+    return undefined;
+  }
+
   toModel(): OnnxModel {
+    if (this.renamed.size > 0) {
+      for (const n of this.nodes) n.inputs = n.inputs.map((i) => this.resolve(i));
+    }
     return {
       nodes: this.nodes,
       inputs: this.inputs,
