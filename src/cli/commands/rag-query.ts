@@ -31,7 +31,7 @@ The question is plain text: quotes, AND/OR/NOT, * and - are not search operators
     }
     const c = ctx.color;
     results.forEach((r, i) => {
-      ctx.out(`${c.bold(`[${i + 1}]`)} ${c.cyan(r.source)}${r.heading ? ` ${c.dim("(" + r.heading + ")")}` : ""} ${c.dim(`score ${r.score.toFixed(3)}, chars ${r.start}-${r.end}`)}`);
+      ctx.out(`${c.bold(`[${i + 1}]`)} ${c.cyan(r.source)}${r.heading ? ` ${c.dim("(" + r.heading + ")")}` : ""} ${c.dim(`score ${r.score.toPrecision(3)}, chars ${r.start}-${r.end}`)}`);
       ctx.out(r.text.length > 600 ? r.text.slice(0, 600) + " ..." : r.text);
       ctx.out();
     });
