@@ -187,7 +187,7 @@ export async function runHostedTrain(ctx: CommandContext): Promise<number> {
     trainingFile: data,
     ...(validationFile ? { validationFile } : {}),
     model,
-    ...(epochs !== undefined ? { epochs } : {}),
+    ...(typeof epochs === "number" ? { epochs } : trainer.capabilities.autoEpochs !== undefined ? { epochs: trainer.capabilities.autoEpochs } : {}),
     ...(trainer.capabilities.minExamples !== undefined ? { minExamples: trainer.capabilities.minExamples } : {}),
   });
   for (const check of [pre.training, pre.validation]) {

@@ -76,6 +76,8 @@ export interface TrainerCapabilities {
   seed: boolean;
   /** Whether LoRA settings (`TrainParams.lora`) are accepted. */
   lora?: boolean;
+  /** Epochs the provider runs when n_epochs is "auto", if fixed (else OpenAI's rule by dataset size). */
+  autoEpochs?: number;
 }
 
 export type HyperparameterValue = number | "auto";

@@ -133,7 +133,7 @@ test("Together: cancel, and following survives a server outage", async () => {
 
 test("tunekit train --provider together --yes --json runs to the end through the CLI", async () => {
   const home = join(tmp.dir, "clihome");
-  const r = await runCli(["train", data, "--provider", "together", "--model", MODEL, "--yes", "--json", "--epochs", "1"], {
+  const r = await runCli(["train", data, "--provider", "together", "--model", MODEL, "--yes", "--json"], {
     env: { TOGETHER_API_KEY: KEY, TOGETHER_BASE_URL: server.baseURL, TUNEKIT_HOME: home, TUNEKIT_POLL_MS: "25" },
   });
   assert.equal(r.code, 0, r.stderr);
@@ -141,6 +141,8 @@ test("tunekit train --provider together --yes --json runs to the end through the
   const lines = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
   const est = lines.find((l) => l.type === "estimate");
   assert.equal(est.exactTokens, false);
+  assert.equal(est.epochs, 1); // Together's default, not OpenAI's rule
+  assert.equal(est.billedTokens, est.datasetTokens);
   const done = lines[lines.length - 1];
   assert.equal(done.type, "done");
   assert.equal(done.status, "succeeded");

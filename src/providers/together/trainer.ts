@@ -65,6 +65,7 @@ export const togetherCapabilities: TrainerCapabilities = {
   suffix: true,
   seed: true,
   lora: true,
+  autoEpochs: 1,
 };
 
 const STATUS: Record<string, JobStatus> = {
