@@ -398,14 +398,14 @@ export function extractSpecifics(reply: string): { start: number; end: number; t
       taken.push({ start, end, text, kind: p.kind });
     }
   }
-  // Capitalisation marks names only in English (German capitalises every noun).
-  let nameMatches = [...reply.matchAll(NAME_RE)];
-  if (nameMatches.length > 0) {
-    const lang = guessLanguage(reply);
-    if (lang !== "en" && lang !== "und") nameMatches = [];
-  }
-  for (const m of nameMatches) {
-    const words = m[0].split(/\s+/);
+  const names: { start: number; end: number; text: string; kind: SpecificKind }[] = [];
+  for (const m of reply.matchAll(NAME_RE)) {
+    const whole = m[0];
+    // Fast path: most matches are one capitalised word opening a sentence.
+    if (whole.indexOf(" ") < 0 && whole.indexOf("\t") < 0 && whole.indexOf("\n") < 0) {
+      if (NOT_NAMES.has(whole.replace(/'s$/, "")) || sentenceStartAt(reply, m.index!)) continue;
+    }
+    const words = whole.split(/\s+/);
     const offsets: number[] = [];
     let pos = m.index!;
     for (const w of words) {
@@ -431,7 +431,12 @@ export function extractSpecifics(reply: string): { start: number; end: number; t
     // A label such as "Priority:" or "**Set goals:**" is template, not a name.
     if (/^[*_]*:/.test(reply.slice(end, end + 3)) || /^[^.\n]{0,30}:\*\*/.test(reply.slice(end))) continue;
     if (overlaps(start, end)) continue;
-    taken.push({ start, end, text, kind: "name" });
+    names.push({ start, end, text, kind: "name" });
+  }
+  // Capitalisation marks names only in English (German capitalises every noun).
+  if (names.length > 0) {
+    const lang = guessLanguage(reply);
+    if (lang === "en" || lang === "und") taken.push(...names);
   }
   return taken.sort((a, b) => a.start - b.start);
 }

@@ -47,6 +47,8 @@ export interface FeatureContext {
   model?: string;
   countTokens?: ExampleTokenCounter;
   tokenLimit?: number;
+  /** Only hashes, signatures and shape (split and leakage): skips fact detection and language. */
+  similarityOnly?: boolean;
 }
 
 // "Label: " at a line start: template text shared by every example, not content.
@@ -84,7 +86,7 @@ export function extractFeatures(src: SourcedExample, ctx: FeatureContext = {}): 
     else content += "\n" + text.replace(LINE_LABEL, " ");
   }
   const reply = last >= 0 ? contentText(msgs[last].content) : "";
-  const facts = detectFactInjection(ex);
+  const facts = ctx.similarityOnly ? { score: 0, injects: false, spans: [] } : detectFactInjection(ex);
   const counts = ctx.countTokens ? ctx.countTokens(ex) : undefined;
   const f: ExampleFeatures = {
     line: src.line,
@@ -98,7 +100,7 @@ export function extractFeatures(src: SourcedExample, ctx: FeatureContext = {}): 
     systemHash: system ? hash53(normWs(system)) : 0,
     minhash: minhashSignature(content),
     shape: last >= 0 ? replyShapeSignature(reply) : "none",
-    language: guessLanguage(reply),
+    language: ctx.similarityOnly ? "und" : guessLanguage(reply),
     replyChars: reply.length,
     factScore: facts.score,
   };

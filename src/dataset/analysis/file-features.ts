@@ -49,7 +49,7 @@ export async function readFileFeatures(file: string, options: ReadFeaturesOption
         if (out.errors.length < 20) out.errors.push(errs[0]);
       }
       if (!r.example) continue;
-      const f = extractFeatures(r.example);
+      const f = extractFeatures(r.example, { similarityOnly: true });
       out.lines.push(f.line);
       out.exact.push(f.exactHash);
       out.prompt.push(f.promptHash);
