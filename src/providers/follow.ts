@@ -35,6 +35,8 @@ export interface FollowOptions {
   maxOfflineMs?: number;
   onUpdate?: (u: FollowUpdate) => void;
   signal?: AbortSignal;
+  /** Poll once (status, new events; checkpoints if finished) and return, without waiting out errors. */
+  once?: boolean;
 }
 
 export type FollowOutcome =
@@ -64,7 +66,7 @@ export async function followJob(trainer: Trainer, store: Store, jobId: string, o
 
   // Returns true when the failure is waited out, false when following must stop.
   const waitOut = async (error: TrainerError): Promise<boolean> => {
-    if (!error.retryable) return false;
+    if (!error.retryable || options.once) return false;
     failingSince ??= Date.now();
     if (Date.now() - failingSince > maxOffline) return false;
     attempt++;
@@ -173,6 +175,7 @@ export async function followJob(trainer: Trainer, store: Store, jobId: string, o
       });
       return { ok: true, job, checkpoints };
     }
+    if (options.once) return { ok: true, job, checkpoints: [] };
     await sleep(pollMs, options.signal);
   }
 }

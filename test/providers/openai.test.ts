@@ -233,3 +233,22 @@ test("a job whose creation was cut off before its id was stored is found again b
   const none = await followJob(t, store, never.id, { pollMs: 20 });
   assert.ok(!none.ok && none.error.code === "not_started");
 });
+
+test("followJob once: one poll brings the store up to date and returns without waiting", async () => {
+  const t = trainer();
+  const started = await startHostedJob(t, store, { trainingFile: data }, { model: "gpt-4o-mini-2024-07-18" });
+  assert.ok(started.ok);
+  const first = await followJob(t, store, started.job.id, { once: true, pollMs: 60_000 });
+  assert.ok(first.ok);
+  assert.equal(store.getJob(started.job.id)!.status, "validating_files");
+  await new Promise((r) => setTimeout(r, 900)); // the whole job happens meanwhile
+  const t0 = Date.now();
+  const second = await followJob(t, store, started.job.id, { once: true, pollMs: 60_000 });
+  assert.ok(second.ok);
+  assert.ok(Date.now() - t0 < 5000);
+  const rec = store.getJob(started.job.id)!;
+  assert.equal(rec.status, "succeeded");
+  assert.equal(store.getMetrics(rec.id).length, 6);
+  assert.ok(store.listCheckpoints(rec.id).length > 0);
+  assert.ok(rec.result?.fineTunedModel);
+});

@@ -1,15 +1,17 @@
 /** `tunekit jobs list`: every training job in the store, local and hosted, newest first. */
 import { bool, num, printJson, str, type Command } from "../command.js";
 import { openStore } from "../../store/store.js";
+import { refreshJobs } from "./jobs-shared.js";
 
 const command: Command = {
   name: "jobs list",
   summary: "list training jobs (local and hosted) from the job store",
-  usage: "tunekit jobs list [--provider P] [--limit N] [--json]",
+  usage: "tunekit jobs list [--provider P] [--limit N] [--refresh] [--json]",
   details: `The store is $TUNEKIT_HOME/tunekit.db (default ~/.tunekit).
 --json prints an array of job records (schema in docs/json.md).`,
   options: {
     provider: { type: "string", valueName: "P", description: "only jobs of this provider (local, openai, together)" },
+    refresh: { type: "boolean", description: "ask the providers for the current state of unfinished hosted jobs first" },
     limit: { type: "string", valueName: "N", description: "most jobs listed", default: "50" },
     json: { type: "boolean", description: "print JSON" },
   },
@@ -19,6 +21,7 @@ const command: Command = {
     const store = openStore({ env: ctx.io.env });
     try {
       const provider = str(ctx, "provider");
+      if (bool(ctx, "refresh")) await refreshJobs(ctx, store, store.listJobs({ limit, ...(provider ? { provider } : {}) }));
       const jobs = store.listJobs({ limit, ...(provider ? { provider } : {}) });
       if (bool(ctx, "json")) {
         printJson(ctx, jobs);

@@ -1,6 +1,9 @@
 /** Helpers shared by the `jobs` subcommands: opening the store and finding a job by any of its ids. */
 import { TunekitError } from "../../util/errors.js";
-import type { JobRecord, Store } from "../../store/store.js";
+import { isTerminalStatus, type JobRecord, type Store } from "../../store/store.js";
+import { createHostedTrainer } from "../../providers/registry.js";
+import { followJob } from "../../providers/follow.js";
+import type { CommandContext } from "../command.js";
 
 export function requireJob(store: Store, ref: string): JobRecord {
   const job = store.findJob(ref);
@@ -22,4 +25,17 @@ export function jobDetails(store: Store, job: JobRecord, eventLimit = Infinity) 
     checkpoints: store.listCheckpoints(job.id),
     events: Number.isFinite(eventLimit) ? events.slice(-eventLimit) : events,
   };
+}
+
+/**
+ * Brings unfinished hosted jobs up to date with one poll each (status, new events, checkpoints when
+ * finished). A provider that cannot be reached is a warning: the stored state is still shown.
+ */
+export async function refreshJobs(ctx: CommandContext, store: Store, jobs: JobRecord[]): Promise<void> {
+  for (const job of jobs) {
+    if (job.kind !== "hosted" || !job.remoteId || (isTerminalStatus(job.status) && job.result)) continue;
+    const trainer = await createHostedTrainer(job.provider, { env: ctx.io.env, ...(job.baseUrl ? { baseUrl: job.baseUrl } : {}) });
+    const out = await followJob(trainer, store, job.id, { once: true });
+    if (!out.ok) ctx.err(`${ctx.errColor.yellow("warning")}: could not refresh ${job.id}: ${out.error.message}`);
+  }
 }

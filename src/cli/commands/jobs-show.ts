@@ -2,21 +2,28 @@
 import { bool, printJson, type Command } from "../command.js";
 import { openStore } from "../../store/store.js";
 import { formatTime, printJobSummary } from "../hosted-output.js";
-import { jobDetails, requireJob } from "./jobs-shared.js";
+import { jobDetails, refreshJobs, requireJob } from "./jobs-shared.js";
 
 const command: Command = {
   name: "jobs show",
   summary: "show one job: parameters, status history, metrics, checkpoints, recent events",
-  usage: "tunekit jobs show ID [--json]",
+  usage: "tunekit jobs show ID [--refresh] [--json]",
   details: `ID is tunekit's id (tk_...), the provider's id (ftjob-...) or a unique prefix. Reads the store only
-(no network); \`tunekit jobs watch ID\` brings a running hosted job up to date.
+(no network) unless --refresh; \`tunekit jobs watch ID\` follows a running hosted job to its end.
 --json prints {"job","history","metrics","checkpoints","events"} (schema in docs/json.md).`,
-  options: { json: { type: "boolean", description: "print JSON" } },
+  options: {
+    refresh: { type: "boolean", description: "ask the provider for the job's current state first" },
+    json: { type: "boolean", description: "print JSON" },
+  },
   positionals: { min: 1, max: 1, names: "ID" },
   async run(ctx) {
     const store = openStore({ env: ctx.io.env });
     try {
-      const job = requireJob(store, ctx.positionals[0]);
+      let job = requireJob(store, ctx.positionals[0]);
+      if (bool(ctx, "refresh")) {
+        await refreshJobs(ctx, store, [job]);
+        job = store.getJob(job.id)!;
+      }
       if (bool(ctx, "json")) {
         printJson(ctx, jobDetails(store, job));
         return 0;
