@@ -105,7 +105,10 @@ function printReport(ctx: CommandContext, r: StatsReport): void {
     ctx.out("");
   }
   const h = r.hosted;
-  const price = h.cost !== undefined ? `~ $${h.cost.toFixed(2)} at $${h.pricePerMTok}/1M tokens (prices as of ${h.pricesAsOf}; override with --price-per-mtok)` : "no price known for this model (use --price-per-mtok)";
+  const price =
+    h.cost !== undefined
+      ? `~ $${h.cost.toFixed(2)} at $${h.pricePerMTok}/1M tokens (prices as of ${h.pricesAsOf}; override with --price-per-mtok)`
+      : "no hosted training price known for this model (a local run costs CPU time only; --price-per-mtok sets one)";
   ctx.out(`hosted fine-tuning (${r.model}): ${h.epochs} epoch${h.epochs === 1 ? "" : "s"} x ${fmt(h.datasetTokens)} tokens = ${fmt(h.billedTokens)} billed tokens, ${price}`);
   if (s.overTokenLimit > 0) ctx.out(c.red(`  ${s.overTokenLimit} example(s) exceed the ${fmt(s.tokenLimit ?? 0)}-token limit and would be truncated`));
   ctx.out("");
