@@ -30,7 +30,8 @@ export class LineBatcher {
   push(chunk: Buffer, out: BatchItem[]): void {
     this.bytesRead += chunk.length;
     if (!this.started) {
-      this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+      // Copied: the caller may reuse its read buffer.
+      this.head = this.head ? Buffer.concat([this.head, chunk]) : Buffer.from(chunk);
       if (this.head.length < 4) return;
       chunk = this.begin(this.head);
       this.head = undefined;

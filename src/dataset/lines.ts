@@ -54,7 +54,8 @@ export class LineSplitter {
     this.bytesRead += chunk.length;
     if (!this.started) {
       // Wait for 4 bytes so the BOM check sees a whole BOM even when the first chunk is tiny.
-      this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+      // Copied: the caller may reuse its read buffer.
+      this.head = this.head ? Buffer.concat([this.head, chunk]) : Buffer.from(chunk);
       if (this.head.length < 4) return;
       chunk = this.startWith(this.head);
       this.head = undefined;

@@ -6,7 +6,61 @@
 import type { DatasetIssue, SourcedExample } from "./types.js";
 import type { DatasetAnalysis } from "./validate.js";
 import { createFeatureContext, type ExampleTokenCounter } from "./analysis/index.js";
-import { describeNumbers, NumberColumn } from "./analysis/distribution.js";
+import { describeNumbers, quantileSorted, type Distribution } from "./analysis/distribution.js";
+
+/**
+ * Exact count/min/max/sum/mean of integers, and quantiles from all values up to `capacity` (exactly
+ * what describeNumbers gives) or from a uniform sample of that size beyond it: memory stays bounded
+ * whatever the file size (4 bytes per kept value).
+ */
+export class BoundedIntStats {
+  private values: Int32Array;
+  private kept = 0;
+  private count = 0;
+  private sum = 0;
+  private min = Infinity;
+  private max = -Infinity;
+  private state = 88172645;
+  constructor(private readonly capacity = 2_000_000) {
+    this.values = new Int32Array(Math.min(capacity, 1024));
+  }
+  push(v: number): void {
+    this.count++;
+    this.sum += v;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+    if (this.kept < this.capacity) {
+      if (this.kept === this.values.length) {
+        const grown = new Int32Array(Math.min(this.capacity, this.values.length * 2));
+        grown.set(this.values);
+        this.values = grown;
+      }
+      this.values[this.kept++] = v;
+      return;
+    }
+    let x = this.state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.state = x >>> 0;
+    const j = Math.floor((this.state / 4294967296) * this.count);
+    if (j < this.capacity) this.values[j] = v;
+  }
+  describe(): Distribution {
+    if (this.count <= this.capacity) return describeNumbers(this.values.subarray(0, this.kept));
+    const sorted = Float64Array.from(this.values.subarray(0, this.kept)).sort();
+    return {
+      count: this.count,
+      min: this.min,
+      mean: this.sum / this.count,
+      median: quantileSorted(sorted, 0.5),
+      p5: quantileSorted(sorted, 0.05),
+      p95: quantileSorted(sorted, 0.95),
+      max: this.max,
+      sum: this.sum,
+    };
+  }
+}
 
 /** What one example contributes (small and structured-clone-able, computed in workers). */
 export interface QuickFeatures {
@@ -27,9 +81,9 @@ export function quickFeatures(ex: SourcedExample, countTokens: ExampleTokenCount
 }
 
 export class QuickAggregator {
-  private readonly messages = new NumberColumn();
-  private readonly tokens = new NumberColumn();
-  private readonly assistant = new NumberColumn();
+  private readonly messages = new BoundedIntStats();
+  private readonly tokens = new BoundedIntStats();
+  private readonly assistant = new BoundedIntStats();
   private readonly issues: DatasetIssue[] = [];
   private overLimit = 0;
   private n = 0;
@@ -56,11 +110,11 @@ export class QuickAggregator {
   }
 
   finish(): { issues: DatasetIssue[]; stats: Record<string, unknown> } {
-    const stats: Record<string, unknown> = { analysis: "quick", messages: describeNumbers(this.messages.values()) };
+    const stats: Record<string, unknown> = { analysis: "quick", messages: this.messages.describe() };
     if (this.opts.model !== undefined) {
       stats.tokenizerModel = this.opts.model;
-      stats.tokens = describeNumbers(this.tokens.values());
-      stats.assistantTokens = describeNumbers(this.assistant.values());
+      stats.tokens = this.tokens.describe();
+      stats.assistantTokens = this.assistant.describe();
       stats.overTokenLimit = this.overLimit;
       if (this.opts.tokenLimit !== undefined) stats.tokenLimit = this.opts.tokenLimit;
     }

@@ -171,9 +171,9 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
     }
     try {
       const size = this.options.chunkBytes ?? 1024 * 1024;
+      // One buffer for every read: the splitter copies what it keeps before the next read.
+      const buf = Buffer.allocUnsafe(size);
       for (;;) {
-        // A fresh buffer per read: the splitter may keep slices of it.
-        const buf = Buffer.allocUnsafe(size);
         let n: number;
         try {
           ({ bytesRead: n } = await fh.read(buf, 0, size, null));

@@ -197,3 +197,21 @@ test(
     assert.match(a[3].issues[0].message, /truncated/);
   }),
 );
+
+test("BoundedIntStats: exact like describeNumbers within capacity, bounded sample beyond it", async () => {
+  const { BoundedIntStats } = await import("../../src/dataset/quick-analysis.js");
+  const { describeNumbers } = await import("../../src/dataset/analysis/distribution.js");
+  const vals = Array.from({ length: 5000 }, (_, i) => (i * 7919) % 1000);
+  const exact = new BoundedIntStats(10_000);
+  const sampled = new BoundedIntStats(1000);
+  for (const v of vals) {
+    exact.push(v);
+    sampled.push(v);
+  }
+  assert.deepEqual(exact.describe(), describeNumbers(vals));
+  const d = sampled.describe();
+  const want = describeNumbers(vals);
+  assert.deepEqual([d.count, d.min, d.max, d.sum, d.mean], [want.count, want.min, want.max, want.sum, want.mean]);
+  assert.ok(Math.abs(d.median - want.median) < 60, `median ${d.median} vs ${want.median}`);
+  assert.ok(Math.abs(d.p95 - want.p95) < 30);
+});
