@@ -204,6 +204,8 @@ test("train --provider openai --yes --json: estimate, upload, job, metrics, chec
 test("the CLI killed (SIGKILL) mid-watch; `jobs watch` resumes to the end without duplicates, through a server outage", async () => {
   freshHome();
   Object.assign(server.options, { stepMs: 200 });
+  // The job stops at step 1 until the resumed watch is up: the kill lands mid-job, deterministically.
+  server.pauseAtStep = 1;
   try {
     const mainTs = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
     const child = spawn(process.execPath, ["--import", "tsx", mainTs, "train", data, "--provider", "openai", "--model", "gpt-4o-mini-2024-07-18", "--yes", "--json"], {
@@ -226,8 +228,6 @@ test("the CLI killed (SIGKILL) mid-watch; `jobs watch` resumes to the end withou
       child.on("close", () => resolve());
     });
     await killed;
-    // Hold the job where it is until the resumed watch is up, so the outage below happens mid-job.
-    server.pause();
     allOutputs.push({ code: null, signal: "SIGKILL", stdout: out, stderr: err });
     const started = jsonLines(out).find((l) => l.type === "started");
     assert.ok(started, err);
@@ -273,6 +273,7 @@ test("the CLI killed (SIGKILL) mid-watch; `jobs watch` resumes to the end withou
     assert.equal(again.code, 0);
     assert.match(again.stdout, /succeeded/);
   } finally {
+    server.pauseAtStep = undefined;
     server.resume();
     Object.assign(server.options, { stepMs: 40 });
   }

@@ -159,6 +159,8 @@ export class FakeOpenAIServer {
     return this.start(this.port);
   }
 
+  /** When a job reaches this step, the clock pauses (until resume()). */
+  pauseAtStep?: number;
   private pausedAt?: number;
   private pausedTotal = 0;
 
@@ -233,21 +235,40 @@ export class FakeOpenAIServer {
       }
       this.pushEvent(job, at, `Step ${step}/${total}: training loss=${data.train_loss.toFixed(2)}`, "info", "metrics", data);
       job.stepDone = step;
-      const stepsPerEpoch = Math.max(1, Math.floor(total / job.hyper.n_epochs));
-      if (step % stepsPerEpoch === 0 || step === total) {
-        const ckModel = `ft:${job.model}:tunekit-fake:${job.suffix ?? ""}:${job.id.slice(-8)}:ckpt-step-${step}`;
-        job.checkpoints.push({
-          id: id("ftckpt_"),
-          object: "fine_tuning.job.checkpoint",
-          created_at: Math.floor(at / 1000),
-          fine_tuned_model_checkpoint: ckModel,
-          fine_tuning_job_id: job.id,
-          metrics: { step, train_loss: data.train_loss, train_mean_token_accuracy: data.train_mean_token_accuracy, ...(data.valid_loss !== undefined ? { valid_loss: data.valid_loss } : {}) },
-          step_number: step,
-        });
-        this.pushEvent(job, at, `Checkpoint created at step ${step}`);
+      if (this.pauseAtStep !== undefined && step >= this.pauseAtStep) {
+        // Freeze the clock at this step's time, so the job stays exactly here until resume().
+        this.pauseAtStep = undefined;
+        this.pausedAt = at + this.pausedTotal;
+        this.pushCheckpointIfEpochEnd(job, step, at, data);
+        return;
       }
+      this.pushCheckpointIfEpochEnd(job, step, at, data);
     }
+    this.finishIfDone(job, now, tRunning);
+  }
+
+  private pushCheckpointIfEpochEnd(job: JobRec, step: number, at: number, data: Record<string, number>): void {
+    const total = this.options.steps;
+    const stepsPerEpoch = Math.max(1, Math.floor(total / job.hyper.n_epochs));
+    if (step % stepsPerEpoch === 0 || step === total) {
+      const ckModel = `ft:${job.model}:tunekit-fake:${job.suffix ?? ""}:${job.id.slice(-8)}:ckpt-step-${step}`;
+      job.checkpoints.push({
+        id: id("ftckpt_"),
+        object: "fine_tuning.job.checkpoint",
+        created_at: Math.floor(at / 1000),
+        fine_tuned_model_checkpoint: ckModel,
+        fine_tuning_job_id: job.id,
+        metrics: { step, train_loss: data.train_loss, train_mean_token_accuracy: data.train_mean_token_accuracy, ...(data.valid_loss !== undefined ? { valid_loss: data.valid_loss } : {}) },
+        step_number: step,
+      });
+      this.pushEvent(job, at, `Checkpoint created at step ${step}`);
+    }
+  }
+
+  private finishIfDone(job: JobRec, now: number, tRunning: number): void {
+    const o = this.options;
+    const total = o.steps;
+    if (job.stepDone < total) return;
     const tDone = tRunning + (total + 1) * o.stepMs;
     if (now < tDone) return;
     job.fine_tuned_model = `ft:${job.model}:tunekit-fake:${job.suffix ?? ""}:${job.id.slice(-8)}`;
