@@ -97,9 +97,9 @@ export async function followJob(trainer: Trainer, store: Store, jobId: string, o
       // Event, metrics and cursor in one transaction: a crash never stores one without the others.
       const added = store.db.transaction(() => {
         const n = store.addEvents(jobId, [
-        ev.kind === "metrics"
-          ? { remoteId: ev.id, createdAt: ev.createdAt, level: "info", type: "metrics", message: ev.message ?? `step ${ev.step}`, data: { step: ev.step, totalSteps: ev.totalSteps, ...ev.values } }
-          : { remoteId: ev.id, createdAt: ev.createdAt, level: ev.level, type: "message", message: ev.message, ...(ev.data !== undefined ? { data: ev.data } : {}) },
+          ev.kind === "metrics"
+            ? { remoteId: ev.id, createdAt: ev.createdAt, level: "info", type: "metrics", message: ev.message ?? `step ${ev.step}`, data: { step: ev.step, totalSteps: ev.totalSteps, ...ev.values } }
+            : { remoteId: ev.id, createdAt: ev.createdAt, level: ev.level, type: "message", message: ev.message, ...(ev.data !== undefined ? { data: ev.data } : {}) },
         ]);
         if (n === 0) return 0; // already stored (providers without a cursor resend everything)
         if (ev.kind === "metrics") store.addMetrics(jobId, [{ step: ev.step, values: ev.values }]);
