@@ -8,8 +8,8 @@
  *   node --import tsx bench/inference.ts [--prompt 128] [--decode 64] [--runs 3]
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -75,7 +75,7 @@ async function runOurs(dir: string, promptLen: number, decodeTokens: number, run
   const { readFileSync } = await import("node:fs");
   const prompt: number[] = JSON.parse(readFileSync(join(dir, "prompt.json"), "utf8")).slice(0, promptLen);
   const m = await loadModel(dir);
-  const model = await createInferenceModel(m.config, m.weights, { threads: THREADS });
+  const model = await createInferenceModel(m.config, m.weights, { threads: THREADS, ...(process.env.TUNEKIT_BENCH_WEIGHTS_AS_INPUTS ? { weightsAsInputs: true } : {}) });
   m.weights.clear(); // the session holds its own copy
   const res: SideResult = { prefill: [], decode: [], rssMb: 0, tokens: [] };
   // One warm-up (ORT allocates arenas and picks kernels on the first run).
@@ -124,6 +124,37 @@ function runTorch(dir: string, promptLen: number, decodeTokens: number, runs: nu
   return { prefill: j.prefill_tokens_per_s.slice(1), decode: j.decode_tokens_per_s.slice(1), rssMb: j.peak_rss_mb, tokens: j.first_tokens };
 }
 
+/**
+ * A fair baseline needs torch on an optimised BLAS: Debian's torch calls libblas.so.3, which may be
+ * netlib's reference BLAS (about 1 GFLOP/s) unless OpenBLAS is installed as the alternative.
+ */
+function ensureBaseline(): void {
+  const probe = () => spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" }).status === 0;
+  const apt = (pkg: string) => {
+    console.log(`installing ${pkg} for the PyTorch baseline ...`);
+    spawnSync("apt-get", ["install", "-y", pkg], { stdio: "ignore" });
+  };
+  if (!existsSync("/usr/bin/python3") || !probe()) apt("python3-torch");
+  if (!probe()) {
+    console.log("PyTorch baseline unavailable: /usr/bin/python3 with torch (Debian python3-torch) is needed");
+    process.exit(1);
+  }
+  const blas = "/etc/alternatives/libblas.so.3-x86_64-linux-gnu";
+  let target = "";
+  try {
+    target = realpathSync(blas);
+  } catch {
+    target = "";
+  }
+  if (!target.includes("openblas")) apt("libopenblas0-pthread");
+  try {
+    target = realpathSync(blas);
+  } catch {
+    target = "(unknown)";
+  }
+  console.log(`torch BLAS: ${target}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { prompt: { type: "string" }, decode: { type: "string" }, runs: { type: "string" }, child: { type: "string" }, dir: { type: "string" } },
@@ -134,27 +165,37 @@ async function main(): Promise<void> {
   const dir = values.dir ?? join(tmpdir(), "tunekit-bench-inference");
   if (values.child === "ours") return runOurs(dir, promptLen, decodeTokens, runs);
 
-  if (!existsSync("/usr/bin/python3")) {
-    console.log("PyTorch baseline unavailable (/usr/bin/python3 missing): install python3-torch");
-    process.exit(1);
-  }
+  ensureBaseline();
   await ensureModel(dir, promptLen);
   console.log(`SmolLM2-135M-shaped random model (30 layers, hidden 576, 9/3 heads, MLP 1536, vocab 49152, tied), ${THREADS} threads`);
+  console.log(`load average at start: ${loadavg().map((x) => x.toFixed(1)).join(" ")} (timings are only meaningful on an idle machine)`);
   console.log(`prompt ${promptLen} tokens, then ${decodeTokens} greedy tokens with a KV cache; medians of ${runs} runs after a warm-up`);
 
-  const ours = runChild(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", "ours", "--dir", dir, "--prompt", String(promptLen), "--decode", String(decodeTokens), "--runs", String(runs)], { ...process.env });
+  // Sides alternate run by run, each in a fresh process, so a busy machine slows all of them alike.
   const machineDefault = process.env.OPENBLAS_CORETYPE;
-  const candidates: { label: string; res: SideResult }[] = [];
-  for (const ct of ["SkylakeX", machineDefault]) {
-    if (candidates.some((c) => c.label === `OPENBLAS_CORETYPE=${ct ?? "(unset)"}`)) continue;
-    candidates.push({ label: `OPENBLAS_CORETYPE=${ct ?? "(unset)"}`, res: runTorch(dir, promptLen, decodeTokens, runs, ct) });
+  const coretypes = [...new Set(["SkylakeX", machineDefault])];
+  const label = (ct: string | undefined) => `OPENBLAS_CORETYPE=${ct ?? "(unset)"}`;
+  const ours: SideResult = { prefill: [], decode: [], rssMb: 0, tokens: [] };
+  const torch = new Map<string | undefined, SideResult>(coretypes.map((ct) => [ct, { prefill: [], decode: [], rssMb: 0, tokens: [] }]));
+  const add = (into: SideResult, r: SideResult) => {
+    into.prefill.push(...r.prefill);
+    into.decode.push(...r.decode);
+    into.rssMb = Math.max(into.rssMb, r.rssMb);
+    into.tokens = r.tokens;
+  };
+  for (let r = 0; r < runs; r++) {
+    add(ours, runChild(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", "ours", "--dir", dir, "--prompt", String(promptLen), "--decode", String(decodeTokens), "--runs", "1"], { ...process.env }));
+    for (const ct of coretypes) add(torch.get(ct)!, runTorch(dir, promptLen, decodeTokens, 1, ct));
   }
-  for (const c of candidates) console.log(`  pytorch with ${c.label}: prefill ${median(c.res.prefill).toFixed(0)} tok/s, decode ${median(c.res.decode).toFixed(1)} tok/s`);
+  for (const ct of coretypes) {
+    const t = torch.get(ct)!;
+    console.log(`  pytorch with ${label(ct)}: prefill ${median(t.prefill).toFixed(0)} tok/s, decode ${median(t.decode).toFixed(1)} tok/s`);
+  }
   // The faster setting: higher product of prefill and decode rates.
   const score = (r: SideResult) => median(r.prefill) * median(r.decode);
-  const best = candidates.reduce((a, b) => (score(b.res) > score(a.res) ? b : a));
-  const theirs = best.res;
-  console.log(`PyTorch baseline: torch (Debian python3-torch), GOMP_SPINCOUNT=0, ${best.label} (the faster)`);
+  const bestCt = coretypes.reduce((a, b) => (score(torch.get(b)!) > score(torch.get(a)!) ? b : a));
+  const theirs = torch.get(bestCt)!;
+  console.log(`PyTorch baseline: torch (Debian python3-torch), GOMP_SPINCOUNT=0, ${label(bestCt)} (the faster)`);
   const row = (name: string, o: number, t: number, unit: string, digits = 1) =>
     console.log(`${name.padEnd(18)} ours ${o.toFixed(digits).padStart(8)} ${unit}   pytorch ${t.toFixed(digits).padStart(8)} ${unit}   ratio ${(o / t).toFixed(2)}x`);
   row("prefill", median(ours.prefill), median(theirs.prefill), "tok/s", 0);
@@ -164,6 +205,7 @@ async function main(): Promise<void> {
   console.log(`greedy tokens agree: ${same < 0 ? `all ${ours.tokens.length}` : `first ${same} of ${ours.tokens.length} (random weights give near-tied logits)`}`);
   const okPrefill = median(ours.prefill) >= 1.5 * median(theirs.prefill);
   const okDecode = median(ours.decode) >= 1.5 * median(theirs.decode);
+  console.log(`load average at end: ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
   console.log(`target >= 1.5x PyTorch: prefill ${okPrefill ? "met" : "NOT met"}, decode ${okDecode ? "met" : "NOT met"}`);
 }
 
