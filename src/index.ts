@@ -135,3 +135,11 @@ export {
 export { Graph, type Value } from "./engine/graph/graph.js";
 export { gradients } from "./engine/graph/autodiff.js";
 export type { RuntimeOptions } from "./engine/runtime/session.js";
+// Local LoRA training and export (engine/train, export).
+export { train, resumeTraining, type TrainRequest, type TrainResult, type TrainRunEvent, type TrainCallbacks } from "./engine/train/train-run.js";
+export { DEFAULT_TRAIN_OPTIONS } from "./engine/train/defaults.js";
+export type { TrainOptions, TrainEvent } from "./engine/train/loop.js";
+export type { LoraSpec as TrainLoraSpec, TrainStepEngine } from "./engine/train/engine.js";
+export { readRunRecord, type RunRecord } from "./engine/train/run-dir.js";
+export { exportMerged, type MergedExport } from "./export/merged.js";
+export { exportOllama, ollamaTemplateFor } from "./export/ollama.js";

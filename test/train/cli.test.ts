@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCli } from "../helpers/cli.js";
+import { openStore } from "../../src/store/store.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
 import { nameDataset, writeJsonl } from "./helpers/tiny.js";
 
@@ -58,9 +59,10 @@ test("Ctrl-C stops with a checkpoint; --resume finishes; --json events; export -
   if (!model) return t.skip("shared fixture models/stories260K missing");
   const data = writeJsonl(join(tmp.dir, "names.jsonl"), nameDataset());
   const run = join(tmp.dir, "run");
+  const home = join(tmp.dir, "home");
   const child = spawn(process.execPath, ["--import", "tsx", mainTs, "train", data, "--model", model, "-o", run, "--epochs", "2", "--batch-size", "8", "--lr", "5e-3", "--test-split", "0.125", "--eval-every", "4", "--json"], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", TUNEKIT_HOME: home },
   });
   let stdout = "";
   let sent = false;
@@ -84,7 +86,7 @@ test("Ctrl-C stops with a checkpoint; --resume finishes; --json events; export -
   assert.ok(events.some((e) => e.type === "checkpoint" && e.step === done.step));
   assert.equal(JSON.parse(readFileSync(join(run, "run.json"), "utf8")).status, "interrupted");
 
-  const resumed = await runCli(["train", "--resume", run, "--json"]);
+  const resumed = await runCli(["train", "--resume", run, "--json"], { env: { TUNEKIT_HOME: home } });
   assert.equal(resumed.code, 0, resumed.stderr);
   const rev = resumed.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(rev[0].resumedFromStep, done.step);
@@ -92,6 +94,19 @@ test("Ctrl-C stops with a checkpoint; --resume finishes; --json events; export -
   assert.equal(rev.at(-1).reason, "completed");
   assert.equal(rev.at(-1).step, 14);
   assert.ok(rev.some((e) => e.type === "eval" && typeof e.gap === "number"));
+
+  // The run is listed in the job store once, finished, with its losses.
+  const store = openStore({ home });
+  try {
+    const jobs = store.listJobs({ provider: "local" });
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0].status, "succeeded");
+    assert.equal(jobs[0].outputDir, run);
+    const points = store.getMetrics(jobs[0].id);
+    assert.ok(points.some((p) => p.step === 14));
+  } finally {
+    store.close();
+  }
 
   const merged = await runCli(["export", run, "--merged", join(tmp.dir, "merged"), "--json"]);
   assert.equal(merged.code, 0, merged.stderr);

@@ -66,6 +66,17 @@ function optionsFrom(ctx: CommandContext): TrainOptions {
 
 const fmt = (x: number | null | undefined, digits = 4) => (x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(digits));
 
+/** Lists the run in the job store (`tunekit jobs list`); a store problem is only a warning. */
+async function recordInStore(ctx: CommandContext, runDir: string | undefined): Promise<void> {
+  if (!runDir) return;
+  try {
+    const { recordRunInStore } = await import("../../engine/train/record-run.js");
+    await recordRunInStore(runDir, ctx.io.env);
+  } catch (e) {
+    if (!bool(ctx, "json")) ctx.err(`${ctx.errColor.yellow("warning")} could not record the run in the job store: ${(e as Error).message}`);
+  }
+}
+
 async function runLocal(ctx: CommandContext): Promise<number> {
   const json = bool(ctx, "json");
   const resumeDir = str(ctx, "resume");
@@ -129,6 +140,7 @@ async function runLocal(ctx: CommandContext): Promise<number> {
           cb,
         );
     progress.finish();
+    await recordInStore(ctx, result.runDir);
     if (!json) {
       const dn = result.done;
       const what = dn.reason === "interrupted" ? "stopped" : dn.reason === "early_stopped" ? "stopped early (held-out loss stopped improving)" : "done";
@@ -139,6 +151,8 @@ async function runLocal(ctx: CommandContext): Promise<number> {
     return result.done.reason === "interrupted" ? 130 : 0;
   } catch (e) {
     progress.finish();
+    const runDir = resumeDir ?? str(ctx, "output");
+    if (runDir && (await import("node:fs")).existsSync(`${runDir}/run.json`)) await recordInStore(ctx, runDir);
     if (json && lastEvent?.type !== "error") {
       const err = isTunekitError(e) ? e : undefined;
       ctx.out(JSON.stringify({ type: "error", code: err?.code ?? "internal", message: (e as Error).message, ...(err?.hint ? { hint: err.hint } : {}) }));
