@@ -77,7 +77,7 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
   }
 
   /** Stats the file and decides how to read it. */
-  private async open(): Promise<{ type: "jsonl" } | { type: "csv" } | { type: "array"; text: string }> {
+  private async open(): Promise<{ type: "jsonl" } | { type: "csv" } | { type: "array"; text: string | { badUtf8: { line: number; hex: string } } }> {
     let st;
     try {
       st = await fsp.stat(this.file);
@@ -189,7 +189,7 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
   }
 
   /** Reads a whole JSON array file as text, or undefined when it turns out to be JSONL after all. */
-  private async loadArrayText(): Promise<string | undefined> {
+  private async loadArrayText(): Promise<string | undefined | { badUtf8: { line: number; hex: string } }> {
     const limit = this.options.maxJsonArrayBytes ?? DEFAULT_MAX_JSON_ARRAY_BYTES;
     if (this.totalBytes > limit) {
       throw new TunekitError("file_too_large", `this JSON array file is ${this.totalBytes} bytes; JSON arrays are read whole, up to ${limit} bytes`, {
@@ -206,8 +206,12 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
     const body = stripBom(buf);
     const bad = firstInvalidUtf8(body);
     if (bad >= 0) {
-      // Fall back to line-by-line reading, which reports the bad line (and the rest) precisely.
-      return undefined;
+      const nl = body.indexOf(10);
+      // JSONL whose first line is an array: read line by line, which reports the bad line itself.
+      if (nl > 0 && (bad > nl) && parseJson(body.subarray(0, nl).toString("utf8")).ok) return undefined;
+      let line = 1;
+      for (let i = body.indexOf(10); i >= 0 && i < bad; i = body.indexOf(10, i + 1)) line++;
+      return { badUtf8: { line, hex: body[bad].toString(16).toUpperCase().padStart(2, "0") } };
     }
     const text = body.toString("utf8");
     // JSONL whose lines are arrays also starts with "[": it is JSONL when the first line parses alone.
@@ -217,8 +221,16 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
   }
 
   /** A JSON array file: every element is a record starting at its own line. */
-  private async *readArray(text: string): AsyncGenerator<DatasetRecord[]> {
+  private async *readArray(text: string | { badUtf8: { line: number; hex: string } }): AsyncGenerator<DatasetRecord[]> {
     this.bytesRead = this.totalBytes;
+    if (typeof text !== "string") {
+      // A JSON array is one document: its first invalid byte makes the whole file unreadable.
+      const { line, hex } = text.badUtf8;
+      this.records++;
+      const msg = `not valid UTF-8 (byte 0x${hex}); the file may be Latin-1/Windows-1252: re-save it as UTF-8`;
+      yield [{ line, issues: [issue(line, "invalid_utf8", msg)], notes: [] }];
+      return;
+    }
     const p = parseJson(text);
     if (!p.ok) {
       const where = p.position !== undefined ? lineColumnAt(text, p.position) : { line: 1, column: undefined };

@@ -215,3 +215,12 @@ test("BoundedIntStats: exact like describeNumbers within capacity, bounded sampl
   assert.ok(Math.abs(d.median - want.median) < 60, `median ${d.median} vs ${want.median}`);
   assert.ok(Math.abs(d.p95 - want.p95) < 30);
 });
+
+test(
+  "a Latin-1 JSON array file: one invalid_utf8 error at the line of the first bad byte",
+  withFile("latin.json", Buffer.from('[\n  {"text": "ok"},\n  {"text": "caf\u00e9"}\n]\n', "latin1"), async (p) => {
+    const recs = await readAll(p);
+    assert.deepEqual(recs.map((r) => [r.line, r.issues.map((i) => i.code)]), [[3, ["invalid_utf8"]]]);
+    assert.match(recs[0].issues[0].message, /0xE9/);
+  }),
+);
