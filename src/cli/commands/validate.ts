@@ -14,10 +14,10 @@ Exit codes: 0 no errors (warnings allowed), 1 the dataset has errors, 2 usage or
 --json prints {"file","format","examples","errors":[{"line","code","message"}],"warnings":[...],"stats":{...}}
 (schema in docs/json.md).`,
   options: {
-    model: { type: "string", valueName: "M", description: "count tokens with this model's tokenizer and check its per-example limit" },
+    model: { type: "string", valueName: "M", description: "count tokens with this model's tokenizer (OpenAI model, local Hugging Face folder or hub id) and check its per-example limit" },
     json: { type: "boolean", description: "print the report as JSON" },
     quick: { type: "boolean", description: "structural checks and token counts only (skips duplicates, consistency, fact injection)" },
-    workers: { type: "string", valueName: "N", description: "worker threads for big JSONL files (default: CPU count, at most 4; 0 = none)" },
+    workers: { type: "string", valueName: "N", description: "threads checking a big JSONL file in parallel (default: CPU count, at most 4; 0 or 1: one thread)" },
     ...FORMAT_OPTIONS,
     limit: { type: "string", valueName: "N", description: "most errors and most warnings printed (human output)", default: "50" },
   },
