@@ -26,6 +26,9 @@ test("generate CLI: stories260K from BOS prints the PyTorch greedy story; --json
   assert.equal(out.stoppedBy, "Lily");
   assert.ok(out.promptTokens >= 4 && out.completionTokens > 0 && out.completionTokens <= 12);
   assert.ok(out.timings.totalMs > 0);
+  // Plain output streams; held-back stop-string prefixes never leak into it.
+  const plain = await runCli(["generate", "-m", stories!, "--raw", "-p", "Once upon a time", "--max-tokens", "12", "--stop", "Lily"]);
+  assert.equal(plain.stdout, ", there was a little girl named \n");
 });
 
 test("generate CLI: a PEFT adapter changes the output exactly as merging it does", { skip: !stories }, async () => {

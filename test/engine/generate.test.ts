@@ -75,6 +75,14 @@ test("generate on stories260K: greedy matches PyTorch, stop strings, EOS ids, se
     assert.equal(s3.tokens.at(-1), dot);
     assert.match(s3.text, /^Once upon a time, there was a little girl named Lily$/);
 
+    // Streaming: the pieces always add up to the final text, with stop strings held back correctly.
+    for (const stop of [undefined, [" girl named"], ["ttl"], ["Lily.", "park"], ["nothing-like-this"]]) {
+      const pieces: string[] = [];
+      const r = await gen.generate("", { raw: true, maxTokens: 48, ...(stop ? { stop } : {}), onText: (p) => pieces.push(p) });
+      assert.equal(pieces.join(""), r.text, `stop ${JSON.stringify(stop)}`);
+      assert.ok(pieces.length > 3, "streamed in several pieces");
+    }
+
     // Sampling: same seed same text, different seed different text.
     const a = await gen.generate("", { raw: true, maxTokens: 40, temperature: 1, seed: 1 });
     const b = await gen.generate("", { raw: true, maxTokens: 40, temperature: 1, seed: 1 });

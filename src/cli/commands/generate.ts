@@ -190,9 +190,13 @@ const cmd: Command = {
     }
     try {
       if (messages !== undefined) return await runMessages(ctx, gen, messages, params);
-      const result = await gen.generate(prompt!, { ...params, raw: bool(ctx, "raw") });
-      if (bool(ctx, "json")) printJson(ctx, summary(result));
-      else ctx.out(result.text);
+      if (bool(ctx, "json")) {
+        printJson(ctx, summary(await gen.generate(prompt!, { ...params, raw: bool(ctx, "raw") })));
+        return 0;
+      }
+      // Plain output streams as it is generated.
+      await gen.generate(prompt!, { ...params, raw: bool(ctx, "raw"), onText: (piece) => void ctx.io.stdout.write(piece) });
+      ctx.out();
       return 0;
     } finally {
       await gen.dispose();

@@ -86,6 +86,13 @@ function findStop(text: string, stops: string[], from: number): { index: number;
   return best;
 }
 
+export interface GenerationHooks {
+  /** Each sampled token of each row, as it is chosen (stop tokens included). */
+  onToken?: (row: number, id: number) => void;
+  /** After every decoding step, with the number of steps so far. */
+  onStep?: (steps: number) => void;
+}
+
 interface RowState {
   out: number[];
   seen: number[];
@@ -106,7 +113,7 @@ export async function generateBatchFromIds(
   tokenizer: Pick<Tokenizer, "decode" | "stopTokenIds" | "eosTokenId">,
   prompts: number[][],
   params: GenerationParams = {},
-  onStep?: (generated: number) => void,
+  hooks: GenerationHooks = {},
 ): Promise<GenerationResult[]> {
   validateGenerationParams(params);
   if (prompts.length === 0) return [];
@@ -161,6 +168,7 @@ export async function generateBatchFromIds(
           r.out.push(id);
           r.seen.push(id);
           fed.push(id);
+          hooks.onToken?.(b, id);
           if (stopIds.has(id)) {
             r.done = true;
             r.finishReason = "stop";
@@ -181,7 +189,7 @@ export async function generateBatchFromIds(
           }
           if (r.out.length >= maxTokens) r.done = true;
         });
-        onStep?.(step + 1);
+        hooks.onStep?.(step + 1);
         if (rows.every((r) => r.done)) break;
         if (batch.length >= model.maxContext) {
           for (const r of rows) {
@@ -230,6 +238,7 @@ export async function generateFromIds(
   tokenizer: Pick<Tokenizer, "decode" | "stopTokenIds" | "eosTokenId">,
   promptIds: number[],
   params: GenerationParams = {},
+  hooks: GenerationHooks = {},
 ): Promise<GenerationResult> {
-  return (await generateBatchFromIds(model, tokenizer, [promptIds], params))[0];
+  return (await generateBatchFromIds(model, tokenizer, [promptIds], params, hooks))[0];
 }

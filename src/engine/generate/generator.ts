@@ -12,7 +12,8 @@ import { loadModel, type LoadModelOptions } from "../io/model.js";
 import { mergeLora, readPeftAdapter, type PeftAdapter } from "../io/peft.js";
 import type { ModelConfig } from "../types.js";
 import { createDecoder, type DecoderOptions } from "./backend.js";
-import { generateBatchFromIds, type GenerationParams, type GenerationResult } from "./generate.js";
+import { defaultStopTokenIds, generateBatchFromIds, type GenerationHooks, type GenerationParams, type GenerationResult } from "./generate.js";
+import { TextStreamer } from "./stream.js";
 import type { DecoderModel } from "./types.js";
 
 /** Raw text (with `raw: true`) or a user message; chat messages; or chat messages with tool definitions. */
@@ -80,8 +81,19 @@ export class TextGenerator {
     return encodeChatPrompt(this.tokenizer, this.chatTemplate, messages, tools ? { tools } : {});
   }
 
-  async generate(prompt: Prompt, params: GenerationParams & PromptOptions = {}): Promise<GenerationResult> {
-    return (await this.generateBatch([prompt], params))[0];
+  /** `onText` receives the completion as it grows (pieces that concatenate to the final `text`). */
+  async generate(prompt: Prompt, params: GenerationParams & PromptOptions & { onText?: (piece: string) => void } = {}): Promise<GenerationResult> {
+    const ids = this.promptIds(prompt, params);
+    let hooks: GenerationHooks = {};
+    let streamer: TextStreamer | undefined;
+    if (params.onText) {
+      const stopIds = params.stopTokenIds ?? defaultStopTokenIds(this.decoder, this.tokenizer);
+      streamer = new TextStreamer(this.tokenizer, params.stop ?? [], stopIds, params.onText);
+      hooks = { onToken: (_row, id) => streamer!.push(id) };
+    }
+    const [result] = await generateBatchFromIds(this.decoder, this.tokenizer, [ids], params, hooks);
+    streamer?.finish(result.text);
+    return result;
   }
 
   /** Completes several prompts together (one batched prefill and decode). */
