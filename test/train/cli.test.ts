@@ -121,3 +121,24 @@ test("Ctrl-C stops with a checkpoint; --resume finishes; --json events; export -
   assert.match(ol.stderr, /--merged/);
   assert.ok(!existsSync(join(tmp.dir, "ollama")));
 });
+
+test("a learning rate that diverges stops with a clear error (exit 1) and keeps the last good checkpoint", async (t) => {
+  const model = sharedFixture("models", "stories260K");
+  if (!model) return t.skip("shared fixture models/stories260K missing");
+  const data = writeJsonl(join(tmp.dir, "div.jsonl"), nameDataset().slice(0, 24));
+  const run = join(tmp.dir, "run-div");
+  const r = await runCli(["train", data, "--model", model, "-o", run, "--lr", "1e38", "--max-grad-norm", "0", "--save-every", "1", "--epochs", "3", "--json"]);
+  assert.equal(r.code, 1, r.stderr);
+  const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const err = events.at(-1);
+  assert.equal(err.type, "error");
+  assert.equal(err.code, "diverged");
+  assert.match(err.message, /NaN|Infinity/);
+  const lastCk = events.filter((e) => e.type === "checkpoint").at(-1);
+  const { loadCheckpoint } = await import("../../src/engine/train/checkpoint.js");
+  const ck = (await loadCheckpoint(join(run, "checkpoint.safetensors")))!;
+  assert.equal(ck.state.step, lastCk.step);
+  for (const v of ck.params.values()) assert.ok(v.every(Number.isFinite), "checkpoint holds only finite weights");
+  assert.equal(JSON.parse(readFileSync(join(run, "run.json"), "utf8")).status, "failed");
+  assert.ok(!existsSync(join(run, "adapter")));
+});

@@ -191,3 +191,30 @@ test("a run killed with SIGKILL and resumed ends with the same adapter bits as a
   const steps = last.filter((e) => e.type === "step").map((e) => e.step);
   assert.deepEqual(steps, [...new Set(steps)].sort((x, y) => x - y), "metrics has each step once, in order");
 });
+
+test("--max-seq-len truncation warns with counts and skips examples whose reply is cut away; --validation is hashed", async () => {
+  const model = await writeTinyModel(join(tmp.dir, "tmodel"), 6);
+  const long = { messages: [{ role: "user" as const, content: "x".repeat(60) }, { role: "assistant" as const, content: "late reply" }] };
+  const cut = { messages: [{ role: "user" as const, content: "short" }, { role: "assistant" as const, content: "a reply that runs past the limit by a lot" }] };
+  const data = writeJsonl(join(tmp.dir, "trunc.jsonl"), [...formatDataset(8, 3), long, cut]);
+  const val = writeJsonl(join(tmp.dir, "val.jsonl"), formatDataset(4, 8));
+  const events: TrainRunEvent[] = [];
+  await train(
+    { data, model, outDir: join(tmp.dir, "run-trunc"), validation: val, options: { ...DEFAULT_TRAIN_OPTIONS, maxSeqLen: 40, maxSteps: 2 } },
+    { onEvent: (e) => events.push(e) },
+    tinyBackend(),
+  );
+  const warnings = events.filter((e) => e.type === "warning") as Extract<TrainRunEvent, { type: "warning" }>[];
+  const skipped = warnings.find((w) => w.code === "reply_cut_away")!;
+  assert.equal(skipped.details!.skipped, 1);
+  assert.deepEqual(skipped.details!.lines, [9]);
+  const truncated = warnings.find((w) => w.code === "truncated")!;
+  assert.equal(truncated.details!.truncated, 1);
+  assert.ok((truncated.details!.droppedAssistantTokens as number) > 0);
+  const start = events.find((e) => e.type === "start") as Extract<TrainRunEvent, { type: "start" }>;
+  assert.equal(start.trainExamples, 9);
+  assert.equal(start.heldOutExamples, 4);
+  const rec = JSON.parse(readFileSync(join(tmp.dir, "run-trunc", "run.json"), "utf8"));
+  assert.equal(rec.heldOut.kind, "validation");
+  assert.match(rec.heldOut.sha256, /^[0-9a-f]{64}$/);
+});

@@ -220,9 +220,8 @@ const cmd: Command = {
     const provider = str(ctx, "provider") ?? "local";
     if (provider !== "local") {
       // Hosted training lives with the providers; its module is loaded only when asked for.
-      const hostedPath = "../train-hosted.js";
-      const mod = (await import(hostedPath)) as { runHostedTrain(ctx: CommandContext): Promise<number> };
-      return mod.runHostedTrain(ctx);
+      const { runHostedTrain } = await import("../train-hosted.js");
+      return runHostedTrain(ctx);
     }
     for (const hostedOnly of ["suffix", "lr-multiplier"]) {
       if (str(ctx, hostedOnly) !== undefined) throw usageError(cmd, `--${hostedOnly} applies to hosted providers only (--provider openai)`);

@@ -202,7 +202,7 @@ export async function trainLoop(
         "diverged",
         `training diverged at step ${state.step + 1}: the ${Number.isFinite(loss) ? "gradient norm" : "loss"} is ${Number.isFinite(loss) ? gradNorm : loss} (learning rate ${lr.toExponential(2)})`,
         {
-          hint: `lower --lr (now ${o.lr}) or keep --max-grad-norm on; the last good checkpoint (step ${lastSavedStep}) is kept and --resume continues from it`,
+          hint: `start again with a lower --lr (now ${o.lr}) and with --max-grad-norm on; the checkpoint of step ${lastSavedStep} (before the divergence) is kept in the run folder`,
           exitCode: 1,
         },
       );
