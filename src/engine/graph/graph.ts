@@ -111,14 +111,16 @@ export class Graph {
     domain?: string,
   ): Value[] {
     const outputs = outs.map((o) => ({ name: this.fresh(opType.toLowerCase()), dtype: o.dtype, shape: o.shape }));
-    this.nodes.push({
+    const node: OnnxNode = {
       opType,
       domain,
       name: this.fresh(`n_${opType}`),
       inputs: inputs.map((i) => (typeof i === "string" ? i : i.name)),
       outputs: outputs.map((o) => o.name),
       attrs,
-    });
+    };
+    this.nodes.push(node);
+    for (const o of node.outputs) this.producers.set(o, node);
     return outputs;
   }
 
@@ -139,8 +141,8 @@ export class Graph {
     const producer = this.producerOf(v.name);
     const alreadyOutput = this.outputs.some((o) => o.name === v.name);
     if (producer && !alreadyOutput) {
+      // Consumers are redirected to the new name once, on export.
       producer.outputs = producer.outputs.map((o) => (o === v.name ? name : o));
-      for (const n of this.nodes) n.inputs = n.inputs.map((i) => (i === v.name ? name : i));
       this.renamed.set(v.name, name);
     } else {
       this.nodes.push({ opType: "Identity", name: this.fresh("n_out"), inputs: [this.resolve(v.name)], outputs: [name], attrs: {} });
@@ -157,9 +159,10 @@ export class Graph {
     return this.renamed.get(name) ?? name;
   }
 
+  private producers = new Map<string, OnnxNode>();
+
   private producerOf(name: string): OnnxNode | undefined {
-    for (let i = this.nodes.length - 1; i >= 0; i--) if (this.nodes[i].outputs.includes(name)) return this.nodes[i];
-    return undefined;
+    return this.producers.get(name);
   }
 
   toModel(): OnnxModel {

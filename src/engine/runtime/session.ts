@@ -23,6 +23,8 @@ export interface RuntimeOptions {
    * shape on top of the first run's allocations it raised peak memory by about a fifth here.
    */
   memPattern?: boolean;
+  /** ORT graph optimisation level (default "all"). */
+  optimizationLevel?: "disabled" | "basic" | "extended" | "all";
   /** Let idle intra-op threads spin (ORT's default, faster on a quiet machine; off wastes no CPU). */
   spinning?: boolean;
   /** Write ORT's per-op profile (JSON) with this file prefix (debugging, benchmarks). */
@@ -47,7 +49,7 @@ export class Session {
   static async create(model: Uint8Array, options: RuntimeOptions = {}): Promise<Session> {
     const so: ort.InferenceSession.SessionOptions = {
       executionProviders: options.executionProviders ?? ["cpu"],
-      graphOptimizationLevel: "all",
+      graphOptimizationLevel: options.optimizationLevel ?? "all",
       executionMode: "sequential",
       enableCpuMemArena: options.cpuMemArena ?? false,
       enableMemPattern: options.memPattern ?? false,
