@@ -101,6 +101,10 @@ test("peft: an adapter for a different base, or a broken one, is refused clearly
     await assert.rejects(readPeftAdapter(join(t.dir, "a"), { config: fewer }), isCode("adapter_base_mismatch", /only 1 layers/));
     await assert.rejects(readPeftAdapter(join(t.dir, "a"), { baseModel: "other/model" }), isCode("adapter_base_mismatch", /acme\/tiny/));
     await readPeftAdapter(join(t.dir, "a"), { baseModel: "other/model", ignoreBaseName: true });
+    // The same model named differently: a local folder, a hub revision, its snapshot in the HF cache.
+    await readPeftAdapter(join(t.dir, "a"), { baseModel: "/models/tiny/" });
+    await readPeftAdapter(join(t.dir, "a"), { baseModel: "acme/tiny@v2" });
+    await readPeftAdapter(join(t.dir, "a"), { baseModel: `/root/.cache/huggingface/hub/models--acme--tiny/snapshots/${"a".repeat(40)}` });
     mkdirSync(join(t.dir, "empty"));
     await assert.rejects(readPeftAdapter(join(t.dir, "empty")), isCode("invalid_adapter", /adapter_config\.json/));
     writeFileSync(join(t.dir, "empty", "adapter_config.json"), JSON.stringify({ peft_type: "LORA", r: 2, lora_alpha: 4 }));

@@ -165,7 +165,10 @@ function adapterError(dir: string, message: string, hint?: string): TunekitError
 
 /** Last path component, lower-cased: "HuggingFaceTB/SmolLM2-135M" and "/models/SmolLM2-135M" match. */
 function baseNameKey(s: string): string {
-  return basename(s.replace(/[\\/]+$/, "")).toLowerCase();
+  // A snapshot folder in the HF cache (.../models--owner--name/snapshots/<sha>) names its model.
+  const cached = /models--[^/\\]+--([^/\\]+)[/\\]snapshots[/\\][^/\\]+[/\\]*$/.exec(s);
+  if (cached) return cached[1].toLowerCase();
+  return basename(s.replace(/[\\/]+$/, "")).replace(/@.*$/, "").toLowerCase();
 }
 
 /**
@@ -206,7 +209,7 @@ export async function readPeftAdapter(
   if (opts.baseModel && baseModel && !opts.ignoreBaseName && baseNameKey(opts.baseModel) !== baseNameKey(baseModel)) {
     throw new TunekitError("adapter_base_mismatch", `the adapter in ${dir} was trained on ${baseModel}, not on ${opts.baseModel}`, {
       file: cfgPath,
-      hint: "use the adapter with the base model it was trained on",
+      hint: "use the adapter with the base model it was trained on (or pass --ignore-adapter-base if it is the same model under another name)",
     });
   }
 
