@@ -124,6 +124,7 @@ export async function followJob(trainer: Trainer, store: Store, jobId: string, o
       status: snap.status,
       statusMessage: snap.error?.message,
       ...(snap.fineTunedModel ? { fineTunedModel: snap.fineTunedModel } : {}),
+      ...(snap.outputDir ? { outputDir: snap.outputDir } : {}),
       ...(snap.trainedTokens !== undefined ? { trainedTokens: snap.trainedTokens } : {}),
       ...(snap.estimatedFinish !== undefined ? { estimatedFinish: snap.estimatedFinish } : {}),
       ...(snap.error ? { error: snap.error } : {}),
@@ -159,6 +160,7 @@ export async function followJob(trainer: Trainer, store: Store, jobId: string, o
       job = store.updateJob(jobId, {
         result: {
           ...(snap.fineTunedModel ? { fineTunedModel: snap.fineTunedModel } : {}),
+          ...(snap.outputDir ? { outputDir: snap.outputDir } : {}),
           ...(snap.trainedTokens !== undefined ? { trainedTokens: snap.trainedTokens } : {}),
           ...(snap.hyperparameters ? { hyperparameters: snap.hyperparameters } : {}),
           ...(snap.finishedAt !== undefined ? { finishedAt: snap.finishedAt } : {}),

@@ -24,7 +24,8 @@ export type {
 export { validateWithCapabilities, checkHyperparameter } from "./types.js";
 export { OpenAITrainer, createOpenAITrainer, openaiCapabilities, type OpenAITrainerOptions } from "./openai/trainer.js";
 export { TogetherTrainer, createTogetherTrainer, togetherCapabilities, type TogetherTrainerOptions } from "./together/trainer.js";
-export { createHostedTrainer, HOSTED_PROVIDERS, type CreateTrainerOptions } from "./registry.js";
+export { LocalTrainer, createLocalTrainer, localCapabilities, type LocalTrainerOptions } from "./local/trainer.js";
+export { createHostedTrainer, trainerForJob, HOSTED_PROVIDERS, type CreateTrainerOptions } from "./registry.js";
 export { startHostedJob, type StartOutcome } from "./run.js";
 export { followJob, type FollowUpdate, type FollowOptions, type FollowOutcome } from "./follow.js";
 export { preflightHostedData, type Preflight, type FileCheck } from "./preflight.js";

@@ -34,3 +34,16 @@ export async function createHostedTrainer(id: string, options: CreateTrainerOpti
       });
   }
 }
+
+/**
+ * A trainer for a stored job: hosted providers by name; a local run (its remote id is the run folder)
+ * through the local Trainer, which reads the run folder and so can follow a run of another process.
+ */
+export async function trainerForJob(job: { provider: string; kind: string; baseUrl?: string; remoteId?: string }, env?: NodeJS.ProcessEnv): Promise<Trainer> {
+  if (job.kind === "local") {
+    const { LocalTrainer } = await import("./local/trainer.js");
+    const { dirname } = await import("node:path");
+    return new LocalTrainer({ runsDir: job.remoteId ? dirname(job.remoteId) : "." });
+  }
+  return createHostedTrainer(job.provider, { ...(env ? { env } : {}), ...(job.baseUrl ? { baseUrl: job.baseUrl } : {}) });
+}

@@ -1,5 +1,5 @@
 /**
- * Starting a hosted job safely: the job is recorded in the store BEFORE anything is uploaded, and each
+ * Starting a job (hosted, or local through the local Trainer) safely: the job is recorded in the store BEFORE anything is uploaded, and each
  * step (file ids, remote job id) is written as soon as it is known, so a crash at any point leaves a
  * record to inspect or resume instead of an orphaned paid job.
  */
@@ -20,7 +20,7 @@ export async function startHostedJob(
   const checked = trainer.validateParams(params);
   if (!checked.ok) return { ok: false, error: checked.error, stage: "params" };
   let job = store.createJob({
-    kind: "hosted",
+    kind: trainer.capabilities.hosted ? "hosted" : "local",
     provider: trainer.id,
     ...(trainer.baseUrl ? { baseUrl: trainer.baseUrl } : {}),
     model: params.model,

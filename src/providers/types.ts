@@ -123,6 +123,8 @@ export interface JobSnapshot {
   providerStatus: string;
   model: string;
   fineTunedModel?: string;
+  /** Local runs: the adapter folder once finished. */
+  outputDir?: string;
   trainedTokens?: number;
   /** Unix ms. */
   estimatedFinish?: number;

@@ -4,7 +4,7 @@
  */
 import { bool, printJson, type Command } from "../command.js";
 import { openStore, isTerminalStatus } from "../../store/store.js";
-import { createHostedTrainer } from "../../providers/registry.js";
+import { trainerForJob } from "../../providers/registry.js";
 import { TunekitError } from "../../util/errors.js";
 import { jobExitCode, printJobSummary } from "../hosted-output.js";
 import { watchUntilDone } from "../train-hosted.js";
@@ -12,7 +12,7 @@ import { requireJob } from "./jobs-shared.js";
 
 const command: Command = {
   name: "jobs watch",
-  summary: "follow a hosted job to its end (resumes after restarts)",
+  summary: "follow a job (hosted, or a local run folder) to its end; resumes after restarts",
   usage: "tunekit jobs watch ID [--json]",
   details: `The API key comes from the environment (OPENAI_API_KEY, TOGETHER_API_KEY); the endpoint is the one the
 job was created on. Network failures are retried with backoff. Exit code: 0 succeeded, 1 failed or cancelled,
@@ -24,8 +24,8 @@ job was created on. Network failures are retried with backoff. Exit code: 0 succ
     const store = openStore({ env: ctx.io.env });
     try {
       const job = requireJob(store, ctx.positionals[0]);
-      if (job.kind === "local") {
-        throw new TunekitError("not_hosted", `${job.id} is a local training run (${job.status}); only hosted jobs can be watched`, {
+      if (job.kind === "local" && !job.remoteId) {
+        throw new TunekitError("not_watchable", `${job.id} is a local training run recorded without its run folder (${job.status})`, {
           hint: `\`tunekit jobs show ${job.id}\` shows what the store holds`,
         });
       }
@@ -39,7 +39,7 @@ job was created on. Network failures are retried with backoff. Exit code: 0 succ
         else printJobSummary(ctx, store, job);
         return jobExitCode(job);
       }
-      const trainer = await createHostedTrainer(job.provider, { env: ctx.io.env, ...(job.baseUrl ? { baseUrl: job.baseUrl } : {}) });
+      const trainer = await trainerForJob(job, ctx.io.env);
       return await watchUntilDone(ctx, store, trainer, job.id, json);
     } finally {
       store.close();
