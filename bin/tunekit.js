@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The published entry point: runs the compiled CLI (built by `npm ci` through the prepare script).
-import { main } from "../dist/cli/main.js";
+import { exitQuietlyOnClosedPipe, main } from "../dist/cli/main.js";
 
+exitQuietlyOnClosedPipe();
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -22,3 +22,18 @@ test("an unknown command is a usage error (exit 2) without a stack trace", async
   assert.match(r.stderr, /unknown command: frobnicate/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
+
+test("output piped into a reader that closes early (| head) ends quietly, without an EPIPE stack trace", async () => {
+  const { spawn } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const mainTs = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+  const file = fileURLToPath(new URL("../examples/support-tickets.jsonl", import.meta.url));
+  // The reader goes away before the CLI prints anything, so its first write meets a closed pipe.
+  const child = spawn(process.execPath, ["--import", "tsx", mainTs, "validate", file, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  assert.doesNotMatch(stderr, /EPIPE|\n\s+at /);
+  assert.ok(code === 0 || code === 1, `exit code ${code}`);
+});

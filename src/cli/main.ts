@@ -5,7 +5,7 @@
 import { EXIT, isTunekitError } from "../util/errors.js";
 import { runCommand, usageError } from "./command.js";
 import { commandTable } from "./commands/index.js";
-import { colorEnabled, palette, processIO, type CliIO } from "./io.js";
+import { colorEnabled, exitQuietlyOnClosedPipe, palette, processIO, type CliIO } from "./io.js";
 import { VERSION } from "../version.js";
 
 function topHelp(): string {
@@ -23,6 +23,8 @@ function topHelp(): string {
   ];
   return lines.join("\n") + "\n";
 }
+
+export { exitQuietlyOnClosedPipe };
 
 /** Reports an error on stderr (or as JSON on stdout with --json) and returns the exit code. */
 export function reportError(e: unknown, io: CliIO, json: boolean): number {
@@ -86,6 +88,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
 // Run directly (node --import tsx src/cli/main.ts ...): the published bin imports main() instead.
 const invokedAsScript = process.argv[1] !== undefined && /[\\/]cli[\\/]main\.(ts|js)$/.test(process.argv[1]);
 if (invokedAsScript) {
+  exitQuietlyOnClosedPipe();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
