@@ -19,7 +19,7 @@ import { train, type TrainRunEvent } from "../../src/engine/train/train-run.js";
 import { exportMerged } from "../../src/export/merged.js";
 import { exportOllama } from "../../src/export/ollama.js";
 import type { Tensor } from "../../src/engine/types.js";
-import { tempDir } from "../helpers/fixtures.js";
+import { sharedFixture, tempDir } from "../helpers/fixtures.js";
 import { BOS, EOS, decodeChars, formatDataset, renderChat, tinyBackend, writeJsonl, writeTinyModel } from "./helpers/tiny.js";
 
 const tmp = tempDir("tunekit-train-e2e-");
@@ -217,4 +217,39 @@ test("--max-seq-len truncation warns with counts and skips examples whose reply 
   const rec = JSON.parse(readFileSync(join(tmp.dir, "run-trunc", "run.json"), "utf8"));
   assert.equal(rec.heldOut.kind, "validation");
   assert.match(rec.heldOut.sha256, /^[0-9a-f]{64}$/);
+});
+
+test("export refuses an adapter for a different base model (shapes differ)", async (t) => {
+  const other = sharedFixture("models", "stories260K");
+  if (!other) return t.skip("shared fixture models/stories260K missing");
+  const run = join(tmp.dir, "run");
+  assert.ok(existsSync(join(run, "adapter")), "needs the run of the first test");
+  const moved = join(tmp.dir, "run-other-base");
+  mkdirSync(moved);
+  for (const f of ["run.json"]) {
+    const rec = JSON.parse(readFileSync(join(run, f), "utf8"));
+    rec.modelDir = other;
+    writeFileSync(join(moved, f), JSON.stringify(rec));
+  }
+  mkdirSync(join(moved, "adapter"));
+  for (const f of ["adapter_config.json", "adapter_model.safetensors"]) writeFileSync(join(moved, "adapter", f), readFileSync(join(run, "adapter", f)));
+  await assert.rejects(exportMerged(moved, join(tmp.dir, "bad-merged")), (e: Error & { code?: string }) => typeof e.code === "string" && /adapter|shape|base/i.test(e.message));
+  assert.ok(!existsSync(join(tmp.dir, "bad-merged")));
+});
+
+test("--packing trains on packed windows (fewer, fuller steps)", async () => {
+  const model = await writeTinyModel(join(tmp.dir, "pmodel"), 7);
+  const data = writeJsonl(join(tmp.dir, "pack.jsonl"), formatDataset(32, 6));
+  const steps = async (packing: boolean) => {
+    const events: TrainRunEvent[] = [];
+    await train({ data, model, outDir: join(tmp.dir, `run-pack-${packing}`), options: { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, batchSize: 4, maxSeqLen: 128, packing, lr: 5e-3 } }, { onEvent: (e) => events.push(e) }, tinyBackend());
+    return events.filter((e) => e.type === "step") as Extract<TrainRunEvent, { type: "step" }>[];
+  };
+  const plain = await steps(false);
+  const packed = await steps(true);
+  assert.equal(plain.length, 8);
+  assert.ok(packed.length < plain.length / 2, `packed ${packed.length} steps`);
+  const tokens = (s: typeof plain) => s.reduce((a, e) => a + e.tokens, 0);
+  assert.equal(tokens(packed), tokens(plain));
+  assert.ok(packed.every((e) => Number.isFinite(e.loss)));
 });
