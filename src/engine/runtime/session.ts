@@ -39,6 +39,11 @@ export function tensor(type: "float32" | "float64" | "int64" | "int32" | "bool",
   return new ort.Tensor(type, data as never, dims);
 }
 
+function ortLogLevel(v: string | undefined): 0 | 1 | 2 | 3 | 4 {
+  const levels: Record<string, 0 | 1 | 2 | 3 | 4> = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 };
+  return levels[(v ?? "").toLowerCase()] ?? 3;
+}
+
 export class Session {
   private constructor(
     readonly inner: ort.InferenceSession,
@@ -53,8 +58,9 @@ export class Session {
       executionMode: "sequential",
       enableCpuMemArena: options.cpuMemArena ?? false,
       enableMemPattern: options.memPattern ?? false,
-      // Errors only: ORT warnings (e.g. about removed unused constants) would reach the user's terminal.
-      logSeverityLevel: 3,
+      // Errors only by default: ORT's warnings would reach the user's terminal. TUNEKIT_ORT_LOG=verbose|info|warning
+      // shows more when debugging.
+      logSeverityLevel: ortLogLevel(process.env.TUNEKIT_ORT_LOG),
     };
     if (options.threads !== undefined) {
       so.intraOpNumThreads = options.threads;
