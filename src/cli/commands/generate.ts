@@ -170,6 +170,7 @@ const cmd: Command = {
       }
     }
     const download = createProgress(ctx.io, { label: "downloading", unit: "bytes" });
+    const loading = createProgress(ctx.io, { label: "loading weights", unit: "tensors" });
     let gen: TextGenerator;
     try {
       gen = await TextGenerator.load(model, {
@@ -184,9 +185,15 @@ const cmd: Command = {
           if (p.total !== undefined) download.setTotal(p.total);
           download.update(p.loaded, p.file);
         },
+        onTensor: (done, total) => {
+          download.finish();
+          loading.setTotal(total);
+          loading.update(done);
+        },
       });
     } finally {
       download.finish();
+      loading.finish();
     }
     try {
       if (messages !== undefined) return await runMessages(ctx, gen, messages, params);
