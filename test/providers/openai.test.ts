@@ -169,7 +169,7 @@ test("following survives the server going away mid-job and coming back", async (
       updates.push(u);
       if (!stopped && u.type === "metrics" && u.step === 1) {
         stopped = true;
-        void server.stop().then(() => setTimeout(() => void server.restart(), 400));
+        void server.stop().then(() => setTimeout(() => void server.restart(), 800));
       }
     },
   });
@@ -236,9 +236,11 @@ test("a job whose creation was cut off before its id was stored is found again b
 
 test("followJob once: one poll brings the store up to date and returns without waiting", async () => {
   const t = trainer();
+  server.options.validateMs = 10_000; // the first poll surely finds the job validating
   const started = await startHostedJob(t, store, { trainingFile: data }, { model: "gpt-4o-mini-2024-07-18" });
   assert.ok(started.ok);
   const first = await followJob(t, store, started.job.id, { once: true, pollMs: 60_000 });
+  server.options.validateMs = 100;
   assert.ok(first.ok);
   assert.equal(store.getJob(started.job.id)!.status, "validating_files");
   await new Promise((r) => setTimeout(r, 900)); // the whole job happens meanwhile

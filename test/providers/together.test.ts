@@ -117,7 +117,7 @@ test("Together: cancel, and following survives a server outage", async () => {
       updates.push(u);
       if (!stopped && u.type === "metrics") {
         stopped = true;
-        void server.stop().then(() => setTimeout(() => void server.restart(), 300));
+        void server.stop().then(() => setTimeout(() => void server.restart(), 800));
       }
     },
   });
