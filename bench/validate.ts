@@ -35,18 +35,18 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** Runs a command under /usr/bin/time; returns wall seconds and peak RSS in MB. */
-function timed(cmd: string, cmdArgs: string[], env: NodeJS.ProcessEnv = {}): { seconds: number; rssMb: number; stdout: string; status: number | null } {
+/** Runs a command under /usr/bin/time; returns wall and CPU (user + system) seconds and peak RSS in MB. */
+function timed(cmd: string, cmdArgs: string[], env: NodeJS.ProcessEnv = {}): { seconds: number; cpu: number; rssMb: number; stdout: string; status: number | null } {
   const out = join(dir, "time.txt");
   rmSync(out, { force: true });
-  const r = spawnSync("/usr/bin/time", ["-f", "%e %M", "-o", out, cmd, ...cmdArgs], {
+  const r = spawnSync("/usr/bin/time", ["-f", "%e %M %U %S", "-o", out, cmd, ...cmdArgs], {
     cwd: root,
     env: { ...process.env, ...env },
     maxBuffer: 1024 * 1024 * 1024,
     encoding: "utf8",
   });
-  const [sec, kb] = readFileSync(out, "utf8").trim().split("\n").pop()!.split(" ").map(Number);
-  return { seconds: sec, rssMb: kb / 1024, stdout: r.stdout, status: r.status };
+  const [sec, kb, user, sys] = readFileSync(out, "utf8").trim().split("\n").pop()!.split(" ").map(Number);
+  return { seconds: sec, cpu: user + sys, rssMb: kb / 1024, stdout: r.stdout, status: r.status };
 }
 
 async function main(): Promise<void> {
@@ -73,11 +73,14 @@ async function main(): Promise<void> {
   const py = ["-c", "import json,sys\nn=0\nwith open(sys.argv[1],'rb') as f:\n  for line in f:\n    if line.strip():\n      json.loads(line); n+=1\nprint(n)", data];
   const base: number[] = [];
   const quick: number[] = [];
+  const baseCpu: number[] = [];
+  const quickCpu: number[] = [];
   let quickRss = 0;
   let examples = 0;
   for (let i = 0; i < RUNS; i++) {
     const b = timed("/usr/bin/python3", py);
     base.push(b.seconds);
+    baseCpu.push(b.cpu);
     examples = Number(b.stdout.trim());
     const q = ours(["--quick"]);
     if (q.status !== 0) throw new Error(`validate --quick failed (exit ${q.status})`);
@@ -85,8 +88,11 @@ async function main(): Promise<void> {
     if (rep.examples !== examples) throw new Error(`validate saw ${rep.examples} examples, Python ${examples}`);
     if (!rep.stats?.tokens?.sum) throw new Error("validate reported no token counts");
     quick.push(q.seconds);
+    quickCpu.push(q.cpu);
     quickRss = Math.max(quickRss, q.rssMb);
-    console.log(`run ${i + 1}: python json ${b.seconds.toFixed(2)} s, tunekit validate --quick ${q.seconds.toFixed(2)} s (${q.rssMb.toFixed(0)} MB RSS)`);
+    console.log(
+      `run ${i + 1}: python json ${b.seconds.toFixed(2)} s (cpu ${b.cpu.toFixed(2)} s), tunekit validate --quick ${q.seconds.toFixed(2)} s (cpu ${q.cpu.toFixed(2)} s, ${q.rssMb.toFixed(0)} MB RSS)`,
+    );
   }
   const bMed = median(base);
   const qMed = median(quick);
@@ -94,11 +100,14 @@ async function main(): Promise<void> {
   console.log(`examples: ${examples.toLocaleString("en-US")}, tokens counted with o200k_base (gpt-4o-mini)`);
   console.log(`baseline (Python json.loads per line):        ${bMed.toFixed(2)} s (median of ${RUNS})`);
   console.log(`tunekit validate --quick (structure + tokens): ${qMed.toFixed(2)} s (median of ${RUNS})  ratio ${(qMed / bMed).toFixed(2)}x  (target <= 2x)`);
+  console.log(`CPU time (user + system, all threads): python ${median(baseCpu).toFixed(2)} s, tunekit --quick ${median(quickCpu).toFixed(2)} s`);
   console.log(`peak RSS --quick: ${quickRss.toFixed(0)} MB (target <= 400 MB)`);
   if (!skipFull) {
     const f = ours([]);
     if (f.status !== 0 && f.status !== 1) throw new Error(`validate failed (exit ${f.status})`);
-    console.log(`tunekit validate (full analysis: duplicates, shape, facts): ${f.seconds.toFixed(2)} s (1 run)  ratio ${(f.seconds / bMed).toFixed(2)}x  peak RSS ${f.rssMb.toFixed(0)} MB`);
+    console.log(
+      `tunekit validate (full analysis: duplicates, shape, facts): ${f.seconds.toFixed(2)} s (cpu ${f.cpu.toFixed(2)} s, 1 run)  ratio ${(f.seconds / bMed).toFixed(2)}x  peak RSS ${f.rssMb.toFixed(0)} MB`,
+    );
   }
 }
 
