@@ -95,6 +95,10 @@ test("Ctrl-C stops with a checkpoint; --resume finishes; --json events; export -
   assert.equal(rev.at(-1).step, 14);
   assert.ok(rev.some((e) => e.type === "eval" && typeof e.gap === "number"));
 
+  const again2 = await runCli(["train", "--resume", run], { env: { TUNEKIT_HOME: home } });
+  assert.equal(again2.code, 2);
+  assert.match(again2.stderr, /already finished/);
+
   // The run is listed in the job store once, finished, with its losses.
   const store = openStore({ home });
   try {

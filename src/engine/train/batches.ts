@@ -151,14 +151,6 @@ export function epochBatches(examples: TokenizedExample[], epoch: number, o: Bat
   return batches;
 }
 
-/** Number of micro-batches per epoch (without building them). */
-export function batchesPerEpoch(examples: TokenizedExample[], o: BatchPlanOptions): number {
-  // Packing depends on the order, so count with epoch 0's order (all epochs pack similarly; the loop
-  // uses the real count of each epoch).
-  const rows = o.packing ? packRows(epochOrder(examples.length, o.seed, 0).map((i) => examples[i]), o.maxSeqLen).length : examples.length;
-  return Math.ceil(rows / o.batchSize);
-}
-
 /** Held-out batches: fixed order, no shuffling. */
 export function evalBatches(examples: TokenizedExample[], batchSize: number, padId = 0): StepBatch[] {
   const out: StepBatch[] = [];

@@ -85,6 +85,12 @@ export async function train(req: TrainRequest, cb: TrainCallbacks = {}, backend:
 export async function resumeTraining(runDir: string, cb: TrainCallbacks = {}, backend: TrainBackend = defaultBackend()): Promise<TrainResult> {
   const dir = resolve(runDir);
   const rec = await readRunRecord(dir);
+  if (rec.status === "completed" || rec.status === "early_stopped") {
+    throw new TunekitError("run_finished", `the run in ${runDir} already finished (${rec.status.replace("_", " ")}); its adapter is in ${runPaths(dir).adapter}`, {
+      file: runDir,
+      hint: "start a new run with -o NEW_DIR to train more",
+    });
+  }
   const req: TrainRequest = {
     data: rec.data.path,
     model: rec.model,
