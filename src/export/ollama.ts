@@ -7,7 +7,7 @@
  */
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { readModelConfig } from "../engine/io/config.js";
 import { readRunRecord, runPaths } from "../engine/train/run-dir.js";
 import { TunekitError } from "../util/errors.js";
@@ -96,8 +96,9 @@ export async function exportOllama(runDir: string, out: string): Promise<{ out: 
     );
   }
   refuseNonEmpty(out);
-  // FROM: the hub id when the user trained from one, else the local folder (absolute, so the Modelfile works from anywhere).
-  const from = isAbsolute(rec.model) || existsSync(rec.model) ? resolve(rec.modelDir) : rec.model;
+  // FROM: the base model's local folder (Ollama imports safetensors folders; a hub id resolves into the
+  // HF cache), absolute so the Modelfile works from anywhere.
+  const from = resolve(rec.modelDir);
   const text = modelfileText(from, "./adapter", tpl);
   await buildFolderAtomically(out, async (tmp) => {
     await mkdir(join(tmp, "adapter"));
