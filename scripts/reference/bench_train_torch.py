@@ -18,7 +18,9 @@ threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
-L, H, NH, KV, I, V = 30, 576, 9, 3, 1536, 49152
+import os
+L = int(os.environ.get("BENCH_LAYERS", "30"))  # fewer layers only to smoke-test the script
+H, NH, KV, I, V = 576, 9, 3, 1536, 49152
 HD = H // NH
 B, T, R, ALPHA = 4, 256, 16, 32.0
 SCALE = ALPHA / R
