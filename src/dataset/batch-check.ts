@@ -4,7 +4,8 @@
  * the main thread.
  */
 import type { DatasetFormat, DatasetIssue, SourcedExample } from "./types.js";
-import { processJsonLine } from "./record.js";
+import { isUtf8 } from "node:buffer";
+import { blankOutcome, isBlankText, processJsonLine, processJsonText, type RecordOutcome } from "./record.js";
 import { issue } from "./formats/types.js";
 import type { ConversionNote } from "./formats/types.js";
 import { createFeatureContext, extractFeatures, finalReply, type ExampleFeatures, type FeatureContext } from "./analysis/index.js";
@@ -49,8 +50,36 @@ export class BatchChecker {
   }
 
   run(job: WorkerJob): WorkerOutcome[] {
-    const setup = this.setup;
     const buf = Buffer.from(job.buf.buffer, job.buf.byteOffset, job.buf.byteLength);
+    // Fast path: a batch that is valid UTF-8 as a whole is decoded once and split as text.
+    if (isUtf8(buf)) return this.runText(buf.toString("utf8"), job);
+    return this.runBytes(buf, job);
+  }
+
+  private runText(text: string, job: WorkerJob): WorkerOutcome[] {
+    const max = this.setup.maxLineBytes;
+    const out: WorkerOutcome[] = [];
+    let start = 0;
+    let line = job.firstLine;
+    for (;;) {
+      let end = text.indexOf("\n", start);
+      const last = end < 0;
+      if (last) end = text.length;
+      let s = text.slice(start, end);
+      if (s.length > 0 && s.charCodeAt(s.length - 1) === 13) s = s.slice(0, -1);
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it could matter.
+      const bytes = s.length * 3 > max ? Buffer.byteLength(s) : 0;
+      if (bytes > max) out.push(this.tooLong(line, bytes));
+      else if (isBlankText(s)) out.push(this.outcome(blankOutcome(line), job));
+      else out.push(this.outcome(processJsonText(s, line, last && job.unterminated, job.fileFormat), job));
+      if (last) break;
+      start = end + 1;
+      line++;
+    }
+    return out;
+  }
+
+  private runBytes(buf: Buffer, job: WorkerJob): WorkerOutcome[] {
     const out: WorkerOutcome[] = [];
     let start = 0;
     let line = job.firstLine;
@@ -60,33 +89,37 @@ export class BatchChecker {
       if (last) end = buf.length;
       let bytes = buf.subarray(start, end);
       if (bytes.length > 0 && bytes[bytes.length - 1] === 13) bytes = bytes.subarray(0, bytes.length - 1);
-      if (bytes.length > setup.maxLineBytes) {
-        out.push({
-          line,
-          issues: [issue(line, "line_too_long", `line is ${bytes.length} bytes, over the limit of ${setup.maxLineBytes} bytes; skipped`, "error", { bytes: bytes.length })],
-        });
-      } else {
-        const o = processJsonLine(bytes, line, last && job.unterminated, job.fileFormat);
-        const w: WorkerOutcome = { line };
-        if (o.issues.length > 0) w.issues = o.issues;
-        if (o.notes.length > 0) w.notes = o.notes;
-        if (o.blank) w.blank = true;
-        if (o.detected) w.detected = o.detected;
-        if (o.example) {
-          w.valid = true;
-          const src: SourcedExample = { example: o.example, file: setup.file, line, index: 0, format: job.fileFormat ?? o.detected ?? "openai-chat" };
-          if (setup.mode === "full") {
-            w.features = extractFeatures(src, this.context());
-            const r = finalReply(src);
-            if (r !== undefined) this.replies.add(r);
-          } else if (setup.mode === "quick") w.features = quickFeatures(src, this.context().countTokens);
-        }
-        out.push(w);
-      }
+      if (bytes.length > this.setup.maxLineBytes) out.push(this.tooLong(line, bytes.length));
+      else out.push(this.outcome(processJsonLine(bytes, line, last && job.unterminated, job.fileFormat), job));
       if (last) break;
       start = end + 1;
       line++;
     }
     return out;
+  }
+
+  private tooLong(line: number, bytes: number): WorkerOutcome {
+    const max = this.setup.maxLineBytes;
+    return { line, issues: [issue(line, "line_too_long", `line is ${bytes} bytes, over the limit of ${max} bytes; skipped`, "error", { bytes })] };
+  }
+
+  /** The compact outcome, with the example's features. */
+  private outcome(o: RecordOutcome, job: WorkerJob): WorkerOutcome {
+    const setup = this.setup;
+    const w: WorkerOutcome = { line: o.line };
+    if (o.issues.length > 0) w.issues = o.issues;
+    if (o.notes.length > 0) w.notes = o.notes;
+    if (o.blank) w.blank = true;
+    if (o.detected) w.detected = o.detected;
+    if (o.example) {
+      w.valid = true;
+      const src: SourcedExample = { example: o.example, file: setup.file, line: o.line, index: 0, format: job.fileFormat ?? o.detected ?? "openai-chat" };
+      if (setup.mode === "full") {
+        w.features = extractFeatures(src, this.context());
+        const r = finalReply(src);
+        if (r !== undefined) this.replies.add(r);
+      } else if (setup.mode === "quick") w.features = quickFeatures(src, this.context().countTokens);
+    }
+    return w;
   }
 }

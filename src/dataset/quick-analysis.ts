@@ -123,7 +123,7 @@ export class QuickAggregator {
 }
 
 /** The quick analysis as a DatasetAnalysis for the in-thread path. */
-export function createQuickAnalysis(options: { model?: string; tokenCounter?: ExampleTokenCounter } = {}): DatasetAnalysis {
+export function createQuickAnalysis(options: { model?: string; tokenCounter?: ExampleTokenCounter; tokenLimit?: number } = {}): DatasetAnalysis {
   const ctx = createFeatureContext(options);
   const agg = new QuickAggregator({ tokenLimit: ctx.tokenLimit, model: options.model });
   return {

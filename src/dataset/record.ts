@@ -32,6 +32,19 @@ export function isBlank(bytes: Uint8Array): boolean {
   return true;
 }
 
+/** True when a decoded line is only whitespace. */
+export function isBlankText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0b && c !== 0x0c) return false;
+  }
+  return true;
+}
+
+export function blankOutcome(line: number): RecordOutcome {
+  return { line, parsed: false, blank: true, issues: [issue(line, "blank_line", "blank line (ignored)", "warning")], notes: [] };
+}
+
 /** Checks one JSONL line's bytes. `fileFormat` undefined means "this record decides it". */
 export function processJsonLine(bytes: Buffer, line: number, unterminated: boolean, fileFormat: DatasetFormat | undefined): RecordOutcome {
   if (isBlank(bytes)) {
@@ -51,7 +64,11 @@ export function processJsonLine(bytes: Buffer, line: number, unterminated: boole
       notes: [],
     };
   }
-  const text = bytes.toString("utf8");
+  return processJsonText(bytes.toString("utf8"), line, unterminated, fileFormat);
+}
+
+/** Checks one JSONL line already decoded (and known to be valid UTF-8, not blank). */
+export function processJsonText(text: string, line: number, unterminated: boolean, fileFormat: DatasetFormat | undefined): RecordOutcome {
   const p = parseJson(text);
   if (!p.ok) {
     let message = p.column !== undefined ? `invalid JSON at column ${p.column}: ${p.message}` : p.message;

@@ -65,6 +65,8 @@ export interface ValidateOptions extends ReadOptions {
   analysis?: DatasetAnalysis | false;
   /** Counts tokens per example (overrides the counter `model` implies; open models get one automatically). */
   tokenCounter?: ExampleTokenCounter;
+  /** Per-example token limit (default: the OpenAI model's training limit, or an open model's context length). */
+  tokenLimit?: number;
   /** Structural checks and token counts only: skips duplicates, consistency and fact injection. */
   quick?: boolean;
   /** Worker threads for big JSONL files; 0 or 1 = validate in this thread. Default: CPU count (max 4). */
@@ -108,7 +110,7 @@ export async function validateFile(file: string, options: ValidateOptions = {}):
   const issues = new IssueCollector(options.maxIssues ?? 10_000);
   const notes = new NoteCounter();
   if (options.model !== undefined && options.tokenCounter === undefined && options.analysis !== false) {
-    options = { ...options, tokenCounter: await openModelCounter(options.model) };
+    options = { ...options, ...(await openModelCounting(options.model, options.tokenLimit)) };
   }
   // Worker threads build their own tokenizer from an OpenAI model name; an open model's counter stays here.
   const parallel = options.tokenCounter === undefined && (await parallelEligible(file, options));
@@ -198,7 +200,7 @@ async function validateInWorkers(file: string, options: ValidateOptions, issues:
   let tokenLimit: number | undefined;
   if (analysisMod && options.model !== undefined) {
     if (!analysisMod.isOpenAiModel(options.model)) analysisMod.createFeatureContext({ model: options.model });
-    tokenLimit = analysisMod.openAiExampleTokenLimit(options.model);
+    tokenLimit = options.tokenLimit ?? analysisMod.openAiExampleTokenLimit(options.model);
   }
   const full = mode === "full" && analysisMod ? new analysisMod.DatasetAggregator({ model: options.model, tokenLimit }) : undefined;
   const quick = mode === "quick" ? new QuickAggregator({ model: options.model, tokenLimit }) : undefined;
@@ -251,6 +253,7 @@ async function defaultAnalysis(options: ValidateOptions): Promise<DatasetAnalysi
   const a = {
     ...(options.model !== undefined ? { model: options.model } : {}),
     ...(options.tokenCounter !== undefined ? { tokenCounter: options.tokenCounter } : {}),
+    ...(options.tokenLimit !== undefined ? { tokenLimit: options.tokenLimit } : {}),
   };
   if (options.quick) return createQuickAnalysis(a);
   const { createDatasetAnalysis } = await import("./analysis/index.js");
@@ -259,15 +262,14 @@ async function defaultAnalysis(options: ValidateOptions): Promise<DatasetAnalysi
 
 /**
  * For an open model (a local Hugging Face folder or a hub id) the token counter renders each example
- * with the model's own chat template and encodes it with its tokenizer.json; OpenAI names return
- * undefined (the analysis counts those itself, also inside worker threads).
+ * with the model's own chat template and encodes it with its tokenizer.json, and the limit is the
+ * model's context length; OpenAI names give nothing here (the analysis counts those itself, also
+ * inside worker threads).
  */
-async function openModelCounter(model: string): Promise<ExampleTokenCounter | undefined> {
+async function openModelCounting(model: string, tokenLimit: number | undefined): Promise<{ tokenCounter?: ExampleTokenCounter; tokenLimit?: number }> {
   const { isOpenAiModel } = await import("./analysis/tokens.js");
-  if (isOpenAiModel(model)) return undefined;
-  const { resolveTokenizer } = await import("../tokenize/resolve.js");
-  const { chatTemplateFor } = await import("../tokenize/chatTemplate.js");
-  const { templateTokenCounter } = await import("../tokenize/templateCount.js");
-  const tok = await resolveTokenizer(model);
-  return templateTokenCounter(tok, chatTemplateFor(tok));
+  if (isOpenAiModel(model)) return {};
+  const { resolveFeatureContext } = await import("./analysis/feature-context.js");
+  const ctx = await resolveFeatureContext({ model, ...(tokenLimit !== undefined ? { tokenLimit } : {}) });
+  return { ...(ctx.countTokens ? { tokenCounter: ctx.countTokens } : {}), ...(ctx.tokenLimit !== undefined ? { tokenLimit: ctx.tokenLimit } : {}) };
 }
