@@ -19,6 +19,7 @@ import { findLeakage, type LeakageReport } from "../dataset/leakage.js";
 import { readDataset, type ReadOptions } from "../dataset/reader.js";
 import { detectFactInjection } from "../dataset/analysis/facts.js";
 import { breakEven, lookupPrice } from "../eval/economics.js";
+import { TunekitError } from "../util/errors.js";
 
 export type Recommendation = "prompting" | "retrieval" | "fine-tuning" | "mix";
 
@@ -88,6 +89,14 @@ export async function adviseFile(file: string, options: AdviseOptions = {}): Pro
   const provider = options.provider ?? "openai";
   const model = options.model ?? DEFAULT_MODEL;
   const stats = await computeStats(file, { ...options, model, pricePerMTok: options.pricePerMTok });
+  if (stats.examples === 0) {
+    // Advice on "0 examples" would hide that the file could not be read as a dataset at all.
+    throw new TunekitError("no_valid_examples", `no valid example in the file (${stats.invalidRecords} invalid records)`, {
+      file,
+      hint: `run \`tunekit validate ${file}\` to see every problem`,
+      exitCode: 1,
+    });
+  }
   const leak = options.testFile ? await findLeakage(file, options.testFile, options) : undefined;
   const moveToRetrieval = await factExamples(file, options, stats);
   return decide(file, stats, { ...options, provider, model }, leak, moveToRetrieval);

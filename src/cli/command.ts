@@ -71,6 +71,34 @@ export function usageError(cmd: Command | undefined, message: string): TunekitEr
   });
 }
 
+/**
+ * `--k -1` reaches node's parser as an option followed by what looks like another option, which it
+ * rejects with a puzzling "argument is ambiguous". A negative number after a value-taking option is
+ * that option's value: join them (`--k=-1`) so the range check can say what is wrong with it.
+ */
+function joinNegativeValues(argv: string[], cmd: Command): string[] {
+  const takesValue = (arg: string): string | undefined => {
+    const long = /^--([^=]+)$/.exec(arg)?.[1];
+    if (long !== undefined) return cmd.options[long]?.type === "string" ? long : undefined;
+    const short = /^-([^-])$/.exec(arg)?.[1];
+    if (short === undefined) return undefined;
+    return Object.entries(cmd.options).find(([, o]) => o.short === short && o.type === "string")?.[0];
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    // After "--" everything is a positional: leave it alone.
+    if (argv[i] === "--") return out.concat(argv.slice(i));
+    const name = takesValue(argv[i]);
+    if (name !== undefined && i + 1 < argv.length && /^-(\d|\.\d)/.test(argv[i + 1])) {
+      out.push(`--${name}=${argv[i + 1]}`);
+      i++;
+    } else {
+      out.push(argv[i]);
+    }
+  }
+  return out;
+}
+
 /** Parses argv for `cmd` and runs it. --help short-circuits. */
 export async function runCommand(cmd: Command, argv: string[], io: CliIO): Promise<number> {
   const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {
@@ -81,7 +109,7 @@ export async function runCommand(cmd: Command, argv: string[], io: CliIO): Promi
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv, cmd), options, allowPositionals: true, strict: true });
   } catch (e) {
     throw usageError(cmd, (e as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
   }

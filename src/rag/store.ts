@@ -9,8 +9,8 @@
  */
 import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
-import { promises as fsp } from "node:fs";
-import { extname, join, relative, resolve, sep } from "node:path";
+import { promises as fsp, statSync } from "node:fs";
+import { dirname, extname, join, relative, resolve, sep } from "node:path";
 import { TunekitError, fsError } from "../util/errors.js";
 import { chunkText, type ChunkOptions } from "./chunk.js";
 import { parseQuestion } from "./query.js";
@@ -67,6 +67,42 @@ function schema(db: Database.Database): void {
   `);
 }
 
+/**
+ * SQLite says only "unable to open database file" (or that the folder is missing): find out why from
+ * the file system, so the user hears "it is a directory" or "no such folder" instead of a stack trace.
+ */
+function storeOpenError(e: unknown, path: string, file: string): unknown {
+  const probe = (p: string) => {
+    try {
+      return statSync(p);
+    } catch (err) {
+      return err as NodeJS.ErrnoException;
+    }
+  };
+  const self = probe(path);
+  if (!(self instanceof Error) && self.isDirectory()) return fsError(Object.assign(new Error("EISDIR"), { code: "EISDIR" }), file, "open");
+  const parent = probe(dirname(path));
+  if (parent instanceof Error) return fsError(parent, dirname(path), "open folder");
+  if (!parent.isDirectory()) return fsError(Object.assign(new Error("ENOTDIR"), { code: "ENOTDIR" }), file, "open");
+  const mapped = fsError(e, file, "open");
+  if (mapped instanceof TunekitError) return mapped;
+  return new TunekitError("store_open_failed", `cannot open the document store ${file}: ${(e as Error).message}`, {
+    file,
+    hint: "check the path and the folder's permissions",
+    cause: e,
+  });
+}
+
+/** Fails unless `docsDir` is a readable folder (checked before a store file is created for it). */
+export async function checkDocumentsFolder(docsDir: string): Promise<string> {
+  const root = resolve(docsDir);
+  const st = await fsp.stat(root).catch((e) => {
+    throw fsError(e, docsDir, "read folder");
+  });
+  if (!st.isDirectory()) throw new TunekitError("not_a_directory", `${docsDir} is not a folder`, { file: docsDir, hint: "pass the folder that holds your Markdown or text documents" });
+  return root;
+}
+
 export function openRagStore(file: string, options: { create?: boolean } = {}): RagStore {
   const path = resolve(file);
   let db: Database.Database;
@@ -76,7 +112,7 @@ export function openRagStore(file: string, options: { create?: boolean } = {}): 
     if (options.create === false) {
       throw new TunekitError("store_not_found", `no document store at ${file}`, { file, hint: "create it with `tunekit rag index DOCS_DIR --store FILE`" });
     }
-    throw fsError(e, file, "open");
+    throw storeOpenError(e, path, file);
   }
   try {
     db.pragma("journal_mode = WAL");
@@ -116,11 +152,7 @@ export interface IndexOptions extends ChunkOptions {
 
 /** Indexes every Markdown/text file under `docsDir` into the store (see the module comment). */
 export async function indexDocuments(store: RagStore, docsDir: string, options: IndexOptions = {}): Promise<IndexReport> {
-  const root = resolve(docsDir);
-  const st = await fsp.stat(root).catch((e) => {
-    throw fsError(e, docsDir, "read folder");
-  });
-  if (!st.isDirectory()) throw new TunekitError("not_a_directory", `${docsDir} is not a folder`, { file: docsDir, hint: "pass the folder that holds your Markdown or text documents" });
+  const root = await checkDocumentsFolder(docsDir);
   const { db } = store;
   const settings = JSON.stringify({ maxChars: options.maxChars ?? 1000, overlapChars: options.overlapChars ?? 150 });
   const previous = db.prepare("SELECT value FROM meta WHERE key = 'chunking'").get() as { value: string } | undefined;

@@ -84,10 +84,21 @@ export function openDatabase(options: OpenDatabaseOptions = {}): SqliteDatabase 
       cause: e,
     });
   }
-  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("foreign_keys = ON");
-  migrate(db, options.migrations);
+  try {
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    migrate(db, options.migrations);
+  } catch (e) {
+    db.close();
+    // "file is not a database" and friends: a damaged or foreign file, not a bug in tunekit.
+    if (e instanceof TunekitError || (e as { code?: string }).code?.startsWith("SQLITE_") !== true) throw e;
+    throw new TunekitError("store_unreadable", `cannot use the tunekit database ${file}: ${(e as Error).message}`, {
+      file,
+      hint: "the file is damaged or not a tunekit database: move it away (a new one is created), or set TUNEKIT_HOME to another folder",
+      cause: e,
+    });
+  }
   return db;
 }

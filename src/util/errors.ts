@@ -105,6 +105,13 @@ export function fsError(e: unknown, file: string, action = "read"): unknown {
         hint: "free some disk space and try again; nothing partial was left behind",
         cause: e,
       });
+    case "EEXIST":
+      // mkdir (even recursive) says EEXIST when a file stands where the folder should go.
+      return new TunekitError("already_exists", `cannot ${action} ${file}: a file of that name is already there`, {
+        file,
+        hint: "choose another path, or move that file away",
+        cause: e,
+      });
     case "ENOTDIR":
       return new TunekitError("not_a_directory", `cannot ${action} ${file}: a parent of this path is not a directory`, {
         file,

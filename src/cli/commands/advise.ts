@@ -14,7 +14,7 @@ const command: Command = {
   details: `Reads the dataset analysis (fact injection, format consistency, size, duplicates, leakage with --test) and the
 economics (prompt tokens a fine-tune saves per call, training cost, break-even volume) and recommends one of
 prompting, retrieval, fine-tuning, or mix (fine-tune the format, retrieve the facts). Names the examples whose facts
-should move to retrieval. Exit codes: 0 advice given, 2 usage or I/O problem. --json schema: docs/json.md.`,
+should move to retrieval. Exit codes: 0 advice given, 1 the file has no valid example, 2 usage or I/O problem. --json schema: docs/json.md.`,
   options: {
     "calls-per-day": { type: "string", valueName: "N", description: "expected calls per day (for the break-even time)" },
     "prompt-tokens": { type: "string", valueName: "N", description: "prompt tokens (instructions + examples) a prompted model needs per call that a fine-tune would not" },

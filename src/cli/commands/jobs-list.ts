@@ -1,5 +1,6 @@
 /** `tunekit jobs list`: every training job in the store, local and hosted, newest first. */
-import { bool, num, printJson, str, type Command } from "../command.js";
+import { bool, num, printJson, str, usageError, type Command } from "../command.js";
+import { HOSTED_PROVIDERS } from "../../providers/registry.js";
 import { openStore } from "../../store/store.js";
 import { refreshJobs } from "./jobs-shared.js";
 
@@ -18,6 +19,10 @@ const command: Command = {
   positionals: { min: 0, max: 0 },
   async run(ctx) {
     const limit = num(ctx, command, "limit", { integer: true, min: 1 }) ?? 50;
+    const known = ["local", ...HOSTED_PROVIDERS];
+    const wanted = str(ctx, "provider");
+    // A misspelt provider would list nothing and look like "no jobs".
+    if (wanted !== undefined && !known.includes(wanted)) throw usageError(command, `unknown --provider "${wanted}" (one of ${known.join(", ")})`);
     const store = openStore({ env: ctx.io.env });
     try {
       const provider = str(ctx, "provider");

@@ -1,7 +1,7 @@
 /** `tunekit rag index DOCS_DIR --store FILE`: builds or refreshes a document store for retrieval. */
 import { bool, num, printJson, str, usageError, type Command } from "../command.js";
 import { createProgress } from "../progress.js";
-import { indexDocuments, openRagStore } from "../../rag/store.js";
+import { checkDocumentsFolder, indexDocuments, openRagStore } from "../../rag/store.js";
 
 const command: Command = {
   name: "rag index",
@@ -23,6 +23,9 @@ ones removed. A store mirrors one folder.
     if (!file) throw usageError(command, "--store FILE is required");
     const maxChars = num(ctx, command, "chunk-size", { integer: true, min: 100, max: 100_000 })!;
     const overlapChars = num(ctx, command, "overlap", { integer: true, min: 0, max: 50_000 })!;
+    if (overlapChars >= maxChars) throw usageError(command, `--overlap (${overlapChars}) must be smaller than --chunk-size (${maxChars})`);
+    // Check the folder first: a mistyped DOCS_DIR must not leave a new empty store behind.
+    await checkDocumentsFolder(ctx.positionals[0]);
     const store = openRagStore(file);
     const progress = createProgress(ctx.io, { label: "index", unit: "documents" });
     try {

@@ -79,7 +79,10 @@ export function parseModelSpec(spec: string, index: number, cwd: string): ModelS
     const s = spec.trim();
     if (s === "") throw bad(spec, "empty model");
     if (existsSync(resolve(cwd, s))) pairs.set("local", s);
-    else pairs.set("model", s);
+    else if (/^\s*\w+\s*=/.test(s)) {
+      // "foo=bar" is a misspelt key, not a hosted model id (those never hold "=").
+      throw bad(spec, `unknown key "${s.slice(0, s.indexOf("=")).trim()}" (keys: ${KEYS.filter((k) => k !== "key" && k !== "api_key").join(", ")})`);
+    } else pairs.set("model", s);
   }
   if (pairs.has("key") || pairs.has("api_key")) {
     throw bad(spec, "API keys are not accepted on the command line", "put the key in an environment variable and name it with key_env=VAR (default OPENAI_API_KEY for OpenAI)");
