@@ -99,6 +99,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f9fafb;
 <ul class="findings">${r.findings.map((f) => `<li>${esc(f)}</li>`).join("")}</ul>
 <h2>1. The datasets</h2>
 ${validation}
+<p><b>tunekit advise</b>, before any training:</p>
+<ul>${r.advice.map((a) => `<li><code>${esc(a.file.split(/[\\/]/).pop())}</code>: <b>${esc(a.recommendation)}</b>. ${esc(a.summary)}</li>`).join("")}</ul>
 <p class="note">A fact-teaching example is one whose reply states specifics (prices, dates, durations, contacts, policies) that its prompt does not supply.</p>
 <h2>2. Behaviour: a reply format taught by fine-tuning</h2>
 <p>${esc(b.trainExamples)} support tickets trained, ${esc(b.heldOutExamples)} held out (a leak-free split). Each reply must read "TL;DR: ..." then "Next step: ...".</p>
@@ -131,6 +133,10 @@ export function renderDemoMarkdown(r: DemoResult): string {
     "",
     ...r.findings.map((f) => `- ${f}`),
     "",
+    "## Advice before training",
+    "",
+    ...r.advice.map((a) => `- ${a.file.split(/[\\/]/).pop()}: **${a.recommendation}**. ${a.summary}`),
+    "",
     "## Behaviour (held-out support tickets)",
     "",
     "| configuration | format compliance | input tokens / call | cost / 1,000 calls |",
@@ -156,6 +162,9 @@ export function renderDemoMarkdown(r: DemoResult): string {
 
 export function renderDemoTerminal(r: DemoResult, c: Palette): string[] {
   const out = [c.bold("tunekit demo: fine-tune for behaviour, retrieve for knowledge"), c.dim(settingsLine(r)), ""];
+  out.push(c.bold("Advice before training"));
+  for (const a of r.advice) out.push(`  ${(a.file.split(/[\\/]/).pop() ?? a.file).padEnd(30)} ${a.recommendation}`);
+  out.push("");
   out.push(c.bold("Behaviour") + " (held-out format compliance, input tokens per call, cost per 1,000 calls)");
   for (const x of r.behaviour.configs) {
     out.push(`  ${x.name.padEnd(30)} ${pct(x.formatCompliance).padStart(5)}  ${x.meanTokensIn.toFixed(0).padStart(6)} tok  ${usd(x.costPer1kCalls)}`);

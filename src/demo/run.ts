@@ -2,14 +2,15 @@
  * `tunekit demo`: the whole workflow on the bundled examples, measured end to end, to show the rule
  * tunekit exists to teach: fine-tune for behaviour, retrieve for knowledge.
  *
- *   validate -> split -> train (behaviour) -> eval base (short / long prompt) vs tuned (short prompt)
+ *   validate -> advise -> split -> train (behaviour) -> eval base (short / long prompt) vs tuned (short prompt)
  *            -> train (policy facts) -> eval trained / paraphrased / never-trained questions
  *            -> change the policy -> ask the tuned model again (stale) -> retrieval before and after
  *
  * Every number in the result was measured in this run; nothing is filled in from elsewhere.
  */
-import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { adviseFile } from "../advise/advise.js";
 import { validateFile } from "../dataset/validate.js";
 import { splitFile } from "../dataset/split.js";
 import type { ChatExample, ChatMessage } from "../dataset/types.js";
@@ -88,6 +89,8 @@ export interface DemoResult {
   price: typeof REFERENCE_PRICE;
   seconds: number;
   validation: { file: string; examples: number; errors: number; warnings: number; factInjection: number }[];
+  /** `tunekit advise` on each bundled dataset: what it recommends and why, before any training. */
+  advice: { file: string; recommendation: string; summary: string }[];
   behaviour: {
     trainExamples: number;
     heldOutExamples: number;
@@ -117,7 +120,7 @@ export interface DemoResult {
   findings: string[];
 }
 
-const STAGES = ["validate", "split", "train behaviour", "evaluate behaviour", "train facts", "evaluate facts", "retrieval and policy change", "report"];
+const STAGES = ["validate", "advise", "split", "train behaviour", "evaluate behaviour", "train facts", "evaluate facts", "retrieval and policy change", "report"];
 
 function fewShotMessages(examples: ChatExample[]): ChatMessage[] {
   const out: ChatMessage[] = [];
@@ -169,18 +172,25 @@ function limit<T>(xs: T[], n: number | undefined): T[] {
   return n === undefined ? xs : xs.slice(0, n);
 }
 
-/** Refuses to write into a folder that holds something other than an earlier demo. */
-function prepareOutDir(outDir: string): void {
-  if (!existsSync(outDir)) return;
+/**
+ * Refuses a path that is a file, or a folder holding something other than an earlier demo. Returns
+ * what clears an earlier demo's output, to run once the model is known to load.
+ */
+function checkOutDir(outDir: string): () => void {
+  if (!existsSync(outDir)) return () => {};
+  if (!statSync(outDir).isDirectory()) {
+    throw new TunekitError("output_not_a_directory", `${outDir} exists and is not a folder`, { file: outDir, hint: "pick a folder path with -o" });
+  }
   const entries = readdirSync(outDir);
-  if (entries.length === 0) return;
-  if (!entries.includes("demo.json") && !entries.includes(".tunekit-demo")) {
+  if (entries.length > 0 && !entries.includes("demo.json") && !entries.includes(".tunekit-demo")) {
     throw new TunekitError("output_not_empty", `${outDir} exists and is not an earlier demo output`, {
       file: outDir,
       hint: "pick a new folder with -o, or remove it",
     });
   }
-  for (const e of entries) rmSync(join(outDir, e), { recursive: true, force: true });
+  return () => {
+    for (const e of entries) rmSync(join(outDir, e), { recursive: true, force: true });
+  };
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
@@ -188,12 +198,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const s = demoSettings(options.quick === true);
   const files = exampleFiles();
   const outDir = resolve(options.outDir);
-  prepareOutDir(outDir);
-  await ensureDir(outDir);
-  await writeFileAtomic(join(outDir, ".tunekit-demo"), "tunekit demo output: safe to delete\n");
-  let stageIndex = 0;
-  const stage = (name: string) => options.onStage?.({ index: ++stageIndex, total: STAGES.length, name });
-
+  const clearEarlierDemo = checkOutDir(outDir);
   const spec = options.model ?? DEFAULT_DEMO_MODEL;
   const modelDir = await resolveModelDir(spec, { offline: options.offline, env: options.env }).catch((e: unknown) => {
     if (e instanceof TunekitError && e.code === "network_unavailable") {
@@ -204,6 +209,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }
     throw e;
   });
+  clearEarlierDemo();
+  await ensureDir(outDir);
+  await writeFileAtomic(join(outDir, ".tunekit-demo"), "tunekit demo output: safe to delete\n");
+  let stageIndex = 0;
+  const stage = (name: string) => options.onStage?.({ index: ++stageIndex, total: STAGES.length, name });
+
   const runnerOptions = { threads: options.threads, offline: true, env: options.env };
 
   // 1. Validate both datasets: the behaviour set is clean, the policy set is flagged as fact injection.
@@ -221,7 +232,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     if (r.errorCount > 0) throw new TunekitError("demo_data_invalid", `the bundled dataset ${file} has ${r.errorCount} error(s)`, { file });
   }
 
-  // 2. Leak-free split of the behaviour set; the tuned model is trained with the short prompt.
+  // 2. Advise: what each dataset is good for, before spending anything on training.
+  stage("advise");
+  const advice: DemoResult["advice"] = [];
+  for (const file of [files.support, files.policyFacts]) {
+    const a = await adviseFile(file);
+    advice.push({ file, recommendation: a.recommendation, summary: a.summary });
+  }
+
+  // 3. Leak-free split of the behaviour set; the tuned model is trained with the short prompt.
   stage("split");
   const dataDir = join(outDir, "data");
   const split = await splitFile(files.support, { testFraction: 0.2, seed: s.seed, outDir: join(dataDir, "support") });
@@ -262,7 +281,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     return { result: r, summary: summarizeTraining(runDir, examples, events, (Date.now() - started) / 1000) };
   };
 
-  // 3. Train the behaviour model.
+  // 4. Train the behaviour model.
   stage("train behaviour");
   const behaviourRun = await runTraining(trainShort, "behaviour", testShort, trainExamples.length);
 
@@ -270,7 +289,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const base = createLocalRunner({ model: modelDir, label: "base", ...runnerOptions });
   runners.push(base);
   try {
-    // 4. Evaluate: base with the short prompt, base with the long prompt + examples, tuned with the short prompt.
+    // 5. Evaluate: base with the short prompt, base with the long prompt + examples, tuned with the short prompt.
     stage("evaluate behaviour");
     const tunedBehaviour = await createRunRunner(behaviourRun.result.runDir, runnerOptions);
     runners.push(tunedBehaviour);
@@ -293,13 +312,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const behaviourReport = join(outDir, "behaviour");
     await writeReport(behaviourReport, behaviour);
 
-    // 5. Train the knowledge model on the policy facts (all of them: the point is to see what sticks).
+    // 6. Train the knowledge model on the policy facts (all of them: the point is to see what sticks).
     stage("train facts");
     const factsRun = await runTraining(files.policyFacts, "facts", undefined, readJsonl(files.policyFacts).length);
     const tunedFacts = await createRunRunner(factsRun.result.runDir, runnerOptions);
     runners.push(tunedFacts);
 
-    // 6. Ask trained, paraphrased and never-trained policy questions, without and with retrieval.
+    // 7. Ask trained, paraphrased and never-trained policy questions, without and with retrieval.
     stage("evaluate facts");
     const docsDir = join(outDir, "docs");
     await ensureDir(docsDir);
@@ -335,7 +354,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const knowledgeReport = join(outDir, "knowledge");
       if (knowledgeResult) await writeReport(knowledgeReport, knowledgeResult);
 
-      // 7. The policy changes. Retrieval picks it up after re-indexing; the tuned model cannot.
+      // 8. The policy changes. Retrieval picks it up after re-indexing; the tuned model cannot.
       stage("retrieval and policy change");
       const policy = readFileSync(files.policyDoc, "utf8");
       if (!policy.includes(POLICY_CHANGE.from)) {
@@ -394,6 +413,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         price: REFERENCE_PRICE,
         seconds: 0,
         validation,
+        advice,
         behaviour: {
           trainExamples: trainExamples.length,
           heldOutExamples: heldOut.length,

@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "../helpers/cli.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
@@ -20,7 +20,7 @@ test("tunekit demo --quick runs offline on stories260K and reports what it measu
   const tmp = tempDir("tunekit-demo-");
   try {
     const out = join(tmp.dir, "demo");
-    const r = await runCli(["demo", "--quick", "--model", model, "-o", out, "--offline", "--threads", "2"], { timeoutMs: 300_000 });
+    const r = await runCli(["demo", "--quick", "--model", model, "-o", out, "--offline", "--threads", "2"], { timeoutMs: 600_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
     const result = JSON.parse(readFileSync(join(out, "demo.json"), "utf8")) as DemoResult;
@@ -31,6 +31,11 @@ test("tunekit demo --quick runs offline on stories260K and reports what it measu
     assert.ok(result.validation.every((v) => v.errors === 0 && v.examples > 0));
     const [support, facts] = result.validation;
     assert.ok(facts.factInjection > support.factInjection, "the policy set is flagged as teaching facts, the behaviour set is not");
+    assert.deepEqual(
+      result.advice.map((a) => a.recommendation),
+      ["fine-tuning", "retrieval"],
+      "advise recommends fine-tuning for the format set and retrieval for the policy set",
+    );
     assert.ok(result.behaviour.train.steps > 0 && result.knowledge.train.steps > 0);
     assert.ok(Number.isFinite(result.behaviour.train.lastLoss!) && result.behaviour.train.lastLoss! < result.behaviour.train.firstLoss!, "training lowered the loss");
     assert.deepEqual(result.behaviour.configs.map((c) => c.name), ["base, short prompt", "base, long prompt + examples", "tuned, short prompt"]);
@@ -49,6 +54,7 @@ test("tunekit demo --quick runs offline on stories260K and reports what it measu
     // The report shows those same numbers, says which model and settings produced them.
     const html = readFileSync(join(out, "demo-report.html"), "utf8");
     assert.match(html, /--quick/);
+    for (const a of result.advice) assert.ok(html.includes(`<b>${a.recommendation}</b>`));
     assert.ok(html.includes("stories260K"), "the report names the model");
     for (const c of result.behaviour.configs) assert.ok(html.includes(pct(c.formatCompliance)), `html shows ${c.name}: ${pct(c.formatCompliance)}`);
     for (const f of result.findings) assert.ok(html.includes(f.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/'/g, "&#39;").replace(/</g, "&lt;").replace(/>/g, "&gt;")));
@@ -66,7 +72,7 @@ test("tunekit demo --quick runs offline on stories260K and reports what it measu
   }
 });
 
-test("tunekit demo with a model that does not exist offline fails with a clear message", async () => {
+test("tunekit demo with a model that does not exist offline fails with a clear message and leaves no folder", async () => {
   const tmp = tempDir("tunekit-demo-");
   try {
     const r = await runCli(["demo", "--quick", "--model", "nobody/no-such-model", "-o", join(tmp.dir, "d")], {
@@ -75,6 +81,15 @@ test("tunekit demo with a model that does not exist offline fails with a clear m
     assert.equal(r.code, 2);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
     assert.match(r.stderr, /nobody\/no-such-model/);
+    assert.equal(existsSync(join(tmp.dir, "d")), false);
+
+    // -o naming an existing file is refused before anything runs.
+    const file = join(tmp.dir, "a-file");
+    writeFileSync(file, "x");
+    const f = await runCli(["demo", "--quick", "--model", "nobody/no-such-model", "-o", file]);
+    assert.equal(f.code, 2);
+    assert.match(f.stderr, /output_not_a_directory/);
+    assert.doesNotMatch(f.stderr, /\n\s+at /);
   } finally {
     tmp.cleanup();
   }
