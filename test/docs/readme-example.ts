@@ -18,7 +18,7 @@ try {
   // Retrieval: index a folder of Markdown, ask a question.
   const store = openRagStore("policy.db");
   await indexDocuments(store, "examples");
-  const [best] = retrieve(store, "How long is the refund window?", 1);
+  const [best] = retrieve(store, "Within how many days can I get a full refund?", 1);
   console.log(`${best.source} > ${best.heading}`);
   store.close();
 } catch (e) {
