@@ -5,7 +5,7 @@
  * so a failure never leaves a half-written model.
  */
 import { copyFile, mkdir, readdir, rename, rm } from "node:fs/promises";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { loadModel } from "../engine/io/model.js";
@@ -13,7 +13,7 @@ import { mergeLora, readPeftAdapter } from "../engine/io/peft.js";
 import { writeSafetensors } from "../engine/io/safetensors.js";
 import { readRunRecord, runPaths } from "../engine/train/run-dir.js";
 import { TunekitError, fsError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { refuseNonEmptyFolder, writeFileAtomic } from "../util/fs.js";
 
 /** Files copied from the base folder next to the merged weights (those present). */
 export const TOKENIZER_FILES = [
@@ -29,9 +29,7 @@ export const TOKENIZER_FILES = [
 ];
 
 export function refuseNonEmpty(out: string): void {
-  if (existsSync(out) && readdirSync(out).length > 0) {
-    throw new TunekitError("output_not_empty", `${out} exists and is not empty`, { file: out, hint: "pick a new or empty output folder" });
-  }
+  refuseNonEmptyFolder(out);
 }
 
 /** Builds a folder under a temporary sibling name, then renames it to `out`. */

@@ -2,11 +2,11 @@
  * File helpers that never leave a partial output file: everything is written to a temporary file in
  * the target's folder and renamed into place only once complete (rename is atomic on one file system).
  */
-import { createWriteStream, promises as fsp, type WriteStream } from "node:fs";
+import { createWriteStream, existsSync, promises as fsp, readdirSync, statSync, type WriteStream } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { fsError } from "./errors.js";
+import { TunekitError, fsError } from "./errors.js";
 
 function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
@@ -117,5 +117,16 @@ export async function ensureDir(dir: string): Promise<void> {
     await fsp.mkdir(dir, { recursive: true });
   } catch (e) {
     throw fsError(e, dir, "create folder");
+  }
+}
+
+/** Refuses an output folder path that is a file, or a folder that already holds something. */
+export function refuseNonEmptyFolder(path: string, hint = "pick a new or empty output folder"): void {
+  if (!existsSync(path)) return;
+  if (!statSync(path).isDirectory()) {
+    throw new TunekitError("already_exists", `${path} exists and is a file, not a folder`, { file: path, hint });
+  }
+  if (readdirSync(path).length > 0) {
+    throw new TunekitError("output_not_empty", `${path} exists and is not empty`, { file: path, hint });
   }
 }

@@ -53,3 +53,19 @@ test("writeFileAtomic into a missing folder is a clear TunekitError", async () =
     t.cleanup();
   }
 });
+
+test("refuseNonEmptyFolder: a file or a non-empty folder is refused with a code, an empty or missing one is fine", async () => {
+  const { refuseNonEmptyFolder } = await import("../../src/util/fs.js");
+  const { writeFileSync, mkdirSync } = await import("node:fs");
+  const t = tempDir();
+  try {
+    refuseNonEmptyFolder(join(t.dir, "missing"));
+    mkdirSync(join(t.dir, "empty"));
+    refuseNonEmptyFolder(join(t.dir, "empty"));
+    writeFileSync(join(t.dir, "file"), "x");
+    assert.throws(() => refuseNonEmptyFolder(join(t.dir, "file")), (e: unknown) => e instanceof TunekitError && e.code === "already_exists");
+    assert.throws(() => refuseNonEmptyFolder(t.dir), (e: unknown) => e instanceof TunekitError && e.code === "output_not_empty");
+  } finally {
+    t.cleanup();
+  }
+});

@@ -3,12 +3,12 @@
  * (prepare.ts), builds the engine, runs the loop (loop.ts) and keeps the run folder (run-dir.ts) up to
  * date: run.json, metrics.jsonl, an atomic checkpoint, and the PEFT adapter at the end.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { SourcedExample } from "../../dataset/types.js";
 import { writeAdapter } from "../../export/adapter.js";
 import { TunekitError, isTunekitError } from "../../util/errors.js";
-import { ensureDir } from "../../util/fs.js";
+import { ensureDir, refuseNonEmptyFolder } from "../../util/fs.js";
 import type { TruncationReport } from "./batches.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import type { TrainStepEngine } from "./engine.js";
@@ -75,9 +75,7 @@ export async function train(req: TrainRequest, cb: TrainCallbacks = {}, backend:
       hint: `continue it with \`tunekit train --resume ${req.outDir}\`, or pick another -o folder`,
     });
   }
-  if (existsSync(outDir) && readdirSync(outDir).length > 0) {
-    throw new TunekitError("output_not_empty", `${req.outDir} exists and is not empty`, { file: req.outDir, hint: "pick a new or empty -o folder" });
-  }
+  refuseNonEmptyFolder(outDir, "pick a new or empty -o folder");
   return execute(req, outDir, cb, backend, false);
 }
 
