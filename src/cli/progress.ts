@@ -100,3 +100,11 @@ export function createProgress(io: Pick<CliIO, "stderr"> & { env?: NodeJS.Proces
     },
   };
 }
+
+/** The onProgress callback of the dataset readers: bytes read against the file size, examples so far. */
+export function datasetReadProgress(progress: Progress): (p: { bytesRead: number; totalBytes: number; examples: number }) => void {
+  return (p) => {
+    progress.setTotal(p.totalBytes);
+    progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);
+  };
+}

@@ -1,7 +1,7 @@
 /** `tunekit advise DATA`: prompting, retrieval, fine-tuning or a mix, with the numbers behind it. */
 import type { Command } from "../command.js";
 import { bool, num, printJson, str, usageError } from "../command.js";
-import { createProgress } from "../progress.js";
+import { createProgress, datasetReadProgress } from "../progress.js";
 import { adviseFile } from "../../advise/advise.js";
 import { datasetReadOptions, FORMAT_OPTIONS } from "./dataset-output.js";
 
@@ -41,10 +41,7 @@ should move to retrieval. Exit codes: 0 advice given, 1 the file has no valid ex
         promptTokens: num(ctx, command, "prompt-tokens", { integer: true, min: 0 }),
         pricePerMTok: num(ctx, command, "price-per-mtok", { min: 0 }),
         testFile: str(ctx, "test"),
-        onProgress: (p) => {
-          progress.setTotal(p.totalBytes);
-          progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);
-        },
+        onProgress: datasetReadProgress(progress),
       });
     } finally {
       progress.finish();

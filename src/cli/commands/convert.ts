@@ -1,7 +1,7 @@
 /** `tunekit convert IN --to openai-chat -o OUT`: any supported format to OpenAI chat JSONL. */
 import type { Command } from "../command.js";
 import { bool, printJson, str, usageError } from "../command.js";
-import { createProgress } from "../progress.js";
+import { createProgress, datasetReadProgress } from "../progress.js";
 import { convertFile } from "../../dataset/convert.js";
 import { datasetReadOptions, FORMAT_OPTIONS, printIssueList, printNotes } from "./dataset-output.js";
 
@@ -31,10 +31,7 @@ Exit codes: 0 written, 1 the input has errors (nothing written), 2 usage or I/O 
       report = await convertFile(input, output, {
         ...datasetReadOptions(ctx, command),
         to,
-        onProgress: (p) => {
-          progress.setTotal(p.totalBytes);
-          progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);
-        },
+        onProgress: datasetReadProgress(progress),
       });
     } finally {
       progress.finish();

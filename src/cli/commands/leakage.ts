@@ -1,7 +1,7 @@
 /** `tunekit leakage TRAIN TEST`: test examples that also appear (exactly or nearly) in training. */
 import type { Command } from "../command.js";
 import { bool, num, printJson } from "../command.js";
-import { createProgress } from "../progress.js";
+import { createProgress, datasetReadProgress } from "../progress.js";
 import { findLeakage } from "../../dataset/leakage.js";
 import { datasetReadOptions, FORMAT_OPTIONS } from "./dataset-output.js";
 
@@ -26,10 +26,7 @@ const command: Command = {
       report = await findLeakage(train, test, {
         ...datasetReadOptions(ctx, command),
         threshold,
-        onProgress: (p) => {
-          progress.setTotal(p.totalBytes);
-          progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);
-        },
+        onProgress: datasetReadProgress(progress),
       });
     } finally {
       progress.finish();

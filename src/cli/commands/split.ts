@@ -1,7 +1,7 @@
 /** `tunekit split FILE --test 0.2 -o DIR`: deterministic, leak-free train/test split. */
 import type { Command } from "../command.js";
 import { bool, num, printJson, str, usageError } from "../command.js";
-import { createProgress } from "../progress.js";
+import { createProgress, datasetReadProgress } from "../progress.js";
 import { splitFile } from "../../dataset/split.js";
 import { datasetReadOptions, FORMAT_OPTIONS } from "./dataset-output.js";
 
@@ -41,10 +41,7 @@ Both files appear atomically. Exit codes: 0 done, 1 the file has invalid records
         seed,
         threshold,
         stratify: stratify === "shape" ? "shape" : undefined,
-        onProgress: (p) => {
-          progress.setTotal(p.totalBytes);
-          progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);
-        },
+        onProgress: datasetReadProgress(progress),
       });
     } finally {
       progress.finish();

@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command, CommandContext } from "../command.js";
 import { bool, num, printJson, str, usageError } from "../command.js";
-import { createProgress } from "../progress.js";
+import { createProgress, datasetReadProgress } from "../progress.js";
 import { computeStats, DEFAULT_STATS_MODEL, type StatsReport } from "../../dataset/analysis/stats-file.js";
 import type { Distribution } from "../../dataset/analysis/distribution.js";
 import { TunekitError, fsError } from "../../util/errors.js";
@@ -38,10 +38,7 @@ Exit codes: 0 done, 1 the file has no valid example, 2 usage or I/O problem. --j
         model: str(ctx, "model"),
         pricePerMTok,
         priceOverrides,
-        onProgress: (p) => {
-          progress.setTotal(p.totalBytes);
-          progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);
-        },
+        onProgress: datasetReadProgress(progress),
       });
     } finally {
       progress.finish();

@@ -1,7 +1,7 @@
 /** `tunekit validate FILE`: checks a dataset and prints every problem with its line. */
 import type { Command } from "../command.js";
 import { bool, num, printJson, str } from "../command.js";
-import { createProgress } from "../progress.js";
+import { createProgress, datasetReadProgress } from "../progress.js";
 import { validateFile } from "../../dataset/validate.js";
 import { datasetReadOptions, FORMAT_OPTIONS, printIssueList, printNotes } from "./dataset-output.js";
 
@@ -34,10 +34,7 @@ Exit codes: 0 no errors (warnings allowed), 1 the dataset has errors, 2 usage or
         model: str(ctx, "model"),
         quick: bool(ctx, "quick"),
         ...(workers !== undefined ? { workers } : {}),
-        onProgress: (p) => {
-          progress.setTotal(p.totalBytes);
-          progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);
-        },
+        onProgress: datasetReadProgress(progress),
       });
     } finally {
       progress.finish();
