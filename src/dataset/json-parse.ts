@@ -32,10 +32,19 @@ export function parseJson(text: string): JsonParseResult {
       ...(position !== undefined ? { position, column: position + 1 } : {}),
     };
   }
-  if (exceedsDepth(value, MAX_JSON_DEPTH)) {
+  // Nesting needs brackets: a text with few of them (every real record) skips the walk.
+  if (!fewBrackets(text, MAX_JSON_DEPTH) && exceedsDepth(value, MAX_JSON_DEPTH)) {
     return { ok: false, code: "too_deep", message: `JSON nested more than ${MAX_JSON_DEPTH} levels deep` };
   }
   return { ok: true, value };
+}
+
+/** True when `text` has at most `limit` "{" and "[" characters in all (so it cannot nest deeper than that). */
+function fewBrackets(text: string, limit: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf("{"); i >= 0; i = text.indexOf("{", i + 1)) if (++n > limit) return false;
+  for (let i = text.indexOf("["); i >= 0; i = text.indexOf("[", i + 1)) if (++n > limit) return false;
+  return true;
 }
 
 /** True when `value` nests arrays/objects deeper than `limit` (iterative: never overflows itself). */

@@ -83,7 +83,9 @@ function roleTokens(tokenizer: Tokenizer, role: string): number {
 
 /** Content and tool-call tokens of one message, without framing. */
 function messageBodyTokens(m: ChatMessage, tokenizer: Tokenizer): number {
-  let n = typeof m.content === "string" ? tokenizer.count(m.content) : tokenizer.count(contentText(m.content));
+  const text = typeof m.content === "string" ? m.content : contentText(m.content);
+  // System prompts recur whole across a dataset; user and assistant texts rarely do.
+  let n = (m.role === "system" || m.role === "developer") && tokenizer.countRepeated ? tokenizer.countRepeated(text) : tokenizer.count(text);
   if (Array.isArray(m.tool_calls)) {
     for (const call of m.tool_calls) {
       const fn = call?.function;
@@ -105,7 +107,8 @@ export function toolsTokens(tools: unknown[], tokenizer: Tokenizer): number {
     if ((t as { type?: unknown } | null)?.type === "function" && fn && typeof fn === "object") functions.push(fn as FunctionDef);
     else other += tokenizer.count(JSON.stringify(t) ?? "");
   }
-  const fnTokens = functions.length > 0 ? tokenizer.count(formatFunctionNamespace(functions)) + TOOLS_FRAMING : 0;
+  const ns = functions.length > 0 ? formatFunctionNamespace(functions) : "";
+  const fnTokens = functions.length > 0 ? (tokenizer.countRepeated ? tokenizer.countRepeated(ns) : tokenizer.count(ns)) + TOOLS_FRAMING : 0;
   return fnTokens + other;
 }
 

@@ -11,6 +11,11 @@ export interface Tokenizer {
   decode(ids: ArrayLike<number>, options?: { skipSpecialTokens?: boolean }): string;
   /** Number of tokens in `text` (may be faster than encode().length). */
   count(text: string): number;
+  /**
+   * Like count, for texts that are likely to recur whole (system prompts, tool definitions): an
+   * implementation may remember their counts. Optional; callers fall back to count.
+   */
+  countRepeated?(text: string): number;
   readonly bosTokenId?: number;
   readonly eosTokenId?: number;
   /** Ids that end generation (EOS and, for chat models, the end-of-turn token). */

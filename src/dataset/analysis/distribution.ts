@@ -79,23 +79,31 @@ export function histogram(values: ArrayLike<number>, bins = 10): HistogramBin[] 
  * number (53-bit hashes too); "i32" halves the size for counts and ids.
  */
 export class NumberColumn {
-  private data: Float64Array | Int32Array;
+  private static readonly BLOCK = 65_536;
+  private readonly blocks: (Float64Array | Int32Array)[] = [];
+  private readonly type: "f64" | "i32";
   length = 0;
-  constructor(capacity = 1024, type: "f64" | "i32" = "f64") {
-    this.data = type === "i32" ? new Int32Array(capacity) : new Float64Array(capacity);
+  /** `capacity` is accepted for compatibility; storage grows in fixed blocks (no doubling copies). */
+  constructor(_capacity = 1024, type: "f64" | "i32" = "f64") {
+    this.type = type;
   }
   push(v: number): void {
-    if (this.length === this.data.length) {
-      const bigger = this.data instanceof Int32Array ? new Int32Array(this.data.length * 2) : new Float64Array(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.length++] = v;
+    const b = Math.floor(this.length / NumberColumn.BLOCK);
+    if (b === this.blocks.length) this.blocks.push(this.type === "i32" ? new Int32Array(NumberColumn.BLOCK) : new Float64Array(NumberColumn.BLOCK));
+    this.blocks[b][this.length % NumberColumn.BLOCK] = v;
+    this.length++;
   }
   get(i: number): number {
-    return this.data[i];
+    return this.blocks[Math.floor(i / NumberColumn.BLOCK)][i % NumberColumn.BLOCK];
   }
+  /** All values in one array (a fresh copy when the column spans several blocks). */
   values(): Float64Array | Int32Array {
-    return this.data.subarray(0, this.length);
+    if (this.blocks.length <= 1) return (this.blocks[0] ?? new Float64Array(0)).subarray(0, this.length);
+    const out = this.type === "i32" ? new Int32Array(this.length) : new Float64Array(this.length);
+    for (let b = 0; b < this.blocks.length; b++) {
+      const start = b * NumberColumn.BLOCK;
+      out.set(this.blocks[b].subarray(0, Math.min(NumberColumn.BLOCK, this.length - start)), start);
+    }
+    return out;
   }
 }

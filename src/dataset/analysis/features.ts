@@ -8,8 +8,8 @@
 import { contentText, type ChatExample, type SourcedExample } from "../types.js";
 import { guessLanguage, replyShapeSignature } from "../../shape/index.js";
 import { detectFactInjection, type FactSpan } from "./facts.js";
-import { hash53 } from "./hash.js";
-import { minhashSignature } from "./minhash.js";
+import { Hash53, hash53 } from "./hash.js";
+import { minhashSignature8 } from "./minhash.js";
 import type { ExampleTokenCounter } from "./tokens.js";
 
 export interface ExampleFeatures {
@@ -31,8 +31,8 @@ export interface ExampleFeatures {
   systemHash: number;
   /** The first 100 characters of the system prompt, to show its variants. */
   systemPreview?: string;
-  /** MinHash of the non-system content with line labels removed (template-insensitive). */
-  minhash: Uint32Array;
+  /** MinHash of the non-system content with line labels removed (template-insensitive), low 8 bits per bin. */
+  minhash: Uint8Array;
   /** replyShapeSignature of the final reply, its language and length in characters. */
   shape: string;
   language: string;
@@ -67,8 +67,9 @@ export function extractFeatures(src: SourcedExample, ctx: FeatureContext = {}): 
   const ex = src.example;
   const msgs = Array.isArray(ex.messages) ? ex.messages : [];
   const last = finalReplyIndex(ex);
-  let exact = "";
-  let prompt = "";
+  // The hashes are fed normalised text directly: no normalised copies of the messages are built.
+  const exact = new Hash53();
+  const prompt = new Hash53();
   let content = "";
   let system = "";
   let chars = 0;
@@ -79,32 +80,42 @@ export function extractFeatures(src: SourcedExample, ctx: FeatureContext = {}): 
     if (m?.tool_calls) for (const c of m.tool_calls) text += `\n${c.function?.name ?? ""}(${c.function?.arguments ?? ""})`;
     chars += text.length;
     if (m.role === "assistant" && m.weight !== 0) assistantChars += text.length;
-    const t = normWs(text);
-    exact += `\u0001${m.role}\u0002${t}`;
-    if (i !== last) prompt += `\u0001${m.role}\u0002${t.toLowerCase()}`;
+    exact.code(1);
+    exact.text(m.role);
+    exact.code(2);
+    exact.normalized(text, false);
+    if (i !== last) {
+      prompt.code(1);
+      prompt.text(m.role);
+      prompt.code(2);
+      prompt.normalized(text, true);
+    }
     if (m.role === "system" || m.role === "developer") system += (system ? "\n" : "") + text;
-    else content += "\n" + text.replace(LINE_LABEL, " ");
+    else content += "\n" + (text.indexOf(":") < 0 ? text : text.replace(LINE_LABEL, " "));
   }
   const reply = last >= 0 ? contentText(msgs[last].content) : "";
+  const replyHash = new Hash53();
+  replyHash.normalized(reply, true);
   const facts = ctx.similarityOnly ? { score: 0, injects: false, spans: [] } : detectFactInjection(ex);
   const counts = ctx.countTokens ? ctx.countTokens(ex) : undefined;
+  const systemNorm = system ? normWs(system) : "";
   const f: ExampleFeatures = {
     line: src.line,
     index: src.index,
     messages: msgs.length,
     chars,
     assistantChars,
-    exactHash: hash53(exact),
-    promptHash: hash53(prompt),
-    replyHash: hash53(normWs(reply).toLowerCase()),
-    systemHash: system ? hash53(normWs(system)) : 0,
-    minhash: minhashSignature(content),
+    exactHash: exact.digest(),
+    promptHash: prompt.digest(),
+    replyHash: replyHash.digest(),
+    systemHash: system ? hash53(systemNorm) : 0,
+    minhash: minhashSignature8(content),
     shape: last >= 0 ? replyShapeSignature(reply) : "none",
     language: ctx.similarityOnly ? "und" : guessLanguage(reply),
     replyChars: reply.length,
     factScore: facts.score,
   };
-  if (system) f.systemPreview = normWs(system).slice(0, 100);
+  if (system) f.systemPreview = systemNorm.slice(0, 100);
   if (counts) {
     f.tokens = counts.total;
     f.assistantTokens = counts.assistant;

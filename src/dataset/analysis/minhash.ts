@@ -4,7 +4,7 @@
  * hash per shingle (instead of K) keeps it cheap enough for every example of a large file. The share of
  * equal bins between two signatures estimates the Jaccard similarity of their shingle sets.
  */
-import { combine32, fmix32, hash32 } from "./hash.js";
+import { combine32, fmix32 } from "./hash.js";
 
 export const MINHASH_BINS = 64;
 const BIN_SHIFT = 32 - 6; // log2(64)
@@ -15,11 +15,75 @@ export function words(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 
+const WORD_CHAR = /^[\p{L}\p{N}]$/u;
+/** Lowercased code of a non-ASCII letter or digit, or -1 for a separator (cached: texts reuse few). */
+const wideChars = new Map<number, number>();
+function wideLower(code: number): number {
+  let v = wideChars.get(code);
+  if (v === undefined) {
+    const ch = String.fromCodePoint(code);
+    const lower = ch.toLowerCase();
+    v = WORD_CHAR.test(ch) ? (lower.length === ch.length ? lower.codePointAt(0)! : code) : -1;
+    if (wideChars.size < 65_536) wideChars.set(code, v);
+  }
+  return v;
+}
+
+/**
+ * The 32-bit hashes of a text's words, as hash32 of each lowercased word would give them, computed in
+ * one pass over the characters (no lowercased copy, no word strings: this runs on every example).
+ */
+function wordHashes(text: string, out: number[]): void {
+  const n = text.length;
+  let h = 0;
+  let inWord = false;
+  for (let i = 0; i < n; i++) {
+    let c = text.charCodeAt(i);
+    if (c < 128) {
+      if (c >= 65 && c <= 90) c += 32;
+      else if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57))) c = -1;
+    } else {
+      let cp = c;
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+        const d = text.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          cp = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
+          i++;
+        }
+      }
+      const low = wideLower(cp);
+      if (low < 0) c = -1;
+      else if (low > 0xffff) {
+        // An astral letter hashes as its two UTF-16 units, like the string would.
+        if (!inWord) {
+          h = 0x811c9dc5;
+          inWord = true;
+        }
+        h = Math.imul(h ^ (((low - 0x10000) >> 10) + 0xd800), 16777619);
+        c = ((low - 0x10000) & 0x3ff) + 0xdc00;
+      } else c = low;
+    }
+    if (c < 0) {
+      if (inWord) {
+        out.push(fmix32(h));
+        inWord = false;
+      }
+      continue;
+    }
+    if (!inWord) {
+      h = 0x811c9dc5;
+      inWord = true;
+    }
+    h = Math.imul(h ^ c, 16777619);
+  }
+  if (inWord) out.push(fmix32(h));
+}
+
 /** The MinHash signature of a text's word 3-grams (single words for texts under 3 words). */
 export function minhashSignature(text: string): Uint32Array {
   const sig = new Uint32Array(MINHASH_BINS).fill(EMPTY);
-  const w = words(text);
-  const wh = w.map((x) => hash32(x));
+  const wh: number[] = [];
+  wordHashes(text, wh);
   const add = (h: number) => {
     const bin = h >>> BIN_SHIFT;
     const v = h & 0x03ffffff;
@@ -29,6 +93,37 @@ export function minhashSignature(text: string): Uint32Array {
   else for (let i = 0; i + 2 < wh.length; i++) add(combine32(combine32(wh[i], wh[i + 1]), wh[i + 2]));
   densify(sig);
   return sig;
+}
+
+const scratch = new Uint32Array(MINHASH_BINS);
+
+/**
+ * The signature with only the low 8 bits of each bin: what SignatureStore keeps (see there), and a
+ * quarter of the bytes to pass from a worker thread to the main thread.
+ */
+export function minhashSignature8(text: string): Uint8Array {
+  const sig = scratch.fill(EMPTY);
+  const wh: number[] = [];
+  wordHashes(text, wh);
+  if (wh.length < 3) {
+    for (const w of wh) {
+      const h = fmix32(w);
+      const bin = h >>> BIN_SHIFT;
+      const v = h & 0x03ffffff;
+      if (v < sig[bin]) sig[bin] = v;
+    }
+  } else {
+    for (let i = 0; i + 2 < wh.length; i++) {
+      const h = combine32(combine32(wh[i], wh[i + 1]), wh[i + 2]);
+      const bin = h >>> BIN_SHIFT;
+      const v = h & 0x03ffffff;
+      if (v < sig[bin]) sig[bin] = v;
+    }
+  }
+  densify(sig);
+  const out = new Uint8Array(MINHASH_BINS);
+  for (let b = 0; b < MINHASH_BINS; b++) out[b] = sig[b] & 0xff;
+  return out;
 }
 
 /** Fills empty bins from the next non-empty bin (circularly), offset by the distance, so equal texts stay equal. */

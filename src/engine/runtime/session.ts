@@ -14,8 +14,10 @@ export interface RuntimeOptions {
   /** Write the optimised graph here (debugging). */
   optimizedModelPath?: string;
   /**
-   * ORT's CPU memory arena (default off: the arena grows in power-of-two steps and never shrinks, which
-   * costs far more peak memory than plain allocation for these large training graphs).
+   * ORT's CPU memory arena (default on). Without it every intermediate tensor is a fresh allocation, and
+   * glibc serves the large ones with mmap: each run then page-faults through hundreds of MB. Measured on
+   * the SmolLM2-135M-shaped training step (bench/train.ts): 4.9 s/step with the arena vs 6.2 s without,
+   * and a lower peak RSS (2.7 GB vs 3.1 GB).
    */
   cpuMemArena?: boolean;
   /**
@@ -56,7 +58,7 @@ export class Session {
       executionProviders: options.executionProviders ?? ["cpu"],
       graphOptimizationLevel: options.optimizationLevel ?? "all",
       executionMode: "sequential",
-      enableCpuMemArena: options.cpuMemArena ?? false,
+      enableCpuMemArena: options.cpuMemArena ?? true,
       enableMemPattern: options.memPattern ?? false,
       // Errors only by default: ORT's warnings would reach the user's terminal. TUNEKIT_ORT_LOG=verbose|info|warning
       // shows more when debugging.
