@@ -5,7 +5,7 @@
  * (scripts/reference/bench_train_torch.py, Debian python3-torch, GOMP_SPINCOUNT=0), both on 2 threads,
  * measured side by side in one run. Each side runs in its own process so peak RSS is its own.
  * Also: ORT's rate on a big GEMM, and the share of the step's matmul-FLOP floor at that rate we reach.
- *   node --import tsx bench/train.ts [--steps N]
+ *   node --import tsx bench/train.ts [--steps N] [--rounds N]
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -163,44 +163,72 @@ function lastJson(out: string): Record<string, number> | undefined {
 async function main(): Promise<void> {
   if (process.argv.includes("--ours")) return ours();
   const self = fileURLToPath(import.meta.url);
-  console.log(`LoRA training step, SmolLM2-135M shape, batch ${B} x ${T}, r=${R} on all linear layers, ${THREADS} threads, median of ${STEPS} steps (after 1 warm-up)`);
-  const o = spawnSync(process.execPath, ["--import", "tsx", self, "--ours", "--steps", String(STEPS)], { encoding: "utf8", maxBuffer: 1 << 26 });
-  const us = lastJson(o.stdout);
-  if (!us) {
-    console.error(o.stderr);
-    process.exit(1);
-  }
+  const argRounds = process.argv.indexOf("--rounds");
+  const ROUNDS = argRounds > 0 ? Number(process.argv[argRounds + 1]) : 2;
+  console.log(
+    `LoRA training step, SmolLM2-135M shape, batch ${B} x ${T}, r=${R} on all linear layers, ${THREADS} threads; ${ROUNDS} rounds of (tunekit, PyTorch x 2 BLAS settings), ${STEPS} steps each after 1 warm-up; medians over all steps of a side`,
+  );
+  console.log("(the sides alternate because this machine's speed drifts by tens of percent over minutes; a ratio from one pair of runs can be off by that much)");
   const py = "/usr/bin/python3";
   const script = fileURLToPath(new URL("../scripts/reference/bench_train_torch.py", import.meta.url));
-  const torchRuns: { label: string; r: Record<string, number> }[] = [];
-  if (existsSync(py)) {
-    for (const [label, coretype] of [["default (OPENBLAS_CORETYPE=" + (process.env.OPENBLAS_CORETYPE ?? "unset") + ")", process.env.OPENBLAS_CORETYPE], ["OPENBLAS_CORETYPE=SkylakeX", "SkylakeX"]] as const) {
-      const env: NodeJS.ProcessEnv = { ...process.env, GOMP_SPINCOUNT: "0", OMP_NUM_THREADS: String(THREADS) };
-      if (coretype === undefined) delete env.OPENBLAS_CORETYPE;
-      else env.OPENBLAS_CORETYPE = coretype;
-      const p = spawnSync(py, [script, String(STEPS), String(THREADS)], { encoding: "utf8", env, maxBuffer: 1 << 26 });
-      const r = lastJson(p.stdout);
-      if (r) torchRuns.push({ label, r });
-      else console.log(`PyTorch (${label}) failed: ${p.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  const settings: [string, string | undefined][] = [
+    ["default (OPENBLAS_CORETYPE=" + (process.env.OPENBLAS_CORETYPE ?? "unset") + ")", process.env.OPENBLAS_CORETYPE],
+    ["OPENBLAS_CORETYPE=SkylakeX", "SkylakeX"],
+  ];
+  if (!existsSync(py)) console.log("PyTorch baseline skipped: /usr/bin/python3 missing (apt-get install -y python3-torch)");
+  const oursSteps: number[] = [];
+  const oursRuns: Record<string, number>[] = [];
+  const torch = new Map<string, { steps: number[]; rss: number }>();
+  for (let round = 1; round <= ROUNDS; round++) {
+    const o = spawnSync(process.execPath, ["--import", "tsx", self, "--ours", "--steps", String(STEPS)], { encoding: "utf8", maxBuffer: 1 << 26 });
+    const us = lastJson(o.stdout);
+    if (!us) {
+      console.error(o.stderr);
+      process.exit(1);
     }
-  } else {
-    console.log("PyTorch baseline skipped: /usr/bin/python3 missing (apt-get install -y python3-torch)");
+    oursRuns.push(us);
+    oursSteps.push(...(us.stepSeconds as unknown as number[]));
+    const line = [`round ${round}: tunekit ${us.medianSeconds.toFixed(2)} s/step`];
+    if (existsSync(py)) {
+      for (const [label, coretype] of settings) {
+        const env: NodeJS.ProcessEnv = { ...process.env, GOMP_SPINCOUNT: "0", OMP_NUM_THREADS: String(THREADS) };
+        if (coretype === undefined) delete env.OPENBLAS_CORETYPE;
+        else env.OPENBLAS_CORETYPE = coretype;
+        const p = spawnSync(py, [script, String(STEPS), String(THREADS)], { encoding: "utf8", env, maxBuffer: 1 << 26 });
+        const r = lastJson(p.stdout);
+        if (!r) {
+          console.log(`PyTorch (${label}) failed: ${p.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+          continue;
+        }
+        const t = torch.get(label) ?? { steps: [], rss: 0 };
+        t.steps.push(...(r.stepSeconds as unknown as number[]));
+        t.rss = Math.max(t.rss, r.peakRssBytes);
+        torch.set(label, t);
+        line.push(`PyTorch ${label} ${r.medianSeconds.toFixed(2)} s/step`);
+      }
+    }
+    console.log(line.join(", "));
   }
   const floor = matmulFlopFloor();
   const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
-  console.log(`tunekit (ORT ${THREADS} threads): ${us.medianSeconds.toFixed(2)} s/step, ${us.tokensPerSecond.toFixed(0)} tokens/s, peak RSS ${mb(us.peakRssBytes)} (session build ${us.createSeconds.toFixed(1)} s, steps ${(us.stepSeconds as unknown as number[]).map((x) => x.toFixed(2)).join(", ")})`);
-  for (const t of torchRuns) {
-    console.log(`PyTorch ${t.label}: ${t.r.medianSeconds.toFixed(2)} s/step, ${t.r.tokensPerSecond.toFixed(0)} tokens/s, peak RSS ${mb(t.r.peakRssBytes)}`);
+  const ourMed = median(oursSteps);
+  const ourRss = Math.max(...oursRuns.map((r) => r.peakRssBytes));
+  const gemm = median(oursRuns.map((r) => r.gemmFlopsPerSecond));
+  console.log(`tunekit (ORT ${THREADS} threads): ${ourMed.toFixed(2)} s/step, ${((B * T) / ourMed).toFixed(0)} tokens/s, peak RSS ${mb(ourRss)} (session build ${oursRuns[0].createSeconds.toFixed(1)} s)`);
+  let best: { label: string; med: number; rss: number } | undefined;
+  for (const [label, t] of torch) {
+    const med = median(t.steps);
+    console.log(`PyTorch ${label}: ${med.toFixed(2)} s/step, ${((B * T) / med).toFixed(0)} tokens/s, peak RSS ${mb(t.rss)}`);
+    if (!best || med < best.med) best = { label, med, rss: t.rss };
   }
-  if (torchRuns.length > 0) {
-    const best = torchRuns.reduce((a, b) => (b.r.tokensPerSecond > a.r.tokensPerSecond ? b : a));
+  if (best) {
     console.log(`baseline = the faster PyTorch setting: ${best.label}`);
-    console.log(`speed ratio tunekit / PyTorch: ${(us.tokensPerSecond / best.r.tokensPerSecond).toFixed(2)}x (target >= 2.0x)`);
-    console.log(`peak RSS ratio tunekit / PyTorch: ${(us.peakRssBytes / best.r.peakRssBytes).toFixed(2)} (target <= 1.0)`);
+    console.log(`speed ratio tunekit / PyTorch: ${(best.med / ourMed).toFixed(2)}x (target >= 2.0x)`);
+    console.log(`peak RSS ratio tunekit / PyTorch: ${(ourRss / best.rss).toFixed(2)} (target <= 1.0)`);
   }
-  const floorSeconds = floor / us.gemmFlopsPerSecond;
+  const floorSeconds = floor / gemm;
   console.log(
-    `ORT GEMM rate (1024x1536 @ 1536x1536, ${THREADS} threads): ${(us.gemmFlopsPerSecond / 1e9).toFixed(0)} GFLOP/s; step matmul FLOPs ${(floor / 1e9).toFixed(0)} GFLOP -> floor ${floorSeconds.toFixed(2)} s; achieved ${((100 * floorSeconds) / us.medianSeconds).toFixed(0)}% of the floor`,
+    `ORT GEMM rate (1024x1536 @ 1536x1536, ${THREADS} threads): ${(gemm / 1e9).toFixed(0)} GFLOP/s; step matmul FLOPs ${(floor / 1e9).toFixed(0)} GFLOP -> floor ${floorSeconds.toFixed(2)} s; achieved ${((100 * floorSeconds) / ourMed).toFixed(0)}% of the floor`,
   );
 }
 

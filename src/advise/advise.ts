@@ -84,6 +84,8 @@ const FEW_SHOT = 3;
 
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 && x > 0 ? 1 : 0)}%`;
 const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
+/** "1 day", "12 days" (after the same rounding fmt does). */
+const days = (n: number) => `${fmt(n)} ${fmt(n) === "1" ? "day" : "days"}`;
 
 export async function adviseFile(file: string, options: AdviseOptions = {}): Promise<AdviceReport> {
   const provider = options.provider ?? "openai";
@@ -158,7 +160,7 @@ function economicsOf(stats: StatsReport, o: AdviseOptions & { provider: string; 
   eco.text =
     `a fine-tuned ${o.model} saves ${tokensNote}: $${prompted.toFixed(4)} vs $${tunedCost.toFixed(4)} per 1,000 calls ` +
     `(fine-tuned models cost more per token); ${be.text}` +
-    (eco.breakEvenDays !== null ? `, i.e. ${fmt(eco.breakEvenDays)} days at ${fmt(o.callsPerDay!)} calls per day` : "");
+    (eco.breakEvenDays !== null ? `, i.e. ${days(eco.breakEvenDays)} at ${fmt(o.callsPerDay!)} calls per day` : "");
   return eco;
 }
 
@@ -284,6 +286,6 @@ function summaryFor(rec: Recommendation, n: number, share: number, factN: number
     case "fine-tuning":
       return `Fine-tune: the ${n} examples teach behaviour (${formatWords}) and no facts${eco.breakEvenCalls !== null ? `; training pays for itself after ${fmt(eco.breakEvenCalls)} calls` : ""}.`;
     default:
-      return `Prompt first: ${n < 10 ? `${n} examples are too few to fine-tune` : eco.savingsPer1kCalls !== null && eco.savingsPer1kCalls <= 0 ? "a fine-tuned model would cost more per call than the prompt it replaces" : eco.breakEvenDays !== null && eco.breakEvenDays > 365 ? `training would take ${fmt(eco.breakEvenDays)} days to pay back` : `${n} examples are below the 50-100 guideline`}.`;
+      return `Prompt first: ${n < 10 ? `${n} examples are too few to fine-tune` : eco.savingsPer1kCalls !== null && eco.savingsPer1kCalls <= 0 ? "a fine-tuned model would cost more per call than the prompt it replaces" : eco.breakEvenDays !== null && eco.breakEvenDays > 365 ? `training would take ${days(eco.breakEvenDays)} to pay back` : `${n} examples are below the 50-100 guideline`}.`;
   }
 }

@@ -78,6 +78,10 @@ test("advise CLI: --json with leakage from --test, human output, usage errors", 
     assert.ok(r.reasons.some((x: { code: string }) => x.code === "leakage"));
     assert.equal(r.economics.callsPerDay, 500);
     assert.equal(r.economics.breakEvenDays, Math.ceil(r.economics.breakEvenCalls / 500));
+    // "1 day", never "1 days".
+    assert.match(r.economics.text, new RegExp(`i\\.e\\. ${r.economics.breakEvenDays.toLocaleString("en-US")} ${r.economics.breakEvenDays === 1 ? "day" : "days"} at 500 calls per day`));
+    const daily = await runCli(["advise", support, "--calls-per-day", "100000000", "--json"]);
+    assert.match(JSON.parse(daily.stdout).economics.text, /i\.e\. 1 day at 100,000,000 calls per day/);
     const human = await runCli(["advise", policy]);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /recommendation: retrieval/);

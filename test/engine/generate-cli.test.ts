@@ -121,6 +121,7 @@ test("generate CLI: --messages completes each example (reference kept), with the
 test("generate CLI: usage and input errors are clear, with exit codes and no stack traces", { skip: !stories }, async () => {
   const t = tempDir();
   try {
+    writeFileSync(join(t.dir, "empty.jsonl"), "\n\n");
     const cases: [string[], number, RegExp][] = [
       [["generate", "--prompt", "x"], 2, /--model is required/],
       [["generate", "-m", stories!, "--prompt", "x", "--messages", "f.jsonl"], 2, /exactly one of --prompt or --messages/],
@@ -129,6 +130,7 @@ test("generate CLI: usage and input errors are clear, with exit codes and no sta
       [["generate", "-m", stories!, "--raw", "--prompt", "Once upon a time ".repeat(200)], 1, /prompt_too_long.*512/],
       [["generate", "-m", stories!, "--messages", "missing.jsonl"], 2, /file_not_found/],
       [["generate", "-m", stories!, "--messages", "x.jsonl", "--raw"], 2, /--raw applies to --prompt/],
+      [["generate", "-m", stories!, "--messages", join(t.dir, "empty.jsonl")], 1, /empty_file.*no examples to complete/],
     ];
     for (const [args, code, re] of cases) {
       const r = await runCli(args);

@@ -10,7 +10,7 @@ import { TextGenerator } from "../../engine/generate/generator.js";
 import type { GenerationParams, GenerationResult } from "../../engine/generate/generate.js";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { fsError } from "../../util/errors.js";
+import { fsError, TunekitError } from "../../util/errors.js";
 import { contentText, type ChatMessage } from "../../dataset/types.js";
 
 function paramsFrom(ctx: CommandContext): GenerationParams {
@@ -96,8 +96,8 @@ async function readPromptExamples(ctx: CommandContext, file: string): Promise<{ 
   return { pending, errors };
 }
 
-async function runMessages(ctx: CommandContext, gen: TextGenerator, file: string, params: GenerationParams): Promise<number> {
-  const { pending, errors } = await readPromptExamples(ctx, file);
+async function runMessages(ctx: CommandContext, gen: TextGenerator, examples: { pending: PendingExample[]; errors: number }, params: GenerationParams): Promise<number> {
+  const { pending, errors } = examples;
   const progress = createProgress(ctx.io, { label: "generating", total: pending.length, unit: "examples" });
   const batchSize = 8;
   for (let i = 0; i < pending.length; i += batchSize) {
@@ -159,6 +159,11 @@ const cmd: Command = {
     if (messages !== undefined && bool(ctx, "raw")) throw usageError(cmd, "--raw applies to --prompt, not to --messages");
     const params = paramsFrom(ctx);
     const threads = num(ctx, cmd, "threads", { integer: true, min: 1, max: 1024 });
+    // The examples are read before the model loads, so a bad or empty file fails fast.
+    const examples = messages !== undefined ? await readPromptExamples(ctx, messages) : undefined;
+    if (examples && examples.pending.length === 0 && examples.errors === 0) {
+      throw new TunekitError("empty_file", `${messages} has no examples to complete`, { file: messages, exitCode: 1, hint: 'give a JSONL file with one {"messages": [...]} per line' });
+    }
 
     const templateFile = str(ctx, "chat-template");
     let chatTemplate: string | undefined;
@@ -196,7 +201,7 @@ const cmd: Command = {
       loading.finish();
     }
     try {
-      if (messages !== undefined) return await runMessages(ctx, gen, messages, params);
+      if (examples !== undefined) return await runMessages(ctx, gen, examples, params);
       if (bool(ctx, "json")) {
         printJson(ctx, summary(await gen.generate(prompt!, { ...params, raw: bool(ctx, "raw") })));
         return 0;
