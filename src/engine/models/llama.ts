@@ -35,7 +35,7 @@ import { encodeModel, int } from "../onnx/model.js";
 import { Session, tensor, type ort, type RuntimeOptions } from "../runtime/session.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import { TunekitError } from "../../util/errors.js";
-import { buildDecoder, outputEmbeddingName, TARGET_MODULE, targetShape, type LoraBinding, type LoraTarget } from "./decoder.js";
+import { buildDecoder, frozenMatmul, outputEmbeddingName, TARGET_MODULE, targetShape, type LoraBinding, type LoraTarget } from "./decoder.js";
 import { cacheBias, segmentBias, segmentPositions } from "./masks.js";
 import { dropoutMask } from "./dropout.js";
 
@@ -67,6 +67,8 @@ export interface EngineOptions extends RuntimeOptions {
    * Inference defaults to embedded weights below ONNX's 2 GB protobuf limit and inputs above it.
    */
   weightsAsInputs?: boolean;
+  /** Inference with embedded weights: MatMul on weights transposed once at load (default true; see DecoderOptions). */
+  pretransposedWeights?: boolean;
 }
 
 export interface TrainBatch {
@@ -427,15 +429,16 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
         k: g.input(`past_k_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
         v: g.input(`past_v_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
       }));
-  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, bias, past }, new Map(), dtype);
+  const pretransposed = !asInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
+  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, bias, past }, new Map(), dtype, { pretransposedWeights: pretransposed });
   const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
   if (allLogits) {
-    g.output(op.matmul(g, hidden, W, { transB: true }), "logits");
+    g.output(frozenMatmul(g, hidden, W, pretransposed), "logits");
   } else {
     const D = c.hiddenSize;
     const last = g.emit1("Slice", [hidden, g.constI64([-1]), g.constI64([2 ** 53]), g.constI64([1])], dtype, ["B", 1, D]);
     const last2 = g.emit1("Reshape", [last, g.constI64([0, D])], dtype, ["B", D]);
-    g.output(op.matmul(g, last2, W, { transB: true }), "logits_last");
+    g.output(frozenMatmul(g, last2, W, pretransposed), "logits_last");
     presents.forEach((p, i) => {
       g.output(p.k, `present_k_${i}`);
       g.output(p.v, `present_v_${i}`);
