@@ -21,6 +21,10 @@ import { SeededRng, argmax } from "../src/engine/generate/sampling.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const THREADS = 2;
+/** Prefills each side runs before the warm-up run (allocators settle over the first few; measured here: 5 runs to steady state). */
+const WARMUP_PREFILLS = 4;
+/** Measured runs per process (single runs vary by up to 1.5x here, e.g. when a GC lands in a prefill). */
+const PER_PROCESS = 3;
 
 const CONFIG = {
   architectures: ["LlamaForCausalLM"],
@@ -78,10 +82,11 @@ async function runOurs(dir: string, promptLen: number, decodeTokens: number, run
   const model = await createInferenceModel(m.config, m.weights, { threads: THREADS, ...(process.env.TUNEKIT_BENCH_WEIGHTS_AS_INPUTS ? { weightsAsInputs: true } : {}) });
   m.weights.clear(); // the session holds its own copy
   const res: SideResult = { prefill: [], decode: [], rssMb: 0, tokens: [] };
-  // One warm-up (ORT allocates arenas and picks kernels on the first run).
+  // Warm-up, as on the PyTorch side: a few prefills (ORT's arena grows over the first runs) and a full run.
+  for (let i = 0; i < WARMUP_PREFILLS; i++) await model.prefill([prompt]);
   {
-    const { logits, cache } = await model.prefill([prompt]);
-    await model.decode(cache, [argmax(logits)]);
+    let { logits, cache } = await model.prefill([prompt]);
+    for (let i = 0; i < decodeTokens - 1; i++) ({ logits, cache } = await model.decode(cache, [argmax(logits)]));
   }
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
@@ -114,7 +119,7 @@ function runTorch(dir: string, promptLen: number, decodeTokens: number, runs: nu
   const env: NodeJS.ProcessEnv = { ...process.env, GOMP_SPINCOUNT: "0", OMP_NUM_THREADS: String(THREADS) };
   if (coretype) env.OPENBLAS_CORETYPE = coretype;
   else delete env.OPENBLAS_CORETYPE;
-  const j = runChild("/usr/bin/python3", [join(root, "scripts/reference/inference_baseline.py"), dir, String(promptLen), String(decodeTokens), String(runs + 1), String(THREADS)], env) as unknown as {
+  const j = runChild("/usr/bin/python3", [join(root, "scripts/reference/inference_baseline.py"), dir, String(promptLen), String(decodeTokens), String(runs + 1), String(THREADS), String(WARMUP_PREFILLS)], env) as unknown as {
     prefill_tokens_per_s: number[];
     decode_tokens_per_s: number[];
     peak_rss_mb: number;
@@ -169,7 +174,7 @@ async function main(): Promise<void> {
   await ensureModel(dir, promptLen);
   console.log(`SmolLM2-135M-shaped random model (30 layers, hidden 576, 9/3 heads, MLP 1536, vocab 49152, tied), ${THREADS} threads`);
   console.log(`load average at start: ${loadavg().map((x) => x.toFixed(1)).join(" ")} (timings are only meaningful on an idle machine)`);
-  console.log(`prompt ${promptLen} tokens, then ${decodeTokens} greedy tokens with a KV cache; medians of ${runs} runs after a warm-up`);
+  console.log(`prompt ${promptLen} tokens, then ${decodeTokens} greedy tokens with a KV cache; medians of ${runs} processes x ${PER_PROCESS} runs per side, each process after ${WARMUP_PREFILLS} prefills and one full run as warm-up`);
 
   // Sides alternate run by run, each in a fresh process, so a busy machine slows all of them alike.
   const machineDefault = process.env.OPENBLAS_CORETYPE;
@@ -184,8 +189,8 @@ async function main(): Promise<void> {
     into.tokens = r.tokens;
   };
   for (let r = 0; r < runs; r++) {
-    add(ours, runChild(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", "ours", "--dir", dir, "--prompt", String(promptLen), "--decode", String(decodeTokens), "--runs", "1"], { ...process.env }));
-    for (const ct of coretypes) add(torch.get(ct)!, runTorch(dir, promptLen, decodeTokens, 1, ct));
+    add(ours, runChild(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", "ours", "--dir", dir, "--prompt", String(promptLen), "--decode", String(decodeTokens), "--runs", String(PER_PROCESS)], { ...process.env }));
+    for (const ct of coretypes) add(torch.get(ct)!, runTorch(dir, promptLen, decodeTokens, PER_PROCESS, ct));
   }
   for (const ct of coretypes) {
     const t = torch.get(ct)!;
@@ -198,6 +203,8 @@ async function main(): Promise<void> {
   console.log(`PyTorch baseline: torch (Debian python3-torch), GOMP_SPINCOUNT=0, ${label(bestCt)} (the faster)`);
   const row = (name: string, o: number, t: number, unit: string, digits = 1) =>
     console.log(`${name.padEnd(18)} ours ${o.toFixed(digits).padStart(8)} ${unit}   pytorch ${t.toFixed(digits).padStart(8)} ${unit}   ratio ${(o / t).toFixed(2)}x`);
+  const samples = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(" ");
+  console.log(`prefill samples (tok/s): ours ${samples(ours.prefill)} | pytorch ${samples(theirs.prefill)}`);
   row("prefill", median(ours.prefill), median(theirs.prefill), "tok/s", 0);
   row("decode", median(ours.decode), median(theirs.decode), "tok/s");
   row("peak RSS", ours.rssMb, theirs.rssMb, "MB", 0);

@@ -3,7 +3,9 @@
 PyTorch CPU baseline for bench/inference.ts: prefill and KV-cache decode of a Llama-family model with
 tunekit's reference implementation (llama_reference.py), float32, no autograd.
 
-    GOMP_SPINCOUNT=0 /usr/bin/python3 scripts/reference/inference_baseline.py MODEL_DIR PROMPT_LEN DECODE_TOKENS RUNS THREADS
+    GOMP_SPINCOUNT=0 /usr/bin/python3 scripts/reference/inference_baseline.py MODEL_DIR PROMPT_LEN DECODE_TOKENS RUNS THREADS [WARMUP]
+
+WARMUP (default 0) prefills run first and are not reported (allocators and caches settle in the first few).
 
 Prints one JSON line: {"prefill_tokens_per_s": [...per run], "decode_tokens_per_s": [...], "peak_rss_mb": N,
 "first_tokens": [...]} (greedy tokens of the last run, to check both sides computed the same thing).
@@ -23,6 +25,7 @@ torch.set_default_dtype(torch.float32)
 
 def main():
     model_dir, prompt_len, decode_tokens, runs, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    warmup = int(sys.argv[6]) if len(sys.argv) > 6 else 0
     torch.set_num_threads(threads)
     with open(os.path.join(model_dir, "config.json")) as f:
         cfg = ref.Cfg(json.load(f))
@@ -32,6 +35,8 @@ def main():
     prefill, decode = [], []
     toks = []
     with torch.no_grad():
+        for _ in range(warmup):
+            ref.forward(cfg, W, torch.tensor([prompt]), last_only=True)
         for _ in range(runs):
             t0 = time.perf_counter()
             logits, cache = ref.forward(cfg, W, torch.tensor([prompt]), last_only=True)
