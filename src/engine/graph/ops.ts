@@ -370,21 +370,26 @@ export function logSoftmax(g: Graph, x: Value, axis = -1): Value {
 }
 
 /** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * w. */
-export function rmsNorm(g: Graph, x: Value, w: Value, eps: number): Value {
+/**
+ * RMSNorm: x / sqrt(mean(x^2) + eps) * w. `fusable` writes it as Pow -> ReduceMean -> Add -> Sqrt ->
+ * Div -> Mul, the exact pattern ONNX Runtime fuses into one SimplifiedLayerNormalization kernel (and,
+ * after a residual Add, SkipSimplifiedLayerNormalization): for inference graphs. Training graphs use
+ * x * x and a reciprocal, whose pieces the backward pass reuses (and whose rounding the training
+ * results were tuned with).
+ */
+export function rmsNorm(g: Graph, x: Value, w: Value, eps: number, fusable = false): Value {
   const d = x.dtype;
   const last = x.shape.length - 1;
   const keepShape = reduceShape(x.shape, [last], true);
-  // Written as Pow -> ReduceMean -> Add -> Sqrt -> Div -> Mul: the exact pattern ONNX Runtime fuses into
-  // one SimplifiedLayerNormalization kernel (and, after a residual Add, SkipSimplifiedLayerNormalization)
-  // in inference graphs. Training graphs keep the pieces, which the backward pass reuses.
-  const x2 = g.emit1("Pow", [x, g.constF(d, 2)], d, x.shape);
+  const x2 = fusable ? g.emit1("Pow", [x, g.constF(d, 2)], d, x.shape) : g.emit1("Mul", [x, x], d, x.shape);
   const ms = g.emit1("ReduceMean", [x2, g.constI64([last])], d, keepShape, { keepdims: int(1) });
   const s = g.emit1("Sqrt", [g.emit1("Add", [ms, g.constF(d, eps)], d, keepShape)], d, keepShape);
-  const n = g.emit1("Div", [x, s], d, x.shape);
+  let r: Value | undefined;
+  const n = fusable ? g.emit1("Div", [x, s], d, x.shape) : g.emit1("Mul", [x, (r = g.emit1("Reciprocal", [s], d, keepShape))], d, x.shape);
   const y = g.emit1("Mul", [n, w], d, x.shape);
   g.record([x, w], [y], ([gy], need) => {
     const gn = mul(g, gy!, w);
-    const r = g.emit1("Reciprocal", [s], d, keepShape);
+    r ??= g.emit1("Reciprocal", [s], d, keepShape);
     const gx = need[0]
       ? mul(g, r, sub(g, gn, mul(g, n, reduceMean(g, mul(g, gn, n), [last], true))))
       : undefined;

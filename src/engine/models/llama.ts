@@ -430,7 +430,7 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
         v: g.input(`past_v_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
       }));
   const pretransposed = !asInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
-  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, bias, past }, new Map(), dtype, { pretransposedWeights: pretransposed });
+  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, bias, past }, new Map(), dtype, { pretransposedWeights: pretransposed, fusableNorms: true });
   const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
   if (allLogits) {
     g.output(frozenMatmul(g, hidden, W, pretransposed), "logits");
