@@ -130,6 +130,10 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
   const queue: Promise<WorkerOutcome[]>[] = [];
   const maxInFlight = n * 3;
   let jobId = 0;
+  let workerTurn = 0;
+  // The main thread checks one batch in n, like each worker. (It also reads and aggregates, but giving it
+  // a smaller share, one in n + 1, measured slower: 4.7 s instead of 4.2 s on the 300 MB benchmark.)
+  const MAIN_EVERY = n;
   let currentFormat = format;
   const consume = (outs: WorkerOutcome[]) => {
     for (const o of outs) sink.outcome(o);
@@ -145,12 +149,13 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     }
     const id = jobId++;
     const job: WorkerJob = { id, buf: item.buf, firstLine: item.firstLine, unterminated: item.unterminated, fileFormat: currentFormat };
-    if (id % n === n - 1) {
+    if (id % MAIN_EVERY === MAIN_EVERY - 1) {
       // The main thread's turn: check this batch here, after the workers got theirs.
       queue.push(Promise.resolve(local.run(job)));
       return;
     }
-    const p = call(workers[id % n], id, job, [item.buf.buffer as ArrayBuffer]).then((r) => ("outcomes" in r ? r.outcomes : []));
+    const worker = workers[workerTurn++ % workers.length];
+    const p = call(worker, id, job, [item.buf.buffer as ArrayBuffer]).then((r) => ("outcomes" in r ? r.outcomes : []));
     p.catch(() => {}); // a failure is raised where the queue is awaited, not as an unhandled rejection
     queue.push(p);
   };

@@ -6,16 +6,17 @@
  * package's own counter runs the pre-tokenisation regex (about 60-70 MB/s in V8) and then BPE per
  * chunk. `count()` here splits ASCII text with hand-written scanners that reproduce the regexes
  * exactly (openaiPretokenize.ts), falls back to the real regex for any string with a non-ASCII
- * character, and caches the token count of every multi-token chunk in a bounded Map, so repeated
- * words cost one lookup. The counts are identical to the package's (tested on a large mixed corpus);
- * BPE itself is the package's.
+ * character, and caches the token count of every chunk in a bounded table keyed by two 32-bit hashes
+ * computed while scanning, so a repeated word costs one lookup. The counts are identical to the
+ * package's (tested on a large mixed corpus; see chunkTable.ts for the one-in-2^64 caveat); BPE itself
+ * is the package's.
  */
 import o200kApi from "gpt-tokenizer/encoding/o200k_base";
 import cl100kApi from "gpt-tokenizer/encoding/cl100k_base";
 import { TunekitError } from "../util/errors.js";
 import type { Tokenizer } from "./types.js";
 import { nextCl100k, nextO200k } from "./openaiPretokenize.js";
-import { ChunkCountTable, FNV_OFFSET, FNV_PRIME, fnv1a } from "./chunkTable.js";
+import { ChunkCountTable, FNV_OFFSET, FNV_PRIME, H2_OFFSET, H2_PRIME, fnv1a, hash2 } from "./chunkTable.js";
 
 export type OpenAiEncodingName = "o200k_base" | "cl100k_base";
 
@@ -129,9 +130,11 @@ export class OpenAiTokenizer implements Tokenizer {
       let c = s.charCodeAt(i);
       let j = i;
       let h = FNV_OFFSET;
+      let h2 = H2_OFFSET;
       let e = -1;
       if (c === 32) {
         h = Math.imul(h ^ 32, FNV_PRIME);
+        h2 = Math.imul(h2 ^ 32, H2_PRIME);
         j = i + 1;
         c = j < n ? s.charCodeAt(j) : 0;
       }
@@ -139,6 +142,7 @@ export class OpenAiTokenizer implements Tokenizer {
         const d = s.charCodeAt(j + 1);
         if (d >= 97 && d <= 122) {
           h = Math.imul(h ^ c, FNV_PRIME);
+          h2 = Math.imul(h2 ^ c, H2_PRIME);
           j++;
           c = d;
         }
@@ -148,6 +152,7 @@ export class OpenAiTokenizer implements Tokenizer {
         let code = c;
         do {
           h = Math.imul(h ^ code, FNV_PRIME);
+          h2 = Math.imul(h2 ^ code, H2_PRIME);
           k++;
         } while (k < n && (code = s.charCodeAt(k)) >= 97 && code <= 122);
         // An apostrophe may start a contraction and a non-ASCII code may continue the word.
@@ -157,8 +162,9 @@ export class OpenAiTokenizer implements Tokenizer {
         e = nextO200k(s, i, n);
         if (e < 0) return -1;
         h = fnv1a(s, i, e);
+        h2 = hash2(s, i, e);
       }
-      total += table.get(s, i, e, h);
+      total += table.get(s, i, e, h, h2);
       i = e;
     }
     return total;
@@ -174,9 +180,11 @@ export class OpenAiTokenizer implements Tokenizer {
       let c = s.charCodeAt(i);
       let j = i;
       let h = FNV_OFFSET;
+      let h2 = H2_OFFSET;
       let e = -1;
       if (c === 32) {
         h = Math.imul(h ^ 32, FNV_PRIME);
+        h2 = Math.imul(h2 ^ 32, H2_PRIME);
         j = i + 1;
         c = j < n ? s.charCodeAt(j) : 0;
       }
@@ -185,6 +193,7 @@ export class OpenAiTokenizer implements Tokenizer {
         let code = c;
         do {
           h = Math.imul(h ^ code, FNV_PRIME);
+          h2 = Math.imul(h2 ^ code, H2_PRIME);
           k++;
         } while (k < n && (((code = s.charCodeAt(k)) >= 97 && code <= 122) || (code >= 65 && code <= 90)));
         if (k >= n || code < 128) e = k;
@@ -193,8 +202,9 @@ export class OpenAiTokenizer implements Tokenizer {
         e = nextCl100k(s, i, n);
         if (e < 0) return -1;
         h = fnv1a(s, i, e);
+        h2 = hash2(s, i, e);
       }
-      total += table.get(s, i, e, h);
+      total += table.get(s, i, e, h, h2);
       i = e;
     }
     return total;
@@ -209,7 +219,7 @@ export class OpenAiTokenizer implements Tokenizer {
     let m: RegExpExecArray | null;
     while ((m = re.exec(text)) !== null) {
       const chunk = m[0];
-      total += table.get(chunk, 0, chunk.length, fnv1a(chunk, 0, chunk.length));
+      total += table.get(chunk, 0, chunk.length, fnv1a(chunk, 0, chunk.length), hash2(chunk, 0, chunk.length));
     }
     return total;
   }
