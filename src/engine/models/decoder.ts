@@ -83,6 +83,12 @@ export interface DecoderOptions {
   pretransposedWeights?: boolean;
   /** RMSNorm in the form ONNX Runtime fuses into one kernel (inference graphs; see op.rmsNorm). */
   fusableNorms?: boolean;
+  /**
+   * Rotary embeddings with ONNX Runtime's RotaryEmbedding kernel (com.microsoft) and cos/sin tables
+   * precomputed for every position, instead of about a dozen small ops per layer. Inference only (the
+   * kernel has no gradient here).
+   */
+  fusedRotary?: boolean;
 }
 
 /** y = x W^T for a frozen weight W [out, in] (see DecoderOptions.pretransposedWeights). */
@@ -102,6 +108,24 @@ function linear(g: Graph, x: Value, w: Value, bias: Value | undefined, lora: Lor
     y = op.add(g, y, op.matmul(g, xa, lora.B, { transB: true, alpha: lora.scale }));
   }
   return y;
+}
+
+/** cos/sin of every position up to the context length, [maxPos, hd/2] (float32), for RotaryEmbedding. */
+function rotaryCaches(g: Graph, c: ModelConfig): { cos: Value; sin: Value } {
+  const inv = ropeInvFreq(c);
+  const half = c.headDim / 2;
+  const P = c.maxPositionEmbeddings;
+  const cos = new Float32Array(P * half);
+  const sin = new Float32Array(P * half);
+  for (let p = 0; p < P; p++) {
+    for (let i = 0; i < half; i++) {
+      // The angle rounded to float32 first, as the graph's own tables compute it.
+      const a = Math.fround(Math.fround(p) * Math.fround(inv[i]));
+      cos[p * half + i] = Math.cos(a);
+      sin[p * half + i] = Math.sin(a);
+    }
+  }
+  return { cos: g.constF("float32", cos, [P, half]), sin: g.constF("float32", sin, [P, half]) };
 }
 
 /** cos/sin tables [B, 1, T, hd] from integer positions (computed in the graph's float type). */
@@ -133,7 +157,12 @@ export function buildDecoder(
 ): DecoderOutputs {
   const { numHeads: H, numKvHeads: KV, headDim: hd } = c;
   const group = H / KV;
-  const { cos, sin } = rotaryTables(g, c, inp.positions, dtype);
+  const fused = options.fusedRotary ? rotaryCaches(g, c) : undefined;
+  const { cos, sin } = fused ? { cos: undefined, sin: undefined } : rotaryTables(g, c, inp.positions, dtype);
+  const rope = (x: Value): Value =>
+    fused
+      ? g.emit1("RotaryEmbedding", [x, inp.positions, fused.cos, fused.sin], dtype, x.shape, { interleaved: int(0) }, "com.microsoft")
+      : op.rope(g, x, cos!, sin!);
   // Queries of one KV head are processed as one [group*T] block, so K and V are never repeated; the
   // bias is tiled to match (rows ordered group-major, like the reshaped queries).
   const bias = group === 1 ? inp.bias : g.emit1("Tile", [inp.bias, g.constI64([1, 1, group, 1])], dtype, [inp.bias.shape[0], 1, unknownDim(), inp.bias.shape[3]]);
@@ -147,8 +176,8 @@ export function buildDecoder(
 
     const x = op.rmsNorm(g, h, weight(`${p}input_layernorm.weight`), c.rmsNormEps, options.fusableNorms);
     const heads = (y: Value, n: number) => op.transpose(g, op.reshape(g, y, [0, 0, n, hd]), [0, 2, 1, 3]); // [B, n, T, hd]
-    const q = op.rope(g, heads(lin(x, "self_attn.q_proj", c.attentionBias), H), cos, sin);
-    let k = op.rope(g, heads(lin(x, "self_attn.k_proj", c.attentionBias), KV), cos, sin);
+    const q = rope(heads(lin(x, "self_attn.q_proj", c.attentionBias), H));
+    let k = rope(heads(lin(x, "self_attn.k_proj", c.attentionBias), KV));
     let v = heads(lin(x, "self_attn.v_proj", c.attentionBias), KV);
     if (inp.past) {
       k = op.concat(g, [inp.past[i].k, k], 2);

@@ -69,6 +69,8 @@ export interface EngineOptions extends RuntimeOptions {
   weightsAsInputs?: boolean;
   /** Inference with embedded weights: MatMul on weights transposed once at load (default true; see DecoderOptions). */
   pretransposedWeights?: boolean;
+  /** Inference: ORT's RotaryEmbedding kernel for rotary embeddings (default true; see DecoderOptions). */
+  fusedRotary?: boolean;
 }
 
 export interface TrainBatch {
@@ -430,7 +432,7 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
         v: g.input(`past_v_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
       }));
   const pretransposed = !asInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
-  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, bias, past }, new Map(), dtype, { pretransposedWeights: pretransposed, fusableNorms: true });
+  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, bias, past }, new Map(), dtype, { pretransposedWeights: pretransposed, fusableNorms: true, fusedRotary: dtype === "float32" && (o.fusedRotary ?? true) });
   const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
   if (allLogits) {
     g.output(frozenMatmul(g, hidden, W, pretransposed), "logits");
