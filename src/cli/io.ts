@@ -3,6 +3,7 @@
  * process.stdout directly, so the CLI can be driven in-process by tests and by other programs.
  */
 import type { Writable } from "node:stream";
+import { removeLiveTempFiles } from "../util/fs.js";
 
 export interface CliIO {
   stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -44,6 +45,22 @@ export function palette(enabled: boolean): Palette {
  * `tunekit ... | head` closes stdout early: that is the reader's choice, not an error, so the process
  * ends quietly instead of printing an EPIPE stack trace.
  */
+/**
+ * Ctrl-C (or a kill) while a command writes a file: the temp files of unfinished writes are removed (the
+ * target was never touched) and the process exits 130 (143 for SIGTERM). A command that stops cleanly by
+ * itself (train) adds its own listener, and this one then stands aside.
+ */
+export function removeTempFilesOnInterrupt(): void {
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    process.on(signal, () => {
+      if (process.listenerCount(signal) > 1) return;
+      removeLiveTempFiles();
+      process.exit(code);
+    });
+  }
+  process.on("exit", removeLiveTempFiles);
+}
+
 export function exitQuietlyOnClosedPipe(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (e: NodeJS.ErrnoException) => {

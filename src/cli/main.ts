@@ -5,7 +5,7 @@
 import { EXIT, isTunekitError } from "../util/errors.js";
 import { runCommand, usageError } from "./command.js";
 import { commandTable } from "./commands/index.js";
-import { colorEnabled, exitQuietlyOnClosedPipe, palette, processIO, type CliIO } from "./io.js";
+import { colorEnabled, exitQuietlyOnClosedPipe, palette, processIO, removeTempFilesOnInterrupt, type CliIO } from "./io.js";
 import { VERSION } from "../version.js";
 
 function topHelp(): string {
@@ -24,7 +24,7 @@ function topHelp(): string {
   return lines.join("\n") + "\n";
 }
 
-export { exitQuietlyOnClosedPipe };
+export { exitQuietlyOnClosedPipe, removeTempFilesOnInterrupt };
 
 /** Reports an error on stderr (or as JSON on stdout with --json) and returns the exit code. */
 export function reportError(e: unknown, io: CliIO, json: boolean): number {
@@ -89,6 +89,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
 const invokedAsScript = process.argv[1] !== undefined && /[\\/]cli[\\/]main\.(ts|js)$/.test(process.argv[1]);
 if (invokedAsScript) {
   exitQuietlyOnClosedPipe();
+  removeTempFilesOnInterrupt();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

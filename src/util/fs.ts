@@ -2,7 +2,7 @@
  * File helpers that never leave a partial output file: everything is written to a temporary file in
  * the target's folder and renamed into place only once complete (rename is atomic on one file system).
  */
-import { createWriteStream, existsSync, promises as fsp, readdirSync, statSync, type WriteStream } from "node:fs";
+import { createWriteStream, existsSync, promises as fsp, readdirSync, rmSync, statSync, type WriteStream } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -12,9 +12,25 @@ function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
+/** Temp files being written right now, so an interrupted process can remove them (see removeLiveTempFiles). */
+const liveTemps = new Set<string>();
+
+/** Removes the temp files of writes still in progress (synchronous: safe in exit and signal handlers). */
+export function removeLiveTempFiles(): void {
+  for (const p of liveTemps) {
+    try {
+      rmSync(p, { force: true });
+    } catch {
+      // best effort: the process is going away
+    }
+  }
+  liveTemps.clear();
+}
+
 /** Writes `data` to `path` atomically (temp file, fsync, rename). */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = tempPathFor(path);
+  liveTemps.add(tmp);
   try {
     const fh = await fsp.open(tmp, "w");
     try {
@@ -27,6 +43,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   } catch (e) {
     await fsp.rm(tmp, { force: true }).catch(() => {});
     throw fsError(e, path, "write");
+  } finally {
+    liveTemps.delete(tmp);
   }
 }
 
@@ -44,6 +62,7 @@ export class AtomicWriter {
   constructor(path: string) {
     this.path = path;
     this.tempPath = tempPathFor(path);
+    liveTemps.add(this.tempPath);
     this.stream = createWriteStream(this.tempPath);
     this.stream.on("error", (e) => {
       this.failed ??= e;
@@ -82,6 +101,8 @@ export class AtomicWriter {
     } catch (e) {
       await fsp.rm(this.tempPath, { force: true }).catch(() => {});
       throw fsError(e, this.path, "write");
+    } finally {
+      liveTemps.delete(this.tempPath);
     }
   }
 
@@ -90,6 +111,7 @@ export class AtomicWriter {
     this.done = true;
     this.stream.destroy();
     await fsp.rm(this.tempPath, { force: true }).catch(() => {});
+    liveTemps.delete(this.tempPath);
   }
 }
 

@@ -4,7 +4,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { convertFile } from "../../src/dataset/convert.js";
 import { validateFile } from "../../src/dataset/validate.js";
-import { runCli } from "../helpers/cli.js";
+import { projectRoot, runCli } from "../helpers/cli.js";
+import { spawn } from "node:child_process";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
 
 const readJsonl = (p: string) =>
@@ -187,5 +188,40 @@ test("real data: LLaMA-Factory glaive tool-call ShareGPT and Alpaca convert with
     assert.equal(readJsonl(aout).length, 999);
   } finally {
     tmp.cleanup();
+  }
+});
+
+test("CLI: Ctrl-C during a long convert exits 130 and leaves neither the output nor a temp file", async () => {
+  const t = tempDir("tunekit-convert-int-");
+  try {
+    const input = join(t.dir, "big.jsonl");
+    // About 60 MB of Alpaca records: long enough to interrupt mid-write on any machine here.
+    const rec = (i: number) => JSON.stringify({ instruction: `Summarise ticket ${i}: ${"the printer jams on page two again ".repeat(20)}`, input: "", output: `TL;DR: ticket ${i}.\nNext step: reboot.` });
+    const lines: string[] = [];
+    for (let i = 0; i < 80_000; i++) lines.push(rec(i));
+    writeFileSync(input, lines.join("\n") + "\n");
+    const out = join(t.dir, "out.jsonl");
+    const child = spawn(process.execPath, ["--import", "tsx", join(projectRoot, "src/cli/main.ts"), "convert", input, "--to", "openai-chat", "-o", out], {
+      cwd: projectRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    // Interrupt as soon as the temp file of the output exists.
+    const deadline = Date.now() + 60_000;
+    let sawTemp = false;
+    while (Date.now() < deadline && child.exitCode === null) {
+      if (readdirSync(t.dir).some((f) => f.startsWith(".out.jsonl.tmp-"))) {
+        sawTemp = true;
+        child.kill("SIGINT");
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const code = await closed;
+    assert.ok(sawTemp, "the conversion finished before it could be interrupted");
+    assert.equal(code, 130);
+    assert.deepEqual(readdirSync(t.dir), ["big.jsonl"]);
+  } finally {
+    t.cleanup();
   }
 });
