@@ -79,20 +79,25 @@ function wordHashes(text: string, out: number[]): void {
   if (inWord) out.push(fmix32(h));
 }
 
-/** The MinHash signature of a text's word 3-grams (single words for texts under 3 words). */
-export function minhashSignature(text: string): Uint32Array {
-  const sig = new Uint32Array(MINHASH_BINS).fill(EMPTY);
+/** Fills `sig` with the MinHash of a text's word 3-grams (single words for texts under 3 words). */
+function fillSignature(text: string, sig: Uint32Array): Uint32Array {
+  sig.fill(EMPTY);
   const wh: number[] = [];
   wordHashes(text, wh);
-  const add = (h: number) => {
+  const shingles = wh.length < 3 ? wh.length : wh.length - 2;
+  for (let i = 0; i < shingles; i++) {
+    const h = wh.length < 3 ? fmix32(wh[i]) : combine32(combine32(wh[i], wh[i + 1]), wh[i + 2]);
     const bin = h >>> BIN_SHIFT;
     const v = h & 0x03ffffff;
     if (v < sig[bin]) sig[bin] = v;
-  };
-  if (wh.length < 3) for (const h of wh) add(fmix32(h));
-  else for (let i = 0; i + 2 < wh.length; i++) add(combine32(combine32(wh[i], wh[i + 1]), wh[i + 2]));
+  }
   densify(sig);
   return sig;
+}
+
+/** The MinHash signature of a text's word 3-grams (single words for texts under 3 words). */
+export function minhashSignature(text: string): Uint32Array {
+  return fillSignature(text, new Uint32Array(MINHASH_BINS));
 }
 
 const scratch = new Uint32Array(MINHASH_BINS);
@@ -102,25 +107,7 @@ const scratch = new Uint32Array(MINHASH_BINS);
  * quarter of the bytes to pass from a worker thread to the main thread.
  */
 export function minhashSignature8(text: string): Uint8Array {
-  const sig = scratch.fill(EMPTY);
-  const wh: number[] = [];
-  wordHashes(text, wh);
-  if (wh.length < 3) {
-    for (const w of wh) {
-      const h = fmix32(w);
-      const bin = h >>> BIN_SHIFT;
-      const v = h & 0x03ffffff;
-      if (v < sig[bin]) sig[bin] = v;
-    }
-  } else {
-    for (let i = 0; i + 2 < wh.length; i++) {
-      const h = combine32(combine32(wh[i], wh[i + 1]), wh[i + 2]);
-      const bin = h >>> BIN_SHIFT;
-      const v = h & 0x03ffffff;
-      if (v < sig[bin]) sig[bin] = v;
-    }
-  }
-  densify(sig);
+  const sig = fillSignature(text, scratch);
   const out = new Uint8Array(MINHASH_BINS);
   for (let b = 0; b < MINHASH_BINS; b++) out[b] = sig[b] & 0xff;
   return out;
