@@ -50,6 +50,9 @@ test("train refuses a dataset with nothing to learn (every assistant turn has we
   const last = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
   assert.equal(last.type, "error");
   assert.equal(last.code, "empty_loss_mask");
+  // The nested form hosted training's error events use, for scripts that read both.
+  assert.equal(last.error.code, "empty_loss_mask");
+  assert.equal(last.error.message, last.message);
 });
 
 const mainTs = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));

@@ -154,8 +154,8 @@ async function runLocal(ctx: CommandContext): Promise<number> {
     const runDir = resumeDir ?? str(ctx, "output");
     if (runDir && (await import("node:fs")).existsSync(`${runDir}/run.json`)) await recordInStore(ctx, runDir);
     if (json && lastEvent?.type !== "error") {
-      const err = isTunekitError(e) ? e : undefined;
-      ctx.out(JSON.stringify({ type: "error", code: err?.code ?? "internal", message: (e as Error).message, ...(err?.hint ? { hint: err.hint } : {}) }));
+      const { trainErrorEvent } = await import("../../engine/train/train-run.js");
+      ctx.out(JSON.stringify(trainErrorEvent(e)));
     }
     if (json && isTunekitError(e)) {
       ctx.err(`error[${e.code}] ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`);

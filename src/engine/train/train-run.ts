@@ -31,7 +31,21 @@ export interface TrainRequest {
 export type TrainRunEvent =
   | TrainEvent
   | { type: "warning"; code: string; message: string; details?: Record<string, unknown> }
-  | { type: "error"; code: string; message: string; hint?: string };
+  | {
+      type: "error";
+      code: string;
+      message: string;
+      hint?: string;
+      /** The same fields nested, as hosted training's error events have them (one way to read both). */
+      error: { code: string; message: string; hint?: string };
+    };
+
+/** The error event for a failure (a TunekitError's code and hint, or "internal"). */
+export function trainErrorEvent(e: unknown): Extract<TrainRunEvent, { type: "error" }> {
+  const err = isTunekitError(e) ? e : undefined;
+  const fields = { code: err?.code ?? "internal", message: e instanceof Error ? e.message : String(e), ...(err?.hint ? { hint: err.hint } : {}) };
+  return { type: "error", ...fields, error: fields };
+}
 
 export interface TrainCallbacks {
   onEvent?(e: TrainRunEvent): void;
@@ -204,8 +218,7 @@ async function execute(
     rec.status = "failed";
     rec.error = { code: err?.code ?? "internal", message: (e as Error).message };
     await writeRunRecord(outDir, rec).catch(() => {});
-    const ev: TrainRunEvent = { type: "error", code: err?.code ?? "internal", message: (e as Error).message, ...(err?.hint ? { hint: err.hint } : {}) };
-    await metrics.append(ev).catch(() => {});
+    await metrics.append(trainErrorEvent(e)).catch(() => {});
     throw e;
   } finally {
     await metrics.close();
