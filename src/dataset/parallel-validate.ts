@@ -6,7 +6,7 @@
  */
 import { promises as fsp } from "node:fs";
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import { Worker, type ResourceLimits } from "node:worker_threads";
 import { fsError } from "../util/errors.js";
 import type { DatasetFormat, DatasetIssue } from "./types.js";
 import { LineBatcher, type BatchItem } from "./line-batches.js";
@@ -49,16 +49,23 @@ export function defaultWorkerCount(): number {
  */
 const WORKER_LIMITS = { maxOldGenerationSizeMb: 192, maxYoungGenerationSizeMb: 16 };
 
-/** Starts a worker on validate-worker (compiled .js, or .ts through tsx when running from sources). */
-function startWorker(setup: WorkerSetup): Worker {
+/**
+ * Starts a worker thread on a module next to this one (`name` without extension): the compiled .js, or
+ * the .ts through tsx when running from sources.
+ */
+export function startModuleWorker(name: string, workerData: unknown, resourceLimits: ResourceLimits): Worker {
   const here = import.meta.url;
   if (here.endsWith(".ts")) {
-    const url = new URL("./validate-worker.ts", here).href;
+    const url = new URL(`./${name}.ts`, here).href;
     const tsx = import.meta.resolve("tsx/esm/api");
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-    return new Worker(code, { eval: true, workerData: setup, resourceLimits: WORKER_LIMITS });
+    return new Worker(code, { eval: true, workerData, resourceLimits });
   }
-  return new Worker(new URL("./validate-worker.js", here), { workerData: setup, resourceLimits: WORKER_LIMITS });
+  return new Worker(new URL(`./${name}.js`, here), { workerData, resourceLimits });
+}
+
+function startWorker(setup: WorkerSetup): Worker {
+  return startModuleWorker("validate-worker", setup, WORKER_LIMITS);
 }
 
 /** The file's format from its first parseable record (read from the first chunk only). */

@@ -11,8 +11,8 @@
  * package's (tested on a large mixed corpus; see chunkTable.ts for the one-in-2^64 caveat); BPE itself
  * is the package's.
  */
-import o200kApi from "gpt-tokenizer/encoding/o200k_base";
-import cl100kApi from "gpt-tokenizer/encoding/cl100k_base";
+import { createRequire } from "node:module";
+import type o200kApiType from "gpt-tokenizer/encoding/o200k_base";
 import { TunekitError } from "../util/errors.js";
 import type { Tokenizer } from "./types.js";
 import { nextCl100k, nextO200k } from "./openaiPretokenize.js";
@@ -20,7 +20,19 @@ import { ChunkCountTable, FNV_OFFSET, FNV_PRIME, H2_OFFSET, H2_PRIME, fnv1a, has
 
 export type OpenAiEncodingName = "o200k_base" | "cl100k_base";
 
-type GptEncodingApi = typeof o200kApi;
+type GptEncodingApi = typeof o200kApiType;
+
+const requireCjs = createRequire(import.meta.url);
+
+/**
+ * The package's API for one encoding, loaded when a tokenizer for it is first built: each encoding's
+ * tables take about 250 ms and tens of MB to load, which commands and threads that never count tokens
+ * (and the encoding not in use) should not pay. Loaded synchronously through the package's CommonJS build.
+ */
+function loadEncoding(encoding: OpenAiEncodingName): GptEncodingApi {
+  const m = requireCjs(encoding === "o200k_base" ? "gpt-tokenizer/encoding/o200k_base" : "gpt-tokenizer/encoding/cl100k_base") as { default: GptEncodingApi };
+  return m.default;
+}
 
 /** The parts of gpt-tokenizer's (internal) BPE core that the fast counter uses. */
 interface BpeCore {
@@ -62,7 +74,7 @@ export class OpenAiTokenizer implements Tokenizer {
 
   constructor(encoding: OpenAiEncodingName) {
     this.name = encoding;
-    this.api = encoding === "o200k_base" ? o200kApi : cl100kApi;
+    this.api = loadEncoding(encoding);
     this.splitRegex = openAiSplitRegex(encoding);
     this.vocabSize = this.api.vocabularySize;
     // gpt-tokenizer keeps its BPE core on a private field; if a future version moves it, count() falls

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { validateFile } from "../../src/dataset/validate.js";
+import { isTunekitError } from "../../src/util/errors.js";
 import { runCli, projectRoot } from "../helpers/cli.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
 
@@ -276,4 +277,29 @@ test("--model: real token counts (OpenAI encoding and an open model's tokenizer 
   assert.equal(st.tokenizerModel, tokDir);
   assert.ok(st.tokens.min > 50);
   assert.ok(st.assistantTokens.sum > 0 && st.assistantTokens.sum < st.tokens.sum);
+});
+
+test("parallel full validation runs in a capped coordinator thread: same report, progress and typed errors come back", async () => {
+  const t = tempDir("tunekit-validate-coord-");
+  try {
+    const p = join(t.dir, "d.jsonl");
+    writeFileSync(p, Array.from({ length: 40 }, (_, i) => JSON.stringify({ messages: [sys, { role: "user", content: `question ${i}` }, asst] })).join("\n") + "\n");
+    const seen: number[] = [];
+    const viaCoordinator = await validateFile(p, { workers: 2, parallelMinBytes: 0, model: "gpt-4o-mini", onProgress: (pr) => seen.push(pr.bytesRead) });
+    const here = await validateFile(p, { workers: 2, parallelMinBytes: 0, model: "gpt-4o-mini", coordinator: false });
+    assert.deepEqual(viaCoordinator, here);
+    assert.ok(seen.length > 0 && seen.at(-1)! > 0, "progress reaches the caller");
+    // A TunekitError raised inside the coordinator arrives as one, code and exit code intact.
+    // (Form feeds: blank lines to the reader, but not skipped by the parallel path's first-byte check.)
+    const blank = join(t.dir, "blank.jsonl");
+    writeFileSync(blank, "\f\n\f\n\f\n");
+    await assert.rejects(validateFile(blank, { workers: 2, parallelMinBytes: 0 }), (e: unknown) => {
+      assert.ok(isTunekitError(e));
+      assert.equal(e.code, "empty_file");
+      assert.equal(e.exitCode, 1);
+      return true;
+    });
+  } finally {
+    t.cleanup();
+  }
 });
