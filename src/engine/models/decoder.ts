@@ -91,7 +91,7 @@ export interface DecoderOptions {
   fusedRotary?: boolean;
 }
 
-/** y = x W^T for a frozen weight W [out, in] (see DecoderOptions.pretransposedWeights). */
+/** y = x W^T for a frozen weight W [out, in] (see DecoderOptions.pretransposedWeights; that form records no gradient: inference graphs only). */
 export function frozenMatmul(g: Graph, x: Value, w: Value, pretransposed: boolean): Value {
   if (!pretransposed) return op.matmul(g, x, w, { transB: true });
   const [out, inn] = w.shape;
@@ -157,7 +157,8 @@ export function buildDecoder(
 ): DecoderOutputs {
   const { numHeads: H, numKvHeads: KV, headDim: hd } = c;
   const group = H / KV;
-  const fused = options.fusedRotary ? rotaryCaches(g, c) : undefined;
+  // The tables hold every position: for very long contexts (over 2^23 entries, 32 MB each) the ops stay.
+  const fused = options.fusedRotary && c.maxPositionEmbeddings * (hd / 2) <= 1 << 23 ? rotaryCaches(g, c) : undefined;
   const { cos, sin } = fused ? { cos: undefined, sin: undefined } : rotaryTables(g, c, inp.positions, dtype);
   const rope = (x: Value): Value =>
     fused
