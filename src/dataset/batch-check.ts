@@ -38,6 +38,16 @@ export interface WorkerOutcome {
   features?: ExampleFeatures | QuickFeatures;
 }
 
+/**
+ * A batch's results: the outcomes of lines with anything to report, and, in quick mode, the plain valid
+ * lines packed as [line, messages, tokens, assistantTokens] rows (-1 = no token count). Packed rows cost
+ * no object per line to pass between threads or to consume.
+ */
+export interface BatchResult {
+  outcomes: WorkerOutcome[];
+  packed?: Int32Array;
+}
+
 /** Per-thread state: the feature context (tokenizer) and the sample of final replies. */
 export class BatchChecker {
   private ctx: FeatureContext | undefined;
@@ -47,6 +57,20 @@ export class BatchChecker {
   private context(): FeatureContext {
     this.ctx ??= createFeatureContext(this.setup.model !== undefined ? { model: this.setup.model } : {});
     return this.ctx;
+  }
+
+  /** run(), with quick mode's plain valid lines packed (see BatchResult). */
+  runBatch(job: WorkerJob): BatchResult {
+    const all = this.run(job);
+    if (this.setup.mode !== "quick") return { outcomes: all };
+    const outcomes: WorkerOutcome[] = [];
+    const rows: number[] = [];
+    for (const o of all) {
+      const f = o.features as QuickFeatures | undefined;
+      if (o.valid && f && !o.issues && !o.notes && !o.blank) rows.push(o.line, f.messages, f.tokens ?? -1, f.assistantTokens ?? -1);
+      else outcomes.push(o);
+    }
+    return { outcomes, packed: Int32Array.from(rows) };
   }
 
   run(job: WorkerJob): WorkerOutcome[] {

@@ -14,11 +14,13 @@ import { LineSplitter } from "./lines.js";
 import { processJsonLine } from "./record.js";
 import { issue } from "./formats/types.js";
 import type { WorkerReply } from "./validate-worker.js";
-import { BatchChecker, type WorkerJob, type WorkerOutcome, type WorkerSetup } from "./batch-check.js";
+import { BatchChecker, type BatchResult, type WorkerJob, type WorkerOutcome, type WorkerSetup } from "./batch-check.js";
 
 export interface ParallelSink {
   /** Called for every outcome, in file order. */
   outcome(o: WorkerOutcome): void;
+  /** A plain valid line of quick mode (no issues, no notes), in file order with the outcomes. tokens -1: none. */
+  quickRow(line: number, messages: number, tokens: number, assistantTokens: number): void;
   progress(bytesRead: number, totalBytes: number): void;
 }
 
@@ -134,7 +136,7 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
       w.postMessage(msg, transfer);
     });
 
-  const queue: Promise<WorkerOutcome[]>[] = [];
+  const queue: Promise<BatchResult>[] = [];
   // Results are consumed in file order; up to this many batches wait in the queue (1 MB each by default).
   const maxInFlight = n * 8;
   let jobId = 0;
@@ -146,8 +148,16 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
   const WORKER_BACKLOG = 3;
   const backlog = new Map<Worker, number>(workers.map((w) => [w, 0]));
   let currentFormat = format;
-  const consume = (outs: WorkerOutcome[]) => {
-    for (const o of outs) sink.outcome(o);
+  // Outcomes and packed rows are each in line order: merge them.
+  const consume = ({ outcomes: outs, packed }: BatchResult) => {
+    const rows = packed ? packed.length / 4 : 0;
+    let k = 0;
+    for (let r = 0; r < rows; r++) {
+      const line = packed![r * 4];
+      while (k < outs.length && outs[k].line < line) sink.outcome(outs[k++]);
+      sink.quickRow(line, packed![r * 4 + 1], packed![r * 4 + 2], packed![r * 4 + 3]);
+    }
+    while (k < outs.length) sink.outcome(outs[k++]);
   };
   const dispatch = async (item: BatchItem) => {
     while (queue.length >= maxInFlight) consume(await queue.shift()!);
@@ -155,20 +165,20 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
       const i: DatasetIssue = issue(item.line, "line_too_long", `line is ${item.byteLength} bytes, over the limit of ${opts.maxLineBytes} bytes; skipped`, "error", {
         bytes: item.byteLength,
       });
-      queue.push(Promise.resolve([{ line: item.line, issues: [i], notes: [] }]));
+      queue.push(Promise.resolve({ outcomes: [{ line: item.line, issues: [i], notes: [] }] }));
       return;
     }
     const id = jobId++;
     const job: WorkerJob = { id, buf: item.buf, firstLine: item.firstLine, unterminated: item.unterminated, fileFormat: currentFormat };
     const worker = workers.reduce((a, b) => (backlog.get(b)! < backlog.get(a)! ? b : a));
     if (backlog.get(worker)! >= WORKER_BACKLOG) {
-      queue.push(Promise.resolve(local.run(job)));
+      queue.push(Promise.resolve(local.runBatch(job)));
       return;
     }
     backlog.set(worker, backlog.get(worker)! + 1);
     const p = call(worker, id, job, [item.buf.buffer as ArrayBuffer]).then((r) => {
       backlog.set(worker, backlog.get(worker)! - 1);
-      return "outcomes" in r ? r.outcomes : [];
+      return "outcomes" in r ? { outcomes: r.outcomes, ...(r.packed ? { packed: r.packed } : {}) } : { outcomes: [] };
     });
     p.catch(() => {}); // a failure is raised where the queue is awaited, not as an unhandled rejection
     queue.push(p);

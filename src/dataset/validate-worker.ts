@@ -2,9 +2,9 @@
  * Worker thread for parallel validation: runs a BatchChecker on the batches the main thread sends.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { BatchChecker, type WorkerJob, type WorkerOutcome, type WorkerSetup } from "./batch-check.js";
+import { BatchChecker, type BatchResult, type WorkerJob, type WorkerSetup } from "./batch-check.js";
 
-export type WorkerReply = { id: number; outcomes: WorkerOutcome[] } | { id: -1; samples: string[] } | { id: -2; error: string };
+export type WorkerReply = ({ id: number } & BatchResult) | { id: -1; samples: string[] } | { id: -2; error: string };
 
 const checker = new BatchChecker(workerData as WorkerSetup);
 
@@ -14,7 +14,8 @@ parentPort!.on("message", (msg: WorkerJob | { finish: true }) => {
       parentPort!.postMessage({ id: -1, samples: checker.replies.items() } satisfies WorkerReply);
       return;
     }
-    parentPort!.postMessage({ id: msg.id, outcomes: checker.run(msg) } satisfies WorkerReply);
+    const r = checker.runBatch(msg);
+    parentPort!.postMessage({ id: msg.id, ...r } satisfies WorkerReply, r.packed ? [r.packed.buffer as ArrayBuffer] : []);
   } catch (e) {
     parentPort!.postMessage({ id: -2, error: (e as Error)?.stack ?? String(e) } satisfies WorkerReply);
   }

@@ -259,6 +259,7 @@ async function validateInWorkers(file: string, options: ValidateOptions, issues:
   const quick = mode === "quick" ? new QuickAggregator({ model: options.model, tokenLimit }) : undefined;
   let examples = 0;
   let records = 0;
+  const row: QuickFeatures = { line: 0, messages: 0 }; // reused: the aggregator keeps numbers, not the object
   const res = await validateJsonlParallel(
     {
       file,
@@ -278,6 +279,20 @@ async function validateInWorkers(file: string, options: ValidateOptions, issues:
         const index = examples++;
         if (o.features && full) full.add({ ...(o.features as ExampleFeatures), index });
         else if (o.features && quick) quick.add(o.features as QuickFeatures);
+      },
+      quickRow(line, messages, tokens, assistantTokens) {
+        records++;
+        examples++;
+        row.line = line;
+        row.messages = messages;
+        if (tokens >= 0) {
+          row.tokens = tokens;
+          row.assistantTokens = assistantTokens;
+        } else {
+          delete row.tokens;
+          delete row.assistantTokens;
+        }
+        quick?.add(row);
       },
       progress(done, total) {
         options.onProgress?.({ bytesRead: done, totalBytes: total, examples });
