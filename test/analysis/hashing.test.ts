@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Hash53, hash32, hash53, fmix32, combine32, isSpaceCode } from "../../src/dataset/analysis/hash.js";
-import { MINHASH_BINS, minhashSignature, minhashSignature8, words } from "../../src/dataset/analysis/minhash.js";
+import { Hash53, hash53, fmix32, combine32, isSpaceCode } from "../../src/dataset/analysis/hash.js";
+import { MINHASH_BINS, minhashSignature, minhashSignature8 } from "../../src/dataset/analysis/minhash.js";
 import { SignatureStore } from "../../src/dataset/analysis/near-duplicates.js";
 
 // Texts with the cases the one-pass scanners must get right: whitespace runs of every kind, CRLF,
@@ -40,6 +40,14 @@ test("Hash53.normalized equals hash53 of the regex-normalised text", () => {
 test("isSpaceCode agrees with the \\s class on the BMP", () => {
   for (let c = 0; c < 0x10000; c++) assert.equal(isSpaceCode(c), /\s/.test(String.fromCharCode(c)), `U+${c.toString(16)}`);
 });
+
+// The straightforward reference: word strings from a regex over the lowercased text, each hashed whole.
+const words = (text: string): string[] => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return fmix32(h);
+}
 
 /** The signature from word strings (the straightforward way), before densifying empty bins. */
 function referenceBins(text: string): Uint32Array {

@@ -1,26 +1,10 @@
-/** Fast non-cryptographic string hashes (cyrb53-style mixing): 53-bit numbers for Map/Set keys and 32-bit for MinHash. */
+/** Fast non-cryptographic string hashes (cyrb53-style mixing): 53-bit numbers for Map/Set keys, and the 32-bit mixers MinHash uses. */
 
 /** A 53-bit hash of a string, as a JS number (exact in a double, usable as a Map key). */
 export function hash53(s: string, seed = 0): number {
-  let h1 = 0xdeadbeef ^ seed;
-  let h2 = 0x41c6ce57 ^ seed;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
-}
-
-/** A 32-bit hash of a string (unsigned). */
-export function hash32(s: string, seed = 0): number {
-  let h = 0x811c9dc5 ^ seed;
-  for (let i = 0; i < s.length; i++) {
-    h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  }
-  return fmix32(h);
+  const h = new Hash53(seed);
+  h.text(s);
+  return h.digest();
 }
 
 /** Murmur3's finaliser: spreads the bits of a 32-bit value. */

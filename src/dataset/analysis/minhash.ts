@@ -10,11 +10,6 @@ export const MINHASH_BINS = 64;
 const BIN_SHIFT = 32 - 6; // log2(64)
 const EMPTY = 0xffffffff;
 
-/** Words of normalised text: lowercase letters and digits, everything else a separator. */
-export function words(text: string): string[] {
-  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-}
-
 const WORD_CHAR = /^[\p{L}\p{N}]$/u;
 /** Lowercased code of a non-ASCII letter or digit, or -1 for a separator (cached: texts reuse few). */
 const wideChars = new Map<number, number>();
@@ -30,8 +25,9 @@ function wideLower(code: number): number {
 }
 
 /**
- * The 32-bit hashes of a text's words, as hash32 of each lowercased word would give them, computed in
- * one pass over the characters (no lowercased copy, no word strings: this runs on every example).
+ * The 32-bit hashes of a text's words (runs of letters and digits, lowercased): FNV-1a over each word's
+ * UTF-16 units, finished with fmix32. Computed in one pass over the characters (no lowercased copy, no
+ * word strings: this runs on every example).
  */
 function wordHashes(text: string, out: number[]): void {
   const n = text.length;
