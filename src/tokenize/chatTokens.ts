@@ -81,11 +81,16 @@ function roleTokens(tokenizer: Tokenizer, role: string): number {
   return n;
 }
 
+/** Tokens of a text that recurs whole across a dataset (system prompts, tool definitions). */
+function countRecurring(tokenizer: Tokenizer, text: string): number {
+  return tokenizer.countRepeated ? tokenizer.countRepeated(text) : tokenizer.count(text);
+}
+
 /** Content and tool-call tokens of one message, without framing. */
 function messageBodyTokens(m: ChatMessage, tokenizer: Tokenizer): number {
   const text = typeof m.content === "string" ? m.content : contentText(m.content);
   // System prompts recur whole across a dataset; user and assistant texts rarely do.
-  let n = (m.role === "system" || m.role === "developer") && tokenizer.countRepeated ? tokenizer.countRepeated(text) : tokenizer.count(text);
+  let n = m.role === "system" || m.role === "developer" ? countRecurring(tokenizer, text) : tokenizer.count(text);
   if (Array.isArray(m.tool_calls)) {
     for (const call of m.tool_calls) {
       const fn = call?.function;
@@ -107,8 +112,7 @@ export function toolsTokens(tools: unknown[], tokenizer: Tokenizer): number {
     if ((t as { type?: unknown } | null)?.type === "function" && fn && typeof fn === "object") functions.push(fn as FunctionDef);
     else other += tokenizer.count(JSON.stringify(t) ?? "");
   }
-  const ns = functions.length > 0 ? formatFunctionNamespace(functions) : "";
-  const fnTokens = functions.length > 0 ? (tokenizer.countRepeated ? tokenizer.countRepeated(ns) : tokenizer.count(ns)) + TOOLS_FRAMING : 0;
+  const fnTokens = functions.length > 0 ? countRecurring(tokenizer, formatFunctionNamespace(functions)) + TOOLS_FRAMING : 0;
   return fnTokens + other;
 }
 
