@@ -47,9 +47,7 @@ export function blankOutcome(line: number): RecordOutcome {
 
 /** Checks one JSONL line's bytes. `fileFormat` undefined means "this record decides it". */
 export function processJsonLine(bytes: Buffer, line: number, unterminated: boolean, fileFormat: DatasetFormat | undefined): RecordOutcome {
-  if (isBlank(bytes)) {
-    return { line, parsed: false, blank: true, issues: [issue(line, "blank_line", "blank line (ignored)", "warning")], notes: [] };
-  }
+  if (isBlank(bytes)) return blankOutcome(line);
   const bad = firstInvalidUtf8(bytes);
   if (bad >= 0) {
     const hex = bytes[bad].toString(16).toUpperCase().padStart(2, "0");

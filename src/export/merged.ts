@@ -28,10 +28,6 @@ export const TOKENIZER_FILES = [
   "chat_template.jinja",
 ];
 
-export function refuseNonEmpty(out: string): void {
-  refuseNonEmptyFolder(out);
-}
-
 /** Builds a folder under a temporary sibling name, then renames it to `out`. */
 export async function buildFolderAtomically(out: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const target = resolve(out);
@@ -55,7 +51,7 @@ export interface MergedExport {
 
 export async function exportMerged(runDir: string, out: string): Promise<MergedExport> {
   const rec = await readRunRecord(runDir);
-  refuseNonEmpty(out);
+  refuseNonEmptyFolder(out);
   const model = await loadModel(rec.modelDir);
   const adapter = await readPeftAdapter(runPaths(runDir).adapter, { config: model.config });
   const merged = mergeLora(model.weights, adapter);

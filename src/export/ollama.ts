@@ -12,7 +12,8 @@ import { readModelConfig } from "../engine/io/config.js";
 import { readRunRecord, runPaths } from "../engine/train/run-dir.js";
 import { TunekitError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
-import { buildFolderAtomically, refuseNonEmpty } from "./merged.js";
+import { buildFolderAtomically } from "./merged.js";
+import { refuseNonEmptyFolder } from "../util/fs.js";
 
 /** Architectures (config.json model_type) whose safetensors adapters Ollama's ADAPTER accepts. */
 export const OLLAMA_ADAPTER_ARCHITECTURES = ["llama", "mistral", "gemma", "gemma2"];
@@ -95,7 +96,7 @@ export async function exportOllama(runDir: string, out: string): Promise<{ out: 
       { hint: `export the merged model (tunekit export ${runDir} --merged OUT) and write the Modelfile's TEMPLATE by hand to match training` },
     );
   }
-  refuseNonEmpty(out);
+  refuseNonEmptyFolder(out);
   // FROM: the base model's local folder (Ollama imports safetensors folders; a hub id resolves into the
   // HF cache), absolute so the Modelfile works from anywhere.
   const from = resolve(rec.modelDir);

@@ -214,11 +214,11 @@ async function execute(
     emit(result.final);
     return { runDir: outDir, adapterDir: paths.adapter, done: result.final };
   } catch (e) {
-    const err = isTunekitError(e) ? e : undefined;
+    const ev = trainErrorEvent(e);
     rec.status = "failed";
-    rec.error = { code: err?.code ?? "internal", message: (e as Error).message };
+    rec.error = { code: ev.code, message: ev.message };
     await writeRunRecord(outDir, rec).catch(() => {});
-    await metrics.append(trainErrorEvent(e)).catch(() => {});
+    await metrics.append(ev).catch(() => {});
     throw e;
   } finally {
     await metrics.close();
