@@ -42,10 +42,6 @@ export function palette(enabled: boolean): Palette {
 }
 
 /**
- * `tunekit ... | head` closes stdout early: that is the reader's choice, not an error, so the process
- * ends quietly instead of printing an EPIPE stack trace.
- */
-/**
  * Ctrl-C (or a kill) while a command writes a file: the temp files of unfinished writes are removed (the
  * target was never touched) and the process exits 130 (143 for SIGTERM). A command that stops cleanly by
  * itself (train) adds its own listener, and this one then stands aside.
@@ -61,6 +57,10 @@ export function removeTempFilesOnInterrupt(): void {
   process.on("exit", removeLiveTempFiles);
 }
 
+/**
+ * `tunekit ... | head` closes stdout early: that is the reader's choice, not an error, so the process
+ * ends quietly instead of printing an EPIPE stack trace.
+ */
 export function exitQuietlyOnClosedPipe(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (e: NodeJS.ErrnoException) => {

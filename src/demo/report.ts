@@ -2,7 +2,7 @@
  * The demo's report: one self-contained HTML page (no network, all text escaped), a Markdown twin and
  * a terminal summary. It shows only what the run measured, and says which model and settings.
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { esc } from "../report/escape.js";
 import { PALETTE, groupedBars } from "../report/svg.js";
 import { writeFileAtomic } from "../util/fs.js";
@@ -59,7 +59,7 @@ export function renderDemoHtml(r: DemoResult): string {
     .join("");
   const validation = table(
     ["dataset", "examples", "errors", "warnings", "fact-teaching examples"],
-    r.validation.map((v) => [v.file.split(/[\\/]/).pop() ?? v.file, String(v.examples), String(v.errors), String(v.warnings), String(v.factInjection)]),
+    r.validation.map((v) => [basename(v.file), String(v.examples), String(v.errors), String(v.warnings), String(v.factInjection)]),
   );
   const training = table(
     ["run", "examples", "steps", "first loss", "last loss", "held-out loss", "seconds"],
@@ -100,7 +100,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f9fafb;
 <h2>1. The datasets</h2>
 ${validation}
 <p><b>tunekit advise</b>, before any training:</p>
-<ul>${r.advice.map((a) => `<li><code>${esc(a.file.split(/[\\/]/).pop())}</code>: <b>${esc(a.recommendation)}</b>. ${esc(a.summary)}</li>`).join("")}</ul>
+<ul>${r.advice.map((a) => `<li><code>${esc(basename(a.file))}</code>: <b>${esc(a.recommendation)}</b>. ${esc(a.summary)}</li>`).join("")}</ul>
 <p class="note">A fact-teaching example is one whose reply states specifics (prices, dates, durations, contacts, policies) that its prompt does not supply.</p>
 <h2>2. Behaviour: a reply format taught by fine-tuning</h2>
 <p>${esc(b.trainExamples)} support tickets trained, ${esc(b.heldOutExamples)} held out (a leak-free split). Each reply must read "TL;DR: ..." then "Next step: ...".</p>
@@ -135,7 +135,7 @@ export function renderDemoMarkdown(r: DemoResult): string {
     "",
     "## Advice before training",
     "",
-    ...r.advice.map((a) => `- ${a.file.split(/[\\/]/).pop()}: **${a.recommendation}**. ${a.summary}`),
+    ...r.advice.map((a) => `- ${basename(a.file)}: **${a.recommendation}**. ${a.summary}`),
     "",
     "## Behaviour (held-out support tickets)",
     "",
@@ -163,7 +163,7 @@ export function renderDemoMarkdown(r: DemoResult): string {
 export function renderDemoTerminal(r: DemoResult, c: Palette): string[] {
   const out = [c.bold("tunekit demo: fine-tune for behaviour, retrieve for knowledge"), c.dim(settingsLine(r)), ""];
   out.push(c.bold("Advice before training"));
-  for (const a of r.advice) out.push(`  ${(a.file.split(/[\\/]/).pop() ?? a.file).padEnd(30)} ${a.recommendation}`);
+  for (const a of r.advice) out.push(`  ${basename(a.file).padEnd(30)} ${a.recommendation}`);
   out.push("");
   out.push(c.bold("Behaviour") + " (held-out format compliance, input tokens per call, cost per 1,000 calls)");
   for (const x of r.behaviour.configs) {

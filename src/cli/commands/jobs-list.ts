@@ -20,12 +20,11 @@ const command: Command = {
   async run(ctx) {
     const limit = num(ctx, command, "limit", { integer: true, min: 1 }) ?? 50;
     const known = ["local", ...HOSTED_PROVIDERS];
-    const wanted = str(ctx, "provider");
+    const provider = str(ctx, "provider");
     // A misspelt provider would list nothing and look like "no jobs".
-    if (wanted !== undefined && !known.includes(wanted)) throw usageError(command, `unknown --provider "${wanted}" (one of ${known.join(", ")})`);
+    if (provider !== undefined && !known.includes(provider)) throw usageError(command, `unknown --provider "${provider}" (one of ${known.join(", ")})`);
     const store = openStore({ env: ctx.io.env });
     try {
-      const provider = str(ctx, "provider");
       if (bool(ctx, "refresh")) await refreshJobs(ctx, store, store.listJobs({ limit, ...(provider ? { provider } : {}) }));
       const jobs = store.listJobs({ limit, ...(provider ? { provider } : {}) });
       if (bool(ctx, "json")) {
