@@ -330,6 +330,22 @@ export function concat(g: Graph, xs: Value[], axis: number): Value {
   return y;
 }
 
+/** Split along `axis` into parts of the given sizes; the gradient is the parts' gradients concatenated. */
+export function split(g: Graph, x: Value, axis: number, sizes: number[]): Value[] {
+  const ax = normAxis(axis, x.shape.length);
+  const parts = g.emit(
+    "Split",
+    [x, g.constI64(sizes)],
+    sizes.map((n) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === ax ? n : d)) })),
+    { axis: int(ax) },
+  );
+  g.record([x], parts, (gys) => {
+    if (gys.some((v) => v === undefined)) throw new Error("split: every part must reach the loss");
+    return [g.emit1("Concat", gys as Value[], x.dtype, x.shape, { axis: int(ax) })];
+  });
+  return parts;
+}
+
 /** x[..., start:end, ...] along `axis` (fixed size on that axis). */
 export function slice(g: Graph, x: Value, axis: number, start: number, end: number): Value {
   const ax = normAxis(axis, x.shape.length);
