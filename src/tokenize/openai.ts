@@ -8,8 +8,9 @@
  * exactly (openaiPretokenize.ts), falls back to the real regex for any string with a non-ASCII
  * character, and caches the token count of every chunk in a bounded table keyed by two 32-bit hashes
  * computed while scanning, so a repeated word costs one lookup. The counts are identical to the
- * package's (tested on a large mixed corpus; see chunkTable.ts for the one-in-2^64 caveat); BPE itself
- * is the package's.
+ * package's (tested on a large mixed corpus; see chunkTable.ts for the one-in-2^64 caveat). Counting
+ * merges with tunekit's own BPE over the package's ranks (tiktokenRanks.ts: cached, so a thread starts
+ * counting in milliseconds); encode and decode are the package's.
  */
 import { createRequire } from "node:module";
 import type o200kApiType from "gpt-tokenizer/encoding/o200k_base";
@@ -17,6 +18,7 @@ import { TunekitError } from "../util/errors.js";
 import type { Tokenizer } from "./types.js";
 import { nextCl100k, nextO200k } from "./openaiPretokenize.js";
 import { ChunkCountTable, FNV_OFFSET, FNV_PRIME, H2_OFFSET, H2_PRIME, fnv1a, hash2 } from "./chunkTable.js";
+import { loadRankTable, type RankTable, type RankTableInfo } from "./tiktokenRanks.js";
 
 export type OpenAiEncodingName = "o200k_base" | "cl100k_base";
 
@@ -34,11 +36,40 @@ function loadEncoding(encoding: OpenAiEncodingName): GptEncodingApi {
   return m.default;
 }
 
-/** The parts of gpt-tokenizer's (internal) BPE core that the fast counter uses. */
+/** The parts of gpt-tokenizer's (internal) BPE core that the fast counter reads its data from. */
 interface BpeCore {
-  getBpeRankFromString(s: string): number | undefined;
-  bytePairEncode(s: string): number[];
+  bytePairRankDecoder: ArrayLike<string | number[]>;
   specialTokensEncoder?: Map<string, number>;
+}
+
+function packageVersion(): string {
+  try {
+    return (requireCjs("gpt-tokenizer/package.json") as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * The encoding's ranks for the fast counter: from tunekit's cache, else from the package's internal
+ * BPE core (and cached). Undefined if a future package version no longer has that core: count() then
+ * uses the package's public counter (slower, same result).
+ */
+function loadRanks(encoding: OpenAiEncodingName, api: () => GptEncodingApi): { table: RankTable; info: RankTableInfo } | undefined {
+  return loadRankTable(`gpt-tokenizer@${packageVersion()}-${encoding}`, () => {
+    const a = api();
+    const core = (a as unknown as { bytePairEncodingCoreProcessor?: Partial<BpeCore> }).bytePairEncodingCoreProcessor;
+    if (!core || !Array.isArray(core.bytePairRankDecoder)) return undefined;
+    const eot = encoding === "o200k_base" ? 199999 : 100257;
+    return {
+      id: encoding,
+      tokens: core.bytePairRankDecoder,
+      vocabularySize: a.vocabularySize,
+      // The package's special-token table (it lists a few more than tiktoken does; ids agree for
+      // <|endoftext|>). Taken from the package so encode/decode agree with each other.
+      special: [...(core.specialTokensEncoder ?? [["<|endoftext|>", eot]])],
+    };
+  });
 }
 
 const SPLIT_REGEX_O200K =
@@ -64,8 +95,8 @@ export class OpenAiTokenizer implements Tokenizer {
   readonly bosTokenId = undefined;
   readonly eosTokenId: number;
   readonly stopTokenIds: number[];
-  private readonly api: GptEncodingApi;
-  private readonly core: BpeCore | undefined;
+  private loadedApi: GptEncodingApi | undefined;
+  private readonly ranks: RankTable | undefined;
   private readonly splitRegex: RegExp;
   private readonly special: Map<string, number>;
   private readonly specialById: Map<number, string>;
@@ -74,24 +105,22 @@ export class OpenAiTokenizer implements Tokenizer {
 
   constructor(encoding: OpenAiEncodingName) {
     this.name = encoding;
-    this.api = loadEncoding(encoding);
     this.splitRegex = openAiSplitRegex(encoding);
-    this.vocabSize = this.api.vocabularySize;
-    // gpt-tokenizer keeps its BPE core on a private field; if a future version moves it, count() falls
-    // back to the package's public counter (slower, same result).
-    const core = (this.api as unknown as { bytePairEncodingCoreProcessor?: Partial<BpeCore> }).bytePairEncodingCoreProcessor;
-    this.core =
-      core && typeof core.getBpeRankFromString === "function" && typeof core.bytePairEncode === "function"
-        ? (core as BpeCore)
-        : undefined;
-    this.table = this.core === undefined ? undefined : new ChunkCountTable(CHUNK_TABLE_BITS, (chunk) => this.bpeCount(chunk));
-    // The package's special-token table (it lists a few more than tiktoken does; ids agree for
-    // <|endoftext|>). Taken from the package so encode/decode agree with each other.
+    const loaded = loadRanks(encoding, () => this.api);
+    this.ranks = loaded?.table;
+    this.vocabSize = loaded?.info.vocabularySize ?? this.api.vocabularySize;
+    this.table = this.ranks === undefined ? undefined : new ChunkCountTable(CHUNK_TABLE_BITS, (chunk) => this.ranks!.count(chunk));
     const eot = encoding === "o200k_base" ? 199999 : 100257;
-    this.special = new Map(this.core?.specialTokensEncoder ?? [["<|endoftext|>", eot]]);
+    this.special = new Map(loaded?.info.special ?? [["<|endoftext|>", eot]]);
     this.specialById = new Map([...this.special].map(([k, v]) => [v, k]));
     this.eosTokenId = this.special.get("<|endoftext|>") ?? eot;
     this.stopTokenIds = [this.eosTokenId];
+  }
+
+  /** The package's API (encode, decode), loaded on first use: counting does not need it. */
+  private get api(): GptEncodingApi {
+    this.loadedApi ??= loadEncoding(this.name);
+    return this.loadedApi;
   }
 
   encode(text: string, options: { addSpecialTokens?: boolean; allowSpecial?: boolean } = {}): number[] {
@@ -234,12 +263,6 @@ export class OpenAiTokenizer implements Tokenizer {
       total += table.get(chunk, 0, chunk.length, fnv1a(chunk, 0, chunk.length), hash2(chunk, 0, chunk.length));
     }
     return total;
-  }
-
-  /** BPE token count of one pre-tokenised chunk (BPE is independent per chunk). */
-  private bpeCount(chunk: string): number {
-    const core = this.core!;
-    return core.getBpeRankFromString(chunk) !== undefined ? 1 : core.bytePairEncode(chunk).length;
   }
 
   tokenToId(token: string): number | undefined {

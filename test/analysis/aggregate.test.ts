@@ -138,6 +138,29 @@ test("stats distributions match a direct computation", () => {
   assert.equal(r.stats.histogram.bins.reduce((s, b) => s + b.count, 0), exs.length);
 });
 
+test("describeNumbers: counts (the linear path) and any other numbers (the sorting path) give the sorted-array statistics", () => {
+  const reference = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const q = (p: number) => {
+      const pos = (s.length - 1) * p;
+      const lo = Math.floor(pos);
+      const hi = Math.min(s.length - 1, lo + 1);
+      return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+    };
+    return { count: s.length, min: s[0], mean: s.reduce((a, b) => a + b, 0) / s.length, median: q(0.5), p5: q(0.05), p95: q(0.95), max: s.at(-1), sum: s.reduce((a, b) => a + b, 0) };
+  };
+  let seed = 7;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const cases: number[][] = [[5], [0, 0, 0], [3, 1], [1, 2, 3, 4, 100], [0.5, 2, 1.25], [-3, 4, 1], [1, 2 ** 40, 7]];
+  for (const n of [2, 19, 20, 21, 1000, 12345]) cases.push(Array.from({ length: n }, () => Math.floor(rand() * rand() * 3000)));
+  for (const xs of cases) {
+    const got = describeNumbers(xs);
+    const want = reference(xs);
+    for (const k of Object.keys(want) as (keyof typeof want)[]) assert.ok(Math.abs(got[k] - want[k]!) <= 1e-9 * Math.max(1, Math.abs(want[k]!)), `${k} of ${xs.length} values: ${got[k]} vs ${want[k]}`);
+  }
+  assert.deepEqual(describeNumbers(Int32Array.of(4, 4, 9)), { count: 3, min: 4, mean: 17 / 3, median: 4, p5: 4, p95: 9 - 0.1 * 5, max: 9, sum: 17 });
+});
+
 test("OpenAI's default epochs and the hosted cost", () => {
   assert.equal(defaultEpochs(10), 10); // 3*10 < 100 -> min(25, floor(100/10))
   assert.equal(defaultEpochs(3), 25); // floor(100/3) = 33 -> capped at 25

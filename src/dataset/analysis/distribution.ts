@@ -24,7 +24,11 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
 export function describeNumbers(values: ArrayLike<number>): Distribution {
   const n = values.length;
   if (n === 0) return { count: 0, min: 0, mean: 0, median: 0, p5: 0, p95: 0, max: 0, sum: 0 };
-  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
+  return describeCounts(values) ?? describeSorted(Float64Array.from(values as ArrayLike<number>).sort());
+}
+
+function describeSorted(sorted: Float64Array): Distribution {
+  const n = sorted.length;
   let sum = 0;
   for (let i = 0; i < n; i++) sum += sorted[i];
   return {
@@ -38,6 +42,51 @@ export function describeNumbers(values: ArrayLike<number>): Distribution {
     sum,
   };
 }
+
+/**
+ * The same statistics for small non-negative integers (token and message counts) from a count of each
+ * value instead of a sort: linear time. A sort of half a million counts took about 40 ms, and a big
+ * file's report needs several, after all other work is done. Undefined for other data.
+ */
+function describeCounts(values: ArrayLike<number>): Distribution | undefined {
+  const n = values.length;
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (!(v >= 0 && v <= COUNTING_LIMIT) || v !== Math.floor(v)) return undefined;
+    if (v > max) max = v;
+    sum += v;
+  }
+  if (max > 4 * n + 1024) return undefined; // sparse: sorting is cheaper than walking the counts
+  const counts = new Int32Array(max + 1);
+  for (let i = 0; i < n; i++) counts[values[i]]++;
+  // The value at each sorted index quantileSorted() needs, found in one walk over the counts.
+  const at = (q: number) => (n - 1) * q;
+  const wanted = [0.05, 0.5, 0.95].flatMap((q) => [Math.floor(at(q)), Math.min(n - 1, Math.floor(at(q)) + 1)]);
+  const order = [...new Set(wanted)].sort((a, b) => a - b);
+  const valueAt = new Map<number, number>();
+  let seen = 0;
+  let k = 0;
+  let min = -1;
+  for (let v = 0; v <= max && k < order.length; v++) {
+    const c = counts[v];
+    if (c === 0) continue;
+    if (min < 0) min = v;
+    seen += c;
+    while (k < order.length && order[k] < seen) valueAt.set(order[k++], v);
+  }
+  const quantile = (q: number) => {
+    const pos = at(q);
+    const lo = Math.floor(pos);
+    const a = valueAt.get(lo)!;
+    const b = valueAt.get(Math.min(n - 1, lo + 1))!;
+    return a + (b - a) * (pos - lo);
+  };
+  return { count: n, min, mean: sum / n, median: quantile(0.5), p5: quantile(0.05), p95: quantile(0.95), max, sum };
+}
+
+const COUNTING_LIMIT = 1 << 22;
 
 export interface HistogramBin {
   /** Inclusive lower edge. */
