@@ -85,8 +85,8 @@ export interface DecoderOptions {
   fusableNorms?: boolean;
   /**
    * Rotary embeddings with ONNX Runtime's RotaryEmbedding kernel (com.microsoft) and cos/sin tables
-   * precomputed for every position, instead of about a dozen small ops per layer. Inference only (the
-   * kernel has no gradient here).
+   * precomputed for every position, instead of about a dozen small ops per layer (float32 only). The
+   * gradient is the same kernel with the angle negated.
    */
   fusedRotary?: boolean;
 }
@@ -132,8 +132,8 @@ function linears(g: Graph, x: Value, specs: LinearSpec[], pretransposed = false)
   });
 }
 
-/** cos/sin of every position up to the context length, [maxPos, hd/2] (float32), for RotaryEmbedding. */
-function rotaryCaches(g: Graph, c: ModelConfig): { cos: Value; sin: Value } {
+/** cos/sin (and -sin, for the gradient) of every position up to the context length, [maxPos, hd/2] (float32), for RotaryEmbedding. */
+function rotaryCaches(g: Graph, c: ModelConfig): { cos: Value; sin: Value; negSin: Value } {
   const inv = ropeInvFreq(c);
   const half = c.headDim / 2;
   const P = c.maxPositionEmbeddings;
@@ -147,7 +147,11 @@ function rotaryCaches(g: Graph, c: ModelConfig): { cos: Value; sin: Value } {
       sin[p * half + i] = Math.sin(a);
     }
   }
-  return { cos: g.constF("float32", cos, [P, half]), sin: g.constF("float32", sin, [P, half]) };
+  return {
+    cos: g.constF("float32", cos, [P, half]),
+    sin: g.constF("float32", sin, [P, half]),
+    negSin: g.constF("float32", sin.map((v) => -v), [P, half]),
+  };
 }
 
 /** cos/sin tables [B, 1, T, hd] from integer positions (computed in the graph's float type). */
@@ -184,7 +188,7 @@ export function buildDecoder(
   const { cos, sin } = fused ? { cos: undefined, sin: undefined } : rotaryTables(g, c, inp.positions, dtype);
   const rope = (x: Value): Value =>
     fused
-      ? g.emit1("RotaryEmbedding", [x, inp.positions, fused.cos, fused.sin], dtype, x.shape, { interleaved: int(0) }, "com.microsoft")
+      ? op.rotaryEmbedding(g, x, inp.positions, fused.cos, fused.sin, fused.negSin)
       : op.rope(g, x, cos!, sin!);
   // Queries of one KV head are processed as one [group*T] block, so K and V are never repeated; the
   // bias is tiled to match (rows ordered group-major, like the reshaped queries).

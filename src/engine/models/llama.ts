@@ -69,7 +69,7 @@ export interface EngineOptions extends RuntimeOptions {
   weightsAsInputs?: boolean;
   /** Inference with embedded weights: MatMul on weights transposed once at load (default true; see DecoderOptions). */
   pretransposedWeights?: boolean;
-  /** Inference: ORT's RotaryEmbedding kernel for rotary embeddings (default true; see DecoderOptions). */
+  /** ORT's RotaryEmbedding kernel for rotary embeddings, float32 (default true; see DecoderOptions). */
   fusedRotary?: boolean;
 }
 
@@ -268,7 +268,7 @@ function buildLossGraph(
       dropout: seed ? (x) => op.mul(g, x, dropoutMask(g, x, seed, layerIndex, spec.dropout!)) : undefined,
     });
   }
-  const { hidden } = buildDecoder(g, c, w.source, { ids, positions, bias }, lora, dtype);
+  const { hidden } = buildDecoder(g, c, w.source, { ids, positions, bias }, lora, dtype, { fusedRotary: dtype === "float32" && (o.fusedRotary ?? true) });
   const D = c.hiddenSize;
   const h2 = op.reshape(g, hidden, [-1, D]);
   const flat = (v: Value) => g.emit1("Reshape", [v, g.constI64([-1])], v.dtype, ["N"]);
