@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,8 +38,11 @@ function assertNoKey(outputs: CliResult[]): void {
     assert.ok(!r.stdout.includes(KEY) && !r.stderr.includes(KEY), "the API key appeared in CLI output");
   }
   for (const dir of readdirSync(tmp.dir).filter((d) => d.startsWith("home"))) {
-    for (const f of readdirSync(join(tmp.dir, dir))) {
-      const bytes = readFileSync(join(tmp.dir, dir, f));
+    // Every file at any depth (the database and its WAL, caches).
+    for (const f of readdirSync(join(tmp.dir, dir), { recursive: true, encoding: "utf8" })) {
+      const path = join(tmp.dir, dir, f);
+      if (!statSync(path).isFile()) continue;
+      const bytes = readFileSync(path);
       assert.equal(bytes.indexOf(Buffer.from(KEY)), -1, `the API key was found in ${dir}/${f}`);
       assert.equal(bytes.indexOf(Buffer.from(KEY.slice(8))), -1, `part of the API key was found in ${dir}/${f}`);
     }
@@ -53,9 +56,12 @@ before(async () => {
   data = writeChatJsonl(tmp.dir, "train.jsonl", 12);
 });
 after(async () => {
-  assertNoKey(allOutputs);
-  await server.stop();
-  tmp.cleanup();
+  try {
+    assertNoKey(allOutputs);
+  } finally {
+    await server.stop();
+    tmp.cleanup();
+  }
 });
 
 test("without a terminal and without --yes, hosted training refuses before uploading anything", async () => {
