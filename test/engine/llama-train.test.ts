@@ -56,6 +56,37 @@ test("train-step LoRA gradients match finite differences (float64, q/k/v bias, p
   await step.dispose();
 });
 
+test("block-causal attention (two query halves) gives the loss and gradients of one full block, for any length", async () => {
+  const c = tinyConfig({ slidingWindow: 3 });
+  const weights = tinyWeights(c);
+  const spec: LoraSpec = { r: 2, alpha: 4, targets: ALL };
+  const params = randomParams(loraParamShapes(c, spec));
+  const blocks = await createTrainStep(c, weights, spec, { dtype: "float64", vocabChunk: 16, threads: 1 });
+  const full = await createTrainStep(c, weights, spec, { dtype: "float64", vocabChunk: 16, threads: 1, blockCausal: false });
+  const r = rng(5);
+  for (const T of [1, 2, 5, 8]) {
+    const n = 2 * T;
+    const batch: TrainBatch = {
+      batchSize: 2,
+      seqLen: T,
+      inputIds: Array.from({ length: n }, () => Math.floor(r() * c.vocabSize)),
+      targets: Array.from({ length: n }, () => Math.floor(r() * c.vocabSize)),
+      lossWeights: Array.from({ length: n }, () => 1),
+      // Row 1 packs two examples and ends in padding when long enough.
+      segmentIds: Array.from({ length: n }, (_, i) => (i < T ? 1 : i - T < T / 2 ? 1 : i - T < T - 1 ? 2 : 0)),
+    };
+    const a = await blocks.run(batch, params);
+    const b = await full.run(batch, params);
+    assert.ok(Math.abs(a.lossSum - b.lossSum) <= 1e-10 * Math.abs(b.lossSum), `T=${T}: loss ${a.lossSum} vs ${b.lossSum}`);
+    for (const [name, gb] of b.grads) {
+      const ga = a.grads.get(name)!;
+      for (let i = 0; i < gb.length; i++) assert.ok(Math.abs(ga[i] - gb[i]) <= 1e-9 * (1 + Math.abs(gb[i])), `T=${T}: ${name}[${i}] ${ga[i]} vs ${gb[i]}`);
+    }
+  }
+  await blocks.dispose();
+  await full.dispose();
+});
+
 test("packed examples neither see each other nor share positions: same loss and gradients as separate rows", async () => {
   const c = tinyConfig();
   const weights = tinyWeights(c);

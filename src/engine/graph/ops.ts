@@ -346,6 +346,44 @@ export function split(g: Graph, x: Value, axis: number, sizes: number[]): Value[
   return parts;
 }
 
+/**
+ * Split along `axis` into parts whose sizes are only known when the graph runs (`sizes`: an int64
+ * vector value). A part that does not reach the loss gets a zero gradient.
+ */
+export function splitBy(g: Graph, x: Value, axis: number, sizes: Value, count: number): Value[] {
+  const ax = normAxis(axis, x.shape.length);
+  const parts = g.emit(
+    "Split",
+    [x, sizes],
+    Array.from({ length: count }, () => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === ax ? unknownDim() : d)) })),
+    { axis: int(ax) },
+  );
+  // Shapes taken now, so the backward pass's zeros do not keep the parts alive.
+  const shapes = parts.map((p) => shapeOf(g, p));
+  g.record([x], parts, (gys) => {
+    const filled = gys.map(
+      (gy, i) =>
+        gy ??
+        g.emit1("ConstantOfShape", [shapes[i]], x.dtype, parts[i].shape, {
+          value: { kind: "tensor", value: { name: "zero", elemType: x.dtype, dims: [1], raw: zeroBytes(x.dtype) } },
+        }),
+    );
+    return [g.emit1("Concat", filled, x.dtype, x.shape, { axis: int(ax) })];
+  });
+  return parts;
+}
+
+/** Concatenate along `axis` parts of sizes known only when the graph runs (`sizes`, as for splitBy). */
+export function concatBy(g: Graph, xs: Value[], axis: number, sizes: Value): Value {
+  const ax = normAxis(axis, xs[0].shape.length);
+  const y = g.emit1("Concat", xs, xs[0].dtype, xs[0].shape.map((d, i) => (i === ax ? unknownDim() : d)), { axis: int(ax) });
+  g.record(xs, [y], ([gy], need) => {
+    const parts = g.emit("Split", [gy!, sizes], xs.map((x) => ({ dtype: x.dtype, shape: x.shape })), { axis: int(ax) });
+    return parts.map((p, i) => (need[i] ? p : undefined));
+  });
+  return y;
+}
+
 /** x[..., start:end, ...] along `axis` (fixed size on that axis). */
 export function slice(g: Graph, x: Value, axis: number, start: number, end: number): Value {
   const ax = normAxis(axis, x.shape.length);

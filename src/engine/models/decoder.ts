@@ -89,6 +89,12 @@ export interface DecoderOptions {
    * gradient is the same kernel with the angle negated.
    */
   fusedRotary?: boolean;
+  /**
+   * Causal attention without a cache in two blocks: the first half of the queries against the first half
+   * of the keys only, the second half against all keys. It skips a quarter of the attention's products
+   * and softmax work, whose other half would be masked out (training graphs).
+   */
+  blockCausal?: boolean;
 }
 
 /** y = x W^T for a frozen weight W [out, in] (see DecoderOptions.pretransposedWeights; that form records no gradient: inference graphs only). */
@@ -192,7 +198,18 @@ export function buildDecoder(
       : op.rope(g, x, cos!, sin!);
   // Queries of one KV head are processed as one [group*T] block, so K and V are never repeated; the
   // bias is tiled to match (rows ordered group-major, like the reshaped queries).
-  const bias = group === 1 ? inp.bias : g.emit1("Tile", [inp.bias, g.constI64([1, 1, group, 1])], dtype, [inp.bias.shape[0], 1, unknownDim(), inp.bias.shape[3]]);
+  const tiled = (b: Value) => (group === 1 ? b : g.emit1("Tile", [b, g.constI64([1, 1, group, 1])], dtype, [b.shape[0], 1, unknownDim(), b.shape[3]]));
+  const halves = options.blockCausal && !inp.past ? causalHalves(g, inp.positions, inp.bias) : undefined;
+  const bias = halves ? undefined : tiled(inp.bias);
+  const biasA = halves ? tiled(halves.biasA) : undefined;
+  const biasB = halves ? tiled(halves.biasB) : undefined;
+  /** Attention of queries [B, H, Tq, hd] over keys/values [B, KV, S, hd] with additive bias (tiled) -> [B, H, Tq, hd]. */
+  const attend = (q: Value, k: Value, v: Value, b: Value): Value => {
+    const qg = op.reshape(g, q, [0, KV, -1, hd]); // [B, KV, group*Tq, hd]
+    const scores = op.matmul(g, qg, k, { transB: true, alpha: 1 / Math.sqrt(hd) }); // [B, KV, group*Tq, S]
+    const probs = op.softmax(g, op.add(g, scores, b), -1);
+    return op.reshape(g, op.matmul(g, probs, v), [0, H, -1, hd]);
+  };
 
   let h = op.gather(g, weight("model.embed_tokens.weight"), inp.ids); // [B, T, D]
   const presents: { k: Value; v: Value }[] = [];
@@ -216,10 +233,16 @@ export function buildDecoder(
       v = op.concat(g, [inp.past[i].v, v], 2);
     }
     presents.push({ k, v });
-    const qg = op.reshape(g, q, [0, KV, -1, hd]); // [B, KV, group*T, hd]
-    const scores = op.matmul(g, qg, k, { transB: true, alpha: 1 / Math.sqrt(hd) }); // [B, KV, group*T, S]
-    const probs = op.softmax(g, op.add(g, scores, bias), -1);
-    const ctx = op.reshape(g, op.matmul(g, probs, v), [0, H, -1, hd]); // [B, H, T, hd]
+    let ctx: Value; // [B, H, T, hd]
+    if (halves) {
+      // The first half of the queries only sees the first half of the keys (the rest is masked anyway).
+      const [qA, qB] = op.splitBy(g, q, 2, halves.sizes, 2);
+      const [kA] = op.splitBy(g, k, 2, halves.sizes, 2);
+      const [vA] = op.splitBy(g, v, 2, halves.sizes, 2);
+      ctx = op.concatBy(g, [attend(qA, kA, vA, biasA!), attend(qB, k, v, biasB!)], 2, halves.sizes);
+    } else {
+      ctx = attend(q, k, v, bias!);
+    }
     const merged = op.reshape(g, op.transpose(g, ctx, [0, 2, 1, 3]), [0, 0, H * hd]);
     h = op.add(g, h, lin(merged, ["self_attn.o_proj", false])[0]);
 
@@ -229,6 +252,22 @@ export function buildDecoder(
     h = op.add(g, h, lin(act, ["mlp.down_proj", false])[0]);
   }
   return { hidden: op.rmsNorm(g, h, weight("model.norm.weight"), c.rmsNormEps, options.fusableNorms), presents };
+}
+
+/**
+ * For block-causal attention over a sequence of T positions (no cache): the split sizes [h, T - h] with
+ * h = floor(T / 2), and the bias blocks the two halves of the queries need: [B, 1, h, h] (first half
+ * over the first half of the keys) and [B, 1, T - h, T].
+ */
+function causalHalves(g: Graph, positions: Value, bias: Value): { sizes: Value; biasA: Value; biasB: Value } {
+  const T = g.emit1("Slice", [g.emit1("Shape", [positions], "int64", [2]), g.constI64([1]), g.constI64([2])], "int64", [1]);
+  const h = g.emit1("Div", [T, g.constI64([2])], "int64", [1]);
+  const sizes = g.emit1("Concat", [h, g.emit1("Sub", [T, h], "int64", [1])], "int64", [2], { axis: int(0) });
+  const zero2 = g.constI64([0, 0]);
+  const hh = g.emit1("Concat", [h, h], "int64", [2], { axis: int(0) });
+  const biasA = g.emit1("Slice", [bias, zero2, hh, g.constI64([2, 3])], bias.dtype, [bias.shape[0], 1, unknownDim(), unknownDim()]);
+  const biasB = g.emit1("Slice", [bias, h, g.constI64([2 ** 53]), g.constI64([2])], bias.dtype, [bias.shape[0], 1, unknownDim(), bias.shape[3]]);
+  return { sizes, biasA, biasB };
 }
 
 /** The output embedding: lm_head, or the input embedding when tied. */

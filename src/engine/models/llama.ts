@@ -71,6 +71,8 @@ export interface EngineOptions extends RuntimeOptions {
   pretransposedWeights?: boolean;
   /** ORT's RotaryEmbedding kernel for rotary embeddings, float32 (default true; see DecoderOptions). */
   fusedRotary?: boolean;
+  /** Training and eval: attention in two causal blocks (default true; see DecoderOptions). */
+  blockCausal?: boolean;
 }
 
 export interface TrainBatch {
@@ -268,7 +270,7 @@ function buildLossGraph(
       dropout: seed ? (x) => op.mul(g, x, dropoutMask(g, x, seed, layerIndex, spec.dropout!)) : undefined,
     });
   }
-  const { hidden } = buildDecoder(g, c, w.source, { ids, positions, bias }, lora, dtype, { fusedRotary: dtype === "float32" && (o.fusedRotary ?? true) });
+  const { hidden } = buildDecoder(g, c, w.source, { ids, positions, bias }, lora, dtype, { fusedRotary: dtype === "float32" && (o.fusedRotary ?? true), blockCausal: o.blockCausal ?? true });
   const D = c.hiddenSize;
   const h2 = op.reshape(g, hidden, [-1, D]);
   const flat = (v: Value) => g.emit1("Reshape", [v, g.constI64([-1])], v.dtype, ["N"]);
