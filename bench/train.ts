@@ -134,8 +134,8 @@ async function ours(): Promise<void> {
   for (let i = 0; i <= STEPS; i++) {
     const s0 = performance.now();
     const r = await engine.run(batch, params);
-    for (const g of r.grads.values()) for (let j = 0; j < g.length; j++) g[j] /= r.tokenCount;
-    opt.update(params, r.grads, 1e-4);
+    // The gradient of the mean loss: AdamW divides the summed gradients by the token count in its pass (as the training loop does).
+    opt.update(params, r.grads, 1e-4, { gradDivisor: r.tokenCount });
     const dt = (performance.now() - s0) / 1000;
     if (i > 0) times.push(dt);
   }

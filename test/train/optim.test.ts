@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { AdamW } from "../../src/engine/train/adamw.js";
+import { adamwReference } from "../../src/engine/train/adamw-kernel.js";
 import { clipGradNorm, GradAccumulator } from "../../src/engine/train/grads.js";
 import { initLoraParams, kaimingUniformBound, loraScale } from "../../src/engine/train/lora-init.js";
 import { Rng } from "../../src/engine/train/rng.js";
@@ -30,6 +31,37 @@ test("AdamW matches torch.optim.AdamW over four steps with weight decay and chan
     }
   }
   assert.equal(opt.step, 4);
+});
+
+test("AdamW's WebAssembly kernel equals the scalar float32 definition bit for bit (odd lengths, gradient divisor, clipping, weight decay)", () => {
+  const rng = new Rng(3);
+  const lengths = [1, 3, 4, 5, 17, 1000];
+  const rand = (n: number, scale: number) => Float32Array.from({ length: n }, () => (rng.nextFloat() - 0.5) * scale);
+  const params = new Map(lengths.map((n, i) => [`p${i}`, rand(n, 2)]));
+  const reference = new Map([...params].map(([k, p]) => [k, { p: Float32Array.from(p), m: new Float32Array(p.length), v: new Float32Array(p.length) }]));
+  const opt = new AdamW({ weightDecay: 0.05 });
+  for (let step = 1; step <= 4; step++) {
+    // Gradients over many magnitudes, including tiny ones whose squares are float32 denormals, and zeros.
+    const grads = new Map(lengths.map((n, i) => [`p${i}`, rand(n, 10 ** (2 - 2 * step)).map((x, j) => (j % 7 === 0 ? 0 : x))]));
+    const lr = 1e-3 / step;
+    const scaling = { gradDivisor: 37.5, clip: Math.fround(0.75) };
+    opt.update(params, grads, lr, scaling);
+    const f = Math.fround;
+    for (const [k, r] of reference) {
+      adamwReference(r.p, grads.get(k)!, r.m, r.v, {
+        b1: f(0.9), a1: f(1 - 0.9), b2: f(0.999), a2: f(1 - 0.999), decay: f(1 - lr * 0.05), clip: scaling.clip,
+        bc2Sqrt: Math.sqrt(1 - 0.999 ** step), eps: 1e-8, stepSize: lr / (1 - 0.9 ** step), gradDivisor: scaling.gradDivisor,
+      });
+      assert.deepEqual(Array.from(params.get(k)!), Array.from(r.p), `step ${step} ${k}`);
+      assert.deepEqual(Array.from(opt.state().v.get(k)!), Array.from(r.v), `step ${step} ${k} second moment`);
+    }
+  }
+  // A parameter added later gets fresh moments; the others keep theirs.
+  params.set("late", rand(6, 1));
+  const before = Float32Array.from(opt.state().m.get("p5")!);
+  opt.update(params, new Map([...params].map(([k, p]) => [k, new Float32Array(p.length)])), 1e-3);
+  assert.ok(opt.state().m.get("late")!.every((x) => x === 0));
+  assert.deepEqual(Array.from(opt.state().m.get("p5")!), Array.from(before.map((x) => Math.fround(x * Math.fround(0.9)))));
 });
 
 test("AdamW state round-trips: a restored optimizer continues identically", () => {
