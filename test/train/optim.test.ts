@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { AdamW } from "../../src/engine/train/adamw.js";
 import { adamwReference } from "../../src/engine/train/adamw-kernel.js";
-import { clipGradNorm, GradAccumulator } from "../../src/engine/train/grads.js";
+import { clipGradNorm, gradClip, GradAccumulator } from "../../src/engine/train/grads.js";
 import { initLoraParams, kaimingUniformBound, loraScale } from "../../src/engine/train/lora-init.js";
 import { Rng } from "../../src/engine/train/rng.js";
 import { learningRateAt, warmupSteps } from "../../src/engine/train/schedule.js";
@@ -62,6 +62,32 @@ test("AdamW's WebAssembly kernel equals the scalar float32 definition bit for bi
   opt.update(params, new Map([...params].map(([k, p]) => [k, new Float32Array(p.length)])), 1e-3);
   assert.ok(opt.state().m.get("late")!.every((x) => x === 0));
   assert.deepEqual(Array.from(opt.state().m.get("p5")!), Array.from(before.map((x) => Math.fround(x * Math.fround(0.9)))));
+});
+
+test("one micro-batch: dividing and clipping inside AdamW's pass gives the bits of dividing and clipping first", () => {
+  const rng = new Rng(8);
+  const raw = () => new Map([["a", Float32Array.from({ length: 37 }, () => rng.nextFloat() - 0.5)], ["b", Float32Array.from({ length: 8 }, () => rng.nextFloat() * 3)]]);
+  for (const maxNorm of [0, 0.05, 100]) {
+    const g = raw();
+    const copy = new Map([...g].map(([k, v]) => [k, Float32Array.from(v)]));
+    const accA = new GradAccumulator();
+    accA.add(g, 12, 7);
+    const fused = accA.takeSums();
+    assert.equal(fused.divisor, 7);
+    assert.equal(fused.grads, g, "one micro-batch's arrays are passed on without a copy");
+    const accB = new GradAccumulator();
+    accB.add(copy, 12, 7);
+    const plain = accB.take();
+    const norm = clipGradNorm(plain.grads, maxNorm);
+    const { norm: fusedNorm, clip } = gradClip(fused.grads, fused.divisor, maxNorm);
+    assert.equal(fusedNorm, norm);
+    assert.equal(clip !== 1, maxNorm === 0.05);
+    const p1 = new Map([["a", new Float32Array(37).fill(0.25)], ["b", new Float32Array(8).fill(-1)]]);
+    const p2 = new Map([...p1].map(([k, v]) => [k, Float32Array.from(v)]));
+    new AdamW({ weightDecay: 0.01 }).update(p1, plain.grads, 1e-2);
+    new AdamW({ weightDecay: 0.01 }).update(p2, fused.grads, 1e-2, { gradDivisor: fused.divisor, clip });
+    for (const k of ["a", "b"]) assert.deepEqual(Array.from(p2.get(k)!), Array.from(p1.get(k)!), `maxNorm ${maxNorm}: ${k}`);
+  }
 });
 
 test("AdamW state round-trips: a restored optimizer continues identically", () => {

@@ -34,7 +34,7 @@ export interface StepResult {
   lossSum: number;
   /** Sum of the loss weights (assistant tokens counted). */
   tokenCount: number;
-  /** d(lossSum)/d(param) for every LoRA parameter. */
+  /** d(lossSum)/d(param) for every LoRA parameter: new arrays the caller owns (the training loop keeps and scales them). */
   grads: Map<string, Float32Array>;
 }
 

@@ -8,12 +8,30 @@
 
 export class GradAccumulator {
   private readonly sums = new Map<string, Float64Array>();
+  /** The only micro-batch's gradients so far, kept as they came (no float64 copy for the common case). */
+  private first: Map<string, Float32Array> | undefined;
   private tokens = 0;
   private lossSum = 0;
   private micro = 0;
 
-  /** Adds one micro-batch's summed gradients, loss sum and token count. */
+  /** Adds one micro-batch's summed gradients (the accumulator may keep the arrays), loss sum and token count. */
   add(grads: Map<string, Float32Array>, lossSum: number, tokenCount: number): void {
+    this.tokens += tokenCount;
+    this.lossSum += lossSum;
+    this.micro++;
+    if (this.micro === 1) {
+      this.first = grads;
+      return;
+    }
+    if (this.first) {
+      const first = this.first;
+      this.first = undefined;
+      this.addToSums(first);
+    }
+    this.addToSums(grads);
+  }
+
+  private addToSums(grads: Map<string, Float32Array>): void {
     for (const [name, g] of grads) {
       let s = this.sums.get(name);
       if (!s) {
@@ -22,9 +40,6 @@ export class GradAccumulator {
       }
       for (let i = 0; i < g.length; i++) s[i] += g[i];
     }
-    this.tokens += tokenCount;
-    this.lossSum += lossSum;
-    this.micro++;
   }
 
   get tokenCount(): number {
@@ -41,20 +56,65 @@ export class GradAccumulator {
 
   /** The per-token mean gradients (float32), then resets for the next optimizer step. */
   take(): { grads: Map<string, Float32Array>; loss: number; tokens: number } {
-    const out = new Map<string, Float32Array>();
-    const n = this.tokens;
-    for (const [name, s] of this.sums) {
-      const g = new Float32Array(s.length);
-      if (n > 0) for (let i = 0; i < s.length; i++) g[i] = s[i] / n;
-      out.set(name, g);
+    const { grads, divisor, loss, tokens } = this.takeSums();
+    if (divisor !== 1) {
+      for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] = g[i] / divisor;
     }
-    const result = { grads: out, loss: this.meanLoss(), tokens: n };
+    return { grads, loss, tokens };
+  }
+
+  /**
+   * The gradients and the divisor that makes them per-token means (f32(g / divisor), as AdamW's
+   * gradDivisor applies it), then resets. With one micro-batch these are its own float32 sums and the
+   * token count, so no pass over them is needed here; with several, the float64 sums already divided
+   * (divisor 1).
+   */
+  takeSums(): { grads: Map<string, Float32Array>; divisor: number; loss: number; tokens: number } {
+    const n = this.tokens;
+    let grads: Map<string, Float32Array>;
+    let divisor = 1;
+    if (this.first) {
+      grads = this.first;
+      if (n > 0) divisor = n;
+      else for (const g of grads.values()) g.fill(0);
+    } else {
+      grads = new Map();
+      for (const [name, s] of this.sums) {
+        const g = new Float32Array(s.length);
+        if (n > 0) for (let i = 0; i < s.length; i++) g[i] = s[i] / n;
+        grads.set(name, g);
+      }
+    }
+    const result = { grads, divisor, loss: this.meanLoss(), tokens: n };
+    this.first = undefined;
     this.sums.clear();
     this.tokens = 0;
     this.lossSum = 0;
     this.micro = 0;
     return result;
   }
+}
+
+/**
+ * The global norm of the per-token mean gradients f32(g / divisor) (computed in float64) and the
+ * coefficient clipping to `maxNorm` would scale them by (torch.nn.utils.clip_grad_norm_: maxNorm /
+ * (norm + 1e-6) as float32 when below 1, else 1): clipGradNorm's numbers without writing the gradients,
+ * for AdamW to apply in its own pass.
+ */
+export function gradClip(grads: Map<string, Float32Array>, divisor: number, maxNorm: number): { norm: number; clip: number } {
+  let sq = 0;
+  const f = Math.fround;
+  for (const g of grads.values()) {
+    if (divisor === 1) for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+    else
+      for (let i = 0; i < g.length; i++) {
+        const x = f(g[i] / divisor);
+        sq += x * x;
+      }
+  }
+  const norm = Math.sqrt(sq);
+  const coef = maxNorm / (norm + 1e-6);
+  return { norm, clip: maxNorm > 0 && coef < 1 ? f(coef) : 1 };
 }
 
 /** The global L2 norm over all gradients (computed in float64). */

@@ -10,7 +10,7 @@ import { AdamW } from "./adamw.js";
 import { epochBatches, evalBatches, type StepBatch, type TokenizedExample } from "./batches.js";
 import type { Checkpoint, LoopState } from "./checkpoint.js";
 import type { LoraSpec, TrainStepEngine } from "./engine.js";
-import { clipGradNorm, GradAccumulator } from "./grads.js";
+import { gradClip, GradAccumulator } from "./grads.js";
 import { initLoraParams } from "./lora-init.js";
 import { Rng } from "./rng.js";
 import { learningRateAt, warmupSteps, type ScheduleKind } from "./schedule.js";
@@ -194,8 +194,9 @@ export async function trainLoop(
       const r = await engine.run(b, params, seed === undefined ? undefined : { dropoutSeed: seed });
       acc.add(r.grads, r.lossSum, r.tokenCount);
     }
-    const { grads, loss, tokens } = acc.take();
-    const gradNorm = o.maxGradNorm > 0 ? clipGradNorm(grads, o.maxGradNorm) : clipGradNorm(grads, 0);
+    // Dividing by the token count and clipping happen in AdamW's pass over the gradients.
+    const { grads, divisor, loss, tokens } = acc.takeSums();
+    const { norm: gradNorm, clip } = gradClip(grads, divisor, o.maxGradNorm);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       const lr = learningRateAt(state.step, { kind: o.schedule, peakLr: o.lr, warmupSteps: warm, totalSteps });
       throw new TunekitError(
@@ -208,7 +209,7 @@ export async function trainLoop(
       );
     }
     const lr = learningRateAt(state.step, { kind: o.schedule, peakLr: o.lr, warmupSteps: warm, totalSteps });
-    optimizer.update(params, grads, lr);
+    optimizer.update(params, grads, lr, { gradDivisor: divisor, clip });
     state.step++;
     state.microIndex = end;
     state.tokensSeen += real;
