@@ -28,6 +28,7 @@
  * LoRA dropout (spec.dropout > 0) draws its masks inside the graph from a hash of (dropoutSeed, layer,
  * element), so the same seed gives the same masks (bit-identical resume needs only the seed).
  */
+import { totalmem } from "node:os";
 import { Graph, type Value } from "../graph/graph.js";
 import * as op from "../graph/ops.js";
 import { gradients } from "../graph/autodiff.js";
@@ -62,9 +63,12 @@ export interface EngineOptions extends RuntimeOptions {
   dtype?: "float32" | "float64";
   /**
    * Feed frozen weights as graph inputs (zero-copy views of the JS tensors) instead of embedding them
-   * in the model. Training and eval default to inputs: half the memory (no ORT copy, and both
-   * sessions share one copy), session creation in about a second instead of many, same step time.
-   * Inference defaults to embedded weights below ONNX's 2 GB protobuf limit and inputs above it.
+   * in the model. Embedded weights let ONNX Runtime pre-pack them for its GEMM once, at load: the
+   * bench/train.ts step took 2.85 s instead of 3.0 s, for about 2 GB more peak memory there (ORT keeps
+   * a packed copy for the forward product and one for the backward). Default for the training step:
+   * embedded when the weights are at most 1/8 of the machine's memory (and under ONNX's 2 GB protobuf
+   * limit), else inputs. Eval sessions default to inputs (they run rarely; no extra copy). Inference
+   * defaults to embedded weights below the 2 GB limit and inputs above it.
    */
   weightsAsInputs?: boolean;
   /** Inference with embedded weights: MatMul on weights transposed once at load (default true; see DecoderOptions). */
@@ -233,6 +237,11 @@ function batchFeeds(c: ModelConfig, batch: TrainBatch, dtype: "float32" | "float
 
 // ---------------------------------------------------------------- training / eval graphs
 
+/** Whether the training step embeds its frozen weights (see EngineOptions.weightsAsInputs). */
+function embedTrainingWeights(weights: Map<string, Tensor>): boolean {
+  return totalBytes(weights) <= Math.min(TWO_GB_SAFE, totalmem() / 8);
+}
+
 function buildLossGraph(
   c: ModelConfig,
   weights: Map<string, Tensor>,
@@ -242,7 +251,7 @@ function buildLossGraph(
 ): { bytes: Uint8Array; weightFeeds: Record<string, ort.Tensor>; gradNames: string[]; hasDropout: boolean } {
   checkConfig(c);
   const dtype = o.dtype ?? "float32";
-  const asInputs = o.weightsAsInputs ?? true;
+  const asInputs = o.weightsAsInputs ?? !(withGrads && embedTrainingWeights(weights));
   const g = new Graph({ fusedMatMul: dtype === "float32" });
   const w = planWeights(g, weights, dtype, asInputs);
   const ids = g.input("input_ids", "int64", ["B", "T"]);
