@@ -64,7 +64,7 @@ test("block-causal attention (two query halves) gives the loss and gradients of 
   const blocks = await createTrainStep(c, weights, spec, { dtype: "float64", vocabChunk: 16, threads: 1 });
   const full = await createTrainStep(c, weights, spec, { dtype: "float64", vocabChunk: 16, threads: 1, blockCausal: false });
   const r = rng(5);
-  for (const T of [1, 2, 5, 8]) {
+  for (const T of [1, 2, 3, 5, 8]) {
     const n = 2 * T;
     const batch: TrainBatch = {
       batchSize: 2,
