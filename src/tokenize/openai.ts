@@ -62,7 +62,6 @@ function loadRanks(encoding: OpenAiEncodingName, api: () => GptEncodingApi): { t
     if (!core || !Array.isArray(core.bytePairRankDecoder)) return undefined;
     const eot = encoding === "o200k_base" ? 199999 : 100257;
     return {
-      id: encoding,
       tokens: core.bytePairRankDecoder,
       vocabularySize: a.vocabularySize,
       // The package's special-token table (it lists a few more than tiktoken does; ids agree for

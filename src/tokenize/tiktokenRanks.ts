@@ -175,8 +175,6 @@ export interface RankTableInfo {
 export interface RankSource extends RankTableInfo {
   /** The tokens by rank (gpt-tokenizer's bytePairRankDecoder). */
   tokens: ArrayLike<string | ArrayLike<number> | undefined>;
-  /** Identifies the data, e.g. "gpt-tokenizer@4.0.0/o200k_base": a cache of other data is not used. */
-  id: string;
 }
 
 const MAGIC = "tunekit-bpe-ranks 1\n";
@@ -221,8 +219,9 @@ function writeCache(path: string, id: string, table: RankTable, info: RankTableI
 }
 
 /**
- * The rank table for `id`: from the cache when it holds the same data, else built from `source()` (the
- * slow load) and cached for the next process.
+ * The rank table for `id` (names the data, e.g. "gpt-tokenizer@4.0.0-o200k_base": a cache file of other
+ * data is never used): from the cache when it holds the same id, else built from `source()` (the slow
+ * load) and cached for the next process.
  */
 export function loadRankTable(id: string, source: () => RankSource | undefined, env: NodeJS.ProcessEnv = process.env): { table: RankTable; info: RankTableInfo } | undefined {
   const path = cachePath(id, env);

@@ -51,7 +51,6 @@ for (const [name, api] of [["o200k_base", o200kApi], ["cl100k_base", cl100kApi]]
 }
 
 const tiny: RankSource = {
-  id: "test-ranks",
   // A byte-level vocabulary of four bytes and two merges.
   tokens: ["a", "b", "c", [0xff], "ab", "abc"],
   vocabularySize: 6,

@@ -484,12 +484,14 @@ export function rope(g: Graph, x: Value, cos: Value, sin: Value): Value {
  * Rotary position embedding through ONNX Runtime's RotaryEmbedding kernel (com.microsoft, float32;
  * rotate_half layout) with cos/sin tables [maxPos, hd/2] indexed by `positions` [B, T]. x is
  * [B, heads, T, hd]. The rotation's transpose is the rotation by minus the angle, so the gradient is
- * the same kernel with `negSin` (-sin) in place of sin.
+ * the same kernel with -sin in place of sin (a Neg of the constant table, folded when ORT loads the
+ * model).
  */
-export function rotaryEmbedding(g: Graph, x: Value, positions: Value, cos: Value, sin: Value, negSin: Value): Value {
+export function rotaryEmbedding(g: Graph, x: Value, positions: Value, cos: Value, sin: Value): Value {
   const apply = (v: Value, s: Value) => g.emit1("RotaryEmbedding", [v, positions, cos, s], v.dtype, v.shape, { interleaved: int(0) }, "com.microsoft");
   const y = apply(x, sin);
-  g.record([x], [y], ([gy]) => [apply(gy!, negSin)]);
+  let negSin: Value | undefined;
+  g.record([x], [y], ([gy]) => [apply(gy!, (negSin ??= g.emit1("Neg", [sin], sin.dtype, sin.shape)))]);
   return y;
 }
 

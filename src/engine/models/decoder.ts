@@ -138,8 +138,8 @@ function linears(g: Graph, x: Value, specs: LinearSpec[], pretransposed = false)
   });
 }
 
-/** cos/sin (and -sin, for the gradient) of every position up to the context length, [maxPos, hd/2] (float32), for RotaryEmbedding. */
-function rotaryCaches(g: Graph, c: ModelConfig): { cos: Value; sin: Value; negSin: Value } {
+/** cos/sin of every position up to the context length, [maxPos, hd/2] (float32), for RotaryEmbedding. */
+function rotaryCaches(g: Graph, c: ModelConfig): { cos: Value; sin: Value } {
   const inv = ropeInvFreq(c);
   const half = c.headDim / 2;
   const P = c.maxPositionEmbeddings;
@@ -153,11 +153,7 @@ function rotaryCaches(g: Graph, c: ModelConfig): { cos: Value; sin: Value; negSi
       sin[p * half + i] = Math.sin(a);
     }
   }
-  return {
-    cos: g.constF("float32", cos, [P, half]),
-    sin: g.constF("float32", sin, [P, half]),
-    negSin: g.constF("float32", sin.map((v) => -v), [P, half]),
-  };
+  return { cos: g.constF("float32", cos, [P, half]), sin: g.constF("float32", sin, [P, half]) };
 }
 
 /** cos/sin tables [B, 1, T, hd] from integer positions (computed in the graph's float type). */
@@ -194,7 +190,7 @@ export function buildDecoder(
   const { cos, sin } = fused ? { cos: undefined, sin: undefined } : rotaryTables(g, c, inp.positions, dtype);
   const rope = (x: Value): Value =>
     fused
-      ? op.rotaryEmbedding(g, x, inp.positions, fused.cos, fused.sin, fused.negSin)
+      ? op.rotaryEmbedding(g, x, inp.positions, fused.cos, fused.sin)
       : op.rope(g, x, cos!, sin!);
   // Queries of one KV head are processed as one [group*T] block, so K and V are never repeated; the
   // bias is tiled to match (rows ordered group-major, like the reshaped queries).

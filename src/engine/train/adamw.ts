@@ -1,7 +1,8 @@
 /**
- * AdamW over Float32Array parameters (the LoRA weights: a few hundred thousand numbers, so JS is fast
- * enough). It follows torch.optim.AdamW step for step, rounding to float32 after each operation as
- * PyTorch's float32 kernels do, so a committed PyTorch fixture can check it closely:
+ * AdamW over Float32Array parameters (the LoRA weights), its element loop in a WebAssembly SIMD kernel
+ * (adamw-kernel.ts) that holds the moments. It follows torch.optim.AdamW step for step, rounding to
+ * float32 after each operation as PyTorch's float32 kernels do, so a committed PyTorch fixture can
+ * check it closely:
  *   p <- p * (1 - lr * wd)                         (decoupled weight decay)
  *   m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2
  *   p <- p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
@@ -80,9 +81,9 @@ export class AdamW {
 
   /** The optimizer state (live views of its memory; copy before mutating). */
   state(): AdamWState {
+    if (this.pending) return { step: this.stepCount, m: this.pending.m, v: this.pending.v };
     const m = new Map<string, Float32Array>();
     const v = new Map<string, Float32Array>();
-    if (this.pending) return { step: this.stepCount, m: this.pending.m, v: this.pending.v };
     for (const s of this.slots) {
       m.set(s.name, this.view(2, s));
       v.set(s.name, this.view(3, s));
