@@ -9,8 +9,9 @@
  * their offsets), which later processes and worker threads load in a few milliseconds. Merging follows
  * tiktoken: repeatedly join the adjacent pair whose bytes have the lowest rank, the leftmost on a tie.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { writeFileAtomicSync } from "../util/fs.js";
 import { tunekitHome } from "../util/home.js";
 
 const NO_RANK = 0x7fffffff;
@@ -207,14 +208,12 @@ function readCache(path: string, id: string): { table: RankTable; info: RankTabl
 function writeCache(path: string, id: string, table: RankTable, info: RankTableInfo): void {
   const body = table.serialise();
   const header = JSON.stringify({ id, count: table.size, bytes: body.length, vocabularySize: info.vocabularySize, special: info.special });
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    mkdirSync(join(path, ".."), { recursive: true });
-    writeFileSync(tmp, Buffer.concat([Buffer.from(MAGIC + header + "\n", "utf8"), body]));
-    renameSync(tmp, path); // atomic: a concurrent reader sees the old file or the whole new one
+    mkdirSync(dirname(path), { recursive: true });
+    // Atomic: a concurrent reader (another worker thread) sees no file or the whole file.
+    writeFileAtomicSync(path, Buffer.concat([Buffer.from(MAGIC + header + "\n", "utf8"), body]));
   } catch {
     // A read-only or full home only costs the next process the slow load.
-    rmSync(tmp, { force: true });
   }
 }
 

@@ -2,7 +2,7 @@
  * File helpers that never leave a partial output file: everything is written to a temporary file in
  * the target's folder and renamed into place only once complete (rename is atomic on one file system).
  */
-import { createWriteStream, existsSync, promises as fsp, readdirSync, rmSync, statSync, type WriteStream } from "node:fs";
+import { createWriteStream, existsSync, promises as fsp, readdirSync, renameSync, rmSync, statSync, writeFileSync, type WriteStream } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -25,6 +25,21 @@ export function removeLiveTempFiles(): void {
     }
   }
   liveTemps.clear();
+}
+
+/** writeFileAtomic for synchronous callers (small files, e.g. caches written while a constructor runs). */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+  const tmp = tempPathFor(path);
+  liveTemps.add(tmp);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw fsError(e, path, "write");
+  } finally {
+    liveTemps.delete(tmp);
+  }
 }
 
 /** Writes `data` to `path` atomically (temp file, fsync, rename). */

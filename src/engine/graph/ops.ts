@@ -490,10 +490,16 @@ export function rope(g: Graph, x: Value, cos: Value, sin: Value): Value {
 export function rotaryEmbedding(g: Graph, x: Value, positions: Value, cos: Value, sin: Value): Value {
   const apply = (v: Value, s: Value) => g.emit1("RotaryEmbedding", [v, positions, cos, s], v.dtype, v.shape, { interleaved: int(0) }, "com.microsoft");
   const y = apply(x, sin);
-  let negSin: Value | undefined;
-  g.record([x], [y], ([gy]) => [apply(gy!, (negSin ??= g.emit1("Neg", [sin], sin.dtype, sin.shape)))]);
+  g.record([x], [y], ([gy]) => {
+    // One negated table per graph, shared by every layer's gradient.
+    let negSin = negatedTables.get(sin);
+    if (!negSin) negatedTables.set(sin, (negSin = g.emit1("Neg", [sin], sin.dtype, sin.shape)));
+    return [apply(gy!, negSin)];
+  });
   return y;
 }
+
+const negatedTables = new WeakMap<Value, Value>();
 
 // ---------------------------------------------------------------- loss
 
