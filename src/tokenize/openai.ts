@@ -27,9 +27,9 @@ type GptEncodingApi = typeof o200kApiType;
 const requireCjs = createRequire(import.meta.url);
 
 /**
- * The package's API for one encoding, loaded when a tokenizer for it is first built: each encoding's
- * tables take about 250 ms and tens of MB to load, which commands and threads that never count tokens
- * (and the encoding not in use) should not pay. Loaded synchronously through the package's CommonJS build.
+ * The package's API for one encoding, loaded on the first encode/decode (or to build the rank cache):
+ * each encoding's tables take about 250 ms and tens of MB to load, which counting alone does not pay.
+ * Loaded synchronously through the package's CommonJS build.
  */
 function loadEncoding(encoding: OpenAiEncodingName): GptEncodingApi {
   const m = requireCjs(encoding === "o200k_base" ? "gpt-tokenizer/encoding/o200k_base" : "gpt-tokenizer/encoding/cl100k_base") as { default: GptEncodingApi };

@@ -12,12 +12,12 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeFileAtomicSync } from "../util/fs.js";
+import { FNV_OFFSET, FNV_PRIME } from "./chunkTable.js";
 import { tunekitHome } from "../util/home.js";
 
 const NO_RANK = 0x7fffffff;
-const FNV_OFFSET = 0x811c9dc5 | 0;
-const FNV_PRIME = 16777619;
 
+/** FNV-1a over bytes (chunkTable's fnv1a hashes UTF-16 code units of a string). */
 function hashBytes(b: Uint8Array, start: number, end: number): number {
   let h = FNV_OFFSET;
   for (let k = start; k < end; k++) h = Math.imul(h ^ b[k], FNV_PRIME);
