@@ -114,6 +114,7 @@ export class AtomicWriter {
       }
       await fsp.rename(this.tempPath, this.path);
     } catch (e) {
+      await this.destroyStream();
       await fsp.rm(this.tempPath, { force: true }).catch(() => {});
       throw fsError(e, this.path, "write");
     } finally {
@@ -124,9 +125,20 @@ export class AtomicWriter {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    this.stream.destroy();
+    await this.destroyStream();
     await fsp.rm(this.tempPath, { force: true }).catch(() => {});
     liveTemps.delete(this.tempPath);
+  }
+
+  /**
+   * Destroys the stream and waits for its file to be closed. The stream opens its file in the thread
+   * pool; removing the temp file before that open has finished would let the open create it again.
+   */
+  private async destroyStream(): Promise<void> {
+    if (this.stream.closed) return;
+    const closed = new Promise<void>((resolve) => this.stream.once("close", () => resolve()));
+    this.stream.destroy();
+    await closed;
   }
 }
 

@@ -45,6 +45,25 @@ test("withAtomicWriter: a failure leaves neither the target nor a temp file", as
   }
 });
 
+test("withAtomicWriter: failures just after the first write leave no temp file behind, even later", async () => {
+  // The stream opens its temp file in the thread pool. Unless abort waits for the stream to close,
+  // that open can finish after the cleanup and leave the temp file (a CI run caught this; about 4 in
+  // 100 rounds here before the fix).
+  const t = tempDir();
+  try {
+    for (let i = 0; i < 300; i++) {
+      await withAtomicWriter(join(t.dir, `out-${i}.jsonl`), async (w) => {
+        await w.write("partial line\n");
+        throw new Error("boom");
+      }).catch(() => {});
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(readdirSync(t.dir), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test("writeFileAtomic into a missing folder is a clear TunekitError", async () => {
   const t = tempDir();
   try {
