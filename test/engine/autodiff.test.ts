@@ -94,6 +94,19 @@ test("softmax and log-softmax", async () => {
   await check("logSoftmax", [inp("a", [3, 5])], (g, [a]) => op.logSoftmax(g, a));
 });
 
+test("attention core with respect to q, k and v (masked bias, grouped queries)", async () => {
+  // Queries [B, KV, M, hd] over keys/values [B, KV, S, hd]; the bias masks some keys per row.
+  const B = 2, KV = 2, M = 3, S = 5, hd = 4;
+  const bias = new Float64Array(B * M * S);
+  for (let b = 0; b < B; b++) for (let i = 0; i < M; i++) for (let j = 0; j < S; j++) bias[(b * M + i) * S + j] = j > i + 2 + b ? -Infinity : 0.1 * (i - j);
+  await check(
+    "attention",
+    [inp("q", [B, KV, M, hd]), inp("k", [B, KV, S, hd]), inp("v", [B, KV, S, hd])],
+    (g, [q, k, v]) => op.attention(g, q, k, v, g.input("bias", "float64", [B, 1, M, S]), 0.5),
+    { extraFeeds: { bias: tensor("float64", bias, [B, 1, M, S]) } },
+  );
+});
+
 test("rmsNorm with respect to input and weight", async () => {
   await check("rmsNorm", [inp("x", [2, 3, 6]), inp("w", [6])], (g, [x, w]) => op.rmsNorm(g, x, w, 1e-5));
 });

@@ -423,9 +423,41 @@ export function logSoftmax(g: Graph, x: Value, axis = -1): Value {
   return y;
 }
 
-/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * w. */
 /**
- * RMSNorm: x / sqrt(mean(x^2) + eps) * w. `fusable` writes it as Pow -> ReduceMean -> Add -> Sqrt ->
+ * Attention's core, softmax(scale q k^T + bias) v, for q [.., M, hd], k and v [.., S, hd] with the
+ * same leading axes, and an additive bias (no gradient) that broadcasts to [.., M, S]. The backward
+ * pass takes the softmax's row sums sum_j P_ij dP_ij from the output, as dO_i . O_i: a product over
+ * hd columns instead of one more pass over the [M, S] probabilities.
+ */
+export function attention(g: Graph, q: Value, k: Value, v: Value, bias: Value, scale: number): Value {
+  const d = q.dtype;
+  const last = q.shape.length - 1;
+  const scores = matmulRaw(g, q, k, { transB: true, alpha: scale });
+  const biased = binaryRaw(g, "Add", scores, bias);
+  const probs = g.emit1("Softmax", [biased], d, biased.shape, { axis: int(last) });
+  const out = matmulRaw(g, probs, v, {});
+  g.record([q, k, v, bias], [out], ([gO], need) => {
+    if (need[3]) throw new Error("attention: no gradient for the bias");
+    let dS: Value | undefined;
+    if (need[0] || need[1]) {
+      const dP = matmulRaw(g, gO!, v, { transB: true });
+      const rowDot = g.emit1("ReduceSum", [g.emit1("Mul", [gO!, out], d, out.shape), g.constI64([last])], d, reduceShape(out.shape, [last], true), {
+        keepdims: int(1),
+      });
+      dS = g.emit1("Mul", [probs, g.emit1("Sub", [dP, rowDot], d, dP.shape)], d, probs.shape);
+    }
+    return [
+      need[0] ? matmulRaw(g, dS!, k, { alpha: scale }) : undefined,
+      need[1] ? matmulRaw(g, dS!, q, { transA: true, alpha: scale }) : undefined,
+      need[2] ? matmulRaw(g, probs, gO!, { transA: true }) : undefined,
+      undefined,
+    ];
+  });
+  return out;
+}
+
+/**
+ * RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * w. `fusable` writes it as Pow -> ReduceMean -> Add -> Sqrt ->
  * Div -> Mul, the exact pattern ONNX Runtime fuses into one SimplifiedLayerNormalization kernel (and,
  * after a residual Add, SkipSimplifiedLayerNormalization): for inference graphs. Training graphs use
  * x * x and a reciprocal, whose pieces the backward pass reuses (and whose rounding the training
@@ -507,7 +539,7 @@ export interface ChunkedCrossEntropyOptions {
   /** Vocabulary rows per chunk; bounds the [tokens x chunk] temporaries alive at once. */
   chunkSize: number;
   /**
-   * Recompute each chunk's logits in the backward pass instead of keeping exp(logits - max) for the
+   * Recompute each chunk's logits in the backward pass instead of keeping its log-softmax for the
    * whole vocabulary: no [tokens x vocab] tensor stays alive, for about 1.5x the head's matmul work.
    */
   recompute?: boolean;
@@ -521,8 +553,8 @@ export interface ChunkedCrossEntropyOptions {
 /**
  * Weighted sum over tokens of cross-entropy(softmax(h W^T), target), with W [V, D] the output
  * embedding. Logits are computed one vocabulary chunk at a time and their log-sum-exp combined.
- * Backward either reuses each chunk's kept exp(logits - max) or (recompute) recomputes the chunk in
- * the transposed layout, so ORT cannot merge it with the forward product and keep the logits alive.
+ * Backward either reuses each chunk's kept log-softmax or (recompute) recomputes the chunk in the
+ * transposed layout, so ORT cannot merge it with the forward product and keep the logits alive.
  * h [N, D], targets [N] int64, weights [N].
  */
 export function chunkedCrossEntropy(g: Graph, h: Value, W: Value, targets: Value, weights: Value, o: ChunkedCrossEntropyOptions): Value {
@@ -537,12 +569,14 @@ export function chunkedCrossEntropy(g: Graph, h: Value, W: Value, targets: Value
       chunks.length === 1 ? W : g.emit1("Slice", [W, g.constI64([s]), g.constI64([e]), g.constI64([0])], W.dtype, [e - s, W.shape[1]]),
     );
   const col = [N, 1];
+  const firstColumn = (x: Value) => g.emit1("Slice", [x, g.constI64([0]), g.constI64([1]), g.constI64([1])], d, col);
   const fwd = Wc.map((w) => {
     const logits = matmulRaw(g, h, w, { transB: true });
-    const m = g.emit1("ReduceMax", [logits, g.constI64([1])], d, col, { keepdims: int(1) });
-    const e = g.emit1("Exp", [g.emit1("Sub", [logits, m], d, logits.shape)], d, logits.shape);
-    const s = g.emit1("ReduceSum", [e, g.constI64([1])], d, col, { keepdims: int(1) });
-    return { m, e, lse: g.emit1("Add", [g.emit1("Log", [s], d, col), m], d, col) };
+    // One LogSoftmax pass (max, sum of exps and the output in MLAS's vector kernels) instead of
+    // ReduceMax, Sub, Exp and ReduceSum over [N, chunk]. The chunk's log-sum-exp is any logit minus its
+    // log-softmax; column 0's error is an ulp of |logit - max|, as for max + log(sum).
+    const ls = g.emit1("LogSoftmax", [logits], d, logits.shape, { axis: int(1) });
+    return { ls, lse: g.emit1("Sub", [firstColumn(logits), firstColumn(ls)], d, col) };
   });
   let lse: Value;
   if (fwd.length === 1) lse = fwd[0].lse;
@@ -578,14 +612,15 @@ export function chunkedCrossEntropy(g: Graph, h: Value, W: Value, targets: Value
         }
         if (need[1]) gWs.push(matmulRaw(g, dlT, h, {})); // [Vc, D]
       } else {
-        // softmax = e * exp(m - lse); fold exp(m - lse) * gt into one [N, 1] factor.
-        const f = g.emit1("Mul", [g.emit1("Exp", [g.emit1("Sub", [fwd[c].m, lse], d, col)], d, col), gt], d, col);
-        const dl = g.emit1("Mul", [fwd[c].e, f], d, [N, Vc]);
+        // softmax over the vocabulary = exp(ls) * exp(lse_c - lse). That factor and gt are per row, so
+        // they scale the [N, D] product instead of the [N, chunk] probabilities.
+        const p = g.emit1("Exp", [fwd[c].ls], d, [N, Vc]);
+        const f = g.emit1("Mul", [g.emit1("Exp", [g.emit1("Sub", [fwd[c].lse, lse], d, col)], d, col), gt], d, col);
         if (need[0]) {
-          const part = matmulRaw(g, dl, w, {}); // [N, D]
+          const part = g.emit1("Mul", [matmulRaw(g, p, w, {}), f], d, h.shape); // [N, D]
           gh = gh ? g.emit1("Add", [gh, part], d, h.shape) : part;
         }
-        if (need[1]) gWs.push(matmulRaw(g, dl, h, { transA: true })); // [Vc, D]
+        if (need[1]) gWs.push(matmulRaw(g, p, g.emit1("Mul", [h, f], d, h.shape), { transA: true })); // [Vc, D]
       }
     });
     let gW: Value | undefined;

@@ -202,9 +202,7 @@ export function buildDecoder(
   /** Attention of queries [B, H, Tq, hd] over keys/values [B, KV, S, hd] with additive bias (tiled) -> [B, H, Tq, hd]. */
   const attend = (q: Value, k: Value, v: Value, b: Value): Value => {
     const qg = op.reshape(g, q, [0, KV, -1, hd]); // [B, KV, group*Tq, hd]
-    const scores = op.matmul(g, qg, k, { transB: true, alpha: 1 / Math.sqrt(hd) }); // [B, KV, group*Tq, S]
-    const probs = op.softmax(g, op.add(g, scores, b), -1);
-    return op.reshape(g, op.matmul(g, probs, v), [0, H, -1, hd]);
+    return op.reshape(g, op.attention(g, qg, k, v, b, 1 / Math.sqrt(hd)), [0, H, -1, hd]);
   };
 
   let h = op.gather(g, weight("model.embed_tokens.weight"), inp.ids); // [B, T, D]
