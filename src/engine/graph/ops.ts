@@ -457,11 +457,11 @@ export function attention(g: Graph, q: Value, k: Value, v: Value, bias: Value, s
 }
 
 /**
- * RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * w. `fusable` writes it as Pow -> ReduceMean -> Add -> Sqrt ->
- * Div -> Mul, the exact pattern ONNX Runtime fuses into one SimplifiedLayerNormalization kernel (and,
- * after a residual Add, SkipSimplifiedLayerNormalization): for inference graphs. Training graphs use
- * x * x and a reciprocal, whose pieces the backward pass reuses (and whose rounding the training
- * results were tuned with).
+ * RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * w. `fusable` writes it as Pow ->
+ * ReduceMean -> Add -> Sqrt -> Div -> Mul, the exact pattern ONNX Runtime fuses into one
+ * SimplifiedLayerNormalization kernel (and, after a residual Add, SkipSimplifiedLayerNormalization):
+ * for inference graphs. Training graphs use x * x and a reciprocal, whose pieces the backward pass
+ * reuses (calling that kernel directly in training made the bench/train.ts step slower).
  */
 export function rmsNorm(g: Graph, x: Value, w: Value, eps: number, fusable = false): Value {
   const d = x.dtype;
