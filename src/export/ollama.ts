@@ -11,9 +11,8 @@ import { join, resolve } from "node:path";
 import { readModelConfig } from "../engine/io/config.js";
 import { readRunRecord, runPaths } from "../engine/train/run-dir.js";
 import { TunekitError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { refuseNonEmptyFolder, writeFileAtomic } from "../util/fs.js";
 import { buildFolderAtomically } from "./merged.js";
-import { refuseNonEmptyFolder } from "../util/fs.js";
 
 /** Architectures (config.json model_type) whose safetensors adapters Ollama's ADAPTER accepts. */
 export const OLLAMA_ADAPTER_ARCHITECTURES = ["llama", "mistral", "gemma", "gemma2"];

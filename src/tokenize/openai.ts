@@ -42,6 +42,11 @@ interface BpeCore {
   specialTokensEncoder?: Map<string, number>;
 }
 
+/** <|endoftext|>'s id, for when the package's special-token table is not at hand. */
+function endOfTextId(encoding: OpenAiEncodingName): number {
+  return encoding === "o200k_base" ? 199999 : 100257;
+}
+
 function packageVersion(): string {
   try {
     return (requireCjs("gpt-tokenizer/package.json") as { version: string }).version;
@@ -60,13 +65,12 @@ function loadRanks(encoding: OpenAiEncodingName, api: () => GptEncodingApi): { t
     const a = api();
     const core = (a as unknown as { bytePairEncodingCoreProcessor?: Partial<BpeCore> }).bytePairEncodingCoreProcessor;
     if (!core || !Array.isArray(core.bytePairRankDecoder)) return undefined;
-    const eot = encoding === "o200k_base" ? 199999 : 100257;
     return {
       tokens: core.bytePairRankDecoder,
       vocabularySize: a.vocabularySize,
       // The package's special-token table (it lists a few more than tiktoken does; ids agree for
       // <|endoftext|>). Taken from the package so encode/decode agree with each other.
-      special: [...(core.specialTokensEncoder ?? [["<|endoftext|>", eot]])],
+      special: [...(core.specialTokensEncoder ?? [["<|endoftext|>", endOfTextId(encoding)]])],
     };
   });
 }
@@ -109,7 +113,7 @@ export class OpenAiTokenizer implements Tokenizer {
     this.ranks = loaded?.table;
     this.vocabSize = loaded?.info.vocabularySize ?? this.api.vocabularySize;
     this.table = this.ranks === undefined ? undefined : new ChunkCountTable(CHUNK_TABLE_BITS, (chunk) => this.ranks!.count(chunk));
-    const eot = encoding === "o200k_base" ? 199999 : 100257;
+    const eot = endOfTextId(encoding);
     this.special = new Map(loaded?.info.special ?? [["<|endoftext|>", eot]]);
     this.specialById = new Map([...this.special].map(([k, v]) => [v, k]));
     this.eosTokenId = this.special.get("<|endoftext|>") ?? eot;

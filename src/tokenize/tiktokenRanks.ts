@@ -180,7 +180,7 @@ export interface RankSource extends RankTableInfo {
 
 const MAGIC = "tunekit-bpe-ranks 1\n";
 
-/** $TUNEKIT_HOME/cache/<id>.bin, or undefined where the cache is off (TUNEKIT_CACHE=0). */
+/** $TUNEKIT_HOME/cache/<id>.ranks, or undefined where the cache is off (TUNEKIT_CACHE=0). */
 function cachePath(id: string, env: NodeJS.ProcessEnv): string | undefined {
   if (env.TUNEKIT_CACHE === "0") return undefined;
   return join(tunekitHome({ env }), "cache", `${id.replace(/[^A-Za-z0-9._-]+/g, "_")}.ranks`);

@@ -117,24 +117,12 @@ export function gradClip(grads: Map<string, Float32Array>, divisor: number, maxN
   return { norm, clip: maxNorm > 0 && coef < 1 ? f(coef) : 1 };
 }
 
-/** The global L2 norm over all gradients (computed in float64). */
-export function globalGradNorm(grads: Map<string, Float32Array>): number {
-  let sq = 0;
-  for (const g of grads.values()) for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
-  return Math.sqrt(sq);
-}
-
 /**
  * Scales all gradients so their global norm is at most `maxNorm` (torch.nn.utils.clip_grad_norm_:
  * coefficient maxNorm / (norm + 1e-6), applied only when below 1). Returns the norm before clipping.
  */
 export function clipGradNorm(grads: Map<string, Float32Array>, maxNorm: number): number {
-  const norm = globalGradNorm(grads);
-  if (!(maxNorm > 0)) return norm;
-  const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) {
-    const c = Math.fround(coef);
-    for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] = Math.fround(g[i] * c);
-  }
+  const { norm, clip } = gradClip(grads, 1, maxNorm);
+  if (clip !== 1) for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] = Math.fround(g[i] * clip);
   return norm;
 }
