@@ -92,7 +92,8 @@ export { readEvalItems, itemFromExample, promptFor, withContext, type EvalItem }
 export { exactMatch, tokenF1, chrF, lengthRatio, type ChrfOptions } from "./eval/similarity.js";
 export { factualAccuracy, extractSpecifics, type Specific, type SpecificKind, type FactualResult } from "./eval/factual.js";
 export { inferFormatPlan, scoreFormat, describeFormatPlan, type FormatPlan, type FormatScores } from "./eval/format.js";
-export { pairedBootstrap, verdictText, seededRandom, type PairedInterval, type Verdict, type BootstrapOptions } from "./eval/bootstrap.js";
+export { seededRandom } from "./util/random.js";
+export { pairedBootstrap, verdictText, type PairedInterval, type Verdict, type BootstrapOptions } from "./eval/bootstrap.js";
 export { summarizeUsage, breakEven, lookupPrice, PRICE_TABLE, TRAINING_PRICE_TABLE, type ModelEconomics, type BreakEven } from "./eval/economics.js";
 export { parseGate, checkGates, type Gate, type GateResult } from "./eval/gates.js";
 export { readLossCurves, curvesFromRecords, analyzeOverfitting, type LossCurves, type LossPoint, type OverfitAnalysis } from "./eval/overfit.js";

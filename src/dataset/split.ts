@@ -11,6 +11,7 @@ import { TunekitError, fsError } from "../util/errors.js";
 import { ensureDir, withAtomicWriter, type AtomicWriter } from "../util/fs.js";
 import { readDataset } from "./reader.js";
 import { readFileFeatures, type FileFeatures, type ReadFeaturesOptions } from "./analysis/file-features.js";
+import { seededRandom } from "../util/random.js";
 import { findBoilerplate, findSimilarPairs, groupPairs } from "./analysis/near-duplicates.js";
 
 export interface SplitOptions extends ReadFeaturesOptions {
@@ -39,17 +40,6 @@ export interface SplitReport {
   preservedLines: boolean;
 }
 
-/** mulberry32: a small seeded PRNG with a full 2^32 period. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shapeKind(sig: string): string {
   if (sig.startsWith("json")) return "json";

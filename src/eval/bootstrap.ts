@@ -4,17 +4,7 @@
  * 95% interval off the percentiles. The verdict says "beats" only when the interval excludes zero.
  */
 
-/** A small, fast, seedable PRNG (mulberry32): uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../util/random.js";
 
 export interface BootstrapOptions {
   resamples?: number;

@@ -7,18 +7,10 @@ import * as op from "../../src/engine/graph/ops.js";
 import { gradients } from "../../src/engine/graph/autodiff.js";
 import { encodeModel } from "../../src/engine/onnx/model.js";
 import { Session, tensor, type ort } from "../../src/engine/runtime/session.js";
+import { seededRandom } from "../../src/util/random.js";
 
-/** A small deterministic PRNG (mulberry32) so tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded PRNG (mulberry32) so tests are reproducible. */
+export const rng = seededRandom;
 
 export function randn(r: () => number, n: number, scale = 1): Float64Array {
   const out = new Float64Array(n);

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { pairedBootstrap, percentile, seededRandom, verdictText } from "../../src/eval/bootstrap.js";
+import { pairedBootstrap, percentile, verdictText } from "../../src/eval/bootstrap.js";
+import { seededRandom } from "../../src/util/random.js";
 
 test("percentile interpolates like numpy", () => {
   assert.equal(percentile([1, 2, 3, 4], 0.5), 2.5);

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import o200kApi from "gpt-tokenizer/encoding/o200k_base";
 import cl100kApi from "gpt-tokenizer/encoding/cl100k_base";
@@ -17,19 +17,10 @@ import { fineTuneTokenLimit } from "../../src/tokenize/limits.js";
 import { TunekitError } from "../../src/util/errors.js";
 import type { ChatExample } from "../../src/dataset/types.js";
 import { sharedFixturesDir } from "../helpers/fixtures.js";
-import { existsSync } from "node:fs";
+import { seededRandom } from "../../src/util/random.js";
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so a failure reproduces. */
+const rng = seededRandom;
 
 // Pieces chosen to hit every branch of the pre-tokenisation regexes: contractions in both cases,
 // leading punctuation, runs of spaces/tabs/newlines/CR, '/', digits, camelCase, ALLCAPS, and (for
