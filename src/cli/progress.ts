@@ -13,11 +13,16 @@ export interface ProgressOptions {
   delayMs?: number;
   /** Force drawing even when stderr is not a TTY (tests). */
   force?: boolean;
+  /** Show the bar's own rate (units per second); off when the status text carries a better one. */
+  showRate?: boolean;
 }
 
 export interface Progress {
-  /** Sets the absolute amount done, with an optional short status text (e.g. "loss 1.23"). */
-  update(done: number, status?: string): void;
+  /**
+   * Sets the absolute amount done, with an optional short status text (e.g. "loss 1.23") and, when the
+   * caller knows better than the bar's own rate, the remaining seconds.
+   */
+  update(done: number, status?: string, etaSeconds?: number): void;
   setTotal(total: number): void;
   /** Erases the bar (and prints nothing else). */
   finish(): void;
@@ -41,10 +46,19 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
+function formatNumber(n: number): string {
+  return Number.isInteger(n) ? n.toLocaleString("en-US") : n.toFixed(1);
+}
+
 function formatAmount(n: number, unit: string | undefined): string {
   if (unit === "bytes") return formatBytes(n);
-  const v = Number.isInteger(n) ? n.toLocaleString("en-US") : n.toFixed(1);
-  return unit ? `${v} ${unit}` : v;
+  return unit ? `${formatNumber(n)} ${unit}` : formatNumber(n);
+}
+
+/** "35/150 steps", "1.2 MB/300 MB". */
+function formatFraction(done: number, total: number, unit: string | undefined): string {
+  if (unit === "bytes") return `${formatBytes(done)}/${formatBytes(total)}`;
+  return `${formatNumber(done)}/${formatAmount(total, unit)}`;
 }
 
 const noop: Progress = { update() {}, setTotal() {}, finish() {} };
@@ -59,23 +73,29 @@ export function createProgress(io: Pick<CliIO, "stderr"> & { env?: NodeJS.Proces
   let drawn = false;
   let done = 0;
   let status = "";
+  let givenEta: number | undefined;
+  // The rate counts from the first update, so setup before the first unit of work (loading a model,
+  // building a session) does not make the ETA too long.
+  let firstAt: number | undefined;
+  let firstDone = 0;
 
   const draw = () => {
     const now = Date.now();
     const elapsed = (now - start) / 1000;
-    const rate = elapsed > 0 ? done / elapsed : 0;
-    const width = Math.max(20, Math.min(stream.columns ?? 80, 120));
-    const rateText = `${formatAmount(rate, options.unit)}/s`;
+    const span = firstAt === undefined ? 0 : (now - firstAt) / 1000;
+    const rate = span > 0 ? (done - firstDone) / span : 0;
+    const width = Math.max(20, Math.min(stream.columns || 80, 120));
+    const rateText = options.showRate === false ? "" : ` ${formatAmount(rate, options.unit)}/s`;
     let line: string;
     if (total !== undefined && total > 0) {
       const frac = Math.min(1, done / total);
-      const eta = rate > 0 ? (total - done) / rate : Number.NaN;
-      const right = ` ${(frac * 100).toFixed(0).padStart(3)}% ${formatAmount(done, options.unit)}/${formatAmount(total, options.unit)} ${rateText} ETA ${formatDuration(eta)}${status ? " " + status : ""}`;
+      const eta = givenEta ?? (rate > 0 ? (total - done) / rate : Number.NaN);
+      const right = ` ${(frac * 100).toFixed(0).padStart(3)}% ${formatFraction(done, total, options.unit)}${rateText} ETA ${formatDuration(eta)}${status ? " " + status : ""}`;
       const barWidth = Math.max(10, width - options.label.length - right.length - 4);
       const filled = Math.round(frac * barWidth);
       line = `${options.label} [${"#".repeat(filled)}${"-".repeat(barWidth - filled)}]${right}`;
     } else {
-      line = `${options.label} ${formatAmount(done, options.unit)} ${rateText} ${formatDuration(elapsed)}${status ? " " + status : ""}`;
+      line = `${options.label} ${formatAmount(done, options.unit)}${rateText} ${formatDuration(elapsed)}${status ? " " + status : ""}`;
     }
     stream.write(`\r${line.slice(0, width - 1)}\u001b[K`);
     drawn = true;
@@ -83,9 +103,14 @@ export function createProgress(io: Pick<CliIO, "stderr"> & { env?: NodeJS.Proces
   };
 
   return {
-    update(d: number, s?: string) {
+    update(d: number, s?: string, eta?: number) {
+      if (firstAt === undefined) {
+        firstAt = Date.now();
+        firstDone = d;
+      }
       done = d;
       if (s !== undefined) status = s;
+      givenEta = eta;
       const now = Date.now();
       if (now - start < delay) return;
       if (now - lastDraw < 100) return;
@@ -106,5 +131,30 @@ export function datasetReadProgress(progress: Progress): (p: { bytesRead: number
   return (p) => {
     progress.setTotal(p.totalBytes);
     progress.update(p.bytesRead, `${p.examples.toLocaleString("en-US")} examples`);
+  };
+}
+
+/** One line of status on stderr for a phase of work that has no count ("loading the model ..."). */
+export interface StatusLine {
+  show(text: string): void;
+  /** Erases the line (and prints nothing else). */
+  clear(): void;
+}
+
+/** Like the progress bar: only on a terminal (or with `force`), so pipes and logs stay clean. */
+export function createStatusLine(io: Pick<CliIO, "stderr">, options: { force?: boolean } = {}): StatusLine {
+  const stream = io.stderr;
+  if (!options.force && stream.isTTY !== true) return { show() {}, clear() {} };
+  let drawn = false;
+  return {
+    show(text: string) {
+      const width = Math.max(20, Math.min(stream.columns || 80, 120));
+      stream.write(`\r${text.slice(0, width - 1)}\u001b[K`);
+      drawn = true;
+    },
+    clear() {
+      if (drawn) stream.write("\r\u001b[K");
+      drawn = false;
+    },
   };
 }

@@ -199,10 +199,17 @@ test("--max-seq-len truncation warns with counts and skips examples whose reply 
   const data = writeJsonl(join(tmp.dir, "trunc.jsonl"), [...formatDataset(8, 3), long, cut]);
   const val = writeJsonl(join(tmp.dir, "val.jsonl"), formatDataset(4, 8));
   const events: TrainRunEvent[] = [];
+  const seen: string[] = []; // phases and event types, in order
   await train(
     { data, model, outDir: join(tmp.dir, "run-trunc"), validation: val, options: { ...DEFAULT_TRAIN_OPTIONS, maxSeqLen: 40, maxSteps: 2 } },
-    { onEvent: (e) => events.push(e) },
+    { onEvent: (e) => (events.push(e), seen.push(e.type)), onPhase: (text) => seen.push(text) },
     tinyBackend(),
+  );
+  // The preparation phases come before the start event (a status line covers the silent setup).
+  const firstStart = seen.indexOf("start");
+  assert.deepEqual(
+    seen.slice(0, firstStart).filter((x) => x !== "warning"),
+    ["checking the training data", "loading the model", "tokenizing 14 examples", "building the training graph (ONNX Runtime session)"],
   );
   const warnings = events.filter((e) => e.type === "warning") as Extract<TrainRunEvent, { type: "warning" }>[];
   const skipped = warnings.find((w) => w.code === "reply_cut_away")!;

@@ -4,7 +4,7 @@
  * train()/resumeTraining() in src/engine/train/train-run.ts.
  */
 import { bool, num, str, usageError, type Command, type CommandContext } from "../command.js";
-import { createProgress, formatDuration } from "../progress.js";
+import { createProgress, createStatusLine } from "../progress.js";
 import { isTunekitError, TunekitError } from "../../util/errors.js";
 import { ALL_LORA_TARGETS, type LoraTarget } from "../../engine/train/engine.js";
 import { DEFAULT_TRAIN_OPTIONS } from "../../engine/train/defaults.js";
@@ -88,7 +88,9 @@ async function runLocal(ctx: CommandContext): Promise<number> {
     if (!json) ctx.err("\nstopping after this step (a checkpoint is written); press Ctrl-C again to quit at once");
   };
   process.on("SIGINT", onSigint);
-  const progress = createProgress(ctx.io, { label: "train", unit: "steps" });
+  // The loop's tokens/s and ETA leave out the setup time before the first step: the bar shows those, not its own.
+  const progress = createProgress(ctx.io, { label: "train", unit: "steps", showRate: false });
+  const status = createStatusLine(ctx.io);
   let heldOut: number | null = null;
   let lastEvent: TrainRunEvent | undefined;
   const onEvent = (e: TrainRunEvent) => {
@@ -99,16 +101,19 @@ async function runLocal(ctx: CommandContext): Promise<number> {
     }
     switch (e.type) {
       case "start":
+        status.clear();
         progress.setTotal(e.totalSteps);
         ctx.err(
           `${e.resumedFromStep !== null ? `resuming at step ${e.resumedFromStep}: ` : ""}training ${e.params.toLocaleString("en-US")} LoRA parameters for ${e.totalSteps} steps on ${e.trainExamples} examples` +
             (e.heldOutExamples > 0 ? ` (${e.heldOutExamples} held out)` : " (no held-out set: pass --validation FILE or --test-split 0.1 to watch overfitting)"),
         );
+        progress.update(e.resumedFromStep ?? 0, "running the first step");
         break;
       case "step":
         progress.update(
           e.step,
-          `epoch ${e.epoch.toFixed(2)} loss ${fmt(e.loss)} held-out ${fmt(heldOut)} ${Math.round(e.tokensPerSecond).toLocaleString("en-US")} tok/s ETA ${formatDuration(e.etaSeconds)}`,
+          `epoch ${e.epoch.toFixed(2)} loss ${fmt(e.loss)} held-out ${fmt(heldOut)} ${Math.round(e.tokensPerSecond).toLocaleString("en-US")} tok/s`,
+          e.etaSeconds,
         );
         break;
       case "eval":
@@ -117,6 +122,7 @@ async function runLocal(ctx: CommandContext): Promise<number> {
         ctx.err(`step ${e.step}: held-out loss ${fmt(e.heldOutLoss)}, train loss ${fmt(e.trainLoss)}, gap ${fmt(e.gap)}${e.best ? " (best)" : ""}`);
         break;
       case "warning":
+        status.clear();
         progress.finish();
         ctx.err(`${ctx.errColor.yellow("warning")}${ctx.errColor.dim(`[${e.code}]`)} ${e.message}`);
         break;
@@ -125,7 +131,7 @@ async function runLocal(ctx: CommandContext): Promise<number> {
     }
   };
   try {
-    const cb = { onEvent, shouldStop: () => stopRequested };
+    const cb = { onEvent, onPhase: json ? undefined : (text: string) => status.show(`train: ${text} ...`), shouldStop: () => stopRequested };
     const result = resumeDir
       ? await resumeTraining(resumeDir, cb)
       : await train(
@@ -150,6 +156,7 @@ async function runLocal(ctx: CommandContext): Promise<number> {
     }
     return result.done.reason === "interrupted" ? 130 : 0;
   } catch (e) {
+    status.clear();
     progress.finish();
     const runDir = resumeDir ?? str(ctx, "output");
     if (runDir && (await import("node:fs")).existsSync(`${runDir}/run.json`)) await recordInStore(ctx, runDir);

@@ -49,6 +49,11 @@ export function trainErrorEvent(e: unknown): Extract<TrainRunEvent, { type: "err
 
 export interface TrainCallbacks {
   onEvent?(e: TrainRunEvent): void;
+  /**
+   * The preparation phase now starting ("loading the model", ...), for a status line: on a model of
+   * SmolLM2-135M's size the work before the first step takes 10-20 s. Not a JSON event.
+   */
+  onPhase?(text: string): void;
   /** Polled after each optimizer step; true stops cleanly with a checkpoint (Ctrl-C). */
   shouldStop?(): boolean;
 }
@@ -131,8 +136,10 @@ async function execute(
 ): Promise<TrainResult> {
   const o = req.options;
   const emit = (e: TrainRunEvent) => cb.onEvent?.(e);
+  const phase = (text: string) => cb.onPhase?.(text);
 
   // Data first: never load a model for a dataset that will be refused.
+  phase("checking the training data");
   const dataPath = resolve(req.data);
   await requireValidDataset(dataPath, "training data");
   let examples = await readExamples(dataPath);
@@ -153,8 +160,10 @@ async function execute(
   }
 
   // A resumed run loads the folder it resolved at the start (the user's path may have been relative).
+  phase("loading the model");
   const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model);
   const tok = await backend.tokenizerFor(model.dir, model.config);
+  phase(`tokenizing ${(examples.length + heldOutRaw.length).toLocaleString("en-US")} examples`);
   const trainSet = prepareSet(examples, tok.tokenize, o.maxSeqLen, "training data", dataPath);
   for (const w of truncationWarnings(trainSet.truncation, "training", o.maxSeqLen)) emit(w);
   const heldOut = heldOutRaw.length > 0 ? prepareSet(heldOutRaw, tok.tokenize as ExampleTokenizer, o.maxSeqLen, "held-out data", req.validation ?? dataPath) : undefined;
@@ -184,6 +193,7 @@ async function execute(
   const metrics = new MetricsLog(paths.metrics);
   let engine: TrainStepEngine | undefined;
   try {
+    phase("building the training graph (ONNX Runtime session)");
     engine = await backend.createEngine(model.config, model.weights, o.lora);
     const shapes = new Map(engine.paramShapes.map((p) => [p.name, [...p.shape]]));
     const pending: Promise<void>[] = [];
