@@ -85,7 +85,8 @@ export function createProgress(io: Pick<CliIO, "stderr"> & { env?: NodeJS.Proces
     const span = firstAt === undefined ? 0 : (now - firstAt) / 1000;
     const rate = span > 0 ? (done - firstDone) / span : 0;
     const width = Math.max(20, Math.min(stream.columns || 80, 120));
-    const rateText = options.showRate === false ? "" : ` ${formatAmount(rate, options.unit)}/s`;
+    // Until a second update there is no rate to show (nor an ETA from it).
+    const rateText = options.showRate === false ? "" : rate > 0 ? ` ${formatAmount(rate, options.unit)}/s` : " --/s";
     let line: string;
     if (total !== undefined && total > 0) {
       const frac = Math.min(1, done / total);
