@@ -11,8 +11,10 @@ test("local runner on the real stories260K model: batched generation, usage, cac
   if (!model) return t.skip("stories260K fixture missing");
   const home = tempDir();
   const store = openStore({ home: home.dir });
-  const local = createLocalRunner({ model, threads: 1 });
+  const loads: string[] = [];
+  const local = createLocalRunner({ model, threads: 1, label: "stories", onLoading: (name) => loads.push(name) });
   try {
+    assert.deepEqual(loads, [], "nothing loads before the first call");
     assert.match(local.id, /^local:.*stories260K#[0-9a-f]{16}$/);
     assert.equal(localModelId(model, undefined), local.id, "the id is stable");
     const r = withCache(local, new GenerationCache(store));
@@ -30,6 +32,7 @@ test("local runner on the real stories260K model: batched generation, usage, cac
     assert.equal(single.text, first[1].text);
     const again = await r.generateBatch!(prompts, { maxTokens: 12 });
     assert.ok(again.every((g) => g.cached));
+    assert.deepEqual(loads, ["stories"], "the model loads once, and says so when it starts");
     assert.deepEqual(again.map((g) => g.text), first.map((g) => g.text));
     // through evaluate (the batched path)
     const res = await evaluate({

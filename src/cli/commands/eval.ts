@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { bool, num, printJson, str, strList, usageError, type Command } from "../command.js";
-import { createProgress } from "../progress.js";
+import { createProgress, createStatusLine } from "../progress.js";
 import { evaluate, type EvalModel } from "../../eval/evaluate.js";
 import { checkGates, parseGate, type GateResult } from "../../eval/gates.js";
 import { readEvalItems, questionOf, withContext } from "../../eval/items.js";
@@ -106,7 +106,10 @@ Exit codes: 0 done (all gates pass), 1 a gate failed or the data has errors, 2 u
     const ragStores: { close(): void }[] = [];
     const runners: ModelRunner[] = [];
     try {
-      const opts = { env: ctx.io.env, cwd, store, cache: useCache, offline: bool(ctx, "offline") };
+      // A local model loads (and builds its ONNX Runtime session) on its first uncached call: seconds of
+      // work before that model's first answer, said on a status line that the progress bar then overwrites.
+      const status = createStatusLine(ctx.io);
+      const opts = { env: ctx.io.env, cwd, store, cache: useCache, offline: bool(ctx, "offline"), onLoading: (name: string) => status.show(`evaluating: loading ${name} ...`) };
       const evalModels: EvalModel[] = [];
       for (const m of models) {
         const c = await createRunner(m, opts);
@@ -161,6 +164,7 @@ Exit codes: 0 done (all gates pass), 1 a gate failed or the data has errors, 2 u
         });
       } finally {
         progress.finish();
+        status.clear();
       }
       const metrics = Object.fromEntries(result.models.map((m) => [m.name, m.aggregate]));
       const gateResults: GateResult[] = checkGates(gates, metrics, result.models[result.models.length - 1].name);

@@ -36,6 +36,8 @@ export interface CreateRunnerOptions {
   cache?: boolean;
   offline?: boolean;
   threads?: number;
+  /** A local model starts loading (see LocalRunnerOptions.onLoading). */
+  onLoading?(label: string): void;
 }
 
 async function resolveJob(ref: string, store: Store | undefined): Promise<{ source: ModelSource; lossCurves?: LossCurves; trainingCostUsd?: number }> {
@@ -79,7 +81,7 @@ export async function createRunner(spec: ModelSpec, options: CreateRunnerOptions
     // Loaded lazily so `tunekit eval` against endpoints never loads the engine.
     const local = await import("./local.js");
     const price = spec.price ?? { inputPerM: 0, outputPerM: 0 };
-    const common = { label: spec.name, price, env: options.env, cwd: options.cwd, offline: options.offline, threads: options.threads };
+    const common = { label: spec.name, price, env: options.env, cwd: options.cwd, offline: options.offline, threads: options.threads, onLoading: options.onLoading };
     if (source.kind === "run") {
       const runner = await local.createRunRunner(source.runDir, common);
       if (!lossCurves && existsSync(join(source.runDir, "metrics.jsonl"))) lossCurves = readLossCurves(source.runDir);

@@ -28,6 +28,8 @@ export interface LocalRunnerOptions {
   threads?: number;
   /** Prompts decoded together (default 8). */
   batchSize?: number;
+  /** Called when the model starts loading (on the first call that misses the cache), for a status line. */
+  onLoading?(label: string): void;
 }
 
 /** Identity of weights on disk, cheap to compute: path, size and mtime of the weight files. */
@@ -56,14 +58,16 @@ export function localModelId(model: string, adapter: string | undefined, cwd = p
 export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
   let loading: Promise<TextGenerator> | undefined;
   // The generator renders chats with the model's chat template, or tunekit's plain one as training does.
-  const load = () =>
-    (loading ??= TextGenerator.load(options.model, {
+  const load = () => {
+    if (!loading) options.onLoading?.(options.label ?? options.model);
+    return (loading ??= TextGenerator.load(options.model, {
       ...(options.adapter ? { adapter: options.adapter } : {}),
       ...(options.threads ? { threads: options.threads } : {}),
       offline: options.offline,
       env: options.env,
       cwd: options.cwd,
     }));
+  };
 
   const failed = (message: string): Generation => ({ text: "", tokensIn: 0, tokensOut: 0, latencyMs: 0, error: message });
 
