@@ -63,6 +63,11 @@ function formatFraction(done: number, total: number, unit: string | undefined): 
 
 const noop: Progress = { update() {}, setTotal() {}, finish() {} };
 
+/** Columns for one status line (80 when the terminal reports none, as some ptys do). */
+function lineWidth(stream: CliIO["stderr"]): number {
+  return Math.max(20, Math.min(stream.columns || 80, 120));
+}
+
 export function createProgress(io: Pick<CliIO, "stderr"> & { env?: NodeJS.ProcessEnv }, options: ProgressOptions): Progress {
   const stream = io.stderr;
   if (!options.force && stream.isTTY !== true) return noop;
@@ -84,7 +89,7 @@ export function createProgress(io: Pick<CliIO, "stderr"> & { env?: NodeJS.Proces
     const elapsed = (now - start) / 1000;
     const span = firstAt === undefined ? 0 : (now - firstAt) / 1000;
     const rate = span > 0 ? (done - firstDone) / span : 0;
-    const width = Math.max(20, Math.min(stream.columns || 80, 120));
+    const width = lineWidth(stream);
     // Until a second update there is no rate to show (nor an ETA from it).
     const rateText = options.showRate === false ? "" : rate > 0 ? ` ${formatAmount(rate, options.unit)}/s` : " --/s";
     let line: string;
@@ -149,7 +154,7 @@ export function createStatusLine(io: Pick<CliIO, "stderr">, options: { force?: b
   let drawn = false;
   return {
     show(text: string) {
-      const width = Math.max(20, Math.min(stream.columns || 80, 120));
+      const width = lineWidth(stream);
       stream.write(`\r${text.slice(0, width - 1)}\u001b[K`);
       drawn = true;
     },

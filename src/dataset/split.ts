@@ -40,7 +40,6 @@ export interface SplitReport {
   preservedLines: boolean;
 }
 
-
 function shapeKind(sig: string): string {
   if (sig.startsWith("json")) return "json";
   if (sig.startsWith("lines:")) return sig;

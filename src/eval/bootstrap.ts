@@ -3,7 +3,6 @@
  * replacement (seeded, so a report is reproducible), take the mean difference each time, and read the
  * 95% interval off the percentiles. The verdict says "beats" only when the interval excludes zero.
  */
-
 import { seededRandom } from "../util/random.js";
 
 export interface BootstrapOptions {
