@@ -114,6 +114,11 @@ export class IssueCollector {
 export async function validateFile(file: string, options: ValidateOptions = {}): Promise<ValidationReport> {
   const issues = new IssueCollector(options.maxIssues ?? 10_000);
   const notes = new NoteCounter();
+  if (options.model === undefined && options.tokenCounter === undefined && options.analysis !== false) {
+    // Without a model the documented default still counts every example and enforces a limit.
+    const { DEFAULT_TOKEN_MODEL, DEFAULT_EXAMPLE_TOKEN_LIMIT } = await import("../tokenize/limits.js");
+    options = { ...options, model: DEFAULT_TOKEN_MODEL, tokenLimit: options.tokenLimit ?? DEFAULT_EXAMPLE_TOKEN_LIMIT };
+  }
   if (options.model !== undefined && options.tokenCounter === undefined && options.analysis !== false) {
     options = { ...options, ...(await openModelCounting(options.model, options.tokenLimit)) };
   }

@@ -362,6 +362,11 @@ export class FakeOpenAIServer {
     const fault = this.faults.find((f) => f.left > 0 && f.path.test(path) && (!f.method || f.method === method));
     if (fault) {
       fault.left--;
+      if (fault.drop) {
+        record.status = -1;
+        req.socket.destroy();
+        return;
+      }
       const defaults: Record<number, unknown> = {
         401: apiError("Incorrect API key provided.", "invalid_request_error", null, "invalid_api_key"),
         403: apiError("You have insufficient permissions for this operation.", "invalid_request_error", null, "model_not_available"),

@@ -8,7 +8,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../store/store.js";
 import { TunekitError } from "../../util/errors.js";
-import { lookupPrice, TRAINING_PRICE_TABLE } from "../economics.js";
+import { lookupPrice } from "../economics.js";
+import { trainingCost } from "../../providers/catalog.js";
 import { curvesFromRecords, readLossCurves, type LossCurves } from "../overfit.js";
 import { GenerationCache, withCache } from "./cache.js";
 import { createEndpointRunner } from "./endpoint.js";
@@ -47,11 +48,14 @@ async function resolveJob(ref: string, store: Store | undefined): Promise<{ sour
   const points = store.getMetrics(job.id);
   const lossCurves = points.length ? curvesFromRecords(points.map((p) => ({ step: p.step, ...p.values }))) : undefined;
   if (job.kind === "hosted") {
+    const trainingCostUsd = job.model && job.trainedTokens ? trainingCost(job.provider, job.model, job.trainedTokens) : undefined;
+    // Weights brought home with `tunekit jobs pull` run here, like a local run.
+    if (job.outputDir && existsSync(join(job.outputDir, "run.json"))) {
+      return { source: { kind: "run", runDir: job.outputDir }, ...(lossCurves ? { lossCurves } : {}), ...(trainingCostUsd !== undefined ? { trainingCostUsd } : {}) };
+    }
     if (!job.fineTunedModel) {
       throw new TunekitError("job_not_finished", `job ${ref} has no fine-tuned model yet (status: ${job.status})`, { hint: `run \`tunekit jobs watch ${ref}\`` });
     }
-    const perM = job.model ? TRAINING_PRICE_TABLE[job.model.replace(/-\d{4}-\d{2}-\d{2}$/, "")] : undefined;
-    const trainingCostUsd = perM !== undefined && job.trainedTokens ? (job.trainedTokens * perM) / 1e6 : undefined;
     return {
       source: { kind: "endpoint", baseUrl: job.baseUrl ?? OPENAI_BASE_URL, model: job.fineTunedModel },
       ...(lossCurves ? { lossCurves } : {}),
