@@ -8,7 +8,8 @@ export const localCapabilities: TrainerCapabilities = {
   hyperparameters: {
     n_epochs: { description: "passes over the training data", auto: true, integer: true, min: 1, max: 1000 },
     batch_size: { description: "examples per micro-batch", auto: true, integer: true, min: 1, max: 4096 },
-    learning_rate: { description: "peak learning rate", auto: true, integer: false, min: 1e-8, max: 1 },
+    // No upper bound: a rate that diverges is the engine's to detect and report.
+    learning_rate: { description: "peak learning rate", auto: true, integer: false, min: 0, max: Number.MAX_VALUE },
   },
   minExamples: 1,
   suffix: false,

@@ -198,9 +198,11 @@ export class LocalTrainer implements Trainer {
     let begun!: () => void;
     const begin = new Promise<void>((r) => (begun = r));
     const live: LiveRun = { stop: false, finished: false, done: Promise.resolve(undefined) };
+    let phased = false;
     const cb: TrainCallbacks = {
       onEvent: (e) => user.onEvent?.(e),
       onPhase: (text) => {
+        phased = true;
         begun();
         user.onPhase?.(text);
       },
@@ -217,8 +219,8 @@ export class LocalTrainer implements Trainer {
         begun();
       });
     await begin;
-    if (live.finished && live.error && !existsSync(runPaths(dir).run)) {
-      // Refused before anything was written (an occupied folder, a run already finished).
+    if (live.finished && live.error && !phased) {
+      // Refused before it began (an occupied folder, a run already finished): nothing changed.
       this.lastStartError = live.cause;
       return fail(live.error);
     }
@@ -265,6 +267,8 @@ export class LocalTrainer implements Trainer {
     // runs of this process or folders still being written to.
     let status = RUN_STATUS[rec.status];
     if (live?.finished && status === "running") status = "failed";
+    // A resumed run still shows its old "interrupted" until the engine rewrites run.json.
+    if (live && !live.finished) status = "running";
     const snap: JobSnapshot = {
       remoteId,
       status,
