@@ -7,7 +7,7 @@ export { writeFileAtomic, withAtomicWriter, AtomicWriter } from "./util/fs.js";
 export { VERSION } from "./version.js";
 export * from "./tokenize/index.js";
 export { readDataset, DatasetReader, type ReadOptions, type DatasetRecord } from "./dataset/reader.js";
-export { validateFile, type ValidateOptions, type ValidationReport, type ReportIssue, type DatasetAnalysis } from "./dataset/validate.js";
+export { validateFile, type ValidateOptions, type ValidationReport, type ReportIssue, type DatasetAnalysis } from "./dataset/validate/index.js";
 export { convertFile, type ConvertOptions, type ConvertReport } from "./dataset/convert.js";
 export { detectRecordFormat } from "./dataset/formats/detect.js";
 export { recordToExample } from "./dataset/formats/index.js";

@@ -11,7 +11,7 @@
 import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { adviseFile } from "../advise/advise.js";
-import { validateFile } from "../dataset/validate.js";
+import { validateFile } from "../dataset/validate/index.js";
 import { splitFile } from "../dataset/split.js";
 import type { ChatExample, ChatMessage } from "../dataset/types.js";
 import { DEFAULT_TRAIN_OPTIONS } from "../engine/train/defaults.js";
