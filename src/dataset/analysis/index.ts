@@ -14,7 +14,7 @@ export * from "./features.js";
 export * from "./feature-context.js";
 export * from "./facts.js";
 export * from "./cost.js";
-export * from "./distribution.js";
+export * from "../../util/distribution.js";
 export * from "./tokens.js";
 export { ReplySampler, finalReply } from "./reply-sample.js";
 import { ReplySampler, finalReply } from "./reply-sample.js";

@@ -6,7 +6,7 @@
 import { xorshift32 } from "../../util/random.js";
 import type { DatasetIssue, SourcedExample } from "../types.js";
 import { createFeatureContext, type ExampleTokenCounter } from "../analysis/index.js";
-import { describeNumbers, quantileSorted, type Distribution } from "../analysis/distribution.js";
+import { describeNumbers, quantileSorted, type Distribution } from "../../util/distribution.js";
 import type { DatasetAnalysis } from "./types.js";
 
 /**
