@@ -189,5 +189,3 @@ export function nextCl100k(s: string, i: number, n: number): number {
   if (nl > 0) return nl;
   return w - 1 > i ? w - 1 : i + 1;
 }
-
-export type ChunkScanner = (s: string, i: number, n: number) => number;
