@@ -3,9 +3,9 @@
  * plus `tokenizer_config.json` (special tokens, add_bos_token/add_eos_token, chat template, also read
  * from `chat_template.jinja` / `chat_template.json`).
  *
- * Our own implementation: the pure-JS @huggingface/tokenizers package encodes correctly but at about
- * 1 MB/s here, far too slow for dataset statistics. Supported (what Llama 2/3, Mistral, Qwen2,
- * SmolLM, GPT-2-style and SentencePiece-converted tokenizers use):
+ * Our own implementation: the pure-JS @huggingface/tokenizers package encodes correctly but far too
+ * slowly for dataset statistics (figures in docs/tokenizers.md). Supported (what Llama 2/3, Mistral,
+ * Qwen2, SmolLM, GPT-2-style and SentencePiece-converted tokenizers use):
  *   normalizers: Sequence, Prepend, Replace (string or regex), NFC/NFD/NFKC/NFKD, Lowercase, Strip;
  *   pre-tokenizers: Sequence, ByteLevel, Digits, Split (Isolated/Removed/MergedWithPrevious/
  *     MergedWithNext), Metaspace, Whitespace, WhitespaceSplit;

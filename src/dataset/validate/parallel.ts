@@ -122,10 +122,9 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
   const maxInFlight = n * 8;
   let jobId = 0;
   // Batches go to the least busy worker while it has fewer than WORKER_BACKLOG waiting; otherwise the
-  // main thread checks the batch itself. So the main thread keeps working while workers start (half a
-  // second to load a tokenizer) and whenever they fall behind, where a fixed turn (every n-th batch on
-  // the main thread) left both threads idle for about 0.5 s each on the 300 MB benchmark. Measured
-  // there: 3.5-3.6 s instead of 3.6-3.9 s (a backlog of 1 was slower, 4.0 s; 3 to 6 alike).
+  // main thread checks the batch itself. So the main thread keeps working while workers start (they
+  // load a tokenizer first) and whenever they fall behind, where a fixed turn (every n-th batch on the
+  // main thread) left threads idle (measurements: docs/validation.md).
   const WORKER_BACKLOG = 3;
   const backlog = new Map<Worker, number>(workers.map((w) => [w, 0]));
   let currentFormat = format;
