@@ -8,9 +8,6 @@ import { writePeftAdapter } from "../engine/io/peft.js";
 import type { LoraSpec } from "../engine/train/engine.js";
 import type { ModelConfig } from "../engine/types.js";
 
-export const ADAPTER_CONFIG = "adapter_config.json";
-export const ADAPTER_WEIGHTS = "adapter_model.safetensors";
-
 export async function writeAdapter(dir: string, params: Map<string, Float32Array>, config: ModelConfig, spec: LoraSpec, baseModel: string): Promise<void> {
   await writePeftAdapter(dir, {
     config,

@@ -7,7 +7,7 @@
  */
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { validateFile, type ValidationReport } from "../dataset/validate.js";
+import { validateFile, type ValidationReport } from "../dataset/validate/index.js";
 import { readDataset } from "../dataset/reader.js";
 import { estimateHostedCost, type HostedCost } from "../dataset/analysis/cost.js";
 import { countChatTokens } from "../tokenize/chatTokens.js";

@@ -199,8 +199,8 @@ test(
 );
 
 test("BoundedIntStats: exact like describeNumbers within capacity, bounded sample beyond it", async () => {
-  const { BoundedIntStats } = await import("../../src/dataset/quick-analysis.js");
-  const { describeNumbers } = await import("../../src/dataset/analysis/distribution.js");
+  const { BoundedIntStats } = await import("../../src/dataset/validate/quick-analysis.js");
+  const { describeNumbers } = await import("../../src/util/distribution.js");
   const vals = Array.from({ length: 5000 }, (_, i) => (i * 7919) % 1000);
   const exact = new BoundedIntStats(10_000);
   const sampled = new BoundedIntStats(1000);

@@ -1,7 +1,7 @@
 /**
  * The committed PyTorch fixtures (scripts/reference/llama_reference.py) are consistent with our loaders:
  * every reference model loads and validates, logits/gradients have the documented shapes, and the
- * manifest's numbers are finite. E1's engine tests compare against the same files.
+ * manifest's numbers are finite. The engine tests compare against the same files.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,7 +1,7 @@
 /** Output helpers shared by the dataset commands (validate, convert): issue lists, notes, read options. */
 import type { CommandContext, OptionSpec, Command } from "../command.js";
 import { num, str, usageError } from "../command.js";
-import type { ReportIssue } from "../../dataset/validate.js";
+import type { ReportIssue } from "../../dataset/validate/index.js";
 import type { NoteSummary } from "../../dataset/notes.js";
 import type { ReadOptions } from "../../dataset/reader.js";
 import type { DatasetFormat } from "../../dataset/types.js";

@@ -4,7 +4,7 @@ import type { Command, CommandContext } from "../command.js";
 import { bool, num, printJson, str, usageError } from "../command.js";
 import { createProgress, datasetReadProgress } from "../progress.js";
 import { computeStats, DEFAULT_STATS_MODEL, type StatsReport } from "../../dataset/analysis/stats-file.js";
-import type { Distribution } from "../../dataset/analysis/distribution.js";
+import type { Distribution } from "../../util/distribution.js";
 import { TunekitError, fsError } from "../../util/errors.js";
 import { HOSTED_PROVIDERS, trainingOptions, type TrainingOption } from "../../providers/catalog.js";
 import { datasetReadOptions, FORMAT_OPTIONS } from "./dataset-output.js";

@@ -2,7 +2,7 @@
 import type { Command } from "../command.js";
 import { bool, num, printJson, str } from "../command.js";
 import { createProgress, datasetReadProgress } from "../progress.js";
-import { validateFile } from "../../dataset/validate.js";
+import { validateFile } from "../../dataset/validate/index.js";
 import { datasetReadOptions, FORMAT_OPTIONS, printIssueList, printNotes } from "./dataset-output.js";
 
 const command: Command = {

@@ -4,7 +4,7 @@
  * worker can split and number the lines itself. A partial line waits for the next chunk; a line that
  * grows past `maxLineBytes` is dropped byte by byte and reported as skipped (bounded memory).
  */
-import { checkEncoding } from "./lines.js";
+import { checkEncoding } from "../lines.js";
 
 export type BatchItem =
   | { kind: "lines"; buf: Uint8Array; firstLine: number; lines: number; unterminated: boolean }

@@ -5,15 +5,15 @@
  * number of batches in flight, whatever the file size.
  */
 import { promises as fsp } from "node:fs";
-import { availableParallelism } from "node:os";
-import { Worker, type ResourceLimits } from "node:worker_threads";
-import { fsError } from "../util/errors.js";
-import type { DatasetFormat, DatasetIssue } from "./types.js";
+import type { Worker } from "node:worker_threads";
+import { fsError } from "../../util/errors.js";
+import type { DatasetFormat, DatasetIssue } from "../types.js";
+import { LineSplitter } from "../lines.js";
+import { processJsonLine } from "../record.js";
+import { issue } from "../formats/types.js";
 import { LineBatcher, type BatchItem } from "./line-batches.js";
-import { LineSplitter } from "./lines.js";
-import { processJsonLine } from "./record.js";
-import { issue } from "./formats/types.js";
-import type { WorkerReply } from "./validate-worker.js";
+import { defaultWorkerCount, startModuleWorker } from "./threads.js";
+import type { WorkerReply } from "./worker.js";
 import { BatchChecker, type BatchResult, type WorkerJob, type WorkerOutcome, type WorkerSetup } from "./batch-check.js";
 
 export interface ParallelSink {
@@ -41,33 +41,14 @@ export interface ParallelResult {
   replySamples: string[];
 }
 
-export function defaultWorkerCount(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
-}
-
 /**
  * A worker only holds its tokenizer and the batch in hand; a modest heap makes V8 collect garbage early
  * instead of growing the heap with the allocation rate (the peak RSS target is for the whole process).
  */
 const WORKER_LIMITS = { maxOldGenerationSizeMb: 192, maxYoungGenerationSizeMb: 16 };
 
-/**
- * Starts a worker thread on a module next to this one (`name` without extension): the compiled .js, or
- * the .ts through tsx when running from sources.
- */
-export function startModuleWorker(name: string, workerData: unknown, resourceLimits: ResourceLimits): Worker {
-  const here = import.meta.url;
-  if (here.endsWith(".ts")) {
-    const url = new URL(`./${name}.ts`, here).href;
-    const tsx = import.meta.resolve("tsx/esm/api");
-    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-    return new Worker(code, { eval: true, workerData, resourceLimits });
-  }
-  return new Worker(new URL(`./${name}.js`, here), { workerData, resourceLimits });
-}
-
 function startWorker(setup: WorkerSetup): Worker {
-  return startModuleWorker("validate-worker", setup, WORKER_LIMITS);
+  return startModuleWorker("worker", setup, WORKER_LIMITS);
 }
 
 /** The file's format from its first parseable record (read from the first chunk only). */
@@ -141,10 +122,9 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
   const maxInFlight = n * 8;
   let jobId = 0;
   // Batches go to the least busy worker while it has fewer than WORKER_BACKLOG waiting; otherwise the
-  // main thread checks the batch itself. So the main thread keeps working while workers start (half a
-  // second to load a tokenizer) and whenever they fall behind, where a fixed turn (every n-th batch on
-  // the main thread) left both threads idle for about 0.5 s each on the 300 MB benchmark. Measured
-  // there: 3.5-3.6 s instead of 3.6-3.9 s (a backlog of 1 was slower, 4.0 s; 3 to 6 alike).
+  // main thread checks the batch itself. So the main thread keeps working while workers start (they
+  // load a tokenizer first) and whenever they fall behind, where a fixed turn (every n-th batch on the
+  // main thread) left threads idle (measurements: docs/validation.md).
   const WORKER_BACKLOG = 3;
   const backlog = new Map<Worker, number>(workers.map((w) => [w, 0]));
   let currentFormat = format;
