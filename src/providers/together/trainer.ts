@@ -376,7 +376,15 @@ export class TogetherTrainer implements Trainer {
     if (job.value.status !== "completed") return fail({ code: "not_finished", message: `the job is ${job.value.status}; only a completed job can be downloaded`, retryable: false });
     const lora = (job.value.training_type as { type?: string } | undefined)?.type === "Lora";
     const checkpoint: "adapter" | "merged" | "model_output_path" = !lora ? "model_output_path" : options.prefer === "merged" ? "merged" : "adapter";
-    const res = await this.call((c) => c.fineTuning.content({ ft_id: remoteId, checkpoint }, options.signal ? { signal: options.signal } : {}));
+    // The endpoint redirects to a presigned URL: follow it without the API key (fetch keeps it on a same-origin redirect).
+    const keyless: typeof fetch = async (url, init) => {
+      const r = await fetch(url, { ...init, redirect: "manual" });
+      const location = r.headers.get("location");
+      if (r.status < 300 || r.status >= 400 || !location) return r;
+      await r.body?.cancel().catch(() => {});
+      return fetch(new URL(location, String(url)), { method: "GET", ...(init?.signal ? { signal: init.signal } : {}) });
+    };
+    const res = await this.call((c) => c.withOptions({ fetch: keyless }).fineTuning.content({ ft_id: remoteId, checkpoint }, options.signal ? { signal: options.signal } : {}));
     if (!res.ok) return res;
     const body = res.value.body;
     if (!body) return fail({ code: "download_failed", message: "Together AI sent an empty download", retryable: true });
