@@ -78,9 +78,12 @@ export async function createRunner(spec: ModelSpec, options: CreateRunnerOptions
   }
   let created: CreatedRunner;
   if (source.kind === "endpoint") {
-    const price = spec.price ?? (source.baseUrl.replace(/\/+$/, "") === OPENAI_BASE_URL ? lookupPrice(source.model) : undefined);
-    const runner = createEndpointRunner({ baseUrl: source.baseUrl, model: source.model, label: spec.name, apiKey: apiKeyFor(source, options.env), ...(price ? { price } : {}) });
-    created = { runner, ...(price ? { price } : {}), resolved: `${source.model} at ${source.baseUrl}` };
+    const openai = source.baseUrl.replace(/\/+$/, "") === OPENAI_BASE_URL;
+    const price = spec.price ?? (openai ? lookupPrice(source.model) : undefined);
+    // OPENAI_BASE_URL points OpenAI model names at another OpenAI-compatible server, as for hosted training.
+    const baseUrl = openai && options.env.OPENAI_BASE_URL ? options.env.OPENAI_BASE_URL : source.baseUrl;
+    const runner = createEndpointRunner({ baseUrl, model: source.model, label: spec.name, apiKey: apiKeyFor(source, options.env), ...(price ? { price } : {}) });
+    created = { runner, ...(price ? { price } : {}), resolved: `${source.model} at ${baseUrl}` };
   } else {
     // Loaded lazily so `tunekit eval` against endpoints never loads the engine.
     const local = await import("./local.js");
