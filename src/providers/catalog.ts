@@ -142,6 +142,11 @@ export function trainingOptions(billedTokens: number, named?: { provider?: strin
       ...(price ? { covers: price.covers, source: price.source, pricesAsOf: price.asOf } : override !== undefined ? { covers: "the price you gave" } : {}),
     };
   };
+  if (named?.pricePerMTok !== undefined && !named.provider) {
+    // A price given without a provider applies to the named model (an OpenAI one, else Together's).
+    const openai = named.model !== undefined && findRow(OPENAI_TRAINING_PRICES, named.model) !== undefined;
+    return [one(openai ? "openai" : "together", named.model && openai ? named.model : TOGETHER_DEFAULT_MODEL, named.pricePerMTok)];
+  }
   if (named?.provider && providerInfo(named.provider)) {
     const id = named.provider as ProviderId;
     return [one(id, named.model ?? PROVIDER_CATALOG[id].defaultModel ?? "", named.pricePerMTok)];
