@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadModel } from "../../src/engine/io/model.js";
 import { readSafetensors } from "../../src/engine/io/safetensors.js";
-import { mergeLora, readPeftAdapter } from "../../src/engine/io/peft.js";
+import { readPeftAdapter } from "../../src/engine/io/peft.js";
+import { mergeLora } from "../../src/engine/models/lora.js";
 import { JsDecoder } from "../../src/engine/generate/js-decoder.js";
 import { argmax } from "../../src/engine/generate/sampling.js";
 import { sharedFixture } from "../helpers/fixtures.js";
@@ -37,7 +38,7 @@ for (const m of manifest.models) {
     assert.equal(adapter.scalings.size, model.config.numLayers * m.lora.targets.length);
     for (const s of adapter.scalings.values()) assert.ok(Math.abs(s - m.lora.scaling) < 1e-12);
     const base = new JsDecoder(model.config, model.weights);
-    const merged = new JsDecoder(model.config, mergeLora(model.weights, adapter));
+    const merged = new JsDecoder(model.config, mergeLora(model.config, model.weights, adapter));
     const V = model.config.vocabSize;
     const T = m.inputIds[0].length;
     m.inputIds.forEach((ids: number[], b: number) => {

@@ -131,6 +131,43 @@ export function silu(g: Graph, a: Value): Value {
   return y;
 }
 
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
+
+/**
+ * GELU with the tanh approximation (PyTorch's gelu(approximate="tanh"), transformers'
+ * "gelu_pytorch_tanh"): y = 0.5 x (1 + tanh(u)), u = c (x + a x^3), c = sqrt(2/pi), a = 0.044715.
+ * float32 uses ONNX Runtime's FastGelu kernel (com.microsoft, the same formula); float64 the ops.
+ * dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2), t = tanh(u), recomputed from x.
+ */
+export function geluTanh(g: Graph, x: Value): Value {
+  const d = x.dtype;
+  const c = (v: number) => g.constF(d, v);
+  const m = (a: Value, b: Value) => g.emit1("Mul", [a, b], d, x.shape);
+  const ad = (a: Value, b: Value) => g.emit1("Add", [a, b], d, x.shape);
+  /** x^2 and tanh(u). */
+  const pieces = () => {
+    const x2 = m(x, x);
+    const t = g.emit1("Tanh", [m(x, ad(m(x2, c(GELU_C * GELU_A)), c(GELU_C)))], d, x.shape);
+    return { x2, t };
+  };
+  let y: Value;
+  if (d === "float32") {
+    y = g.emit1("FastGelu", [x], d, x.shape, {}, "com.microsoft");
+  } else {
+    const { t } = pieces();
+    y = m(m(x, c(0.5)), ad(t, c(1)));
+  }
+  g.record([x], [y], ([gy]) => {
+    const { x2, t } = pieces();
+    const slope = ad(m(x2, c(3 * GELU_C * GELU_A)), c(GELU_C)); // c (1 + 3 a x^2)
+    const sech2 = g.emit1("Sub", [c(1), m(t, t)], d, x.shape); // 1 - t^2
+    const dydx = m(ad(ad(t, c(1)), m(m(x, sech2), slope)), c(0.5));
+    return [m(gy!, dydx)];
+  });
+  return y;
+}
+
 // ---------------------------------------------------------------- reductions
 
 function reduceShape(shape: readonly Dim[], axes: number[], keep: boolean): Dim[] {

@@ -5,14 +5,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createInferenceModel, createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch } from "../../src/engine/models/llama.js";
+import { createInferenceModel, createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch } from "../../src/engine/models/causal-lm.js";
 import { randomParams, tinyConfig, tinyWeights } from "./tiny-model.js";
 import { rng } from "./gradcheck.js";
 
 const ALL: LoraSpec["targets"] = ["q", "k", "v", "o", "gate", "up", "down"];
 
 test("train-step LoRA gradients match finite differences (float64, q/k/v bias, packed rows, dropout)", async () => {
-  const c = tinyConfig({ attentionBias: true, architecture: "qwen2" });
+  const c = tinyConfig({ architectures: ["Qwen2ForCausalLM"], model_type: "qwen2" });
   const weights = tinyWeights(c);
   const spec: LoraSpec = { r: 2, alpha: 3, targets: ALL, dropout: 0.3 };
   const shapes = loraParamShapes(c, spec);
@@ -57,7 +57,7 @@ test("train-step LoRA gradients match finite differences (float64, q/k/v bias, p
 });
 
 test("block-causal attention (two query halves) gives the loss and gradients of one full block, for any length", async () => {
-  const c = tinyConfig({ slidingWindow: 3 });
+  const c = tinyConfig({ architectures: ["MistralForCausalLM"], model_type: "mistral", sliding_window: 3 });
   const weights = tinyWeights(c);
   const spec: LoraSpec = { r: 2, alpha: 4, targets: ALL };
   const params = randomParams(loraParamShapes(c, spec));
@@ -153,7 +153,7 @@ test("LoRA dropout depends only on the seed, and eval never drops out", async ()
 });
 
 test("batched left-padded prefill and decode equal running each prompt alone", async () => {
-  const c = tinyConfig({ tieWordEmbeddings: true });
+  const c = tinyConfig({ tie_word_embeddings: true });
   const model = await createInferenceModel(c, tinyWeights(c), { threads: 1 });
   const prompts = [[1, 5, 9, 3, 8], [1, 30], [1, 2, 3]];
   const V = c.vocabSize;
@@ -174,7 +174,7 @@ test("batched left-padded prefill and decode equal running each prompt alone", a
 });
 
 test("weights fed as graph inputs (the >2 GB path) give the same loss, gradients and logits as embedded weights", async () => {
-  const c = tinyConfig({ tieWordEmbeddings: true });
+  const c = tinyConfig({ tie_word_embeddings: true });
   const weights = tinyWeights(c);
   const spec: LoraSpec = { r: 2, alpha: 4, targets: ["q", "o", "up"] };
   const params = randomParams(loraParamShapes(c, spec));
