@@ -56,6 +56,21 @@ for (const m of manifest.models) {
   });
 }
 
+for (const m of manifest.models.filter((x: { greedy?: unknown }) => x.greedy)) {
+  test(`js decoder: ${m.name} greedy decoding matches PyTorch token for token`, async () => {
+    const model = await loadModel(join(dir, m.modelDir));
+    const dec = new JsDecoder(model.config, model.weights);
+    const { logits, batch } = await dec.start([m.greedy.promptIds]);
+    const out: number[] = [];
+    let l = logits[0];
+    while (out.length < m.greedy.tokens.length) {
+      out.push(argmax(l));
+      l = (await batch.next([out[out.length - 1]]))[0];
+    }
+    assert.deepEqual(out, m.greedy.tokens);
+  });
+}
+
 test("js decoder: stories260K greedy from BOS matches PyTorch token for token", { skip: !sharedFixture("models", "stories260K") }, async () => {
   const model = await loadModel(sharedFixture("models", "stories260K")!);
   const dec = new JsDecoder(model.config, model.weights);

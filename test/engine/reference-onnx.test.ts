@@ -98,6 +98,22 @@ for (const m of manifest.models) {
   });
 }
 
+for (const m of manifest.models.filter((x: { greedy?: unknown }) => x.greedy)) {
+  test(`${m.name}: greedy decoding with the KV cache matches PyTorch token for token`, async () => {
+    const { config, weights } = await loadModel(join(refDir, m.modelDir));
+    const model = await createInferenceModel(config, weights, { threads: 1 });
+    let { logits, cache } = await model.prefill([m.greedy.promptIds]);
+    const out: number[] = [];
+    const argmax = (l: Float32Array) => l.reduce((best, v, i, a) => (v > a[best] ? i : best), 0);
+    for (let i = 0; i < m.greedy.tokens.length; i++) {
+      out.push(argmax(logits));
+      ({ logits, cache } = await model.decode(cache, [out[i]]));
+    }
+    await model.dispose();
+    assert.deepEqual(out, m.greedy.tokens);
+  });
+}
+
 test("stories260K: greedy decoding from BOS matches PyTorch token for token", async (t) => {
   const dir = sharedFixture("models", "stories260K");
   if (!dir) return t.skip("shared fixture models/stories260K missing");

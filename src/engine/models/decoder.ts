@@ -219,13 +219,7 @@ export function buildDecoder(
     return op.reshape(g, op.attention(g, qg, k, v, b, c.attentionScale), [0, H, -1, hd]);
   };
   const offset = normOffset(c);
-  const one = offset !== 0 ? g.constF(dtype, offset) : undefined;
-  /** A norm's scale: w, or 1 + w for zero-centred norms (folded by ORT when w is an initializer). */
-  const normWeight = (role: TensorRole, i?: number) => {
-    const w = weight(tensorName(c, role, i));
-    return one ? op.add(g, w, one) : w;
-  };
-  const norm = (x: Value, role: TensorRole, i?: number, fusable = options.fusableNorms) => op.rmsNorm(g, x, normWeight(role, i), c.rmsNormEps, fusable);
+  const norm = (x: Value, role: TensorRole, i?: number, fusable = options.fusableNorms) => op.rmsNorm(g, x, weight(tensorName(c, role, i)), c.rmsNormEps, fusable, offset);
 
   let h = op.gather(g, weight(tensorName(c, "embed")), inp.ids); // [B, T, D]
   if (c.embedScale !== undefined) h = op.mul(g, h, g.constF(dtype, c.embedScale));
