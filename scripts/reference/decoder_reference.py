@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """
-tunekit's independent PyTorch reference for the Llama family (NOT Hugging Face transformers: written
-from the architecture's definition). Run with Debian's torch (no other packages):
+tunekit's independent PyTorch reference for the decoder families the engine runs (Llama, Mistral,
+Qwen2, Qwen3, Gemma 3 text, SmolLM3). NOT Hugging Face transformers (not installed here): written from
+transformers' modeling_*.py / configuration_*.py, config reading included. Run with Debian's torch:
 
-    /usr/bin/python3 scripts/reference/llama_reference.py            # writes test/fixtures/reference/
+    /usr/bin/python3 scripts/reference/decoder_reference.py          # writes test/fixtures/reference/
 
 It writes small committed fixtures that the TypeScript engine is tested against (CI has no torch).
 
@@ -12,7 +13,7 @@ FIXTURE FORMAT (test/fixtures/reference/)
 manifest.json:
 {
   "version": 1,
-  "generator": "scripts/reference/llama_reference.py (torch <version>, float64 math)",
+  "generator": "scripts/reference/decoder_reference.py (torch <version>, float64 math)",
   "models": [ {
       "name": "llama_gqa_tied",                 # folder test/fixtures/reference/<name>/
       "description": "...",
@@ -32,6 +33,10 @@ manifest.json:
         "lossSum": 12.3,                        # sum_t weights[b][t] * CE(logits[b,t], labels[b,t])
         "weightSum": 9.0,                       # sum of weights (lossSum / weightSum = mean loss)
         "gradsFile": "llama_gqa_tied/lora_grads.safetensors"  # d lossSum / d param, same PEFT names as the adapter
+      },
+      "greedy": {                               # new families only: greedy decoding with the KV cache
+        "promptIds": [1, 10, 31], "tokens": [...],   # 10-12 new tokens (checked against a full recompute)
+        "minMargin": 0.02                       # smallest top-1 / top-2 logit gap on the path
       } } ],
   "greedy": {                                   # only when ../shared/fixtures/models/stories260K exists
     "model": "stories260K", "promptIds": [1], "maxNewTokens": 64,
@@ -41,13 +46,18 @@ manifest.json:
 }
 
 Model math (what the engine must reproduce):
-  h = embed[ids]
-  per layer: x = rmsnorm(h) * w_in;  q,k,v = x W^T (+ bias);  rotary on q,k (rotate-half convention,
-  inv_freq = theta^(-2i/d), llama3 scaling when configured);  causal softmax(q k^T / sqrt(d)) v with
-  GQA (kv head j serves query heads j*g .. j*g+g-1), optional sliding window (key pos > query pos - window);
-  h += o_proj;  x = rmsnorm(h) * w_post;  h += down(silu(gate x) * up x)
-  logits = rmsnorm(h) * w_norm  @ (lm_head or embed)^T
-  rmsnorm(x) = x / sqrt(mean(x^2) + eps).   LoRA: W' = W + scaling * B @ A.
+  h = embed[ids]  (Gemma 3: times sqrt(hidden) cast to the checkpoint's torch_dtype)
+  per layer: x = norm(h, w_in);  q,k,v = x W^T (+ bias);  Qwen3/Gemma 3: q,k = norm(q,k per head over
+  head_dim);  rotary on q,k with the layer's rope (rotate-half convention, inv_freq = theta^(-2i/d),
+  llama3 or linear scaling), none on SmolLM3's NoPE layers;  softmax(scale q k^T + mask) v with GQA (kv
+  head j serves query heads j*g .. j*g+g-1), scale 1/sqrt(d) (Gemma 3: query_pre_attn_scalar^-0.5), mask
+  causal plus the layer's sliding window (key pos > query pos - window);  o = o_proj (+ bias);
+  Llama-style: h += o;  x = norm(h, w_post);  h += down(act(gate x) * up x)
+  Gemma 3:     h += norm(o, w_post_attn);  x = norm(h, w_pre_ff);  h += norm(down(...), w_post_ff)
+  logits = norm(h, w_norm) @ (lm_head or embed)^T
+  norm(x, w) = x / sqrt(mean(x^2) + eps) * w  (Gemma 3: * (1 + w));  act = silu (Gemma 3: gelu tanh).
+  LoRA: W' = W + scaling * B @ A.  Per-family config reading (defaults, layer types, rope per layer
+  type, sliding windows) is in Cfg below.
 """
 import json
 import math
@@ -664,7 +674,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     manifest = {
         "version": 1,
-        "generator": "scripts/reference/llama_reference.py (torch %s, float64 math, F32 stored)" % torch.__version__,
+        "generator": "scripts/reference/decoder_reference.py (torch %s, float64 math, F32 stored)" % torch.__version__,
         "models": [make_variant(v, 1234 + k) for k, v in enumerate(VARIANTS)],
     }
     if os.path.isdir(STORIES):

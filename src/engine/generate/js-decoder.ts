@@ -2,7 +2,7 @@
  * A plain TypeScript decoder with a KV cache, for every family the engine runs (it reads the same
  * ModelConfig as the ONNX graphs). It is slow (no SIMD, one token at a time) and exists as an
  * engine-independent check and a fallback for tiny models; real work runs on the ONNX Runtime model.
- * Math: see scripts/reference/llama_reference.py.
+ * Math: see scripts/reference/decoder_reference.py.
  */
 import type { LinearRole, ModelConfig, Tensor, TensorRole } from "../types.js";
 import { tensorName } from "../models/family.js";
