@@ -8,7 +8,7 @@ import { promises as fsp } from "node:fs";
 import type { Worker } from "node:worker_threads";
 import { fsError } from "../../util/errors.js";
 import type { DatasetFormat, DatasetIssue } from "../types.js";
-import { LineSplitter } from "../lines.js";
+import { fileChunks, LineSplitter } from "../lines.js";
 import { processJsonLine } from "../record.js";
 import { issue } from "../formats/types.js";
 import { LineBatcher, type BatchItem } from "./line-batches.js";
@@ -164,27 +164,11 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     queue.push(p);
   };
 
-  let fh;
   try {
-    try {
-      fh = await fsp.open(opts.file, "r");
-    } catch (e) {
-      throw fsError(e, opts.file);
-    }
     const batcher = new LineBatcher(opts.file, opts.maxLineBytes);
-    const size = opts.chunkBytes ?? 1024 * 1024;
     const items: BatchItem[] = [];
-    // One read buffer: the batcher copies batches and partial lines out of it.
-    const buf = Buffer.allocUnsafe(size);
-    for (;;) {
-      let read: number;
-      try {
-        ({ bytesRead: read } = await fh.read(buf, 0, size, null));
-      } catch (e) {
-        throw fsError(e, opts.file);
-      }
-      if (read === 0) break;
-      batcher.push(buf.subarray(0, read), items);
+    for await (const chunk of fileChunks(opts.file, opts.chunkBytes)) {
+      batcher.push(chunk, items);
       for (const it of items.splice(0)) await dispatch(it);
       sink.progress(batcher.bytesRead, totalBytes);
     }
@@ -199,7 +183,6 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     if (currentFormat === undefined) currentFormat = "openai-chat";
     return { format: currentFormat, totalBytes, replySamples };
   } finally {
-    await fh?.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
