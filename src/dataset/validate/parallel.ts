@@ -53,26 +53,17 @@ function startWorker(setup: WorkerSetup): Worker {
 
 /** The file's format from its first parseable record (read from the first chunk only). */
 async function peekFormat(file: string, maxLineBytes: number): Promise<DatasetFormat | undefined> {
-  let fh;
-  try {
-    fh = await fsp.open(file, "r");
-  } catch (e) {
-    throw fsError(e, file);
-  }
-  try {
-    const buf = Buffer.alloc(Math.min(4 * 1024 * 1024, maxLineBytes));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const s = new LineSplitter(file, maxLineBytes);
-    let found: DatasetFormat | undefined;
-    s.push(buf.subarray(0, bytesRead), (l) => {
+  const s = new LineSplitter(file, maxLineBytes);
+  let found: DatasetFormat | undefined;
+  for await (const chunk of fileChunks(file, Math.min(4 * 1024 * 1024, maxLineBytes))) {
+    s.push(chunk, (l) => {
       if (found) return;
       const o = processJsonLine(l.bytes, l.line, false, undefined);
       if (o.parsed && o.detected) found = o.detected;
     }, () => {});
-    return found;
-  } finally {
-    await fh.close();
+    break;
   }
+  return found;
 }
 
 export async function validateJsonlParallel(opts: ParallelOptions, sink: ParallelSink): Promise<ParallelResult> {
