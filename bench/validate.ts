@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     stdio: "ignore",
   });
   const cli = join(dist, "cli", "main.js");
-  const useDist = existsSync(cli) && existsSync(join(dist, "dataset", "validate-worker.js"));
+  const useDist = existsSync(cli) && existsSync(join(dist, "dataset", "validate", "worker.js"));
   const ours = (extra: string[]) =>
     useDist
       ? timed(process.execPath, [cli, "validate", data, "--model", "gpt-4o-mini", "--json", ...extra])

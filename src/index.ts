@@ -7,7 +7,7 @@ export { writeFileAtomic, withAtomicWriter, AtomicWriter } from "./util/fs.js";
 export { VERSION } from "./version.js";
 export * from "./tokenize/index.js";
 export { readDataset, DatasetReader, type ReadOptions, type DatasetRecord } from "./dataset/reader.js";
-export { validateFile, type ValidateOptions, type ValidationReport, type ReportIssue, type DatasetAnalysis } from "./dataset/validate.js";
+export { validateFile, type ValidateOptions, type ValidationReport, type ReportIssue, type DatasetAnalysis } from "./dataset/validate/index.js";
 export { convertFile, type ConvertOptions, type ConvertReport } from "./dataset/convert.js";
 export { detectRecordFormat } from "./dataset/formats/detect.js";
 export { recordToExample } from "./dataset/formats/index.js";
@@ -77,7 +77,10 @@ export {
 } from "./store/index.js";
 export * from "./providers/index.js";
 // Model IO, hub, generation
-export { resolveModelDir, parseHubId, hubCacheDir, findCachedSnapshot, type ResolveOptions, type DownloadProgress } from "./hub/resolve.js";
+export { resolveModelDir, type ResolveOptions, type DownloadProgress } from "./hub/resolve.js";
+export { parseHubId } from "./hub/types.js";
+export { hubCacheDir } from "./hub/env.js";
+export { findCachedSnapshot } from "./hub/cache.js";
 export { SafetensorsFile, readSafetensors, writeSafetensors, type TensorToWrite, type TensorInfo } from "./engine/io/safetensors.js";
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES_TEXT } from "./engine/io/config.js";
 export { loadModel, expectedTensorShapes, type LoadedModel, type LoadModelOptions } from "./engine/io/model.js";
@@ -86,7 +89,7 @@ export { TextGenerator, type Prompt, type GeneratorOptions, type PromptOptions }
 export { generateFromIds, generateBatchFromIds, GENERATION_DEFAULTS, type GenerationParams, type GenerationResult, type FinishReason } from "./engine/generate/generate.js";
 export { SeededRng, sampleToken, type SamplingParams } from "./engine/generate/sampling.js";
 export * from "./rag/index.js";
-// Evaluation and reports (V)
+// Evaluation and reports
 export { evaluate, type EvalOptions, type EvalResult, type EvalModel, type ModelResult, type ExampleResult, type Comparison, type RetentionResult } from "./eval/evaluate.js";
 export { readEvalItems, itemFromExample, promptFor, withContext, type EvalItem } from "./eval/items.js";
 export { exactMatch, tokenF1, chrF, lengthRatio, type ChrfOptions } from "./eval/similarity.js";

@@ -5,7 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { TunekitError } from "../util/errors.js";
-import { colorEnabled, palette, type CliIO, type Palette } from "./io.js";
+import { colorEnabled, type CliIO } from "./io.js";
+import { palette, type Palette } from "../report/palette.js";
 
 export interface OptionSpec {
   type: "string" | "boolean";

@@ -24,23 +24,6 @@ export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv
   return stream.isTTY === true && env.TERM !== "dumb";
 }
 
-export interface Palette {
-  red(s: string): string;
-  yellow(s: string): string;
-  green(s: string): string;
-  cyan(s: string): string;
-  dim(s: string): string;
-  bold(s: string): string;
-}
-
-const wrap = (open: number, close: number) => (s: string) => `\u001b[${open}m${s}\u001b[${close}m`;
-const plain = (s: string) => s;
-
-export function palette(enabled: boolean): Palette {
-  if (!enabled) return { red: plain, yellow: plain, green: plain, cyan: plain, dim: plain, bold: plain };
-  return { red: wrap(31, 39), yellow: wrap(33, 39), green: wrap(32, 39), cyan: wrap(36, 39), dim: wrap(2, 22), bold: wrap(1, 22) };
-}
-
 /**
  * Ctrl-C (or a kill) while a command writes a file: the temp files of unfinished writes are removed (the
  * target was never touched) and the process exits 130 (143 for SIGTERM). A command that stops cleanly by

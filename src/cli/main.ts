@@ -5,7 +5,8 @@
 import { EXIT, isTunekitError } from "../util/errors.js";
 import { runCommand, usageError } from "./command.js";
 import { commandTable } from "./commands/index.js";
-import { colorEnabled, exitQuietlyOnClosedPipe, palette, processIO, removeTempFilesOnInterrupt, type CliIO } from "./io.js";
+import { colorEnabled, exitQuietlyOnClosedPipe, processIO, removeTempFilesOnInterrupt, type CliIO } from "./io.js";
+import { palette } from "../report/palette.js";
 import { VERSION } from "../version.js";
 
 function topHelp(): string {

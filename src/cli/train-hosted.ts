@@ -1,5 +1,5 @@
 /**
- * `tunekit train DATA --provider openai|together --model M ...`: hosted fine-tuning. Engineer T's
+ * `tunekit train DATA --provider openai|together --model M ...`: hosted fine-tuning. The
  * `train` command dispatches here when --provider is given and is not "local".
  *
  * Order of work, so nothing is paid for by mistake: parameters checked against the provider's ranges ->

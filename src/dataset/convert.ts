@@ -9,7 +9,8 @@ import { withAtomicWriter } from "../util/fs.js";
 import type { DatasetFormat } from "./types.js";
 import { readDataset, type ReadOptions } from "./reader.js";
 import { NoteCounter, type NoteSummary } from "./notes.js";
-import { IssueCollector, type ReportIssue, type ValidateProgress } from "./validate.js";
+import { IssueCollector } from "./validate/issues.js";
+import type { ReportIssue, ValidateProgress } from "./validate/types.js";
 
 export type ConvertTarget = "openai-chat";
 

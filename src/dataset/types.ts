@@ -1,38 +1,10 @@
 /**
- * The canonical in-memory example: an OpenAI chat example plus where it came from. Every reader
- * converts to this; every error and warning points at `line`.
+ * The canonical in-memory example: an OpenAI chat example (chat/types.ts) plus where it came from.
+ * Every reader converts to this; every error and warning points at `line`.
  */
+import type { ChatExample } from "../chat/types.js";
 
-export type Role = "system" | "developer" | "user" | "assistant" | "tool";
-
-export interface ToolCall {
-  id: string;
-  type: "function";
-  function: { name: string; arguments: string };
-}
-
-/** OpenAI content parts are accepted for text; other part types are kept as-is. */
-export interface TextContentPart {
-  type: "text";
-  text: string;
-}
-export type ContentPart = TextContentPart | { type: string; [k: string]: unknown };
-
-export interface ChatMessage {
-  role: Role;
-  content: string | ContentPart[] | null;
-  name?: string;
-  tool_calls?: ToolCall[];
-  tool_call_id?: string;
-  /** Assistant messages only: 0 = not trained on, 1 = trained on (default). */
-  weight?: 0 | 1;
-}
-
-export interface ChatExample {
-  messages: ChatMessage[];
-  tools?: unknown[];
-  parallel_tool_calls?: boolean;
-}
+export { contentText, type ChatExample, type ChatMessage, type ContentPart, type Role, type TextContentPart, type ToolCall } from "../chat/types.js";
 
 export type DatasetFormat = "openai-chat" | "prompt-completion" | "alpaca" | "sharegpt" | "text" | "csv";
 
@@ -59,13 +31,4 @@ export interface DatasetIssue {
   severity: Severity;
   /** Optional extra data, e.g. the fact-injection spans or the line of the duplicate. */
   details?: Record<string, unknown>;
-}
-
-/** Text of a message's content (text parts joined), "" for null. */
-export function contentText(content: ChatMessage["content"]): string {
-  if (content === null || content === undefined) return "";
-  if (typeof content === "string") return content;
-  return content
-    .map((p) => (p.type === "text" && typeof (p as TextContentPart).text === "string" ? (p as TextContentPart).text : ""))
-    .join("");
 }

@@ -6,8 +6,8 @@ import { basename, join } from "node:path";
 import { esc } from "../report/escape.js";
 import { PALETTE, groupedBars } from "../report/svg.js";
 import { writeFileAtomic } from "../util/fs.js";
-import type { Palette } from "../cli/io.js";
-import type { DemoResult } from "./run.js";
+import type { Palette } from "../report/palette.js";
+import type { DemoResult } from "./types.js";
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : `${(v * 100).toFixed(0)}%`);
 const usd = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : `$${v.toFixed(4)}`);

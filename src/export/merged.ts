@@ -13,7 +13,7 @@ import { readPeftAdapter } from "../engine/io/peft.js";
 import { mergeLora } from "../engine/models/lora.js";
 import { writeSafetensors } from "../engine/io/safetensors.js";
 import { readRunRecord, runPaths } from "../engine/train/run-dir.js";
-import { TunekitError, fsError } from "../util/errors.js";
+import { fsError } from "../util/errors.js";
 import { refuseNonEmptyFolder, writeFileAtomic } from "../util/fs.js";
 
 /** Files copied from the base folder next to the merged weights (those present). */

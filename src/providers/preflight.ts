@@ -4,7 +4,7 @@
  * tokenizer and capped at its per-example limit, and the billed tokens and cost are estimated
  * (epochs x tokens; OpenAI's default epoch rule when epochs are "auto").
  */
-import { validateFile, type ValidationReport } from "../dataset/validate.js";
+import { validateFile, type ValidationReport } from "../dataset/validate/index.js";
 import { readDataset } from "../dataset/reader.js";
 import { estimateHostedCost, type HostedCost } from "../dataset/analysis/cost.js";
 import { countChatTokens } from "../tokenize/chatTokens.js";

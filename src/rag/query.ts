@@ -14,7 +14,6 @@ const STOPWORDS = new Set(
   ),
 );
 
-const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 const CJK_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+/gu;
 
 const quote = (term: string) => `"${term.replace(/"/g, '""')}"`;
@@ -41,8 +40,4 @@ export function parseQuestion(question: string): ParsedQuery {
     ...(chosen.length > 0 ? { words: chosen.map(quote).join(" OR ") } : {}),
     ...(grams.size > 0 ? { trigrams: [...grams].map(quote).join(" OR ") } : {}),
   };
-}
-
-export function hasCjk(text: string): boolean {
-  return CJK.test(text);
 }

@@ -2,7 +2,7 @@
 import type { EvalResult } from "../eval/evaluate.js";
 import type { GateResult } from "../eval/gates.js";
 import { PER_EXAMPLE_METRICS } from "../eval/metrics.js";
-import type { Palette } from "../cli/io.js";
+import type { Palette } from "./palette.js";
 import { headlineBreakEven, headlineComparisons, pts, shownMetrics, usd } from "./common.js";
 
 /** Control characters out of data text, so model output cannot move the cursor or recolour the terminal. */

@@ -3,7 +3,7 @@
  * such as "TL;DR: ...\nNext step: ...", or free text), in which language and how long. Used by the
  * dataset analysis (consistency, format outliers) and by evaluation (format compliance of generations).
  */
-import { describeNumbers, type Distribution } from "../dataset/analysis/distribution.js";
+import { describeNumbers, type Distribution } from "../util/distribution.js";
 import { inferJsonSchema, parseJsonReply, validateJsonSchema, jsonTypeOf, type JsonSchema } from "./json-schema.js";
 import { guessLanguage } from "./language.js";
 import { hasLabels, inferLineTemplate, lineSkeleton, matchLineTemplate, skeletonKey, type LineTemplate } from "./line-template.js";

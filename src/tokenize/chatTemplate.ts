@@ -15,7 +15,7 @@
  * reply's first token carries its own leading space (as SentencePiece and byte-level BPE expect).
  */
 import { Template } from "@huggingface/jinja";
-import { contentText, type ChatMessage } from "../dataset/types.js";
+import { contentText, type ChatMessage } from "../chat/types.js";
 import { TunekitError } from "../util/errors.js";
 import type { Tokenizer } from "./types.js";
 import { HfTokenizer } from "./hf.js";

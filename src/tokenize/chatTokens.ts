@@ -16,7 +16,7 @@
  *   "function" are counted as their JSON text.
  * - content parts: text parts are counted; other parts (images, audio, files) are not.
  */
-import { contentText, type ChatExample, type ChatMessage } from "../dataset/types.js";
+import { contentText, type ChatExample, type ChatMessage } from "../chat/types.js";
 import type { Tokenizer } from "./types.js";
 
 const TOKENS_PER_MESSAGE = 3;

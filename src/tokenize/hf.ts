@@ -3,9 +3,9 @@
  * plus `tokenizer_config.json` (special tokens, add_bos_token/add_eos_token, chat template, also read
  * from `chat_template.jinja` / `chat_template.json`).
  *
- * Our own implementation: the pure-JS @huggingface/tokenizers package encodes correctly but at about
- * 1 MB/s here, far too slow for dataset statistics. Supported (what Llama 2/3, Mistral, Qwen2,
- * SmolLM, GPT-2-style and SentencePiece-converted tokenizers use):
+ * Our own implementation: the pure-JS @huggingface/tokenizers package encodes correctly but far too
+ * slowly for dataset statistics (figures in docs/tokenizers.md). Supported (what Llama 2/3, Mistral,
+ * Qwen2, SmolLM, GPT-2-style and SentencePiece-converted tokenizers use):
  *   normalizers: Sequence, Prepend, Replace (string or regex), NFC/NFD/NFKC/NFKD, Lowercase, Strip;
  *   pre-tokenizers: Sequence, ByteLevel, Digits, Split (Isolated/Removed/MergedWithPrevious/
  *     MergedWithNext), Metaspace, Whitespace, WhitespaceSplit;
@@ -21,13 +21,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { TunekitError, fsError } from "../util/errors.js";
 import { BpeModel } from "./bpe.js";
-import { CHAR_TO_BYTE, toByteLevel } from "./byteLevel.js";
+import { toByteLevel } from "./byteLevel.js";
+import { buildDecoder } from "./hf/decoders.js";
+import { buildNormalizer } from "./hf/normalizers.js";
+import { escapeRegex } from "./hf/patterns.js";
+import { postProcessorIds } from "./hf/post-processor.js";
+import { buildPreTokenizer, forEachMatch } from "./hf/pre-tokenizers.js";
+import { unsupported, type Decoder, type Json, type Normalizer, type PreTokenizer } from "./hf/stage.js";
 import type { Tokenizer } from "./types.js";
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** GPT-2's pre-tokenisation regex, used by the ByteLevel pre-tokenizer with use_regex. */
-const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
 interface AddedToken {
   id: number;
@@ -37,13 +38,6 @@ interface AddedToken {
   rstrip: boolean;
   singleWord: boolean;
 }
-
-/** Receives a pre-tokenised piece; `atStart`: it begins at offset 0 of the input (Metaspace "first"). */
-type Emit = (piece: string, atStart: boolean) => void;
-/** Splits text into pieces, handing each to `emit` (no intermediate arrays on the hot path). */
-type PreTokenizer = (text: string, atStart: boolean, emit: Emit) => void;
-type Normalizer = (s: string) => string;
-type Decoder = (tokens: string[]) => string[];
 
 export interface SpecialTokenNames {
   bos?: string;
@@ -340,358 +334,11 @@ function splitMerge(m: string): [string, string] {
   return [m.slice(0, i), m.slice(i + 1)];
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 function addedTokenRegex(tokens: AddedToken[]): RegExp | undefined {
   if (tokens.length === 0) return undefined;
   const sorted = [...tokens].sort((a, b) => b.content.length - a.content.length);
   return new RegExp(sorted.map((t) => escapeRegex(t.content)).join("|"), "gu");
 }
-
-function unsupported(where: string, what: string, hint: string): TunekitError {
-  return new TunekitError("unsupported_tokenizer", `${where}: unsupported tokenizer component: ${what}`, { file: where, hint });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Normalizers
-
-function buildNormalizer(n: Json | null | undefined, where: string): Normalizer | undefined {
-  if (!n) return undefined;
-  switch (n.type) {
-    case "Sequence": {
-      const parts = (n.normalizers as Json[]).map((x) => buildNormalizer(x, where)).filter((x): x is Normalizer => x !== undefined);
-      return (s) => parts.reduce((acc, f) => f(acc), s);
-    }
-    case "Prepend":
-      return (s) => (s.length > 0 ? n.prepend + s : s);
-    case "Replace": {
-      const content = String(n.content);
-      if (typeof n.pattern?.String === "string") {
-        const from = n.pattern.String as string;
-        return (s) => s.split(from).join(content);
-      }
-      const re = patternRegex(n.pattern, where);
-      return (s) => s.replace(re, () => content);
-    }
-    case "NFC":
-    case "NFD":
-    case "NFKC":
-    case "NFKD":
-      return (s) => s.normalize(n.type);
-    case "Lowercase":
-      return (s) => s.toLowerCase();
-    case "Strip":
-      return (s) => {
-        let r = s;
-        if (n.strip_left !== false) r = r.replace(/^\s+/u, "");
-        if (n.strip_right !== false) r = r.replace(/\s+$/u, "");
-        return r;
-      };
-    default:
-      throw unsupported(where, `normalizer ${JSON.stringify(n.type)}`, "supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase, Strip");
-  }
-}
-
-/** A `{String: ...}` or `{Regex: ...}` pattern as a global JS regex. */
-function patternRegex(p: Json, where: string): RegExp {
-  if (typeof p?.String === "string") return new RegExp(escapeRegex(p.String), "gu");
-  if (typeof p?.Regex === "string") return new RegExp(translateOniguruma(p.Regex, where), "gu");
-  throw unsupported(where, `pattern ${JSON.stringify(p)}`, "patterns are {String} or {Regex}");
-}
-
-/**
- * Oniguruma (what `tokenizers` compiles) to JavaScript: `(?i:...)` groups of plain letters become
- * case classes ([sS]). Other inline flags and constructs JavaScript lacks (possessive quantifiers,
- * atomic groups) are refused with a clear error.
- */
-export function translateOniguruma(src: string, where = "tokenizer.json"): string {
-  let out = src.replace(/\(\?i:([^()]*)\)/g, (_m, body: string) => {
-    if (!/^[\p{L}'|]*$/u.test(body)) throw unsupported(where, `case-insensitive regex group (?i:${body})`, "only letters are supported in (?i:...)");
-    const expanded = body.replace(/\p{L}/gu, (c) => (c.toLowerCase() === c.toUpperCase() ? c : `[${c.toLowerCase()}${c.toUpperCase()}]`));
-    return `(?:${expanded})`;
-  });
-  if (/\(\?[imsx-]+[:)]/.test(out)) throw unsupported(where, `regex inline flags in ${src}`, "only (?i:...) is supported");
-  try {
-    new RegExp(out, "u");
-  } catch (e) {
-    throw unsupported(where, `regex ${src} (${(e as Error).message})`, "this pattern cannot be translated to JavaScript");
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Pre-tokenizers
-
-function buildPreTokenizer(p: Json | null | undefined, where: string): { fn: PreTokenizer; byteLevel: boolean } | undefined {
-  if (!p) return undefined;
-  switch (p.type) {
-    case "Sequence": {
-      const parts = (p.pretokenizers as Json[]).map((x) => buildPreTokenizer(x, where)).filter((x) => x !== undefined);
-      const last: PreTokenizer = (s, atStart, emit) => emit(s, atStart);
-      const chain = parts.reduceRight<PreTokenizer>((next, part) => (s, atStart, emit) => part!.fn(s, atStart, (q, qa) => next(q, qa, emit)), last);
-      return { fn: chain, byteLevel: parts.some((x) => x!.byteLevel) };
-    }
-    case "ByteLevel": {
-      // The byte-to-character mapping itself happens just before BPE (encodePiece), so caches can be
-      // keyed by the raw text.
-      const addPrefix = Boolean(p.add_prefix_space);
-      const useRegex = p.use_regex !== false;
-      const re = new RegExp(GPT2_SPLIT.source, "gu");
-      return {
-        byteLevel: true,
-        fn: (piece, atStart, emit) => {
-          if (addPrefix && !piece.startsWith(" ")) piece = " " + piece;
-          if (!useRegex) emit(piece, atStart);
-          else emitMatches(piece, re, atStart, emit);
-        },
-      };
-    }
-    case "Digits": {
-      const re = p.individual_digits ? /\p{N}/gu : /\p{N}+/gu;
-      return { byteLevel: false, fn: (s, atStart, emit) => splitIsolated(s, re, atStart, emit) };
-    }
-    case "Split": {
-      const re = patternRegex(p.pattern, where);
-      const behavior = String(p.behavior);
-      if (p.invert) throw unsupported(where, "Split with invert", "Split with invert: false is supported");
-      const fns: Record<string, PreTokenizer> = {
-        Isolated: (s, a, emit) => splitIsolated(s, re, a, emit),
-        Removed: (s, a, emit) => splitRemoved(s, re, a, emit),
-        MergedWithPrevious: (s, a, emit) => splitMerged(s, re, "previous", a, emit),
-        MergedWithNext: (s, a, emit) => splitMerged(s, re, "next", a, emit),
-      };
-      const f = fns[behavior];
-      if (!f) throw unsupported(where, `Split behavior ${behavior}`, "supported: Isolated, Removed, MergedWithPrevious, MergedWithNext");
-      return { byteLevel: false, fn: f };
-    }
-    case "Metaspace": {
-      const rep = String(p.replacement ?? "\u2581");
-      const scheme: string = p.prepend_scheme ?? (p.add_prefix_space === false ? "never" : "always");
-      const split = p.split !== false;
-      return {
-        byteLevel: false,
-        fn: (s, atStart, emit) => {
-          let t = s.split(" ").join(rep);
-          // "first": only text at the very start of the input gets the prefix.
-          const prepend = scheme === "always" || (scheme === "first" && atStart);
-          if (prepend && !t.startsWith(rep)) t = rep + t;
-          if (!split) return emit(t, atStart);
-          let begin = 0;
-          for (let k = 1; k < t.length; k++) {
-            if (t.startsWith(rep, k)) {
-              emit(t.slice(begin, k), atStart && begin === 0);
-              begin = k;
-            }
-          }
-          emit(t.slice(begin), atStart && begin === 0);
-        },
-      };
-    }
-    case "Whitespace": {
-      const re = /\w+|[^\w\s]+/gu;
-      return { byteLevel: false, fn: (s, a, emit) => emitMatches(s, re, a, emit) };
-    }
-    case "WhitespaceSplit": {
-      const re = /\S+/gu;
-      return { byteLevel: false, fn: (s, a, emit) => emitMatches(s, re, a, emit) };
-    }
-    default:
-      throw unsupported(where, `pre-tokenizer ${JSON.stringify(p.type)}`, "supported: Sequence, ByteLevel, Digits, Split, Metaspace, Whitespace, WhitespaceSplit");
-  }
-}
-
-/**
- * Runs `re` (global) over s and calls `fn(start, end)` for each non-empty match, in order. The regex
- * position is kept in a local, so a callback that reuses the same regex cannot disturb the loop.
- */
-function forEachMatch(s: string, re: RegExp, fn: (start: number, end: number) => void): void {
-  let pos = 0;
-  while (pos <= s.length) {
-    re.lastIndex = pos;
-    const m = re.exec(s);
-    if (m === null) break;
-    const end = m.index + m[0].length;
-    if (end === m.index) {
-      pos = end + 1;
-      continue;
-    }
-    pos = end;
-    fn(m.index, end);
-  }
-}
-
-function emitMatches(s: string, re: RegExp, atStart: boolean, emit: Emit): void {
-  forEachMatch(s, re, (a, b) => emit(a === 0 && b === s.length ? s : s.slice(a, b), atStart && a === 0));
-}
-
-function splitIsolated(s: string, re: RegExp, atStart: boolean, emit: Emit): void {
-  let last = 0;
-  forEachMatch(s, re, (a, b) => {
-    if (a > last) emit(s.slice(last, a), atStart && last === 0);
-    emit(s.slice(a, b), atStart && a === 0);
-    last = b;
-  });
-  if (last < s.length) emit(last === 0 ? s : s.slice(last), atStart && last === 0);
-}
-
-function splitRemoved(s: string, re: RegExp, atStart: boolean, emit: Emit): void {
-  let last = 0;
-  forEachMatch(s, re, (a, b) => {
-    if (a > last) emit(s.slice(last, a), atStart && last === 0);
-    last = b;
-  });
-  if (last < s.length) emit(last === 0 ? s : s.slice(last), atStart && last === 0);
-}
-
-function splitMerged(s: string, re: RegExp, side: "previous" | "next", atStart: boolean, emit: Emit): void {
-  let last = 0;
-  forEachMatch(s, re, (a, b) => {
-    if (side === "previous") {
-      emit(s.slice(last, b), atStart && last === 0);
-      last = b;
-    } else {
-      if (a > last) emit(s.slice(last, a), atStart && last === 0);
-      last = a;
-    }
-  });
-  if (last < s.length) emit(s.slice(last), atStart && last === 0);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Post-processor: which special ids surround a single sequence
-
-function postProcessorIds(p: Json | null | undefined, idOf: (s: string) => number | undefined): { prefix: number[]; suffix: number[] } {
-  const none = { prefix: [], suffix: [] };
-  if (!p) return none;
-  if (p.type === "Sequence") {
-    const r = { prefix: [] as number[], suffix: [] as number[] };
-    for (const x of p.processors as Json[]) {
-      const s = postProcessorIds(x, idOf);
-      r.prefix.push(...s.prefix);
-      r.suffix.push(...s.suffix);
-    }
-    return r;
-  }
-  if (p.type === "TemplateProcessing") {
-    const prefix: number[] = [];
-    const suffix: number[] = [];
-    let seen = false;
-    for (const item of p.single as Json[]) {
-      if (item.Sequence) {
-        seen = true;
-        continue;
-      }
-      const name = item.SpecialToken?.id as string;
-      const ids: number[] = p.special_tokens?.[name]?.ids ?? [idOf(name)].filter((x) => x !== undefined);
-      (seen ? suffix : prefix).push(...ids);
-    }
-    return { prefix, suffix };
-  }
-  if (p.type === "BertProcessing" || p.type === "RobertaProcessing") {
-    return { prefix: [p.cls[1]], suffix: [p.sep[1]] };
-  }
-  return none; // ByteLevel post-processing only adjusts offsets
-}
-
-// ---------------------------------------------------------------------------------------------
-// Decoders: token strings -> text pieces
-
-const utf8 = new TextDecoder("utf-8");
-
-function buildDecoder(d: Json | null | undefined, where: string): Decoder {
-  if (!d) return (tokens) => tokens;
-  switch (d.type) {
-    case "Sequence": {
-      const parts = (d.decoders as Json[]).map((x) => buildDecoder(x, where));
-      return (tokens) => parts.reduce((acc, f) => f(acc), tokens);
-    }
-    case "ByteLevel":
-      return (tokens) => {
-        const bytes: number[] = [];
-        for (const t of tokens) {
-          const start = bytes.length;
-          let ok = true;
-          for (const ch of t) {
-            const b = CHAR_TO_BYTE.get(ch);
-            if (b === undefined) {
-              ok = false;
-              break;
-            }
-            bytes.push(b);
-          }
-          if (!ok) {
-            // A token outside the byte table (some added tokens) stands for its own UTF-8 text.
-            bytes.length = start;
-            for (const b of Buffer.from(t, "utf8")) bytes.push(b);
-          }
-        }
-        return [utf8.decode(Uint8Array.from(bytes))];
-      };
-    case "Replace": {
-      const re = patternRegex(d.pattern, where);
-      const content = String(d.content);
-      return (tokens) => tokens.map((t) => t.replace(re, () => content));
-    }
-    case "ByteFallback":
-      return (tokens) => {
-        const out: string[] = [];
-        let pending: number[] = [];
-        const flush = () => {
-          if (pending.length === 0) return;
-          // Invalid UTF-8 becomes one U+FFFD per byte, as `tokenizers` does.
-          const bytes = Uint8Array.from(pending);
-          const text = new TextDecoder("utf-8", { fatal: true });
-          try {
-            out.push(text.decode(bytes));
-          } catch {
-            out.push("\uFFFD".repeat(pending.length));
-          }
-          pending = [];
-        };
-        for (const t of tokens) {
-          const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(t);
-          if (m) pending.push(parseInt(m[1], 16));
-          else {
-            flush();
-            out.push(t);
-          }
-        }
-        flush();
-        return out;
-      };
-    case "Fuse":
-      return (tokens) => [tokens.join("")];
-    case "Strip": {
-      const c = String(d.content);
-      const start = Number(d.start ?? 0);
-      const stop = Number(d.stop ?? 0);
-      return (tokens) =>
-        tokens.map((t) => {
-          let s = t;
-          for (let k = 0; k < start && s.startsWith(c); k++) s = s.slice(c.length);
-          for (let k = 0; k < stop && s.endsWith(c); k++) s = s.slice(0, s.length - c.length);
-          return s;
-        });
-    }
-    case "Metaspace": {
-      const rep = String(d.replacement ?? "▁");
-      const scheme: string = d.prepend_scheme ?? (d.add_prefix_space === false ? "never" : "always");
-      return (tokens) =>
-        tokens.map((t, i) => {
-          let s = t.split(rep).join(" ");
-          if (i === 0 && scheme !== "never" && s.startsWith(" ")) s = s.slice(1);
-          return s;
-        });
-    }
-    default:
-      throw unsupported(where, `decoder ${JSON.stringify(d.type)}`, "supported: ByteLevel, Metaspace, Sequence, Replace, ByteFallback, Fuse, Strip");
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Loading a folder
 
 function readJsonFile(file: string): Json {
   let text: string;

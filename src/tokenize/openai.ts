@@ -3,8 +3,8 @@
  * token counter for dataset statistics.
  *
  * Counting speed matters: `tunekit validate` counts every message of files of hundreds of MB. The
- * package's own counter runs the pre-tokenisation regex (about 60-70 MB/s in V8) and then BPE per
- * chunk. `count()` here splits ASCII text with hand-written scanners that reproduce the regexes
+ * package's own counter runs the pre-tokenisation regex (slow in V8: docs/tokenizers.md) and then BPE
+ * per chunk. `count()` here splits ASCII text with hand-written scanners that reproduce the regexes
  * exactly (openaiPretokenize.ts), falls back to the real regex for any string with a non-ASCII
  * character, and caches the token count of every chunk in a bounded table keyed by two 32-bit hashes
  * computed while scanning, so a repeated word costs one lookup. The counts are identical to the
@@ -28,7 +28,8 @@ const requireCjs = createRequire(import.meta.url);
 
 /**
  * The package's API for one encoding, loaded on the first encode/decode (or to build the rank cache):
- * each encoding's tables take about 250 ms and tens of MB to load, which counting alone does not pay.
+ * each encoding's tables take hundreds of milliseconds and tens of MB to load, which counting alone
+ * does not pay.
  * Loaded synchronously through the package's CommonJS build.
  */
 function loadEncoding(encoding: OpenAiEncodingName): GptEncodingApi {
@@ -148,7 +149,7 @@ export class OpenAiTokenizer implements Tokenizer {
   /**
    * count() for texts that recur whole (system prompts, tool definitions): one Map lookup when seen
    * before. Not used for every text: looking up a text that never recurs costs a hash of all of it
-   * plus an insertion, measured at about a fifth of the counting time on unique user messages.
+   * plus an insertion, a sizeable share of the counting time on unique user messages.
    */
   countRepeated(text: string): number {
     const n = text.length;

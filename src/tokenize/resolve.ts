@@ -5,7 +5,8 @@
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { TunekitError } from "../util/errors.js";
-import { parseHubId, resolveModelDir, type DownloadProgress } from "../hub/resolve.js";
+import { resolveModelDir, type DownloadProgress } from "../hub/resolve.js";
+import { parseHubId } from "../hub/types.js";
 import { loadTokenizerFromDir } from "./hf.js";
 import { OPENAI_MODEL_PATTERNS_HELP, openAiEncodingForModel, getOpenAiTokenizer } from "./openai.js";
 import type { Tokenizer } from "./types.js";

@@ -4,7 +4,7 @@
  * is a fast estimate: each trained reply's own text (content, tool-call names and arguments) plus one
  * end-of-turn token when the template has one. tokenizeForTraining gives the exact mask when needed.
  */
-import { contentText, type ChatExample } from "../dataset/types.js";
+import { contentText, type ChatExample } from "../chat/types.js";
 import type { ChatTemplateRenderer } from "./chatTemplate.js";
 import type { Tokenizer } from "./types.js";
 

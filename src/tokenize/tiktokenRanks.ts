@@ -2,11 +2,11 @@
  * tiktoken-style byte-pair encoding for counting (o200k_base, cl100k_base): the rank of every token's
  * bytes in one open-addressing table, and the BPE merge loop over a chunk's UTF-8 bytes.
  *
- * Why not the package's own core: gpt-tokenizer builds its tables when an encoding is loaded, which
- * took about 270 ms in every thread that counts (compiling a 2.4 MB module of 200k strings, then a
- * 200k-entry Map), longer than a whole small `tunekit validate`. Here the ranks are read from the
- * package once and kept as a small binary file in $TUNEKIT_HOME/cache (tokens' bytes back to back and
- * their offsets), which later processes and worker threads load in a few milliseconds. Merging follows
+ * Why not the package's own core: gpt-tokenizer builds its tables when an encoding is loaded, in every
+ * thread that counts (compiling a 2.4 MB module of 200k strings, then a 200k-entry Map), which takes
+ * longer than a whole small `tunekit validate`. Here the ranks are read from the package once and
+ * kept as a small binary file in $TUNEKIT_HOME/cache (tokens' bytes back to back and their offsets),
+ * which later processes and worker threads load far faster (figures in docs/tokenizers.md). Merging follows
  * tiktoken: repeatedly join the adjacent pair whose bytes have the lowest rank, the leftmost on a tie.
  */
 import { mkdirSync, readFileSync } from "node:fs";

@@ -21,7 +21,7 @@
  * Assistant messages with `weight: 0` are not trained. A result with no trained token has
  * `emptyMask: true`, so training can refuse it.
  */
-import { contentText, type ChatExample, type ChatMessage } from "../dataset/types.js";
+import { contentText, type ChatExample, type ChatMessage } from "../chat/types.js";
 import type { Tokenizer } from "./types.js";
 import type { ChatTemplateRenderer } from "./chatTemplate.js";
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { convertFile } from "../../src/dataset/convert.js";
-import { validateFile } from "../../src/dataset/validate.js";
+import { validateFile } from "../../src/dataset/validate/index.js";
 import { projectRoot, runCli } from "../helpers/cli.js";
 import { spawn } from "node:child_process";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";

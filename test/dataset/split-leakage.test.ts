@@ -46,8 +46,8 @@ test("split: deterministic, byte-for-byte, near-duplicate groups on one side, no
     const file = syntheticFile(dir);
     const original = readFileSync(file, "utf8").split(/(?<=\n)/);
     const r1 = await splitFile(file, { outDir: join(dir, "a"), testFraction: 0.25, seed: 3 });
-    const r2 = await splitFile(file, { outDir: join(dir, "b"), testFraction: 0.25, seed: 3 });
-    const r3 = await splitFile(file, { outDir: join(dir, "c"), testFraction: 0.25, seed: 4 });
+    await splitFile(file, { outDir: join(dir, "b"), testFraction: 0.25, seed: 3 });
+    await splitFile(file, { outDir: join(dir, "c"), testFraction: 0.25, seed: 4 });
     const read = (d: string, f: string) => readFileSync(join(dir, d, f), "utf8");
     assert.equal(read("a", "train.jsonl"), read("b", "train.jsonl"));
     assert.equal(read("a", "test.jsonl"), read("b", "test.jsonl"));

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { validateFile } from "../../src/dataset/validate.js";
+import { validateFile } from "../../src/dataset/validate/index.js";
 import { isTunekitError } from "../../src/util/errors.js";
 import { runCli, projectRoot } from "../helpers/cli.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";

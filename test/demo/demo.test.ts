@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "../helpers/cli.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
-import type { DemoResult } from "../../src/demo/run.js";
+import type { DemoResult } from "../../src/demo/types.js";
 
 const inUnit = (v: number | null) => v === null || (v >= 0 && v <= 1);
 const pct = (v: number | null) => (v === null ? "n/a" : `${(v * 100).toFixed(0)}%`);

@@ -10,7 +10,7 @@ import { renderMarkdown, mdText } from "../../src/report/markdown.js";
 import { renderTerminal } from "../../src/report/terminal.js";
 import { wordDiff } from "../../src/report/diff.js";
 import { esc } from "../../src/report/escape.js";
-import { palette } from "../../src/cli/io.js";
+import { palette } from "../../src/report/palette.js";
 import { tempDir } from "../helpers/fixtures.js";
 
 let result: EvalResult;

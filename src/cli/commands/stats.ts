@@ -2,11 +2,10 @@
 import { readFile } from "node:fs/promises";
 import type { Command, CommandContext } from "../command.js";
 import { bool, num, printJson, str, usageError } from "../command.js";
-import { createProgress, datasetReadProgress } from "../progress.js";
 import { computeStats, DEFAULT_STATS_MODEL, type StatsReport } from "../../dataset/analysis/stats-file.js";
-import type { Distribution } from "../../dataset/analysis/distribution.js";
+import type { Distribution } from "../../util/distribution.js";
 import { TunekitError, fsError } from "../../util/errors.js";
-import { datasetReadOptions, FORMAT_OPTIONS } from "./dataset-output.js";
+import { readWithProgress, FORMAT_OPTIONS } from "./dataset-output.js";
 
 const command: Command = {
   name: "stats",
@@ -30,19 +29,14 @@ Exit codes: 0 done, 1 the file has no valid example, 2 usage or I/O problem. --j
     const pricesFile = str(ctx, "prices");
     if (pricePerMTok !== undefined && pricesFile !== undefined) throw usageError(command, "use either --price-per-mtok or --prices, not both");
     const priceOverrides = pricesFile ? await readPriceFile(pricesFile) : undefined;
-    const progress = createProgress(ctx.io, { label: "stats", unit: "bytes" });
-    let report: StatsReport;
-    try {
-      report = await computeStats(file, {
-        ...datasetReadOptions(ctx, command),
+    const report: StatsReport = await readWithProgress(ctx, command, (read) =>
+      computeStats(file, {
+        ...read,
         model: str(ctx, "model"),
         pricePerMTok,
         priceOverrides,
-        onProgress: datasetReadProgress(progress),
-      });
-    } finally {
-      progress.finish();
-    }
+      }),
+    );
     if (bool(ctx, "json")) printJson(ctx, report);
     else printReport(ctx, report);
     return report.examples === 0 ? 1 : 0;

@@ -7,7 +7,7 @@
 import type { DatasetIssue } from "../types.js";
 import type { ExampleFeatures } from "./features.js";
 import type { FactSpan } from "./facts.js";
-import { describeNumbers, histogram, NumberColumn, type Distribution, type HistogramBin } from "./distribution.js";
+import { describeNumbers, histogram, NumberColumn, type Distribution, type HistogramBin } from "../../util/distribution.js";
 import { findBoilerplate, findSimilarPairs, groupPairs, SignatureStore } from "./near-duplicates.js";
 
 export interface AggregatorOptions {

@@ -14,7 +14,7 @@ export * from "./features.js";
 export * from "./feature-context.js";
 export * from "./facts.js";
 export * from "./cost.js";
-export * from "./distribution.js";
+export * from "../../util/distribution.js";
 export * from "./tokens.js";
 export { ReplySampler, finalReply } from "./reply-sample.js";
 import { ReplySampler, finalReply } from "./reply-sample.js";
@@ -39,7 +39,7 @@ export function analyzeExamples(examples: SourcedExample[], options: AnalyzeOpti
 }
 
 /**
- * The analysis `validateFile` plugs in (D1's DatasetAnalysis contract): features per example, one
+ * The analysis `validateFile` plugs in (its DatasetAnalysis contract): features per example, one
  * aggregate, and the reply shape from a bounded sample of replies. Stats include `replyShape`.
  */
 export function createDatasetAnalysis(options: AnalyzeOptions = {}): {

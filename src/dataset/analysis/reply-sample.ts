@@ -4,39 +4,23 @@
  */
 import { inferReplyShape, type ReplyShape } from "../../shape/index.js";
 import { contentText, type SourcedExample } from "../types.js";
+import { Reservoir } from "../../util/random.js";
 
 export class ReplySampler {
-  private readonly sample: string[] = [];
-  private seen = 0;
-  private state: number;
+  private readonly sample: Reservoir<string>;
   constructor(
-    private readonly capacity = 2000,
+    capacity = 2000,
     /** Replies longer than this are cut (a shape is visible in the first few KB). */
-    private readonly maxChars = 4000,
+    maxChars = 4000,
     seed = 12345,
   ) {
-    this.state = seed >>> 0 || 1;
-  }
-  private rand(): number {
-    // xorshift32: deterministic, no Math.random.
-    let x = this.state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.state = x >>> 0;
-    return this.state / 4294967296;
+    this.sample = new Reservoir<string>(capacity, maxChars, seed);
   }
   add(reply: string): void {
-    const r = reply.length > this.maxChars ? reply.slice(0, this.maxChars) : reply;
-    this.seen++;
-    if (this.sample.length < this.capacity) this.sample.push(r);
-    else {
-      const j = Math.floor(this.rand() * this.seen);
-      if (j < this.capacity) this.sample[j] = r;
-    }
+    this.sample.add(reply);
   }
   shape(): ReplyShape {
-    return inferReplyShape(this.sample);
+    return inferReplyShape(this.sample.items());
   }
 }
 

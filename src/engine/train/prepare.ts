@@ -4,7 +4,7 @@
  * tokenize with assistant-only masks, cut to --max-seq-len without ever dropping a reply silently,
  * and refuse a dataset that leaves nothing to learn (an all-zero mask).
  */
-import { validateFile, type ValidationReport } from "../../dataset/validate.js";
+import { validateFile, type ValidationReport } from "../../dataset/validate/index.js";
 import { readDataset } from "../../dataset/reader.js";
 import type { SourcedExample } from "../../dataset/types.js";
 import { TunekitError } from "../../util/errors.js";

@@ -3,14 +3,13 @@
  * the per-thread state (feature context, reply sample), so it runs the same in a worker thread and on
  * the main thread.
  */
-import type { DatasetFormat, DatasetIssue, SourcedExample } from "./types.js";
 import { isUtf8 } from "node:buffer";
-import { blankOutcome, isBlankText, processJsonLine, processJsonText, type RecordOutcome } from "./record.js";
-import { issue } from "./formats/types.js";
-import type { ConversionNote } from "./formats/types.js";
-import { createFeatureContext, extractFeatures, finalReply, type ExampleFeatures, type FeatureContext } from "./analysis/index.js";
+import { Reservoir } from "../../util/random.js";
+import type { DatasetFormat, DatasetIssue, SourcedExample } from "../types.js";
+import { blankOutcome, isBlankText, processJsonLine, processJsonText, type RecordOutcome } from "../record.js";
+import { issue, type ConversionNote } from "../formats/types.js";
+import { createFeatureContext, extractFeatures, finalReply, type ExampleFeatures, type FeatureContext } from "../analysis/index.js";
 import { quickFeatures, type QuickFeatures } from "./quick-analysis.js";
-import { Reservoir } from "./reservoir.js";
 
 export interface WorkerSetup {
   file: string;

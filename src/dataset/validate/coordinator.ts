@@ -1,12 +1,12 @@
 /**
  * Worker thread that runs a whole parallel validation (reading, its own batch workers, aggregation) so
- * that its heap can be capped: the full analysis allocates hundreds of MB of short-lived objects per
- * GB of input, and an uncapped main-thread heap lets them pile up (the 400 MB peak-RSS target). See
- * validateFile, which starts it and falls back to the calling thread if the cap is ever too small.
+ * that its heap can be capped (the 400 MB peak-RSS target). in-coordinator.ts starts it and falls back
+ * to the calling thread if the cap is ever too small.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { isTunekitError } from "../util/errors.js";
-import { validateFile, type ValidateOptions, type ValidateProgress, type ValidationReport } from "./validate.js";
+import { isTunekitError } from "../../util/errors.js";
+import { validateHere } from "./run.js";
+import type { ValidateOptions, ValidateProgress, ValidationReport } from "./types.js";
 
 export type CoordinatorMessage =
   | { progress: ValidateProgress }
@@ -17,9 +17,8 @@ const { file, options } = workerData as { file: string; options: ValidateOptions
 const post = (m: CoordinatorMessage) => parentPort!.postMessage(m);
 let last = 0;
 
-validateFile(file, {
+validateHere(file, {
   ...options,
-  coordinator: false,
   onProgress: (p) => {
     // Progress at most every 50 ms: the bar redraws no faster, and each message is a clone.
     const now = Date.now();
@@ -27,7 +26,7 @@ validateFile(file, {
     last = now;
     post({ progress: p });
   },
-})
+}, true)
   .then((report) => post({ report }))
   .catch((e: unknown) => {
     const t = isTunekitError(e) ? e : undefined;

@@ -5,15 +5,15 @@
  * number of batches in flight, whatever the file size.
  */
 import { promises as fsp } from "node:fs";
-import { availableParallelism } from "node:os";
-import { Worker, type ResourceLimits } from "node:worker_threads";
-import { fsError } from "../util/errors.js";
-import type { DatasetFormat, DatasetIssue } from "./types.js";
+import type { Worker } from "node:worker_threads";
+import { fsError } from "../../util/errors.js";
+import type { DatasetFormat, DatasetIssue } from "../types.js";
+import { fileChunks, LineSplitter } from "../lines.js";
+import { processJsonLine } from "../record.js";
+import { issue } from "../formats/types.js";
 import { LineBatcher, type BatchItem } from "./line-batches.js";
-import { LineSplitter } from "./lines.js";
-import { processJsonLine } from "./record.js";
-import { issue } from "./formats/types.js";
-import type { WorkerReply } from "./validate-worker.js";
+import { defaultWorkerCount, startModuleWorker } from "./threads.js";
+import type { WorkerReply } from "./worker.js";
 import { BatchChecker, type BatchResult, type WorkerJob, type WorkerOutcome, type WorkerSetup } from "./batch-check.js";
 
 export interface ParallelSink {
@@ -41,57 +41,29 @@ export interface ParallelResult {
   replySamples: string[];
 }
 
-export function defaultWorkerCount(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
-}
-
 /**
  * A worker only holds its tokenizer and the batch in hand; a modest heap makes V8 collect garbage early
  * instead of growing the heap with the allocation rate (the peak RSS target is for the whole process).
  */
 const WORKER_LIMITS = { maxOldGenerationSizeMb: 192, maxYoungGenerationSizeMb: 16 };
 
-/**
- * Starts a worker thread on a module next to this one (`name` without extension): the compiled .js, or
- * the .ts through tsx when running from sources.
- */
-export function startModuleWorker(name: string, workerData: unknown, resourceLimits: ResourceLimits): Worker {
-  const here = import.meta.url;
-  if (here.endsWith(".ts")) {
-    const url = new URL(`./${name}.ts`, here).href;
-    const tsx = import.meta.resolve("tsx/esm/api");
-    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-    return new Worker(code, { eval: true, workerData, resourceLimits });
-  }
-  return new Worker(new URL(`./${name}.js`, here), { workerData, resourceLimits });
-}
-
 function startWorker(setup: WorkerSetup): Worker {
-  return startModuleWorker("validate-worker", setup, WORKER_LIMITS);
+  return startModuleWorker("worker", setup, WORKER_LIMITS);
 }
 
 /** The file's format from its first parseable record (read from the first chunk only). */
 async function peekFormat(file: string, maxLineBytes: number): Promise<DatasetFormat | undefined> {
-  let fh;
-  try {
-    fh = await fsp.open(file, "r");
-  } catch (e) {
-    throw fsError(e, file);
-  }
-  try {
-    const buf = Buffer.alloc(Math.min(4 * 1024 * 1024, maxLineBytes));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const s = new LineSplitter(file, maxLineBytes);
-    let found: DatasetFormat | undefined;
-    s.push(buf.subarray(0, bytesRead), (l) => {
+  const s = new LineSplitter(file, maxLineBytes);
+  let found: DatasetFormat | undefined;
+  for await (const chunk of fileChunks(file, Math.min(4 * 1024 * 1024, maxLineBytes))) {
+    s.push(chunk, (l) => {
       if (found) return;
       const o = processJsonLine(l.bytes, l.line, false, undefined);
       if (o.parsed && o.detected) found = o.detected;
     }, () => {});
-    return found;
-  } finally {
-    await fh.close();
+    break;
   }
+  return found;
 }
 
 export async function validateJsonlParallel(opts: ParallelOptions, sink: ParallelSink): Promise<ParallelResult> {
@@ -141,10 +113,9 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
   const maxInFlight = n * 8;
   let jobId = 0;
   // Batches go to the least busy worker while it has fewer than WORKER_BACKLOG waiting; otherwise the
-  // main thread checks the batch itself. So the main thread keeps working while workers start (half a
-  // second to load a tokenizer) and whenever they fall behind, where a fixed turn (every n-th batch on
-  // the main thread) left both threads idle for about 0.5 s each on the 300 MB benchmark. Measured
-  // there: 3.5-3.6 s instead of 3.6-3.9 s (a backlog of 1 was slower, 4.0 s; 3 to 6 alike).
+  // main thread checks the batch itself. So the main thread keeps working while workers start (they
+  // load a tokenizer first) and whenever they fall behind, where a fixed turn (every n-th batch on the
+  // main thread) left threads idle (measurements: docs/validation.md).
   const WORKER_BACKLOG = 3;
   const backlog = new Map<Worker, number>(workers.map((w) => [w, 0]));
   let currentFormat = format;
@@ -184,27 +155,11 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     queue.push(p);
   };
 
-  let fh;
   try {
-    try {
-      fh = await fsp.open(opts.file, "r");
-    } catch (e) {
-      throw fsError(e, opts.file);
-    }
     const batcher = new LineBatcher(opts.file, opts.maxLineBytes);
-    const size = opts.chunkBytes ?? 1024 * 1024;
     const items: BatchItem[] = [];
-    // One read buffer: the batcher copies batches and partial lines out of it.
-    const buf = Buffer.allocUnsafe(size);
-    for (;;) {
-      let read: number;
-      try {
-        ({ bytesRead: read } = await fh.read(buf, 0, size, null));
-      } catch (e) {
-        throw fsError(e, opts.file);
-      }
-      if (read === 0) break;
-      batcher.push(buf.subarray(0, read), items);
+    for await (const chunk of fileChunks(opts.file, opts.chunkBytes)) {
+      batcher.push(chunk, items);
       for (const it of items.splice(0)) await dispatch(it);
       sink.progress(batcher.bytesRead, totalBytes);
     }
@@ -219,7 +174,6 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     if (currentFormat === undefined) currentFormat = "openai-chat";
     return { format: currentFormat, totalBytes, replySamples };
   } finally {
-    await fh?.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

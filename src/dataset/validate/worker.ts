@@ -1,5 +1,5 @@
 /**
- * Worker thread for parallel validation: runs a BatchChecker on the batches the main thread sends.
+ * Worker thread of parallel validation (parallel.ts): runs a BatchChecker on the batches the main thread sends.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { BatchChecker, type BatchResult, type WorkerJob, type WorkerSetup } from "./batch-check.js";

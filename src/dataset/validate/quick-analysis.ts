@@ -3,10 +3,11 @@
  * per-example limit, token statistics) without the duplicate, consistency and fact-injection analysis,
  * which costs far more per example than reading. For very large files and CI gates.
  */
-import type { DatasetIssue, SourcedExample } from "./types.js";
-import type { DatasetAnalysis } from "./validate.js";
-import { createFeatureContext, type ExampleTokenCounter } from "./analysis/index.js";
-import { describeNumbers, quantileSorted, type Distribution } from "./analysis/distribution.js";
+import { xorshift32 } from "../../util/random.js";
+import type { DatasetIssue, SourcedExample } from "../types.js";
+import { createFeatureContext, type ExampleTokenCounter } from "../analysis/index.js";
+import { describeNumbers, quantileSorted, type Distribution } from "../../util/distribution.js";
+import type { DatasetAnalysis } from "./types.js";
 
 /**
  * Exact count/min/max/sum/mean of integers, and quantiles from all values up to `capacity` (exactly
@@ -38,11 +39,7 @@ export class BoundedIntStats {
       this.values[this.kept++] = v;
       return;
     }
-    let x = this.state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.state = x >>> 0;
+    this.state = xorshift32(this.state);
     const j = Math.floor((this.state / 4294967296) * this.count);
     if (j < this.capacity) this.values[j] = v;
   }
