@@ -2,6 +2,12 @@
  * CSV (RFC 4180) read line by line so every record knows the physical line it starts on: quoted fields
  * may contain separators, doubled quotes and newlines. Then a column mapping turns each row into a chat
  * example.
+ *
+ * Why not a CSV package: the reader already splits lines (for per-line UTF-8 errors, blank lines and
+ * over-long lines), and what is left is this small state machine. csv-parse, the maintained choice,
+ * was tried: it reports an unclosed quote at the line where the input ended rather than where the
+ * quote opened, drops the next valid row after a quote in mid-field unless relaxed, and parsed slower
+ * (docs/validation.md).
  */
 import { TunekitError } from "../util/errors.js";
 import type { DatasetIssue } from "./types.js";

@@ -5,7 +5,8 @@
  * instead of being accumulated.
  */
 import { isUtf8 } from "node:buffer";
-import { TunekitError } from "../util/errors.js";
+import { promises as fsp } from "node:fs";
+import { TunekitError, fsError } from "../util/errors.js";
 
 /** One physical line: its 1-based number and its bytes without the line ending. */
 export interface RawLine {
@@ -27,39 +28,95 @@ const NL = 0x0a;
 const CR = 0x0d;
 
 /**
+ * Reads a file in chunks of up to `size` bytes into one reused buffer: a chunk is valid until the next
+ * one is asked for (the splitters copy what they keep).
+ */
+export async function* fileChunks(file: string, size = 1024 * 1024): AsyncGenerator<Buffer> {
+  let fh;
+  try {
+    fh = await fsp.open(file, "r");
+  } catch (e) {
+    throw fsError(e, file);
+  }
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    for (;;) {
+      let n: number;
+      try {
+        ({ bytesRead: n } = await fh.read(buf, 0, size, null));
+      } catch (e) {
+        throw fsError(e, file);
+      }
+      if (n === 0) return;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+export function stripUtf8Bom(b: Buffer): Buffer {
+  return b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? b.subarray(3) : b;
+}
+
+/**
+ * The start of a byte stream: holds the first bytes back until there are 4 (so a whole BOM is seen
+ * even when the first chunk is tiny), refuses UTF-16/UTF-32 and drops a UTF-8 BOM.
+ */
+export class StreamStart {
+  private head: Buffer | undefined;
+  private started = false;
+  constructor(private readonly file: string) {}
+
+  /** The chunk to process, or undefined while fewer than 4 bytes have come. */
+  take(chunk: Buffer): Buffer | undefined {
+    if (this.started) return chunk;
+    // Copied: the caller may reuse its read buffer.
+    this.head = this.head ? Buffer.concat([this.head, chunk]) : Buffer.from(chunk);
+    return this.head.length < 4 ? undefined : this.begin();
+  }
+
+  /** At the end of the input: the bytes still held back (a stream shorter than 4 bytes), else undefined. */
+  flush(): Buffer | undefined {
+    return this.started ? undefined : this.begin();
+  }
+
+  private begin(): Buffer {
+    const buf = this.head ?? Buffer.alloc(0);
+    this.head = undefined;
+    this.started = true;
+    checkEncoding(buf, this.file);
+    return stripUtf8Bom(buf);
+  }
+}
+
+/**
  * Push chunks in, get complete lines out. Lines longer than `maxLineBytes` come out as `SkippedLine`s.
  * The UTF-8 BOM is dropped; a UTF-16/UTF-32 BOM (or a UTF-16 looking start) is an `unsupported_encoding`
  * TunekitError raised by the first `push`.
  */
 export class LineSplitter {
   private readonly maxLineBytes: number;
-  private readonly file: string;
   private parts: Buffer[] = [];
   private partBytes = 0;
   private skipping = false;
   private skippedBytes = 0;
   private lineNo = 1;
-  private started = false;
-  private head: Buffer | undefined;
+  private readonly start: StreamStart;
   /** Total bytes seen, for progress. */
   bytesRead = 0;
 
   constructor(file: string, maxLineBytes = DEFAULT_MAX_LINE_BYTES) {
-    this.file = file;
+    this.start = new StreamStart(file);
     this.maxLineBytes = maxLineBytes;
   }
 
   /** Feeds a chunk; calls `onLine`/`onSkipped` for each line it completes. */
   push(chunk: Buffer, onLine: (l: RawLine) => void, onSkipped: (s: SkippedLine) => void): void {
     this.bytesRead += chunk.length;
-    if (!this.started) {
-      // Wait for 4 bytes so the BOM check sees a whole BOM even when the first chunk is tiny.
-      // Copied: the caller may reuse its read buffer.
-      this.head = this.head ? Buffer.concat([this.head, chunk]) : Buffer.from(chunk);
-      if (this.head.length < 4) return;
-      chunk = this.startWith(this.head);
-      this.head = undefined;
-    }
+    const body = this.start.take(chunk);
+    if (body === undefined) return;
+    chunk = body;
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(NL, start);
@@ -75,21 +132,12 @@ export class LineSplitter {
 
   /** Flushes the last line (if the file does not end with a newline). */
   end(onLine: (l: RawLine) => void, onSkipped: (s: SkippedLine) => void): void {
-    if (!this.started) {
-      const head = this.head ?? Buffer.alloc(0);
-      this.head = undefined;
-      const rest = this.startWith(head);
-      if (rest.length > 0) this.push(rest, onLine, onSkipped);
+    const rest = this.start.flush();
+    if (rest !== undefined && rest.length > 0) {
       this.bytesRead -= rest.length;
+      this.push(rest, onLine, onSkipped);
     }
     if (this.partBytes > 0 || this.skipping) this.emit(true, onLine, onSkipped);
-  }
-
-  private startWith(buf: Buffer): Buffer {
-    this.started = true;
-    checkEncoding(buf, this.file);
-    if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) return buf.subarray(3);
-    return buf;
   }
 
   private append(chunk: Buffer, from: number, to: number): void {

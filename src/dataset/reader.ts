@@ -7,7 +7,7 @@ import { promises as fsp } from "node:fs";
 import { extname } from "node:path";
 import { TunekitError, fsError } from "../util/errors.js";
 import type { DatasetFormat, DatasetIssue, SourcedExample } from "./types.js";
-import { DEFAULT_MAX_LINE_BYTES, LineSplitter, checkEncoding, firstInvalidUtf8, type RawLine, type SkippedLine } from "./lines.js";
+import { DEFAULT_MAX_LINE_BYTES, LineSplitter, checkEncoding, fileChunks, firstInvalidUtf8, stripUtf8Bom, type RawLine, type SkippedLine } from "./lines.js";
 import { processJsonLine, processRecordValue, isBlank, type RecordOutcome } from "./record.js";
 import { lineColumnAt, parseJson } from "./json-parse.js";
 import { issue } from "./formats/types.js";
@@ -87,7 +87,7 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
     if (st.isDirectory()) throw fsError(Object.assign(new Error("EISDIR"), { code: "EISDIR" }), this.file);
     this.totalBytes = st.size;
     const head = await this.readHead(64);
-    if (st.size === 0 || (head.length <= 3 && isBlank(stripBom(head)) && st.size <= 3)) {
+    if (st.size === 0 || (head.length <= 3 && isBlank(stripUtf8Bom(head)) && st.size <= 3)) {
       throw new TunekitError("empty_file", "the file is empty", { file: this.file, exitCode: 1, hint: "a dataset needs at least one example" });
     }
     checkEncoding(head, this.file);
@@ -96,7 +96,7 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
       this.format = "csv";
       return { type: "csv" };
     }
-    const first = stripBom(head).find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+    const first = stripUtf8Bom(head).find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
     if (first === 0x5b /* [ */) {
       const text = await this.loadArrayText();
       if (text !== undefined) return { type: "array", text };
@@ -137,7 +137,7 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
   private async *readJsonl(): AsyncGenerator<DatasetRecord[]> {
     const splitter = new LineSplitter(this.file, this.options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     const maxLine = this.options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    let out: DatasetRecord[] = [];
+    const out: DatasetRecord[] = [];
     const onLine = (l: RawLine) => {
       const o = processJsonLine(l.bytes, l.line, l.unterminated, this.format);
       if (this.format === undefined && o.parsed && o.detected) this.format = o.detected;
@@ -147,46 +147,23 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
       out.push({ line: s.line, issues: [tooLong(s, maxLine)], notes: [] });
       this.records++;
     };
-    for await (const chunk of this.chunks()) {
-      splitter.push(chunk, onLine, onSkipped);
-      this.bytesRead = splitter.bytesRead;
-      if (out.length > 0) {
-        yield out;
-        out = [];
-      }
-    }
-    splitter.end(onLine, onSkipped);
+    yield* this.splitLines(splitter, onLine, onSkipped, out);
     if (out.length > 0) yield out;
     if (this.records === 0) {
       throw new TunekitError("empty_file", "the file has no records, only blank lines", { file: this.file, exitCode: 1, hint: "a dataset needs at least one example" });
     }
   }
 
-  private async *chunks(): AsyncGenerator<Buffer> {
-    let fh;
-    try {
-      fh = await fsp.open(this.file, "r");
-    } catch (e) {
-      throw fsError(e, this.file);
+  /** Feeds the file through `splitter`, yielding what the callbacks put in `out` after each chunk. */
+  private async *splitLines(splitter: LineSplitter, onLine: (l: RawLine) => void, onSkipped: (s: SkippedLine) => void, out: DatasetRecord[]): AsyncGenerator<DatasetRecord[]> {
+    for await (const chunk of fileChunks(this.file, this.options.chunkBytes)) {
+      splitter.push(chunk, onLine, onSkipped);
+      this.bytesRead = splitter.bytesRead;
+      if (out.length > 0) yield out.splice(0);
     }
-    try {
-      const size = this.options.chunkBytes ?? 1024 * 1024;
-      // One buffer for every read: the splitter copies what it keeps before the next read.
-      const buf = Buffer.allocUnsafe(size);
-      for (;;) {
-        let n: number;
-        try {
-          ({ bytesRead: n } = await fh.read(buf, 0, size, null));
-        } catch (e) {
-          throw fsError(e, this.file);
-        }
-        if (n === 0) return;
-        yield buf.subarray(0, n);
-      }
-    } finally {
-      await fh.close();
-    }
+    splitter.end(onLine, onSkipped);
   }
+
 
   /** Reads a whole JSON array file as text, or undefined when it turns out to be JSONL after all. */
   private async loadArrayText(): Promise<string | undefined | { badUtf8: { line: number; hex: string } }> {
@@ -203,7 +180,7 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
     } catch (e) {
       throw fsError(e, this.file);
     }
-    const body = stripBom(buf);
+    const body = stripUtf8Bom(buf);
     const bad = firstInvalidUtf8(body);
     if (bad >= 0) {
       const nl = body.indexOf(10);
@@ -266,7 +243,7 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
     const spec = typeof this.options.columns === "string" ? parseColumnSpec(this.options.columns) : this.options.columns;
     let header: string[] | undefined;
     let mapping: CsvMapping | undefined;
-    let out: DatasetRecord[] = [];
+    const out: DatasetRecord[] = [];
     const fail = (line: number, code: string, message: string) => {
       this.records++;
       out.push({ line, issues: [issue(line, code, message)], notes: [] });
@@ -298,15 +275,7 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
       if (parser.pending) parser.pushLine("", s.line);
       fail(s.line, "line_too_long", tooLong(s, maxLine).message);
     };
-    for await (const chunk of this.chunks()) {
-      splitter.push(chunk, onLine, onSkipped);
-      this.bytesRead = splitter.bytesRead;
-      if (out.length > 0) {
-        yield out;
-        out = [];
-      }
-    }
-    splitter.end(onLine, onSkipped);
+    yield* this.splitLines(splitter, onLine, onSkipped, out);
     const f = parser.finish();
     if (f) fail(f.line, "invalid_csv", f.error);
     if (out.length > 0) yield out;
@@ -319,10 +288,6 @@ function tooLong(s: SkippedLine, max: number): DatasetIssue {
   return issue(s.line, "line_too_long", `line is ${s.byteLength} bytes, over the limit of ${max} bytes; skipped`, "error", {
     bytes: s.byteLength,
   });
-}
-
-function stripBom(b: Buffer): Buffer {
-  return b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? b.subarray(3) : b;
 }
 
 /** 1-based line of each top-level array element's first character (strings are skipped correctly). */

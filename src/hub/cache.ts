@@ -7,8 +7,9 @@
  *
  * so later runs (and HF_HUB_OFFLINE=1) resolve from the cache without the network.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync, promises as fsp } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { hubCacheDir } from "./env.js";
 import { COMMIT, type HubSpec, type ResolveOptions } from "./types.js";
 
@@ -48,4 +49,21 @@ export async function findCachedSnapshot(spec: HubSpec, opts: ResolveOptions = {
   if (!existsSync(join(snap, "config.json"))) return undefined;
   const missing = await missingWeights(snap);
   return missing !== undefined && missing.length === 0 ? snap : undefined;
+}
+
+/**
+ * Points the snapshot file `pointer` at `blob` (a relative symlink). The link is made under a unique
+ * temporary name and renamed over `pointer`, which replaces any earlier link in one step: two processes
+ * (or two calls in one process) linking the same file at once both succeed and leave one correct link.
+ */
+export async function linkSnapshotFile(pointer: string, blob: string): Promise<void> {
+  await fsp.mkdir(dirname(pointer), { recursive: true });
+  const tmp = `${pointer}.${process.pid}.${randomBytes(4).toString("hex")}.link`;
+  await fsp.symlink(relative(dirname(pointer), blob), tmp);
+  try {
+    await fsp.rename(tmp, pointer);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
 }

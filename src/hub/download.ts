@@ -5,11 +5,11 @@
  * resumed with an HTTP range request.
  */
 import { createWriteStream, existsSync, promises as fsp } from "node:fs";
-import { dirname, isAbsolute, join, relative } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TunekitError } from "../util/errors.js";
-import { repoCacheFolder } from "./cache.js";
+import { linkSnapshotFile, repoCacheFolder } from "./cache.js";
 import { hubEndpoint, hubToken } from "./env.js";
 import { hubError, type HubErrorContext } from "./errors.js";
 import { lockFile } from "./lock.js";
@@ -109,7 +109,6 @@ export async function downloadSnapshot(spec: HubSpec, opts: ResolveOptions, env:
     if (!info) throw new TunekitError("model_file_missing", `${spec.repo} has no file ${path} at ${sha}`, { hint: "the repository changed; try again" });
     const blobPath = join(folder, "blobs", normaliseEtag(info.etag));
     await fsp.mkdir(dirname(blobPath), { recursive: true });
-    await fsp.mkdir(dirname(pointer), { recursive: true });
     if (!existsSync(blobPath)) {
       // Another tunekit process may be fetching the same blob: one downloads, the other waits.
       const release = await lockFile(`${blobPath}.lock`);
@@ -119,8 +118,7 @@ export async function downloadSnapshot(spec: HubSpec, opts: ResolveOptions, env:
         await release();
       }
     }
-    await fsp.rm(pointer, { force: true });
-    await fsp.symlink(relative(dirname(pointer), blobPath), pointer);
+    await linkSnapshotFile(pointer, blobPath);
   };
 
   for (const f of wanted) await fetchOne(f);

@@ -181,6 +181,21 @@ test(
 );
 
 test(
+  "CSV errors point at the line to fix: an unclosed quote at the line it opens, bad UTF-8 at its line; a stray quote loses no row",
+  withFile("e.csv", Buffer.concat([Buffer.from('user,assistant\n"ab"c,d\nx,y\nbad \xff byte,z\n', "latin1"), Buffer.from('w,v\n"never closed,q\nmore,rows\n')]), async (p) => {
+    const recs = await readAll(p);
+    const byLine = new Map(recs.map((r) => [r.line, r]));
+    assert.equal(byLine.get(2)!.example!.example.messages[0].content, "abc", "a quote after a closing quote is kept as text");
+    assert.equal(byLine.get(3)!.example!.example.messages[0].content, "x", "the row after it is read");
+    assert.equal(byLine.get(4)!.issues[0].code, "invalid_utf8");
+    assert.equal(byLine.get(5)!.example!.example.messages[0].content, "w");
+    const unclosed = byLine.get(6)!.issues[0];
+    assert.equal(unclosed.code, "invalid_csv");
+    assert.match(unclosed.message, /unclosed quote/);
+  }),
+);
+
+test(
   "CSV without recognisable columns asks for --columns",
   withFile("x.csv", "foo,bar\n1,2\n", async (p) => {
     await assert.rejects(readAll(p), (e: Error & { code?: string }) => e.code === "csv_mapping_needed" && /--columns/.test((e as { hint?: string }).hint ?? ""));

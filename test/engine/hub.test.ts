@@ -4,10 +4,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveModelDir } from "../../src/hub/resolve.js";
 import { hubCacheDir } from "../../src/hub/env.js";
+import { linkSnapshotFile } from "../../src/hub/cache.js";
 import { parseHubId } from "../../src/hub/types.js";
 import { loadModel, expectedTensorShapes } from "../../src/engine/io/model.js";
 import { parseModelConfig } from "../../src/engine/io/config.js";
@@ -151,10 +152,29 @@ test("hub: two downloads of the same model at once fetch each file once", async 
     assert.deepEqual(readFileSync(join(a, "model.safetensors")), repo.files["model.safetensors"]);
     const bodies = hub.log.filter((r) => r.path.endsWith("/model.safetensors") && r.range !== "bytes=0-0");
     assert.equal(bodies.length, 1, "the second waited for the first instead of downloading again");
-    const { readdirSync } = await import("node:fs");
     assert.deepEqual(readdirSync(join(t.dir, "hf", "hub", "models--acme--tiny", "blobs")).filter((f) => /\.(lock|incomplete)$/.test(f)), []);
+    assert.deepEqual(readdirSync(a).sort(), ["config.json", "model.safetensors", "tokenizer_config.json"], "one link per file, no temporary links left");
   } finally {
     await hub.close();
+    t.cleanup();
+  }
+});
+
+test("hub: linking one snapshot file from many callers at once leaves one correct link", async () => {
+  const t = tempDir();
+  try {
+    const blobs = join(t.dir, "blobs");
+    mkdirSync(blobs);
+    writeFileSync(join(blobs, "old"), "old");
+    writeFileSync(join(blobs, "new"), "new");
+    const pointer = join(t.dir, "snapshots", SHA, "config.json");
+    mkdirSync(join(t.dir, "snapshots", SHA), { recursive: true });
+    symlinkSync("../../blobs/old", pointer); // a stale link from an earlier revision is replaced
+    await Promise.all(Array.from({ length: 16 }, () => linkSnapshotFile(pointer, join(blobs, "new"))));
+    assert.equal(readlinkSync(pointer), join("..", "..", "blobs", "new"));
+    assert.equal(readFileSync(pointer, "utf8"), "new");
+    assert.deepEqual(readdirSync(join(t.dir, "snapshots", SHA)), ["config.json"]);
+  } finally {
     t.cleanup();
   }
 });

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { parseModelConfig } from "../../src/engine/io/config.js";
 import { expectedTensorShapes } from "../../src/engine/io/model.js";
 import { writeSafetensors } from "../../src/engine/io/safetensors.js";
-import { loraParamShapes, writePeftAdapter } from "../../src/engine/io/peft.js";
+import { writePeftAdapter } from "../../src/engine/io/peft.js";
+import { loraParamShapes } from "../../src/engine/models/lora.js";
 import { Rng } from "../../src/engine/train/rng.js";
 import { tempDir } from "./fixtures.js";
 

@@ -1,9 +1,8 @@
 /** `tunekit advise DATA`: prompting, retrieval, fine-tuning or a mix, with the numbers behind it. */
 import type { Command } from "../command.js";
 import { bool, num, printJson, str, usageError } from "../command.js";
-import { createProgress, datasetReadProgress } from "../progress.js";
 import { adviseFile } from "../../advise/advise.js";
-import { datasetReadOptions, FORMAT_OPTIONS } from "./dataset-output.js";
+import { readWithProgress, FORMAT_OPTIONS } from "./dataset-output.js";
 
 const PROVIDERS = ["together", "fireworks", "local", "openai", "azure"];
 
@@ -32,22 +31,17 @@ should move to retrieval. Exit codes: 0 advice given, 1 the file has no valid ex
     const file = ctx.positionals[0];
     const provider = str(ctx, "provider") ?? "together";
     if (!PROVIDERS.includes(provider)) throw usageError(command, `unknown --provider "${provider}" (one of ${PROVIDERS.join(", ")})`);
-    const progress = createProgress(ctx.io, { label: "advise", unit: "bytes" });
-    let r;
-    try {
-      r = await adviseFile(file, {
-        ...datasetReadOptions(ctx, command),
+    const r = await readWithProgress(ctx, command, (read) =>
+      adviseFile(file, {
+        ...read,
         provider,
         model: str(ctx, "model"),
         callsPerDay: num(ctx, command, "calls-per-day", { min: 0 }),
         promptTokens: num(ctx, command, "prompt-tokens", { integer: true, min: 0 }),
         pricePerMTok: num(ctx, command, "price-per-mtok", { min: 0 }),
         testFile: str(ctx, "test"),
-        onProgress: datasetReadProgress(progress),
-      });
-    } finally {
-      progress.finish();
-    }
+      }),
+    );
     if (bool(ctx, "json")) {
       printJson(ctx, r);
       return 0;

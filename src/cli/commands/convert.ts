@@ -1,9 +1,8 @@
 /** `tunekit convert IN --to openai-chat -o OUT`: any supported format to OpenAI chat JSONL. */
 import type { Command } from "../command.js";
 import { bool, printJson, str, usageError } from "../command.js";
-import { createProgress, datasetReadProgress } from "../progress.js";
 import { convertFile } from "../../dataset/convert.js";
-import { datasetReadOptions, FORMAT_OPTIONS, printIssueList, printNotes } from "./dataset-output.js";
+import { readWithProgress, FORMAT_OPTIONS, printIssueList, printNotes } from "./dataset-output.js";
 
 const command: Command = {
   name: "convert",
@@ -25,17 +24,12 @@ Exit codes: 0 written, 1 the input has errors (nothing written), 2 usage or I/O 
     if (!output) throw usageError(command, "missing -o OUT (the output file)");
     const to = str(ctx, "to") ?? "openai-chat";
     if (to !== "openai-chat") throw usageError(command, `unsupported --to "${to}" (supported: openai-chat)`);
-    const progress = createProgress(ctx.io, { label: "convert", unit: "bytes" });
-    let report;
-    try {
-      report = await convertFile(input, output, {
-        ...datasetReadOptions(ctx, command),
+    const report = await readWithProgress(ctx, command, (read) =>
+      convertFile(input, output, {
+        ...read,
         to,
-        onProgress: datasetReadProgress(progress),
-      });
-    } finally {
-      progress.finish();
-    }
+      }),
+    );
     if (bool(ctx, "json")) {
       printJson(ctx, report);
       return report.written ? 0 : 1;

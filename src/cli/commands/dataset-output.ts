@@ -1,6 +1,7 @@
-/** Output helpers shared by the dataset commands (validate, convert): issue lists, notes, read options. */
+/** Helpers shared by the dataset commands (validate, convert, stats, split, leakage, advise): read options, progress, issue lists, notes. */
 import type { CommandContext, OptionSpec, Command } from "../command.js";
 import { num, str, usageError } from "../command.js";
+import { createProgress, datasetReadProgress } from "../progress.js";
 import type { ReportIssue } from "../../dataset/validate/index.js";
 import type { NoteSummary } from "../../dataset/notes.js";
 import type { ReadOptions } from "../../dataset/reader.js";
@@ -36,6 +37,20 @@ export function datasetReadOptions(ctx: CommandContext, cmd: Command): ReadOptio
   const max = num(ctx, cmd, "max-line-bytes", { integer: true, min: 1 });
   if (max !== undefined) opts.maxLineBytes = max;
   return opts;
+}
+
+/** What a dataset command's work receives: the --format/--columns/... read options and a progress callback. */
+export type DatasetReadWork = ReadOptions & { onProgress: ReturnType<typeof datasetReadProgress> };
+
+/** Runs a dataset command's work with a progress bar (labelled with the command) over the bytes read. */
+export async function readWithProgress<T>(ctx: CommandContext, cmd: Command, work: (read: DatasetReadWork) => Promise<T>): Promise<T> {
+  const read = datasetReadOptions(ctx, cmd);
+  const progress = createProgress(ctx.io, { label: cmd.name, unit: "bytes" });
+  try {
+    return await work({ ...read, onProgress: datasetReadProgress(progress) });
+  } finally {
+    progress.finish();
+  }
 }
 
 /** Prints `file:line: error[code] message` lines, at most `limit`, then how many more there are. */

@@ -1,9 +1,8 @@
 /** `tunekit leakage TRAIN TEST`: test examples that also appear (exactly or nearly) in training. */
 import type { Command } from "../command.js";
 import { bool, num, printJson } from "../command.js";
-import { createProgress, datasetReadProgress } from "../progress.js";
 import { findLeakage } from "../../dataset/leakage.js";
-import { datasetReadOptions, FORMAT_OPTIONS } from "./dataset-output.js";
+import { readWithProgress, FORMAT_OPTIONS } from "./dataset-output.js";
 
 const command: Command = {
   name: "leakage",
@@ -20,17 +19,12 @@ const command: Command = {
   async run(ctx) {
     const [train, test] = ctx.positionals;
     const threshold = num(ctx, command, "threshold", { min: 0.3, max: 1 }) ?? 0.8;
-    const progress = createProgress(ctx.io, { label: "leakage", unit: "bytes" });
-    let report;
-    try {
-      report = await findLeakage(train, test, {
-        ...datasetReadOptions(ctx, command),
+    const report = await readWithProgress(ctx, command, (read) =>
+      findLeakage(train, test, {
+        ...read,
         threshold,
-        onProgress: datasetReadProgress(progress),
-      });
-    } finally {
-      progress.finish();
-    }
+      }),
+    );
     const leaked = report.pairs.length > 0;
     if (bool(ctx, "json")) {
       printJson(ctx, report);

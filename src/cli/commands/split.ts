@@ -1,9 +1,8 @@
 /** `tunekit split FILE --test 0.2 -o DIR`: deterministic, leak-free train/test split. */
 import type { Command } from "../command.js";
 import { bool, num, printJson, str, usageError } from "../command.js";
-import { createProgress, datasetReadProgress } from "../progress.js";
 import { splitFile } from "../../dataset/split.js";
-import { datasetReadOptions, FORMAT_OPTIONS } from "./dataset-output.js";
+import { readWithProgress, FORMAT_OPTIONS } from "./dataset-output.js";
 
 const command: Command = {
   name: "split",
@@ -31,21 +30,16 @@ Both files appear atomically. Exit codes: 0 done, 1 the file has invalid records
     const threshold = num(ctx, command, "threshold", { min: 0.3, max: 1 }) ?? 0.8;
     const stratify = str(ctx, "stratify");
     if (stratify !== undefined && stratify !== "shape") throw usageError(command, `--stratify supports "shape", got "${stratify}"`);
-    const progress = createProgress(ctx.io, { label: "split", unit: "bytes" });
-    let report;
-    try {
-      report = await splitFile(file, {
-        ...datasetReadOptions(ctx, command),
+    const report = await readWithProgress(ctx, command, (read) =>
+      splitFile(file, {
+        ...read,
         outDir,
         testFraction,
         seed,
         threshold,
         stratify: stratify === "shape" ? "shape" : undefined,
-        onProgress: datasetReadProgress(progress),
-      });
-    } finally {
-      progress.finish();
-    }
+      }),
+    );
     if (bool(ctx, "json")) {
       printJson(ctx, report);
       return 0;

@@ -2,12 +2,11 @@
 import { readFile } from "node:fs/promises";
 import type { Command, CommandContext } from "../command.js";
 import { bool, num, printJson, str, usageError } from "../command.js";
-import { createProgress, datasetReadProgress } from "../progress.js";
 import { computeStats, DEFAULT_STATS_MODEL, type StatsReport } from "../../dataset/analysis/stats-file.js";
 import type { Distribution } from "../../util/distribution.js";
 import { TunekitError, fsError } from "../../util/errors.js";
 import { HOSTED_PROVIDERS, trainingOptions, type TrainingOption } from "../../providers/catalog.js";
-import { datasetReadOptions, FORMAT_OPTIONS } from "./dataset-output.js";
+import { readWithProgress, FORMAT_OPTIONS } from "./dataset-output.js";
 
 const command: Command = {
   name: "stats",
@@ -39,17 +38,7 @@ Exit codes: 0 done, 1 the file has no valid example, 2 usage or I/O problem. --j
     if (provider !== undefined && !["local", ...HOSTED_PROVIDERS].includes(provider)) throw usageError(command, `unknown --provider "${provider}" (one of local, ${HOSTED_PROVIDERS.join(", ")})`);
     const model = str(ctx, "model");
     const override = pricePerMTok ?? (model && priceOverrides ? priceOverrides[model] : undefined);
-    const progress = createProgress(ctx.io, { label: "stats", unit: "bytes" });
-    let report: StatsReport;
-    try {
-      report = await computeStats(file, {
-        ...datasetReadOptions(ctx, command),
-        ...(model !== undefined ? { model } : {}),
-        onProgress: datasetReadProgress(progress),
-      });
-    } finally {
-      progress.finish();
-    }
+    const report: StatsReport = await readWithProgress(ctx, command, (read) => computeStats(file, { ...read, ...(model !== undefined ? { model } : {}) }));
     const options = trainingOptions(report.hosted.billedTokens, { ...(provider ? { provider } : {}), ...(model ? { model } : {}), ...(override !== undefined ? { pricePerMTok: override } : {}) });
     for (const o of options) if (priceOverrides?.[o.model] !== undefined && o.pricePerMTok !== priceOverrides[o.model]) Object.assign(o, { pricePerMTok: priceOverrides[o.model], cost: Math.round((o.billedTokens / 1e6) * priceOverrides[o.model] * 10000) / 10000, covers: "the price you gave" });
     const first = options[0];

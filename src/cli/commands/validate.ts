@@ -1,9 +1,8 @@
 /** `tunekit validate FILE`: checks a dataset and prints every problem with its line. */
 import type { Command } from "../command.js";
 import { bool, num, printJson, str } from "../command.js";
-import { createProgress, datasetReadProgress } from "../progress.js";
 import { validateFile } from "../../dataset/validate/index.js";
-import { datasetReadOptions, FORMAT_OPTIONS, printIssueList, printNotes } from "./dataset-output.js";
+import { readWithProgress, FORMAT_OPTIONS, printIssueList, printNotes } from "./dataset-output.js";
 
 const command: Command = {
   name: "validate",
@@ -26,19 +25,14 @@ Exit codes: 0 no errors (warnings allowed), 1 the dataset has errors, 2 usage or
     const file = ctx.positionals[0];
     const limit = num(ctx, command, "limit", { integer: true, min: 0 }) ?? 50;
     const workers = num(ctx, command, "workers", { integer: true, min: 0, max: 64 });
-    const progress = createProgress(ctx.io, { label: "validate", unit: "bytes" });
-    let report;
-    try {
-      report = await validateFile(file, {
-        ...datasetReadOptions(ctx, command),
+    const report = await readWithProgress(ctx, command, (read) =>
+      validateFile(file, {
+        ...read,
         model: str(ctx, "model"),
         quick: bool(ctx, "quick"),
         ...(workers !== undefined ? { workers } : {}),
-        onProgress: datasetReadProgress(progress),
-      });
-    } finally {
-      progress.finish();
-    }
+      }),
+    );
     if (bool(ctx, "json")) {
       printJson(ctx, report);
       return report.errorCount > 0 ? 1 : 0;

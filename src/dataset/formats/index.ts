@@ -20,30 +20,23 @@ const EXPECTED: Record<DatasetFormat, string> = {
   csv: "columns",
 };
 
+/** The formats converted to an OpenAI chat candidate first (OpenAI chat is checked as it is). */
+const CONVERTERS: Partial<Record<DatasetFormat, (value: Record<string, unknown>, line: number) => Candidate>> = {
+  sharegpt: convertShareGPT,
+  alpaca: convertAlpaca,
+  "prompt-completion": convertPromptCompletion,
+  text: convertText,
+};
+
 /** Maps one parsed record in `format` to a checked ChatExample (absent when the record has errors). */
 export function recordToExample(value: unknown, format: DatasetFormat, line: number): RecordResult {
   if (format === "openai-chat") return checkOpenAIChat(value, line);
   if (!isPlainObject(value)) {
     return { issues: [issue(line, "not_an_object", `expected a JSON object with ${EXPECTED[format]}, got ${describe(value)}`)], notes: [] };
   }
-  let c: Candidate;
-  switch (format) {
-    case "sharegpt":
-      c = convertShareGPT(value, line);
-      break;
-    case "alpaca":
-      c = convertAlpaca(value, line);
-      break;
-    case "prompt-completion":
-      c = convertPromptCompletion(value, line);
-      break;
-    case "text":
-      c = convertText(value, line);
-      break;
-    default:
-      throw new Error(`recordToExample: ${format} records are not JSON`);
-  }
-  return finishCandidate(c, format, line);
+  const convert = CONVERTERS[format];
+  if (!convert) throw new Error(`recordToExample: ${format} records are not JSON`);
+  return finishCandidate(convert(value, line), format, line);
 }
 
 /** Runs the OpenAI checks on a converted candidate, saying that the problem is in the converted form. */

@@ -4,38 +4,32 @@
  * worker can split and number the lines itself. A partial line waits for the next chunk; a line that
  * grows past `maxLineBytes` is dropped byte by byte and reported as skipped (bounded memory).
  */
-import { checkEncoding } from "../lines.js";
+import { StreamStart } from "../lines.js";
 
 export type BatchItem =
   | { kind: "lines"; buf: Uint8Array; firstLine: number; lines: number; unterminated: boolean }
   | { kind: "skipped"; line: number; byteLength: number };
 
 export class LineBatcher {
-  private readonly file: string;
+  private readonly start: StreamStart;
   private readonly maxLineBytes: number;
   private carry: Buffer[] = [];
   private carryBytes = 0;
   private skipping = false;
   private skippedBytes = 0;
   private nextLine = 1;
-  private started = false;
-  private head: Buffer | undefined;
   bytesRead = 0;
 
   constructor(file: string, maxLineBytes: number) {
-    this.file = file;
+    this.start = new StreamStart(file);
     this.maxLineBytes = maxLineBytes;
   }
 
   push(chunk: Buffer, out: BatchItem[]): void {
     this.bytesRead += chunk.length;
-    if (!this.started) {
-      // Copied: the caller may reuse its read buffer.
-      this.head = this.head ? Buffer.concat([this.head, chunk]) : Buffer.from(chunk);
-      if (this.head.length < 4) return;
-      chunk = this.begin(this.head);
-      this.head = undefined;
-    }
+    const body = this.start.take(chunk);
+    if (body === undefined) return;
+    chunk = body;
     if (this.skipping) {
       const nl = chunk.indexOf(10);
       if (nl < 0) {
@@ -85,12 +79,10 @@ export class LineBatcher {
   }
 
   end(out: BatchItem[]): void {
-    if (!this.started) {
-      const head = this.head ?? Buffer.alloc(0);
-      this.head = undefined;
-      const rest = this.begin(head);
+    const rest = this.start.flush();
+    if (rest !== undefined && rest.length > 0) {
       this.bytesRead -= rest.length;
-      if (rest.length > 0) this.push(rest, out);
+      this.push(rest, out);
     }
     if (this.skipping) {
       out.push({ kind: "skipped", line: this.nextLine++, byteLength: this.skippedBytes });
@@ -108,12 +100,6 @@ export class LineBatcher {
       this.carry = [];
       this.carryBytes = 0;
     }
-  }
-
-  private begin(buf: Buffer): Buffer {
-    this.started = true;
-    checkEncoding(buf, this.file);
-    return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.subarray(3) : buf;
   }
 
   /** Keeps a partial line (copied: the chunk is handed on), or starts skipping it when too long. */

@@ -8,7 +8,7 @@ import { promises as fsp } from "node:fs";
 import type { Worker } from "node:worker_threads";
 import { fsError } from "../../util/errors.js";
 import type { DatasetFormat, DatasetIssue } from "../types.js";
-import { LineSplitter } from "../lines.js";
+import { fileChunks, LineSplitter } from "../lines.js";
 import { processJsonLine } from "../record.js";
 import { issue } from "../formats/types.js";
 import { LineBatcher, type BatchItem } from "./line-batches.js";
@@ -53,26 +53,17 @@ function startWorker(setup: WorkerSetup): Worker {
 
 /** The file's format from its first parseable record (read from the first chunk only). */
 async function peekFormat(file: string, maxLineBytes: number): Promise<DatasetFormat | undefined> {
-  let fh;
-  try {
-    fh = await fsp.open(file, "r");
-  } catch (e) {
-    throw fsError(e, file);
-  }
-  try {
-    const buf = Buffer.alloc(Math.min(4 * 1024 * 1024, maxLineBytes));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const s = new LineSplitter(file, maxLineBytes);
-    let found: DatasetFormat | undefined;
-    s.push(buf.subarray(0, bytesRead), (l) => {
+  const s = new LineSplitter(file, maxLineBytes);
+  let found: DatasetFormat | undefined;
+  for await (const chunk of fileChunks(file, Math.min(4 * 1024 * 1024, maxLineBytes))) {
+    s.push(chunk, (l) => {
       if (found) return;
       const o = processJsonLine(l.bytes, l.line, false, undefined);
       if (o.parsed && o.detected) found = o.detected;
     }, () => {});
-    return found;
-  } finally {
-    await fh.close();
+    break;
   }
+  return found;
 }
 
 export async function validateJsonlParallel(opts: ParallelOptions, sink: ParallelSink): Promise<ParallelResult> {
@@ -164,27 +155,11 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     queue.push(p);
   };
 
-  let fh;
   try {
-    try {
-      fh = await fsp.open(opts.file, "r");
-    } catch (e) {
-      throw fsError(e, opts.file);
-    }
     const batcher = new LineBatcher(opts.file, opts.maxLineBytes);
-    const size = opts.chunkBytes ?? 1024 * 1024;
     const items: BatchItem[] = [];
-    // One read buffer: the batcher copies batches and partial lines out of it.
-    const buf = Buffer.allocUnsafe(size);
-    for (;;) {
-      let read: number;
-      try {
-        ({ bytesRead: read } = await fh.read(buf, 0, size, null));
-      } catch (e) {
-        throw fsError(e, opts.file);
-      }
-      if (read === 0) break;
-      batcher.push(buf.subarray(0, read), items);
+    for await (const chunk of fileChunks(opts.file, opts.chunkBytes)) {
+      batcher.push(chunk, items);
       for (const it of items.splice(0)) await dispatch(it);
       sink.progress(batcher.bytesRead, totalBytes);
     }
@@ -199,7 +174,6 @@ export async function validateJsonlParallel(opts: ParallelOptions, sink: Paralle
     if (currentFormat === undefined) currentFormat = "openai-chat";
     return { format: currentFormat, totalBytes, replySamples };
   } finally {
-    await fh?.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
