@@ -149,6 +149,28 @@ export function plainChatTemplate(special: TemplateSpecialTokens): ChatTemplateR
   };
 }
 
+/**
+ * The plain template as a Jinja chat template (what a GGUF file or another runtime stores for a model
+ * trained with the plain template): renders text conversations exactly as plainChatTemplate does, given
+ * the same bos_token and eos_token. Tool definitions and call arguments go through `tojson`, whose
+ * spacing may differ from the JSON text training saw.
+ */
+export const PLAIN_CHAT_TEMPLATE_JINJA =
+  "{%- if bos_token %}{{ bos_token }}{% endif -%}" +
+  "{%- if tools %}{{ 'Tools: ' + (tools | tojson) + '\\n\\n' }}{% endif -%}" +
+  "{%- for message in messages -%}" +
+  "{%- set text = message.content if message.content else '' -%}" +
+  "{%- if message.role == 'system' or message.role == 'developer' %}{{ 'System: ' + text + '\\n\\n' }}" +
+  "{%- elif message.role == 'user' %}{{ 'User: ' + text + '\\n\\n' }}" +
+  "{%- elif message.role == 'tool' %}{{ 'Tool result: ' + text + '\\n\\n' }}" +
+  "{%- elif message.role == 'assistant' %}{{ 'Assistant:' }}{% if text %}{{ ' ' + text }}{% endif %}" +
+  "{%- if message.tool_calls %}{% for call in message.tool_calls %}{{ ' [tool call ' + call.function.name + ' ' + (call.function.arguments if call.function.arguments is string else (call.function.arguments | tojson)) + ']' }}{% endfor %}{% endif -%}" +
+  "{{ (eos_token if eos_token else '') + '\\n\\n' }}" +
+  "{%- else %}{{ message.role + ': ' + text + '\\n\\n' }}" +
+  "{%- endif -%}" +
+  "{%- endfor -%}" +
+  "{%- if add_generation_prompt %}{{ 'Assistant:' }}{% endif -%}";
+
 /** The special-token strings a tokenizer offers to templates. */
 export function templateSpecialTokens(tok: Tokenizer): TemplateSpecialTokens {
   if (tok instanceof HfTokenizer) {

@@ -89,8 +89,29 @@ async function weightFiles(dir: string): Promise<Map<string, string[]>> {
 
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-/** Loads config + weights from a local folder or hub id, validating every tensor against the config. */
-export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+/**
+ * A model's weights opened but not read: config, the validated place and shape of every tensor the
+ * architecture needs, and reads of one tensor (or a block of its rows) at a time, so a large model can
+ * be streamed (export) without a second copy in memory. Call close() when done.
+ */
+export interface ModelWeights {
+  config: ModelConfig;
+  dir: string;
+  files: string[];
+  /** Original dtype of the weights (the embedding's), e.g. "BF16". */
+  dtype: string;
+  notes: string[];
+  /** Every tensor the model needs (our names) with its shape. */
+  shapes: Map<string, number[]>;
+  /** One tensor as float32. */
+  read(name: string): Promise<Tensor>;
+  /** Rows [start, start + count) of a tensor (split along its first dimension) as float32. */
+  readRows(name: string, start: number, count: number): Promise<Tensor>;
+  close(): Promise<void>;
+}
+
+/** Opens a local folder or hub id and validates every tensor against the config (nothing is read yet). */
+export async function openModelWeights(dirOrId: string, opts: ResolveOptions = {}): Promise<ModelWeights> {
   const dir = await resolveModelDir(dirOrId, opts);
   const config = await readModelConfig(join(dir, "config.json"));
   const expected = expectedTensorShapes(config);
@@ -130,19 +151,54 @@ export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): P
       }
       found.set(name, stored);
     }
-    const weights = new Map<string, Tensor>();
-    let done = 0;
-    for (const [name, stored] of found) {
-      weights.set(name, await where.get(stored)!.readTensor(stored));
-      opts.onTensor?.(++done, expected.size);
-    }
     const embed = found.values().next().value as string;
     const dtype = where.get(embed)!.info(embed)!.dtype;
     const notes: string[] = [];
     const vision = [...where.keys()].filter((n) => /(^|\.)(vision_tower|vision_model|multi_modal_projector)\./.test(n)).length;
     if (vision > 0) notes.push(`the checkpoint's vision tower (${vision} tensors) is not loaded: tunekit trains and runs the text model only`);
-    return { config, weights, dir, files: [...files.keys()], dtype, notes };
-  } finally {
+    const stored = (name: string): [SafetensorsFile, string] => {
+      const s = found.get(name);
+      if (s === undefined) throw new Error(`the model has no tensor ${name}`);
+      return [where.get(s)!, s];
+    };
+    return {
+      config,
+      dir,
+      files: [...files.keys()],
+      dtype,
+      notes,
+      shapes: expected,
+      async read(name) {
+        const [f, s] = stored(name);
+        const t = await f.readTensor(s);
+        return { shape: expected.get(name)!, data: t.data };
+      },
+      async readRows(name, start, count) {
+        const [f, s] = stored(name);
+        return f.readRows(s, start, count);
+      },
+      async close() {
+        for (const f of opened) await f.close();
+      },
+    };
+  } catch (e) {
     for (const f of opened) await f.close();
+    throw e;
+  }
+}
+
+/** Loads config + weights from a local folder or hub id, validating every tensor against the config. */
+export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  const m = await openModelWeights(dirOrId, opts);
+  try {
+    const weights = new Map<string, Tensor>();
+    let done = 0;
+    for (const name of m.shapes.keys()) {
+      weights.set(name, await m.read(name));
+      opts.onTensor?.(++done, m.shapes.size);
+    }
+    return { config: m.config, weights, dir: m.dir, files: m.files, dtype: m.dtype, notes: m.notes };
+  } finally {
+    await m.close();
   }
 }

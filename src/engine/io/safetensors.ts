@@ -228,6 +228,23 @@ export class SafetensorsFile {
     return { shape: [...info.shape], data: toFloat32(await this.readBytes(name), info.dtype) };
   }
 
+  /** Rows [start, start + count) of a tensor (split along its first dimension) as float32. */
+  async readRows(name: string, start: number, count: number): Promise<Tensor> {
+    const info = this.header.tensors.get(name);
+    if (!info) throw new TunekitError("tensor_not_found", `${this.path} has no tensor named "${name}"`, { file: this.path });
+    if (!FLOAT_DTYPES.has(info.dtype)) {
+      throw new TunekitError("unsupported_dtype", `tensor "${name}" in ${this.path} has dtype ${info.dtype}`, { file: this.path, hint: "tunekit reads F32, F16 and BF16 weights" });
+    }
+    const rows = info.shape[0] ?? 1;
+    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > rows) {
+      throw new Error(`readRows(${name}): rows [${start}, ${start + count}) are outside [0, ${rows})`);
+    }
+    const rowBytes = info.byteLength / rows;
+    const buf = new Uint8Array(rowBytes * count);
+    await readExactly(this.fh, buf, info.offset + rowBytes * start, this.path);
+    return { shape: [count, ...info.shape.slice(1)], data: toFloat32(buf, info.dtype) };
+  }
+
   async close(): Promise<void> {
     await this.fh.close();
   }

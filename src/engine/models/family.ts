@@ -17,6 +17,18 @@ export interface GgufNames {
   tensors: Partial<Record<TensorRole, string>>;
   /** llama.cpp's rotary layout for `llama` needs q and k rows permuted (see DESIGN.md, GGUF). */
   permuteQK?: boolean;
+  /** llama.cpp's graph reads llama3 rope scaling as a `rope_freqs` tensor (the `llama` graph does; others have no such input). */
+  ropeFreqsTensor?: boolean;
+  /** llama.cpp's graph loads an output-projection bias (`attn_output.bias`). */
+  outputBias?: boolean;
+  /**
+   * llama.cpp runs sliding-window layers for this architecture, from `attention.sliding_window` and a
+   * period `attention.sliding_window_pattern` (layer i slides when i % p < p - 1), sliding layers with
+   * `rope.freq_base_swa`. Without this, llama.cpp attends to the whole context in every layer.
+   */
+  slidingWindowPattern?: boolean;
+  /** llama.cpp's graph leaves RoPE out of every n-th layer (layer i when (i + 1) % n == 0); no key sets it. */
+  noRopeEvery?: number;
 }
 
 /** What a family's parseConfig returns: the ModelConfig less what the registry fills in. */

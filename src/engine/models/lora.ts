@@ -155,19 +155,30 @@ export function mergeLora(c: ModelConfig, weights: Map<string, Tensor>, lora: Lo
       });
     }
     const merged = Float32Array.from(base.data);
-    const row = new Float64Array(inDim);
-    for (let o = 0; o < outDim; o++) {
-      row.fill(0);
-      for (let k = 0; k < r; k++) {
-        const b = B[o * r + k] * scale;
-        if (b === 0) continue;
-        const aOff = k * inDim;
-        for (let i = 0; i < inDim; i++) row[i] += b * A[aOff + i];
-      }
-      const off = o * inDim;
-      for (let i = 0; i < inDim; i++) merged[off + i] += row[i];
-    }
+    addLoraDelta(merged, 0, outDim, inDim, A, B, scale);
     out.set(site.weight, { shape: [outDim, inDim], data: merged });
   }
   return out;
+}
+
+/**
+ * Adds scale * (B @ A) rows [rowStart, rowStart + rows) to `w` (those rows of a [out, in] weight,
+ * row-major), each row summed in float64: the merge of one block of rows, so a large weight can be
+ * merged as it is streamed.
+ */
+export function addLoraDelta(w: Float32Array, rowStart: number, rows: number, inDim: number, A: Float32Array, B: Float32Array, scale: number): void {
+  const r = A.length / inDim;
+  const row = new Float64Array(inDim);
+  for (let j = 0; j < rows; j++) {
+    const o = rowStart + j;
+    row.fill(0);
+    for (let k = 0; k < r; k++) {
+      const b = B[o * r + k] * scale;
+      if (b === 0) continue;
+      const aOff = k * inDim;
+      for (let i = 0; i < inDim; i++) row[i] += b * A[aOff + i];
+    }
+    const off = j * inDim;
+    for (let i = 0; i < inDim; i++) w[off + i] += row[i];
+  }
 }

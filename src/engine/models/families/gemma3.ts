@@ -66,6 +66,7 @@ export const gemma3: ModelFamily = {
   gguf: {
     architecture: "gemma3",
     tensors: { ...LLAMA_CPP_TENSORS, attnOutNorm: "blk.{i}.post_attention_norm", mlpNorm: "blk.{i}.ffn_norm", mlpOutNorm: "blk.{i}.post_ffw_norm" },
+    slidingWindowPattern: true,
   },
   parseConfig(raw, file) {
     const multimodal = raw.model_type === "gemma3" || (Array.isArray(raw.architectures) && raw.architectures.includes("Gemma3ForConditionalGeneration"));

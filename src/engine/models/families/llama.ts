@@ -12,7 +12,7 @@ export const llama: ModelFamily = {
   architectures: ["LlamaForCausalLM"],
   modelTypes: ["llama"],
   loraTargets: PROJECTION_LORA_TARGETS,
-  gguf: { architecture: "llama", tensors: LLAMA_CPP_TENSORS, permuteQK: true },
+  gguf: { architecture: "llama", tensors: LLAMA_CPP_TENSORS, permuteQK: true, ropeFreqsTensor: true, outputBias: true },
   parseConfig(raw, file) {
     const r = new ConfigReader(raw, "Llama", file);
     const basics = readDecoderBasics(r, { tieWordEmbeddings: false });

@@ -11,7 +11,7 @@ export const mistral: ModelFamily = {
   architectures: ["MistralForCausalLM"],
   modelTypes: ["mistral"],
   loraTargets: PROJECTION_LORA_TARGETS,
-  gguf: { architecture: "llama", tensors: LLAMA_CPP_TENSORS, permuteQK: true },
+  gguf: { architecture: "llama", tensors: LLAMA_CPP_TENSORS, permuteQK: true, ropeFreqsTensor: true, outputBias: true },
   parseConfig(raw, file) {
     const r = new ConfigReader(raw, "Mistral", file);
     const basics = readDecoderBasics(r, { tieWordEmbeddings: false });

@@ -13,7 +13,7 @@ export const smollm3: ModelFamily = {
   architectures: ["SmolLM3ForCausalLM"],
   modelTypes: ["smollm3"],
   loraTargets: PROJECTION_LORA_TARGETS,
-  gguf: { architecture: "smollm3", tensors: LLAMA_CPP_TENSORS },
+  gguf: { architecture: "smollm3", tensors: LLAMA_CPP_TENSORS, permuteQK: true, noRopeEvery: 4 },
   parseConfig(raw, file) {
     const r = new ConfigReader(raw, "SmolLM3", file);
     const basics = readDecoderBasics(r, { tieWordEmbeddings: true, maxPositionEmbeddings: 32768 });
