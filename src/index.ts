@@ -153,4 +153,7 @@ export type { TrainOptions, TrainEvent } from "./engine/train/loop.js";
 export type { TrainStepEngine } from "./engine/train/engine.js";
 export { readRunRecord, type RunRecord } from "./engine/train/run-dir.js";
 export { exportMerged, type MergedExport } from "./export/merged.js";
-export { exportOllama, ollamaTemplateFor } from "./export/ollama.js";
+export { exportOllama, ollamaModelName, type OllamaExport } from "./export/ollama.js";
+export { ollamaTemplateFor, modelfileText, type OllamaTemplate, type OllamaFormat } from "./export/ollama-template.js";
+export { exportGguf, exportGgufAdapter, type GgufSource, type GgufExportOptions, type GgufExportResult, type GgufAdapterResult } from "./export/gguf/export.js";
+export { GGUF_DTYPES, type GgufDtype } from "./export/gguf/tensors.js";

@@ -18,7 +18,6 @@ import { DEFAULT_TRAIN_OPTIONS } from "../../src/engine/train/defaults.js";
 import { createOnnxTrainEngine } from "../../src/engine/train/onnx-engine.js";
 import { train, type TrainRunEvent } from "../../src/engine/train/train-run.js";
 import { exportMerged } from "../../src/export/merged.js";
-import { exportOllama } from "../../src/export/ollama.js";
 import type { Tensor } from "../../src/engine/types.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
 import { BOS, EOS, decodeChars, formatDataset, renderChat, tinyBackend, writeJsonl, writeTinyModel } from "./helpers/tiny.js";
@@ -125,31 +124,8 @@ test("a tiny model learns a reply format; the run folder is complete; merged exp
   for (let i = 0; i < logits.length; i++) worst = Math.max(worst, Math.abs(logits[i] - logitsTuned[i]));
   assert.ok(worst < 1e-4, `merged vs adapter-applied logits differ by ${worst}`);
 
-  // Ollama: no chat template -> refused with the way out; a ChatML template -> Modelfile.
-  await assert.rejects(exportOllama(out, join(tmp.dir, "ollama0")), (e: Error & { code?: string; hint?: string }) => e.code === "ollama_template_unknown" && /--merged/.test(e.hint ?? ""));
-  writeFileSync(join(model, "tokenizer_config.json"), JSON.stringify({ chat_template: "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}" }));
-  const ol = await exportOllama(out, join(tmp.dir, "ollama"));
-  const mf = readFileSync(ol.modelfile, "utf8");
-  assert.match(mf, /^FROM \//m);
-  assert.match(mf, /^ADAPTER \.\/adapter$/m);
-  assert.match(mf, /TEMPLATE """.*<\|im_start\|>assistant/s);
-  assert.match(mf, /^PARAMETER stop "<\|im_end\|>"$/m);
-  assert.ok(existsSync(join(tmp.dir, "ollama", "adapter", "adapter_model.safetensors")));
+  // GGUF and Ollama exports (llama.cpp checks them) are tested in test/export/.
   void BOS;
-});
-
-test("ollama export refuses architectures Ollama cannot take adapters for", async () => {
-  const dir = join(tmp.dir, "qwen-run");
-  const modelDir = join(tmp.dir, "qwen-model");
-  mkdirSync(dir, { recursive: true });
-  mkdirSync(modelDir, { recursive: true });
-  writeFileSync(
-    join(modelDir, "config.json"),
-    JSON.stringify({ architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 64, max_position_embeddings: 64, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: true }),
-  );
-  writeFileSync(join(dir, "run.json"), JSON.stringify({ tunekitRun: 1, model: modelDir, modelDir, options: DEFAULT_TRAIN_OPTIONS }));
-  await assert.rejects(exportOllama(dir, join(tmp.dir, "o2")), (e: Error & { code?: string; hint?: string }) => e.code === "ollama_adapter_unsupported" && /merged/.test(e.hint ?? "") && /qwen2/.test(e.message));
-  assert.ok(!existsSync(join(tmp.dir, "o2")));
 });
 
 const procScript = fileURLToPath(new URL("./helpers/train-proc.ts", import.meta.url));
