@@ -208,8 +208,10 @@ export function ollamaTemplateFor(t: ChatTemplateRenderer, tokens: TokenTexts): 
       hint: "the GGUF file carries the template (tokenizer.chat_template) for llama.cpp and LM Studio: export it with --gguf FILE; for Ollama write the Modelfile's TEMPLATE by hand to match training",
     });
   }
-  // BOS the training template writes: left to llama.cpp when it adds BOS itself, else written by the TEMPLATE.
-  const bosText = tokens.bos !== undefined && sample.startsWith(tokens.bos) ? tokens.bos : "";
+  // BOS the training template writes: left to llama.cpp when it adds BOS itself, else written by the
+  // TEMPLATE. (Some tokenizers name <|im_start|> as BOS: only a template that writes bos_token writes BOS.)
+  const writesBos = t.plain || (t.source ?? "").includes("bos_token");
+  const bosText = writesBos && tokens.bos !== undefined && sample.startsWith(tokens.bos) ? tokens.bos : "";
   const built = f.build(t, tokens.addBos ? "" : bosText);
   for (const probe of PROBES) {
     let expected = t.render(probe, { addGenerationPrompt: true });
