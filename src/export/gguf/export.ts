@@ -12,7 +12,7 @@ import { basename, dirname, resolve } from "node:path";
 import { openModelWeights, type ModelWeights } from "../../engine/io/model.js";
 import { readModelConfig } from "../../engine/io/config.js";
 import { readPeftAdapter, type PeftAdapter } from "../../engine/io/peft.js";
-import type { GgufNames } from "../../engine/models/family.js";
+import type { GgufNames, ModelFamily } from "../../engine/models/family.js";
 import { familyOf } from "../../engine/models/families/index.js";
 import { loraSites } from "../../engine/models/lora.js";
 import type { ModelConfig } from "../../engine/types.js";
@@ -66,15 +66,17 @@ export function refuseExistingTarget(out: string): void {
 /** The run's base model folder, refusing a run whose base model is gone. */
 export function runBaseModel(runDir: string, rec: RunRecord): string {
   if (rec.modelDir && existsSync(resolve(rec.modelDir, "config.json"))) return rec.modelDir;
+  const fromHub = rec.model !== rec.modelDir && !existsSync(resolve(rec.model));
   throw new TunekitError("run_base_model_missing", `the base model of ${runDir} is gone: ${rec.modelDir || rec.model} has no config.json`, {
-    file: rec.modelDir || runDir,
-    hint: `put the model (${rec.model}) back at that path, or train again; with a hub id, download it again (tunekit generate --model ${rec.model} ...)`,
+    file: runPaths(runDir).run,
+    hint: fromHub
+      ? `the run used ${rec.model} from the Hugging Face cache, which no longer holds it: fetch it again (tunekit generate --model ${rec.model} --prompt hi) and export again`
+      : `put the base model back at ${rec.modelDir}, or export from a run trained on a model that is still there`,
   });
 }
 
 /** The llama.cpp names of a model's family, refusing families llama.cpp has no architecture for. */
-export function ggufNamesFor(config: ModelConfig): GgufNames {
-  const family = familyOf(config);
+export function ggufNamesFor(family: ModelFamily): GgufNames {
   if (!family.gguf) {
     throw new TunekitError("gguf_unsupported_architecture", `llama.cpp has no architecture for ${family.label}, so it cannot be exported as GGUF`, {
       hint: "export the merged model (--merged) for tools that load safetensors",
@@ -141,7 +143,7 @@ export async function exportGguf(source: GgufSource, out: string, opts: GgufExpo
   const weights: ModelWeights = await openModelWeights(modelRef, { offline: opts.offline, env: opts.env, cwd: opts.cwd });
   try {
     const config = weights.config;
-    const g = ggufNamesFor(config);
+    const g = ggufNamesFor(familyOf(config));
     const arch = architectureMetadata(config, g);
     const adapter = withAdapter && runDir !== undefined ? await readRunAdapter(runDir, config) : undefined;
     const tok = await loadTokenizerFromDir(weights.dir);
@@ -197,7 +199,7 @@ export async function exportGgufAdapter(runDir: string, out: string, opts: { cwd
   }
   const modelDir = runBaseModel(runDir, rec);
   const config = await readModelConfig(resolve(modelDir, "config.json"));
-  const g = ggufNamesFor(config);
+  const g = ggufNamesFor(familyOf(config));
   const adapter = await readRunAdapter(runDir, config);
   const deltas = loraDeltas(config, adapter);
   const sites = loraSites(config, "all-linear");
