@@ -10,7 +10,8 @@ import type { LoraSpec, TrainStepEngine } from "./engine.js";
 import type { ExampleTokenizer } from "./prepare.js";
 
 export interface TrainBackend {
-  loadModel(model: string): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor> }>;
+  /** The model; `notes` say what was left out of it (e.g. a multimodal checkpoint's vision tower). */
+  loadModel(model: string): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor>; notes?: string[] }>;
   tokenizerFor(modelDir: string): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
   createEngine(config: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec): Promise<TrainStepEngine>;
   /** Leak-free split of `file` (its split files may be kept in `outDir`). */

@@ -19,7 +19,7 @@ export async function trainingTokenizer(dir: string): Promise<{ tokenize: Exampl
     // Truncation is done by the caller, which reports it; the mask is aligned with the ids.
     tokenize: (ex) => {
       const t = tokenizeForTraining(ex.example, tok, template);
-      return { ids: Array.from(t.ids), lossMask: Array.from(t.lossMask) };
+      return { ids: Array.from(t.ids), lossMask: Array.from(t.lossMask), ...(t.droppedSystemMessages > 0 ? { systemDropped: true } : {}) };
     },
     template: { name: template.name, plain: template.plain === true },
   };
