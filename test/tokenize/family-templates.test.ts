@@ -111,6 +111,9 @@ test("SmolLM3's template: the metadata system block, /think and /no_think flags,
   const rn = tokenizeForTraining({ messages: noThink }, tok, tpl);
   assert.deepEqual(maskedTexts(rn, tok), ["Hello!<|im_end|>", "4<|im_end|>"]);
   assertPromptPrefixes({ messages: noThink }, tok, rn);
+  // strftime_now gets the date the caller pins (a training run's start), in English as in Python.
+  const pinned = chatTemplateFor(tok, { now: new Date(2026, 0, 5, 12) });
+  assert.ok(pinned.render(talk).includes("Today Date: 05 January 2026\n"));
   // Without a system prompt the model's own default instructions are used; the system prompt is never dropped.
   assert.match(tpl.render(talk.slice(1)), /## Custom Instructions\n\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face\. Your role/);
   assert.equal(r.droppedSystemMessages + rn.droppedSystemMessages, 0);

@@ -178,7 +178,8 @@ async function execute(
   phase("loading the model");
   const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model);
   for (const note of model.notes ?? []) emit({ type: "warning", code: "text_model_only", message: note });
-  const tok = await backend.tokenizerFor(model.dir);
+  const startedAt = previous?.createdAt ?? new Date().toISOString();
+  const tok = await backend.tokenizerFor(model.dir, { now: new Date(startedAt) });
   phase(`tokenizing ${(examples.length + heldOutRaw.length).toLocaleString("en-US")} examples`);
   const trainSet = prepareSet(examples, tok.tokenize, o.maxSeqLen, "training data", dataPath);
   for (const w of truncationWarnings(trainSet.truncation, "training", o.maxSeqLen)) emit(w);
@@ -189,7 +190,7 @@ async function execute(
 
   await ensureDir(outDir);
   const paths = runPaths(outDir);
-  const now = new Date().toISOString();
+  const now = startedAt;
   const rec: RunRecord = previous
     ? { ...previous, status: "running", error: undefined }
     : {
