@@ -21,6 +21,8 @@ import { tempDir } from "../helpers/fixtures.js";
 import { chatmlTokenizerFiles, gemmaStyleTokenizerFiles, type TokenizerFiles } from "../helpers/test-tokenizers.js";
 import { writeJsonl } from "./helpers/tiny.js";
 import type { ChatExample } from "../../src/dataset/types.js";
+import { train, type TrainRunEvent } from "../../src/engine/train/train-run.js";
+import { DEFAULT_TRAIN_OPTIONS } from "../../src/engine/train/defaults.js";
 
 const tmp = tempDir("tunekit-families-e2e-");
 test.after(() => tmp.cleanup());
@@ -171,6 +173,22 @@ for (const c of CASES) {
     assert.ok(worst < 1e-4, `merged export differs from base + adapter by ${worst}`);
   });
 }
+
+test("train warns, with the file and lines, when the model's chat template drops the system prompt", async () => {
+  const dropping =
+    "{% for m in messages %}{% if m.role == 'user' %}{{ '<|im_start|>user\\n' + m.content + '<|im_end|>\\n' }}{% elif m.role == 'assistant' %}{{ '<|im_start|>assistant\\n' + m.content + '<|im_end|>\\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+  const c: FamilyCase = { ...CASES[0], name: "qwen3-dropping", tokenizer: () => chatmlTokenizerFiles(dropping) };
+  const model = join(tmp.dir, c.name, "model");
+  await writeFamilyModel(model, c);
+  // Lines 2 and 4 have a system prompt; 1 and 3 do not.
+  const file = writeJsonl(join(tmp.dir, c.name, "data.jsonl"), data.slice(0, 4).map((ex, i) => (i % 2 === 0 ? { messages: ex.messages.slice(1) } : ex)));
+  const events: TrainRunEvent[] = [];
+  await train({ data: file, model, outDir: join(tmp.dir, c.name, "run"), options: { ...DEFAULT_TRAIN_OPTIONS, maxSteps: 1, batchSize: 2, maxSeqLen: 128 } }, { onEvent: (e) => events.push(e) });
+  const w = events.filter((e): e is Extract<TrainRunEvent, { type: "warning" }> => e.type === "warning" && e.code === "system_prompt_dropped");
+  assert.equal(w.length, 1);
+  assert.match(w[0].message, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: .*2 example\\(s\\) \\(lines 2, 4\\)`));
+  assert.deepEqual(w[0].details, { file, lines: [2, 4] });
+});
 
 test("eval: the tuned runs of every family against held-out data, in one report", async () => {
   assert.equal(runs.length, CASES.length, "the training tests ran first");
