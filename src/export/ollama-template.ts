@@ -46,7 +46,8 @@ interface Format {
   format: OllamaFormat;
   /** Whether the training template looks like this format. */
   matches(t: ChatTemplateRenderer, sample: string): boolean;
-  build(t: ChatTemplateRenderer, bos: string): Omit<OllamaTemplate, "format">;
+  /** `bos`: what the TEMPLATE writes first; `written`: the BOS text the training template writes. */
+  build(t: ChatTemplateRenderer, bos: string, written: string): Omit<OllamaTemplate, "format">;
 }
 
 const U = "Hello there";
@@ -76,64 +77,65 @@ export const PROBES: ChatMessage[][] = [
 
 const firstSystem = (ms: OllamaMessage[]) => (ms[0]?.role === "system" ? ms[0].content : undefined);
 
-const chatml: Format = {
-  format: "chatml",
-  matches: (_t, sample) => sample.includes("<|im_start|>user\n"),
-  build(t, bos) {
-    // A default system prompt: what the template writes in a system block when the conversation has none.
-    const bare = t.render([{ role: "user", content: U }]);
-    const m = /<\|im_start\|>system\n([\s\S]*?)<\|im_end\|>\n/.exec(bare);
-    const def = m && !bare.slice(0, m.index).includes("<|im_start|>user") ? m[1] : undefined;
-    const template =
-      lit(bos) +
-      (def !== undefined ? `{{ if ne (index .Messages 0).Role "system" }}<|im_start|>system\n${lit(def)}<|im_end|>\n{{ end }}` : "") +
-      "{{ range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n";
-    return {
-      template,
-      stop: ["<|im_end|>", "<|im_start|>"],
-      render(ms) {
-        let out = bos;
-        if (def !== undefined && firstSystem(ms) === undefined) out += `<|im_start|>system\n${def}<|im_end|>\n`;
-        for (const x of ms) out += `<|im_start|>${x.role}\n${x.content}<|im_end|>\n`;
-        return out + "<|im_start|>assistant\n";
-      },
-    };
-  },
-};
+/**
+ * Formats where each message is one turn, after a head the template writes before the first user
+ * turn: ChatML and Llama 3. The head is read off the training template: with a system message S it is
+ * P + S + Q (e.g. ChatML's "<|im_start|>system\n" S "<|im_end|>\n", or SmolLM3's metadata block
+ * before S), without one it is D (empty, or a default system prompt, or Llama 3.1+'s date preamble).
+ */
+function headed(format: OllamaFormat, marker: string, turn: (role: string, content: string) => string, goTurn: string, prompt: string, stop: string[]): Format {
+  return {
+    format,
+    matches: (_t, sample) => sample.includes(marker),
+    build(t, bos, written) {
+      const headOf = (text: string) => {
+        const i = text.indexOf(marker);
+        const head = i < 0 ? text : text.slice(0, i);
+        return written && head.startsWith(written) ? head.slice(written.length) : head;
+      };
+      const d = headOf(t.render([{ role: "user", content: U }], { addGenerationPrompt: true }));
+      const withSystem = headOf(t.render([{ role: "system", content: S }, { role: "user", content: U }], { addGenerationPrompt: true }));
+      const at = withSystem.indexOf(S);
+      // A template that drops the system message leaves no S to find: the probes below then refuse it.
+      const [p, q] = at < 0 ? ["", ""] : [withSystem.slice(0, at), withSystem.slice(at + S.length)];
+      const template =
+        lit(bos) +
+        `{{ $rest := .Messages }}{{ if eq (index .Messages 0).Role "system" }}${lit(p)}{{ (index .Messages 0).Content }}${lit(q)}{{ $rest = slice .Messages 1 }}` +
+        (d ? `{{ else }}${lit(d)}` : "") +
+        `{{ end }}{{ range $rest }}${goTurn}{{ end }}${prompt}`;
+      return {
+        template,
+        stop,
+        render(ms) {
+          const sys = firstSystem(ms);
+          let out = bos + (sys !== undefined ? p + sys + q : d);
+          for (const x of sys !== undefined ? ms.slice(1) : ms) out += turn(x.role, x.content);
+          return out + prompt;
+        },
+      };
+    },
+  };
+}
+
+const chatml = headed(
+  "chatml",
+  "<|im_start|>user\n",
+  (role, content) => `<|im_start|>${role}\n${content}<|im_end|>\n`,
+  "<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n",
+  "<|im_start|>assistant\n",
+  ["<|im_end|>", "<|im_start|>"],
+);
 
 const header = (role: string) => `<|start_header_id|>${role}<|end_header_id|>\n\n`;
 
-const llama3: Format = {
-  format: "llama3",
-  matches: (_t, sample) => sample.includes("<|start_header_id|>user<|end_header_id|>"),
-  build(t, bos) {
-    // Llama 3.1+ templates always write a system block, with a preamble (knowledge cutoff, date) before the system text.
-    const bare = t.render([{ role: "user", content: U }]);
-    const block = new RegExp(`${escapeRe(header("system"))}([\\s\\S]*?)<\\|eot_id\\|>`).exec(bare);
-    const always = block !== null && !bare.slice(0, block.index).includes(header("user"));
-    const withSystem = t.render([{ role: "system", content: S }, { role: "user", content: U }]);
-    const sysBlock = new RegExp(`${escapeRe(header("system"))}([\\s\\S]*?)${escapeRe(S)}<\\|eot_id\\|>`).exec(withSystem);
-    const prefix = sysBlock ? sysBlock[1] : always && block ? block[1] : "";
-    const template =
-      lit(bos) +
-      '{{ $rest := .Messages }}{{ if eq (index .Messages 0).Role "system" }}' +
-      `<|start_header_id|>system<|end_header_id|>\n\n${lit(prefix)}{{ (index .Messages 0).Content }}<|eot_id|>{{ $rest = slice .Messages 1 }}` +
-      (always ? `{{ else }}<|start_header_id|>system<|end_header_id|>\n\n${lit(prefix)}<|eot_id|>` : "") +
-      "{{ end }}{{ range $rest }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}<|eot_id|>{{ end }}<|start_header_id|>assistant<|end_header_id|>\n\n";
-    return {
-      template,
-      stop: ["<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"],
-      render(ms) {
-        let out = bos;
-        const sys = firstSystem(ms);
-        if (sys !== undefined) out += `${header("system")}${prefix}${sys}<|eot_id|>`;
-        else if (always) out += `${header("system")}${prefix}<|eot_id|>`;
-        for (const x of sys !== undefined ? ms.slice(1) : ms) out += `${header(x.role)}${x.content}<|eot_id|>`;
-        return out + header("assistant");
-      },
-    };
-  },
-};
+const llama3 = headed(
+  "llama3",
+  header("user"),
+  (role, content) => `${header(role)}${content}<|eot_id|>`,
+  "<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}<|eot_id|>",
+  header("assistant"),
+  ["<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"],
+);
 
 const gemma: Format = {
   format: "gemma",
@@ -189,9 +191,6 @@ function plainFormat(eos: string): Format {
   };
 }
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
 
 const asOllama = (ms: ChatMessage[]): OllamaMessage[] => ms.map((m) => ({ role: m.role, content: typeof m.content === "string" ? m.content : "" }));
 
@@ -212,7 +211,7 @@ export function ollamaTemplateFor(t: ChatTemplateRenderer, tokens: TokenTexts): 
   // TEMPLATE. (Some tokenizers name <|im_start|> as BOS: only a template that writes bos_token writes BOS.)
   const writesBos = t.plain || (t.source ?? "").includes("bos_token");
   const bosText = writesBos && tokens.bos !== undefined && sample.startsWith(tokens.bos) ? tokens.bos : "";
-  const built = f.build(t, tokens.addBos ? "" : bosText);
+  const built = f.build(t, tokens.addBos ? "" : bosText, bosText);
   for (const probe of PROBES) {
     let expected = t.render(probe, { addGenerationPrompt: true });
     if (tokens.addBos && bosText && expected.startsWith(bosText)) expected = expected.slice(bosText.length);

@@ -12,13 +12,14 @@ import { llama } from "../../src/engine/models/families/llama.js";
 import type { ModelFamily } from "../../src/engine/models/family.js";
 import { runCli } from "../helpers/cli.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
-import { byteLevelTokenizer, familyConfigs, gemmaStyleTokenizer, writeModelFolder, writeRun } from "../helpers/gguf-models.js";
+import { CHATML_TEMPLATE, chatTemplateFixture, familyConfigs, writeModelFolder, writeRun } from "../helpers/gguf-models.js";
+import { chatmlTokenizerFiles, gemmaStyleTokenizerFiles } from "../helpers/test-tokenizers.js";
 
 const tmp = tempDir("tunekit-gguf-bad-");
 test.after(() => tmp.cleanup());
 
-const bl = byteLevelTokenizer();
-const gm = gemmaStyleTokenizer();
+const bl = chatmlTokenizerFiles(CHATML_TEMPLATE);
+const gm = gemmaStyleTokenizerFiles(chatTemplateFixture("gemma3-format.jinja"));
 const configs = familyConfigs(bl.size, gm.size);
 let counter = 0;
 
@@ -106,8 +107,8 @@ test("configurations llama.cpp's graphs cannot run as trained are refused before
 });
 
 test("a tokenizer llama.cpp would split differently is refused (gguf_pretokenizer_unknown)", async () => {
-  const tj = { ...(bl.tokenizer as Record<string, unknown>), pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Split", pattern: { Regex: "\\s+|\\w+" }, behavior: "Isolated", invert: false }, { type: "ByteLevel", add_prefix_space: false, use_regex: false }] } };
-  const m = await model(configs.qwen2, { ...bl, tokenizer: tj });
+  const tj = { ...bl.tokenizerJson, pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Split", pattern: { Regex: "\\s+|\\w+" }, behavior: "Isolated", invert: false }, { type: "ByteLevel", add_prefix_space: false, use_regex: false }] } };
+  const m = await model(configs.qwen2, { ...bl, tokenizerJson: tj });
   const out = join(tmp.dir, "pretok.gguf");
   await assert.rejects(exportGguf({ model: m.dir }, out), (e: Error & { code?: string }) => e.code === "gguf_pretokenizer_unknown" && /hash [0-9a-f]{64}/.test(e.message));
   assert.ok(!existsSync(out));

@@ -28,9 +28,9 @@ import { runCli } from "../helpers/cli.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
 import {
   argmax,
-  byteLevelTokenizer,
+  CHATML_TEMPLATE,
+  chatTemplateFixture,
   familyConfigs,
-  gemmaStyleTokenizer,
   maxProbDiff,
   SMOLLM2_TEMPLATE,
   tunekitGreedy,
@@ -39,6 +39,7 @@ import {
   writeRun,
 } from "../helpers/gguf-models.js";
 import { llamaGreedy, llamaTeacherForced, loadGguf } from "../helpers/llama-cpp.js";
+import { chatmlTokenizerFiles, gemmaStyleTokenizerFiles } from "../helpers/test-tokenizers.js";
 
 const tmp = tempDir("tunekit-gguf-llama-");
 test.after(() => tmp.cleanup());
@@ -128,9 +129,9 @@ async function smolModel(dir: string): Promise<string | undefined> {
   if (!tokDir) return undefined;
   const tokenizer = JSON.parse(readFileSync(join(tokDir, "tokenizer.json"), "utf8"));
   const config = JSON.parse(readFileSync(join(tokDir, "config.json"), "utf8"));
-  const raw = { ...config, hidden_size: 288, intermediate_size: 768, num_hidden_layers: 2, num_attention_heads: 9, num_key_value_heads: 3, torch_dtype: "float32" };
+  const raw = { ...config, hidden_size: 144, intermediate_size: 384, num_hidden_layers: 2, num_attention_heads: 9, num_key_value_heads: 3, torch_dtype: "float32" };
   const tc = { bos_token: "<|im_start|>", eos_token: "<|im_end|>", pad_token: "<|im_end|>", unk_token: "<|endoftext|>", add_prefix_space: false, chat_template: SMOLLM2_TEMPLATE };
-  await writeModelFolder(dir, raw, { tokenizer, config: tc }, 5);
+  await writeModelFolder(dir, raw, { tokenizerJson: tokenizer, tokenizerConfig: tc }, 5);
   return dir;
 }
 
@@ -219,8 +220,8 @@ test("base GGUF + --gguf-adapter in llama.cpp gives the merged GGUF's greedy tok
 });
 
 test("every family tunekit loads exports a GGUF llama.cpp runs as tunekit does (f32)", async () => {
-  const bl = byteLevelTokenizer();
-  const gm = gemmaStyleTokenizer();
+  const bl = chatmlTokenizerFiles(CHATML_TEMPLATE);
+  const gm = gemmaStyleTokenizerFiles(chatTemplateFixture("gemma3-format.jinja"));
   const archs: Record<string, string> = { llama: "llama", mistral: "llama", qwen2: "qwen2", qwen3: "qwen3", gemma3: "gemma3", smollm3: "smollm3" };
   for (const [family, raw] of Object.entries(familyConfigs(bl.size, gm.size))) {
     const m = await writeModelFolder(join(tmp.dir, `fam-${family}`), raw, family === "gemma3" ? gm : bl);

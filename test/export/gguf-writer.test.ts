@@ -14,7 +14,8 @@ import { permuteRopeRows } from "../../src/export/gguf/tensors.js";
 import { choosePreTokenizer } from "../../src/export/gguf/pre-tokenizer.js";
 import { HfTokenizer, loadTokenizerFromDir } from "../../src/tokenize/hf.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
-import { byteLevelTokenizer } from "../helpers/gguf-models.js";
+import { CHATML_TEMPLATE } from "../helpers/gguf-models.js";
+import { chatmlTokenizerFiles } from "../helpers/test-tokenizers.js";
 
 const tmp = tempDir("tunekit-gguf-writer-");
 test.after(() => tmp.cleanup());
@@ -126,9 +127,9 @@ test("the pre-tokenizer name is llama.cpp's: by the converter's hash for known t
     const tj = JSON.parse(readFileSync(join(smol, "tokenizer.json"), "utf8"));
     assert.deepEqual(choosePreTokenizer(tok, tj), { name: "smollm", by: "hash", hash: "855059429035d75a914d1eda9f10a876752e281a054a7a3d421ef0533e5b6249" });
   } else t.diagnostic("SmolLM2 tokenizer fixture missing: its hash was not checked");
-  const bl = byteLevelTokenizer();
-  const tj = bl.tokenizer as Record<string, unknown>;
-  const tok = (json: Record<string, unknown>) => new HfTokenizer({ name: "t", tokenizerJson: json, tokenizerConfig: bl.config as Record<string, unknown> });
+  const bl = chatmlTokenizerFiles(CHATML_TEMPLATE);
+  const tj = bl.tokenizerJson;
+  const tok = (json: Record<string, unknown>) => new HfTokenizer({ name: "t", tokenizerJson: json, tokenizerConfig: bl.tokenizerConfig });
   assert.equal(choosePreTokenizer(tok(tj), tj).name, "gpt-2");
   const llama3Regex = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
   const split = (regex: string) => ({ ...tj, pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Split", pattern: { Regex: regex }, behavior: "Isolated", invert: false }, { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false }] } });

@@ -13,14 +13,15 @@ import { ollamaTemplateFor } from "../../src/export/ollama-template.js";
 import { chatTemplateFor } from "../../src/tokenize/chatTemplate.js";
 import { runCli } from "../helpers/cli.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
-import { byteLevelTokenizer, CHATML_TEMPLATE, familyConfigs, gemmaStyleTokenizer, tunekitGreedy, writeModelFolder, writeRun } from "../helpers/gguf-models.js";
+import { CHATML_TEMPLATE, familyConfigs, tunekitGreedy, writeModelFolder, writeRun } from "../helpers/gguf-models.js";
+import { chatmlTokenizerFiles, gemmaStyleTokenizerFiles } from "../helpers/test-tokenizers.js";
 import { llamaGreedy, loadGguf } from "../helpers/llama-cpp.js";
 
 const tmp = tempDir("tunekit-ollama-");
 test.after(() => tmp.cleanup());
 
 test("a ChatML run: model.gguf (base + adapter) and a Modelfile FROM it with the training TEMPLATE; the exact ollama create command", async () => {
-  const bl = byteLevelTokenizer();
+  const bl = chatmlTokenizerFiles(CHATML_TEMPLATE);
   const m = await writeModelFolder(join(tmp.dir, "qwen"), familyConfigs(bl.size, 0).qwen2, bl);
   const run = join(tmp.dir, "My Run");
   await writeRun(run, m.dir, m.config, { r: 4, alpha: 8, targets: "all-linear" });
@@ -72,7 +73,7 @@ test("a run on a model without a chat template gets tunekit's plain template as 
 });
 
 test("a chat template tunekit has no TEMPLATE for: refused before any weights are written", async () => {
-  const gm = gemmaStyleTokenizer("{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}");
+  const gm = gemmaStyleTokenizerFiles("{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}");
   const m = await writeModelFolder(join(tmp.dir, "inst"), familyConfigs(0, gm.size).gemma3, gm);
   const run = join(tmp.dir, "inst-run");
   await writeRun(run, m.dir, m.config, { r: 2, alpha: 4, targets: ["q", "v"] });

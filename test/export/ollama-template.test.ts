@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import type { ChatMessage } from "../../src/chat/types.js";
 import { jinjaChatTemplate, plainChatTemplate, type ChatTemplateRenderer } from "../../src/tokenize/chatTemplate.js";
 import { ollamaTemplateFor, PROBES, type OllamaMessage, type TokenTexts } from "../../src/export/ollama-template.js";
-import { CHATML_TEMPLATE, GEMMA_TEMPLATE, SMOLLM2_TEMPLATE } from "../helpers/gguf-models.js";
+import { CHATML_TEMPLATE, chatTemplateFixture, SMOLLM2_TEMPLATE } from "../helpers/gguf-models.js";
 
 const renderer = fileURLToPath(new URL("./go/render_template.go", import.meta.url));
 const hasGo = spawnSync("go", ["version"], { stdio: "ignore" }).status === 0;
@@ -52,7 +52,9 @@ const CASES: { name: string; t: ChatTemplateRenderer; tokens: TokenTexts; format
   { name: "SmolLM2 (ChatML with a default system prompt)", t: jinjaChatTemplate(SMOLLM2_TEMPLATE, { bos_token: "<|im_start|>", eos_token: "<|im_end|>" }), tokens: { bos: "<|im_start|>", eos: "<|im_end|>", addBos: false }, format: "chatml" },
   { name: "Llama 3", t: jinjaChatTemplate(LLAMA3_TEMPLATE, { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" }), tokens: { bos: "<|begin_of_text|>", eos: "<|eot_id|>", addBos: true }, format: "llama3" },
   { name: "Llama 3.2 (system block with a date preamble)", t: jinjaChatTemplate(LLAMA32_TEMPLATE, { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" }), tokens: { bos: "<|begin_of_text|>", eos: "<|eot_id|>", addBos: true }, format: "llama3" },
-  { name: "Gemma 3", t: jinjaChatTemplate(GEMMA_TEMPLATE, { bos_token: "<bos>", eos_token: "<eos>" }), tokens: { bos: "<bos>", eos: "<eos>", addBos: true }, format: "gemma" },
+  { name: "Qwen3", t: jinjaChatTemplate(chatTemplateFixture("qwen3.jinja"), { eos_token: "<|im_end|>" }), tokens: { eos: "<|im_end|>", addBos: false }, format: "chatml" },
+  { name: "SmolLM3 (ChatML with a metadata system block)", t: jinjaChatTemplate(chatTemplateFixture("smollm3.jinja"), { eos_token: "<|im_end|>" }), tokens: { eos: "<|im_end|>", addBos: false }, format: "chatml" },
+  { name: "Gemma 3", t: jinjaChatTemplate(chatTemplateFixture("gemma3-format.jinja"), { bos_token: "<bos>", eos_token: "<eos>" }), tokens: { bos: "<bos>", eos: "<eos>", addBos: true }, format: "gemma" },
   { name: "tunekit's plain template", t: plainChatTemplate({ bos_token: "<s>", eos_token: "</s>" }), tokens: { bos: "<s>", eos: "</s>", addBos: true }, format: "plain" },
 ];
 

@@ -1,10 +1,10 @@
 /**
  * Model folders and training-run folders for GGUF export tests, built in the test: tiny random
- * decoders of every family tunekit loads (weights scaled so greedy decoding has clear margins), with a
- * real byte-level tokenizer (ChatML tokens) or a Gemma-style SentencePiece one, a run folder around a
- * PEFT adapter, and tunekit's own greedy decoding with the margin between its two best logits.
+ * decoders of every family tunekit loads (weights scaled so greedy decoding has clear margins) with the
+ * test tokenizers (test-tokenizers.ts), a run folder around a PEFT adapter, and tunekit's own greedy
+ * decoding with the margin between its two best logits.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseModelConfig } from "../../src/engine/io/config.js";
 import { expectedTensorShapes } from "../../src/engine/io/model.js";
@@ -17,6 +17,8 @@ import { loraParamShapes, type LoraSpec } from "../../src/engine/models/lora.js"
 import type { ModelConfig } from "../../src/engine/types.js";
 import { writeRunRecord, type RunRecord } from "../../src/engine/train/run-dir.js";
 import { Rng } from "../../src/engine/train/rng.js";
+import { projectRoot } from "./cli.js";
+import type { TokenizerFiles } from "./test-tokenizers.js";
 
 export const CHATML_TEMPLATE =
   "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
@@ -25,88 +27,9 @@ export const CHATML_TEMPLATE =
 export const SMOLLM2_TEMPLATE =
   "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-/** Gemma 3's chat template (text): the system message folded into the first user turn, "model" for the assistant. */
-export const GEMMA_TEMPLATE =
-  "{{ bos_token }}{%- if messages[0]['role'] == 'system' -%}{%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}{%- set loop_messages = messages[1:] -%}{%- else -%}{%- set first_user_prefix = \"\" -%}{%- set loop_messages = messages -%}{%- endif -%}" +
-  "{%- for message in loop_messages -%}{%- if (message['role'] == 'assistant') -%}{%- set role = \"model\" -%}{%- else -%}{%- set role = message['role'] -%}{%- endif -%}" +
-  "{{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else \"\") }}{{ message['content'] | trim }}{{ '<end_of_turn>\\n' }}{%- endfor -%}" +
-  "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\\n' }}{%- endif -%}";
-
-/** A GPT-2-style byte-level BPE tokenizer with no merges plus ChatML's special tokens: 259 tokens. */
-export function byteLevelTokenizer(chatTemplate: string | undefined = CHATML_TEMPLATE): { tokenizer: object; config: object; size: number } {
-  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  const vocab: Record<string, number> = {};
-  let k = 0;
-  for (let b = 0; b < 256; b++) vocab[printable(b) ? String.fromCharCode(b) : String.fromCharCode(256 + k++)] = b;
-  const added = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"].map((content, i) => ({ id: 256 + i, content, special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }));
-  return {
-    tokenizer: {
-      version: "1.0",
-      added_tokens: added,
-      normalizer: null,
-      pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
-      post_processor: null,
-      decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: [] },
-    },
-    config: { eos_token: "<|im_end|>", bos_token: null, pad_token: "<|endoftext|>", ...(chatTemplate !== undefined ? { chat_template: chatTemplate } : {}) },
-    size: 259,
-  };
-}
-
-/**
- * A tokenizer.json in Gemma's layout: SentencePiece-style BPE with byte fallback, " " normalised to
- * "▁" (no prefix space), <pad> <eos> <bos> <unk>, the byte tokens, a few merges, and
- * <start_of_turn> / <end_of_turn>; BOS added by the post-processor.
- */
-export function gemmaStyleTokenizer(chatTemplate = GEMMA_TEMPLATE): { tokenizer: object; config: object; size: number } {
-  const vocab: Record<string, number> = { "<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3 };
-  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`] = 4 + b;
-  const pieces = ["▁", "\n", ..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?:'"];
-  const merges: [string, string][] = [
-    ["▁", "t"],
-    ["h", "e"],
-    ["▁t", "he"],
-    ["\n", "\n"],
-    ["u", "s"],
-    ["e", "r"],
-    ["us", "er"],
-    ["m", "o"],
-    ["d", "e"],
-    ["mo", "de"],
-    ["mode", "l"],
-    ["▁", "a"],
-    ["i", "n"],
-    ["▁", "s"],
-  ];
-  for (const p of pieces) vocab[p] = Object.keys(vocab).length;
-  for (const [a, b] of merges) if (vocab[a + b] === undefined) vocab[a + b] = Object.keys(vocab).length;
-  const start = Object.keys(vocab).length;
-  return {
-    size: start + 2,
-    tokenizer: {
-      version: "1.0",
-      added_tokens: [
-        { id: 0, content: "<pad>", special: true },
-        { id: 1, content: "<eos>", special: true },
-        { id: 2, content: "<bos>", special: true },
-        { id: 3, content: "<unk>", special: true },
-        { id: start, content: "<start_of_turn>", special: true },
-        { id: start + 1, content: "<end_of_turn>", special: true },
-      ].map((t) => ({ single_word: false, lstrip: false, rstrip: false, normalized: false, ...t })),
-      normalizer: { type: "Replace", pattern: { String: " " }, content: "▁" },
-      pre_tokenizer: { type: "Split", pattern: { String: " " }, behavior: "MergedWithPrevious", invert: false },
-      post_processor: {
-        type: "TemplateProcessing",
-        single: [{ SpecialToken: { id: "<bos>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-        pair: [{ SpecialToken: { id: "<bos>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { Sequence: { id: "B", type_id: 1 } }],
-        special_tokens: { "<bos>": { id: "<bos>", ids: [2], tokens: ["<bos>"] } },
-      },
-      decoder: { type: "Sequence", decoders: [{ type: "Replace", pattern: { String: "▁" }, content: " " }, { type: "ByteFallback" }, { type: "Fuse" }] },
-      model: { type: "BPE", dropout: null, unk_token: "<unk>", continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges },
-    },
-    config: { bos_token: "<bos>", eos_token: "<eos>", pad_token: "<pad>", unk_token: "<unk>", add_bos_token: true, add_eos_token: false, chat_template: chatTemplate },
-  };
+/** A chat template from test/fixtures/chat-templates (Qwen3, SmolLM3, Gemma 3's format). */
+export function chatTemplateFixture(name: string): string {
+  return readFileSync(join(projectRoot, "test", "fixtures", "chat-templates", name), "utf8");
 }
 
 /** Approximately normal numbers (sum of uniforms), seeded. */
@@ -156,11 +79,11 @@ export interface TinyModel {
 }
 
 /** Writes config.json, model.safetensors and the tokenizer files of a model folder. */
-export async function writeModelFolder(dir: string, raw: Record<string, unknown>, tok: { tokenizer: object; config: object }, seed = 7): Promise<TinyModel> {
+export async function writeModelFolder(dir: string, raw: Record<string, unknown>, tok: Pick<TokenizerFiles, "tokenizerJson" | "tokenizerConfig">, seed = 7): Promise<TinyModel> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "config.json"), JSON.stringify(raw, null, 2));
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tok.tokenizer));
-  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(tok.config));
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tok.tokenizerJson));
+  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(tok.tokenizerConfig));
   const config = parseModelConfig(raw);
   await writeSafetensors(join(dir, "model.safetensors"), saneWeights(config, seed));
   return { dir, config };
