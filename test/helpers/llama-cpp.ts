@@ -37,7 +37,8 @@ export async function createContext(model: LlamaModel, opts: { lora?: string; co
   try {
     return await model.createContext({
       contextSize: opts.contextSize ?? 256,
-      threads: 2,
+      // One thread: llama.cpp's worker threads spin while they wait, which collapses when the cores are shared (tests run in parallel).
+      threads: 1,
       // llama.cpp keeps its KV cache in F16 by default; F32 makes an F32 file's comparison exact to float rounding.
       flashAttention: false,
       experimentalKvCacheKeyType: "F32",

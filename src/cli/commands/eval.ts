@@ -37,10 +37,12 @@ store ($TUNEKIT_HOME), so a rerun makes no calls. Writes report.html, report.md 
   name=tuned,local=HuggingFaceTB/SmolLM2-135M-Instruct,adapter=runs/r1/adapter
   name=tuned,run=runs/r1                                            a local training run folder
   name=tuned,job=ftjob-abc123                                       a job in the tunekit job store
+  name=q8,gguf=model-q8_0.gguf                                      a GGUF file run by llama.cpp (node-llama-cpp)
  keys: name, endpoint, model, key_env (env variable with the API key; never pass keys themselves),
        system (text or @FILE: replaces the examples' system prompt for this model), price_in / price_out
        (USD per 1M tokens; known OpenAI models have list prices, local models cost 0), concurrency,
-       local, adapter, run, job, rag (document store for this model only).
+       local, adapter (a PEFT folder with local=, a GGUF adapter with gguf=), run, job, gguf,
+       rag (document store for this model only).
 
 --fail-if "METRIC OP NUMBER" (repeatable) exits 1 when the condition holds for the last model; name
 another with MODEL.METRIC. Scores are 0..1 (or NN%). Metrics:
@@ -69,6 +71,7 @@ Exit codes: 0 done (all gates pass), 1 a gate failed or the data has errors, 2 u
     "rag-k": { type: "string", valueName: "K", description: "chunks to retrieve per question", default: "4" },
     "no-cache": { type: "boolean", description: "do not read or write the generation cache" },
     offline: { type: "boolean", description: "never download models (local models only)" },
+    threads: { type: "string", valueName: "N", description: "CPU threads for local models and GGUF files (default: all cores)" },
     json: { type: "boolean", description: "print the results as JSON on stdout" },
   },
   positionals: { min: 0, max: 0 },
@@ -109,7 +112,8 @@ Exit codes: 0 done (all gates pass), 1 a gate failed or the data has errors, 2 u
       // A local model loads (and builds its ONNX Runtime session) on its first uncached call: seconds of
       // work before that model's first answer, said on a status line that the progress bar then overwrites.
       const status = createStatusLine(ctx.io);
-      const opts = { env: ctx.io.env, cwd, store, cache: useCache, offline: bool(ctx, "offline"), onLoading: (name: string) => status.show(`evaluating: loading ${name} ...`) };
+      const threads = num(ctx, cmd, "threads", { integer: true, min: 1, max: 1024 });
+      const opts = { env: ctx.io.env, cwd, store, cache: useCache, offline: bool(ctx, "offline"), ...(threads !== undefined ? { threads } : {}), onLoading: (name: string) => status.show(`evaluating: loading ${name} ...`) };
       const evalModels: EvalModel[] = [];
       for (const m of models) {
         const c = await createRunner(m, opts);

@@ -11,6 +11,7 @@ import type { GenerationParams, GenerationResult } from "../../engine/generate/g
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { fsError, TunekitError } from "../../util/errors.js";
+import { isGgufPath } from "../../llamacpp/load.js";
 import { contentText, type ChatMessage } from "../../dataset/types.js";
 
 function paramsFrom(ctx: CommandContext): GenerationParams {
@@ -96,7 +97,10 @@ async function readPromptExamples(ctx: CommandContext, file: string): Promise<{ 
   return { pending, errors };
 }
 
-async function runMessages(ctx: CommandContext, gen: TextGenerator, examples: { pending: PendingExample[]; errors: number }, params: GenerationParams): Promise<number> {
+/** What both generators (the local engine's and llama.cpp's for GGUF files) offer the command. */
+type Generator = Pick<TextGenerator, "generate" | "generateBatch" | "dispose">;
+
+async function runMessages(ctx: CommandContext, gen: Generator, examples: { pending: PendingExample[]; errors: number }, params: GenerationParams): Promise<number> {
   const { pending, errors } = examples;
   const progress = createProgress(ctx.io, { label: "generating", total: pending.length, unit: "examples" });
   const batchSize = 8;
@@ -119,20 +123,22 @@ async function runMessages(ctx: CommandContext, gen: TextGenerator, examples: { 
 const cmd: Command = {
   name: "generate",
   summary: "complete a prompt with a local model (optionally with a LoRA adapter)",
-  usage: "tunekit generate --model DIR|ID [--adapter DIR] [--raw] (--prompt TEXT | --messages FILE) [options]",
+  usage: "tunekit generate --model DIR|ID|FILE.gguf [--adapter DIR|FILE.gguf] [--raw] (--prompt TEXT | --messages FILE) [options]",
   details: [
     "Prints only the completion on stdout. Greedy by default (temperature 0); sampling is seeded (--seed, default 0).",
     "--raw feeds the prompt as plain text after BOS (`--raw --prompt \"\"` starts from BOS alone); without it the",
     "prompt is a user message rendered with the model's chat template (models without one get tunekit's plain",
     "template, the one training uses: docs/chat-templates.md).",
+    "A GGUF file (tunekit export --gguf) runs in llama.cpp through node-llama-cpp (npm install node-llama-cpp): its",
+    "stored chat template renders chats; tokens come from llama.cpp's sampler (greedy at temperature 0).",
     "--messages FILE completes every chat example of a JSONL file (a trailing assistant reply is dropped and",
     "printed as `reference`), one JSON line per example.",
     "Exit codes: 0 fine, 1 some examples were invalid (skipped), 2 usage or I/O problem.",
     "--json schema: docs/json.md#generate",
   ].join("\n"),
   options: {
-    model: { type: "string", short: "m", valueName: "DIR|ID", description: "model folder or Hugging Face id (owner/name[@revision])" },
-    adapter: { type: "string", valueName: "DIR", description: "PEFT LoRA adapter folder to apply" },
+    model: { type: "string", short: "m", valueName: "DIR|ID|FILE", description: "model folder, Hugging Face id (owner/name[@revision]), or a GGUF file (run by llama.cpp)" },
+    adapter: { type: "string", valueName: "DIR|FILE", description: "PEFT LoRA adapter folder to apply (a GGUF adapter with a GGUF model)" },
     raw: { type: "boolean", description: "feed the prompt as plain text after BOS (no chat template)" },
     prompt: { type: "string", short: "p", valueName: "TEXT", description: "the prompt" },
     messages: { type: "string", valueName: "FILE", description: "JSONL of chat examples to complete" },
@@ -174,6 +180,20 @@ const cmd: Command = {
         throw fsError(e, templateFile);
       }
     }
+    const resolvedModel = resolve(ctx.io.cwd, model);
+    if (isGgufPath(resolvedModel)) {
+      const adapter = str(ctx, "adapter");
+      if (adapter !== undefined && !/\.gguf$/i.test(adapter)) {
+        throw usageError(cmd, "a GGUF model takes a GGUF LoRA adapter (tunekit export RUN --gguf-adapter FILE), not a PEFT folder");
+      }
+      const { GgufGenerator } = await import("../../llamacpp/generator.js");
+      const gguf = await GgufGenerator.load(resolvedModel, {
+        ...(threads !== undefined ? { threads } : {}),
+        ...(adapter !== undefined ? { lora: resolve(ctx.io.cwd, adapter) } : {}),
+        ...(chatTemplate !== undefined ? { chatTemplate } : {}),
+      });
+      return complete(ctx, gguf, examples, prompt, params);
+    }
     const download = createProgress(ctx.io, { label: "downloading", unit: "bytes" });
     const loading = createProgress(ctx.io, { label: "loading weights", unit: "tensors" });
     let gen: TextGenerator;
@@ -201,20 +221,31 @@ const cmd: Command = {
       loading.finish();
     }
     for (const note of gen.notes) ctx.err(`${ctx.errColor.yellow("note")} ${note}`);
-    try {
-      if (examples !== undefined) return await runMessages(ctx, gen, examples, params);
-      if (bool(ctx, "json")) {
-        printJson(ctx, summary(await gen.generate(prompt!, { ...params, raw: bool(ctx, "raw") })));
-        return 0;
-      }
-      // Plain output streams as it is generated.
-      await gen.generate(prompt!, { ...params, raw: bool(ctx, "raw"), onText: (piece) => void ctx.io.stdout.write(piece) });
-      ctx.out();
-      return 0;
-    } finally {
-      await gen.dispose();
-    }
+    return complete(ctx, gen, examples, prompt, params);
   },
 };
+
+/** Completes the prompt (streamed, or as JSON) or every example of --messages, then frees the model. */
+async function complete(
+  ctx: CommandContext,
+  gen: Generator,
+  examples: { pending: PendingExample[]; errors: number } | undefined,
+  prompt: string | undefined,
+  params: GenerationParams,
+): Promise<number> {
+  try {
+    if (examples !== undefined) return await runMessages(ctx, gen, examples, params);
+    if (bool(ctx, "json")) {
+      printJson(ctx, summary(await gen.generate(prompt!, { ...params, raw: bool(ctx, "raw") })));
+      return 0;
+    }
+    // Plain output streams as it is generated.
+    await gen.generate(prompt!, { ...params, raw: bool(ctx, "raw"), onText: (piece) => void ctx.io.stdout.write(piece) });
+    ctx.out();
+    return 0;
+  } finally {
+    await gen.dispose();
+  }
+}
 
 export default cmd;

@@ -77,7 +77,7 @@ export function defaultStopTokenIds(model: DecoderModel, tokenizer: Pick<Tokeniz
 }
 
 /** Earliest occurrence of any stop string in `text` at or after `from`. */
-function findStop(text: string, stops: string[], from: number): { index: number; stop: string } | undefined {
+export function findStop(text: string, stops: string[], from: number): { index: number; stop: string } | undefined {
   let best: { index: number; stop: string } | undefined;
   for (const s of stops) {
     const i = text.indexOf(s, Math.max(0, from));

@@ -84,6 +84,12 @@ export async function createRunner(spec: ModelSpec, options: CreateRunnerOptions
     const baseUrl = openai && options.env.OPENAI_BASE_URL ? options.env.OPENAI_BASE_URL : source.baseUrl;
     const runner = createEndpointRunner({ baseUrl, model: source.model, label: spec.name, apiKey: apiKeyFor(source, options.env), ...(price ? { price } : {}) });
     created = { runner, ...(price ? { price } : {}), resolved: `${source.model} at ${baseUrl}` };
+  } else if (source.kind === "gguf") {
+    // Loaded lazily: node-llama-cpp is imported only when the first prompt misses the cache.
+    const { createGgufRunner } = await import("./gguf.js");
+    const price = spec.price ?? { inputPerM: 0, outputPerM: 0 };
+    const runner = createGgufRunner({ path: source.path, ...(source.adapter ? { lora: source.adapter } : {}), label: spec.name, price, threads: options.threads, onLoading: options.onLoading });
+    created = { runner, price, concurrency: 1, resolved: `GGUF ${source.path}${source.adapter ? ` + adapter ${source.adapter}` : ""} (llama.cpp)` };
   } else {
     // Loaded lazily so `tunekit eval` against endpoints never loads the engine.
     const local = await import("./local.js");

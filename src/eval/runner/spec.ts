@@ -6,10 +6,11 @@
  *   name=tuned,local=./SmolLM2-135M-Instruct,adapter=./runs/r1/adapter
  *   name=tuned,run=./runs/r1                                       (a local training run folder)
  *   name=tuned,job=ftjob-abc123                                    (a job from the tunekit job store)
+ *   name=q8,gguf=./model-q8_0.gguf                                 (a GGUF file, run by llama.cpp)
  *   gpt-4o-mini   |   ft:gpt-4o-mini:acme::abc   |   ./model-folder   (shorthands)
  *
  * Keys: name, endpoint (alias url), model, key_env (the environment variable holding the API key),
- * system (text, or @FILE), price_in / price_out (USD per 1M tokens), concurrency, local, adapter, run, job,
+ * system (text, or @FILE), price_in / price_out (USD per 1M tokens), concurrency, local, adapter, run, job, gguf,
  * rag (a document store whose top chunks are added to this model's prompts).
  * A value may contain commas; only ",key=" with a known key starts a new pair. API keys themselves are
  * never accepted on the command line: only the name of the variable that holds one.
@@ -21,12 +22,14 @@ import type { Price } from "./types.js";
 
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";
 
-const KEYS = ["name", "endpoint", "url", "model", "key_env", "system", "price_in", "price_out", "concurrency", "local", "adapter", "run", "job", "rag", "key", "api_key"];
+const KEYS = ["name", "endpoint", "url", "model", "key_env", "system", "price_in", "price_out", "concurrency", "local", "adapter", "run", "job", "gguf", "rag", "key", "api_key"];
 
 export type ModelSource =
   | { kind: "endpoint"; baseUrl: string; model: string; keyEnv?: string }
   | { kind: "local"; path: string; adapter?: string }
   | { kind: "run"; runDir: string }
+  /** A GGUF file run by llama.cpp, optionally with a GGUF LoRA adapter. */
+  | { kind: "gguf"; path: string; adapter?: string }
   /** A job in the tunekit job store (tunekit id or provider id): its fine-tuned model or run folder. */
   | { kind: "job"; ref: string };
 
@@ -78,7 +81,8 @@ export function parseModelSpec(spec: string, index: number, cwd: string): ModelS
     // Shorthands: a hosted model id, or a local folder.
     const s = spec.trim();
     if (s === "") throw bad(spec, "empty model");
-    if (existsSync(resolve(cwd, s))) pairs.set("local", s);
+    if (/\.gguf$/i.test(s) && existsSync(resolve(cwd, s))) pairs.set("gguf", s);
+    else if (existsSync(resolve(cwd, s))) pairs.set("local", s);
     else if (/^\s*\w+\s*=/.test(s)) {
       // "foo=bar" is a misspelt key, not a hosted model id (those never hold "=").
       throw bad(spec, `unknown key "${s.slice(0, s.indexOf("=")).trim()}" (keys: ${KEYS.filter((k) => k !== "key" && k !== "api_key").join(", ")})`);
@@ -94,6 +98,8 @@ export function parseModelSpec(spec: string, index: number, cwd: string): ModelS
   const endpoint = pairs.get("endpoint") ?? pairs.get("url");
   if (pairs.has("job")) {
     source = { kind: "job", ref: pairs.get("job")! };
+  } else if (pairs.has("gguf")) {
+    source = { kind: "gguf", path: resolve(cwd, pairs.get("gguf")!), ...(pairs.has("adapter") ? { adapter: resolve(cwd, pairs.get("adapter")!) } : {}) };
   } else if (pairs.has("run")) {
     source = { kind: "run", runDir: resolve(cwd, pairs.get("run")!) };
   } else if (pairs.has("local")) {
@@ -111,7 +117,7 @@ export function parseModelSpec(spec: string, index: number, cwd: string): ModelS
     }
     source = { kind: "endpoint", baseUrl, model, ...(pairs.has("key_env") ? { keyEnv: pairs.get("key_env") } : {}) };
   }
-  if (pairs.has("adapter") && source.kind !== "local") throw bad(spec, "adapter= goes with local=DIR");
+  if (pairs.has("adapter") && source.kind !== "local" && source.kind !== "gguf") throw bad(spec, "adapter= goes with local=DIR (a PEFT folder) or gguf=FILE (a GGUF adapter)");
 
   let system: string | undefined;
   let systemFile: string | undefined;
