@@ -50,7 +50,7 @@ test("an existing target file is never overwritten; an existing non-empty --olla
   writeFileSync(out, "keep me");
   const r = await runCli(["export", "--model", m.dir, "--gguf", out]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /error\[already_exists\].*exists\.gguf already exists/);
+  assert.match(r.stderr, /error\[already_exists\] .*exists\.gguf already exists; an export never replaces a file/);
   assert.equal(readFileSync(out, "utf8"), "keep me");
 
   const run = join(tmp.dir, "run-exists");

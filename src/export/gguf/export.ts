@@ -56,10 +56,10 @@ export interface GgufExportResult {
   notes: string[];
 }
 
-/** Refuses a target that exists: an export never replaces a file. */
-export function refuseExistingTarget(out: string): void {
-  if (existsSync(out)) {
-    throw new TunekitError("already_exists", `${out} already exists`, { file: out, hint: "choose a new file name, or remove the old file first" });
+/** Refuses a target that exists: an export never replaces a file. `shown` is the path as the user gave it. */
+export function refuseExistingTarget(target: string, shown = target): void {
+  if (existsSync(target)) {
+    throw new TunekitError("already_exists", `${shown} already exists; an export never replaces a file`, { hint: "choose a new file name, or remove the old file first" });
   }
 }
 
@@ -125,7 +125,7 @@ function generalMetadata(architecture: string, name: string, type: "model" | "ad
 export async function exportGguf(source: GgufSource, out: string, opts: GgufExportOptions = {}): Promise<GgufExportResult> {
   const dtype = opts.dtype ?? "f16";
   const target = resolve(opts.cwd ?? process.cwd(), out);
-  refuseExistingTarget(target);
+  refuseExistingTarget(target, out);
   let modelRef: string;
   let name: string;
   let runDir: string | undefined;
@@ -192,7 +192,7 @@ export interface GgufAdapterResult {
  */
 export async function exportGgufAdapter(runDir: string, out: string, opts: { cwd?: string } = {}): Promise<GgufAdapterResult> {
   const target = resolve(opts.cwd ?? process.cwd(), out);
-  refuseExistingTarget(target);
+  refuseExistingTarget(target, out);
   const rec = await readRunRecord(runDir);
   if (runHoldsMergedWeights(rec)) {
     throw new TunekitError("run_has_no_adapter", `the run ${runDir} holds merged weights, not an adapter`, { hint: `export the model instead: tunekit export ${runDir} --gguf FILE` });
