@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { writeSafetensors } from "../src/engine/io/safetensors.js";
 import { parseModelConfig } from "../src/engine/io/config.js";
 import { expectedTensorShapes, loadModel } from "../src/engine/io/model.js";
-import { createInferenceModel } from "../src/engine/models/llama.js";
+import { createInferenceModel } from "../src/engine/models/causal-lm.js";
 import { SeededRng, argmax } from "../src/engine/generate/sampling.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));

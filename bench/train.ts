@@ -16,7 +16,6 @@ import { encodeModel } from "../src/engine/onnx/model.js";
 import { Session, tensor } from "../src/engine/runtime/session.js";
 import { AdamW } from "../src/engine/train/adamw.js";
 import type { StepBatch } from "../src/engine/train/batches.js";
-import { ALL_LORA_TARGETS } from "../src/engine/train/engine.js";
 import { initLoraParams } from "../src/engine/train/lora-init.js";
 import { createOnnxTrainEngine } from "../src/engine/train/onnx-engine.js";
 import { Rng } from "../src/engine/train/rng.js";
@@ -114,7 +113,7 @@ async function ours(): Promise<void> {
     weights.set(name, { shape, data });
   }
   const t0 = performance.now();
-  const engine = await createOnnxTrainEngine(config, weights, { r: R, alpha: 32, dropout: 0, rslora: false, targets: [...ALL_LORA_TARGETS] }, { threads: THREADS });
+  const engine = await createOnnxTrainEngine(config, weights, { r: R, alpha: 32, dropout: 0, rslora: false, targets: "all-linear" }, { threads: THREADS });
   const createSeconds = (performance.now() - t0) / 1000;
   const params = initLoraParams(engine.paramShapes, new Rng(1));
   const opt = new AdamW();

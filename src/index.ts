@@ -84,7 +84,7 @@ export { findCachedSnapshot } from "./hub/cache.js";
 export { SafetensorsFile, readSafetensors, writeSafetensors, type TensorToWrite, type TensorInfo } from "./engine/io/safetensors.js";
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES_TEXT } from "./engine/io/config.js";
 export { loadModel, expectedTensorShapes, type LoadedModel, type LoadModelOptions } from "./engine/io/model.js";
-export { readPeftAdapter, writePeftAdapter, mergeLora as mergePeftAdapter, loraParamShapes as peftLoraParamShapes, type PeftAdapter, type LoraAdapterSpec } from "./engine/io/peft.js";
+export { readPeftAdapter, writePeftAdapter, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type PeftAdapter } from "./engine/io/peft.js";
 export { TextGenerator, type Prompt, type GeneratorOptions, type PromptOptions } from "./engine/generate/generator.js";
 export { generateFromIds, generateBatchFromIds, GENERATION_DEFAULTS, type GenerationParams, type GenerationResult, type FinishReason } from "./engine/generate/generate.js";
 export { SeededRng, sampleToken, type SamplingParams } from "./engine/generate/sampling.js";
@@ -118,24 +118,34 @@ export { computeStats, type StatsReport, type StatsOptions } from "./dataset/ana
 export { splitFile, type SplitOptions, type SplitReport } from "./dataset/split.js";
 export { findLeakage, type LeakageReport, type LeakagePair, type LeakageOptions } from "./dataset/leakage.js";
 export { adviseFile, type AdviceReport, type AdviseOptions, type Recommendation } from "./advise/advise.js";
-// Engine core: graph builder, autodiff, Llama-family training/inference on ONNX Runtime
+// Engine core: graph builder, autodiff, the model families and their training/inference on ONNX Runtime
 export {
   createTrainStep,
   createInferenceModel,
-  mergeLora,
-  loraParamShapes,
-  loraScaling,
-  normaliseLoraName,
-  ALL_LORA_TARGETS,
-  type LoraSpec,
-  type LoraTarget,
   type EngineOptions,
   type TrainBatch,
   type TrainStep,
   type TrainStepResult,
   type InferenceModel,
   type KvCache,
-} from "./engine/models/llama.js";
+} from "./engine/models/causal-lm.js";
+export {
+  mergeLora,
+  loraWeights,
+  loraParamShapes,
+  loraScaling,
+  loraSites,
+  resolveLoraTargets,
+  peftTensorName,
+  parseLoraTensorName,
+  type LoraSpec,
+  type LoraTarget,
+  type LoraWeights,
+  type LoraSite,
+} from "./engine/models/lora.js";
+export { FAMILIES, REFUSED_FAMILIES, familyFor, familyOf } from "./engine/models/families/index.js";
+export type { ModelFamily, RefusedFamily, GgufNames } from "./engine/models/family.js";
+export type { ModelConfig, LayerSpec, RopeSpec, TensorRole, LinearRole, LoraModuleSpec, Tensor } from "./engine/types.js";
 export { Graph, type Value } from "./engine/graph/graph.js";
 export { gradients } from "./engine/graph/autodiff.js";
 export type { RuntimeOptions } from "./engine/runtime/session.js";
@@ -143,7 +153,7 @@ export type { RuntimeOptions } from "./engine/runtime/session.js";
 export { train, resumeTraining, type TrainRequest, type TrainResult, type TrainRunEvent, type TrainCallbacks } from "./engine/train/train-run.js";
 export { DEFAULT_TRAIN_OPTIONS } from "./engine/train/defaults.js";
 export type { TrainOptions, TrainEvent } from "./engine/train/loop.js";
-export type { LoraSpec as TrainLoraSpec, TrainStepEngine } from "./engine/train/engine.js";
+export type { TrainStepEngine } from "./engine/train/engine.js";
 export { readRunRecord, type RunRecord } from "./engine/train/run-dir.js";
 export { exportMerged, type MergedExport } from "./export/merged.js";
 export { exportOllama, ollamaTemplateFor } from "./export/ollama.js";

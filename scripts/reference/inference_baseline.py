@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """
 PyTorch CPU baseline for bench/inference.ts: prefill and KV-cache decode of a Llama-family model with
-tunekit's reference implementation (llama_reference.py), float32, no autograd.
+tunekit's reference implementation (decoder_reference.py), float32, no autograd.
 
     GOMP_SPINCOUNT=0 /usr/bin/python3 scripts/reference/inference_baseline.py MODEL_DIR PROMPT_LEN DECODE_TOKENS RUNS THREADS [WARMUP]
 
@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import llama_reference as ref  # noqa: E402
+import decoder_reference as ref  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_default_dtype(torch.float32)

@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { loadModel } from "../engine/io/model.js";
-import { mergeLora, readPeftAdapter } from "../engine/io/peft.js";
+import { readPeftAdapter } from "../engine/io/peft.js";
+import { mergeLora } from "../engine/models/lora.js";
 import { writeSafetensors } from "../engine/io/safetensors.js";
 import { readRunRecord, runPaths } from "../engine/train/run-dir.js";
 import { fsError } from "../util/errors.js";
@@ -54,7 +55,7 @@ export async function exportMerged(runDir: string, out: string): Promise<MergedE
   refuseNonEmptyFolder(out);
   const model = await loadModel(rec.modelDir);
   const adapter = await readPeftAdapter(runPaths(runDir).adapter, { config: model.config });
-  const merged = mergeLora(model.weights, adapter);
+  const merged = mergeLora(model.config, model.weights, adapter);
   const copied: string[] = [];
   await buildFolderAtomically(out, async (tmp) => {
     await writeFileAtomic(join(tmp, "config.json"), JSON.stringify(model.config.raw, null, 2) + "\n");

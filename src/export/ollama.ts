@@ -9,6 +9,7 @@ import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { readModelConfig } from "../engine/io/config.js";
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from "../engine/io/peft.js";
 import { readRunRecord, runPaths } from "../engine/train/run-dir.js";
 import { TunekitError } from "../util/errors.js";
 import { refuseNonEmptyFolder, writeFileAtomic } from "../util/fs.js";
@@ -71,7 +72,7 @@ export function modelfileText(from: string, adapterPath: string, t: OllamaTempla
 export async function exportOllama(runDir: string, out: string): Promise<{ out: string; modelfile: string; family: string }> {
   const rec = await readRunRecord(runDir);
   const config = await readModelConfig(join(rec.modelDir, "config.json"));
-  const modelType = String(config.raw.model_type ?? config.architecture);
+  const modelType = String(config.raw.model_type ?? config.family);
   if (!OLLAMA_ADAPTER_ARCHITECTURES.includes(modelType)) {
     throw new TunekitError(
       "ollama_adapter_unsupported",
@@ -102,7 +103,7 @@ export async function exportOllama(runDir: string, out: string): Promise<{ out: 
   const text = modelfileText(from, "./adapter", tpl);
   await buildFolderAtomically(out, async (tmp) => {
     await mkdir(join(tmp, "adapter"));
-    for (const f of ["adapter_config.json", "adapter_model.safetensors"]) await copyFile(join(runPaths(runDir).adapter, f), join(tmp, "adapter", f));
+    for (const f of [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE]) await copyFile(join(runPaths(runDir).adapter, f), join(tmp, "adapter", f));
     await writeFileAtomic(join(tmp, "Modelfile"), text);
   });
   return { out: resolve(out), modelfile: join(resolve(out), "Modelfile"), family: tpl.family };

@@ -1,9 +1,11 @@
 /** Every op's VJP against central finite differences, in float64 graphs on small random shapes. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Graph, Value } from "../../src/engine/graph/graph.js";
+import { Graph, type Value } from "../../src/engine/graph/graph.js";
+import { gradients } from "../../src/engine/graph/autodiff.js";
+import { encodeModel } from "../../src/engine/onnx/model.js";
 import * as op from "../../src/engine/graph/ops.js";
-import { tensor } from "../../src/engine/runtime/session.js";
+import { Session, tensor } from "../../src/engine/runtime/session.js";
 import { gradCheck, randn, rng, type DiffInput } from "./gradcheck.js";
 
 const TOL = 1e-6;
@@ -132,5 +134,41 @@ test("chunked cross-entropy matches its own gradient (uneven chunks, zero weight
         op.chunkedCrossEntropy(g, h, W, g.input("t", "int64", [5]), g.input("w", "float64", [5]), { chunkSize, recompute }),
       { extraFeeds: { t: tensor("int64", targets, [5]), w: tensor("float64", weights, [5]) } },
     );
+  }
+});
+
+// Checks for the ops Qwen3 and Gemma 3 added (kept last: the shared seed counter feeds the tests above).
+test("Gemma's (1 + w) norm and per-head q/k norms with respect to input and weight", async () => {
+  // Gemma's zero-centred norm, x / rms(x) * (1 + w), with weights near 0.
+  await check("rmsNorm (1 + w)", [inp("x", [2, 3, 6]), inp("w", [6], { scale: 0.1 })], (g, [x, w]) => op.rmsNorm(g, x, w, 1e-6, false, 1));
+  // Per-head q/k norms: [B, T, heads, head_dim] normalised over head_dim with one [head_dim] weight.
+  await check("q/k norm", [inp("x", [2, 3, 4, 6]), inp("w", [6])], (g, [x, w]) => op.rmsNorm(g, x, w, 1e-6));
+  await check("q/k norm (1 + w)", [inp("x", [2, 3, 4, 6]), inp("w", [6], { scale: 0.1 })], (g, [x, w]) => op.rmsNorm(g, x, w, 1e-6, false, 1));
+});
+
+test("GELU (tanh approximation): float64 ops against finite differences, float32 FastGelu against the formula", async () => {
+  await check("geluTanh", [inp("a", [4, 5], { scale: 2 })], (g, [a]) => op.geluTanh(g, a));
+  // float32 runs ORT's FastGelu kernel forward and the same VJP: compare with PyTorch's formula in JS.
+  const n = 64;
+  const xs = Float32Array.from({ length: n }, (_, i) => (i - n / 2) / 6);
+  const gy = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
+  const g = new Graph();
+  const x = g.input("x", "float32", [n]);
+  const y = op.geluTanh(g, x);
+  const loss = op.reduceSum(g, op.mul(g, y, g.constF("float32", gy, [n])), [0]);
+  const [gx] = gradients(g, loss, [x]);
+  g.output(y, "y");
+  g.output(gx, "gx");
+  const s = await Session.create(encodeModel(g.toModel()), { threads: 1 });
+  const res = await s.run({ x: tensor("float32", xs, [n]) }, ["y", "gx"]);
+  await s.dispose();
+  const c = Math.sqrt(2 / Math.PI);
+  for (let i = 0; i < n; i++) {
+    const v = xs[i];
+    const t = Math.tanh(c * (v + 0.044715 * v ** 3));
+    const yRef = 0.5 * v * (1 + t);
+    const dRef = gy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v));
+    assert.ok(Math.abs((res.y.data[i] as number) - yRef) < 1e-5, `gelu(${v}) = ${res.y.data[i]}, expected ${yRef}`);
+    assert.ok(Math.abs((res.gx.data[i] as number) - dRef) < 1e-5, `gelu'(${v})`);
   }
 });

@@ -7,7 +7,9 @@ import { runCli } from "../helpers/cli.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
 import { startFakeHub } from "../helpers/fake-hub.js";
 import { readModelConfig } from "../../src/engine/io/config.js";
-import { loraParamShapes, writePeftAdapter } from "../../src/engine/io/peft.js";
+import { writePeftAdapter } from "../../src/engine/io/peft.js";
+import { loraParamShapes } from "../../src/engine/models/lora.js";
+import { parseModelConfig } from "../../src/engine/io/config.js";
 import { TextGenerator } from "../../src/engine/generate/generator.js";
 
 const manifest = JSON.parse(readFileSync(new URL("../fixtures/reference/manifest.json", import.meta.url), "utf8"));
@@ -47,7 +49,8 @@ test("generate CLI: a PEFT adapter changes the output exactly as merging it does
     assert.equal((await js.generate("", { raw: true, maxTokens: 24 })).text, text, "ONNX with the merged adapter = JS reference");
 
     // An adapter for another base is refused without a stack trace.
-    await writePeftAdapter(join(t.dir, "other"), { config: { ...config, hiddenSize: 32, headDim: 4 }, spec, params: new Map(loraParamShapes({ ...config, hiddenSize: 32, headDim: 4 }, spec).map(({ name, shape }) => [name, new Float32Array(shape[0] * shape[1])])), baseModel: "stories260K" });
+    const wider = parseModelConfig({ ...config.raw, hidden_size: 32, head_dim: 4 });
+    await writePeftAdapter(join(t.dir, "other"), { config: wider, spec, params: new Map(loraParamShapes(wider, spec).map(({ name, shape }) => [name, new Float32Array(shape[0] * shape[1])])), baseModel: "stories260K" });
     const bad = await runCli(["generate", "-m", stories!, "--adapter", join(t.dir, "other"), "--raw", "-p", ""]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /adapter_base_mismatch/);

@@ -11,7 +11,6 @@ import { Session, tensor } from "../../src/engine/runtime/session.js";
 import { dropoutMask } from "../../src/engine/models/dropout.js";
 import { ropeInvFreq } from "../../src/engine/models/rope.js";
 import { randn, rng } from "./gradcheck.js";
-import { tinyConfig } from "./tiny-model.js";
 
 async function runGraph(g: Graph, feeds: Record<string, ReturnType<typeof tensor>>, fetch: string[]) {
   const s = await Session.create(encodeModel(g.toModel()), { threads: 1 });
@@ -122,10 +121,11 @@ test("dropout masks: rate close to p, values 0 or 1/(1-p), different per seed an
 });
 
 test("llama3 rope scaling keeps high frequencies, divides low ones by the factor", () => {
-  const base = tinyConfig({ headDim: 64, ropeTheta: 500000 });
-  const plain = ropeInvFreq(base);
-  const scaled = ropeInvFreq({ ...base, ropeScaling: { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 } });
+  const plain = ropeInvFreq({ theta: 500000 }, 64);
+  const scaled = ropeInvFreq({ theta: 500000, scaling: { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 } }, 64);
   assert.equal(scaled[0], plain[0]);
   assert.ok(Math.abs(scaled[31] - plain[31] / 8) < 1e-15);
   assert.ok(scaled.every((v, i) => v <= plain[i] && v >= plain[i] / 8));
+  const linear = ropeInvFreq({ theta: 500000, scaling: { type: "linear", factor: 8 } }, 64);
+  assert.ok(linear.every((v, i) => Math.abs(v - plain[i] / 8) <= 1e-18), "linear scaling divides every frequency by the factor");
 });

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseModelConfig } from "../../src/engine/io/config.js";
-import { loraParamShapes, parseLoraTensorName, readPeftAdapter, writePeftAdapter, mergeLora } from "../../src/engine/io/peft.js";
+import { readPeftAdapter, writePeftAdapter } from "../../src/engine/io/peft.js";
+import { loraParamShapes, mergeLora, parseLoraTensorName } from "../../src/engine/models/lora.js";
 import { readSafetensors, writeSafetensors } from "../../src/engine/io/safetensors.js";
 import { TunekitError } from "../../src/util/errors.js";
 import { tempDir } from "../helpers/fixtures.js";
@@ -59,10 +60,15 @@ test("peft: writes PEFT names, shapes and config; reads them back", async () => 
 });
 
 test("peft: reads names other tools write; merge adds scaling * B A", async () => {
-  assert.deepEqual(parseLoraTensorName("base_model.model.model.layers.3.mlp.up_proj.lora_B.weight"), { layer: 3, module: "up_proj", ab: "B" });
-  assert.deepEqual(parseLoraTensorName("base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight"), { layer: 0, module: "q_proj", ab: "A" });
-  assert.deepEqual(parseLoraTensorName("base_model.model.layers.1.self_attn.k_proj.lora_A"), { layer: 1, module: "k_proj", ab: "A" });
-  assert.equal(parseLoraTensorName("base_model.model.model.embed_tokens.weight"), undefined);
+  const parsed = (name: string) => {
+    const p = parseLoraTensorName(config, name);
+    return p && { layer: p.layer, module: p.module.peft, ab: p.ab, param: p.param };
+  };
+  assert.deepEqual(parsed("base_model.model.model.layers.3.mlp.up_proj.lora_B.weight"), { layer: 3, module: "up_proj", ab: "B", param: "layers.3.mlp.up_proj.lora_B" });
+  assert.deepEqual(parsed("base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight"), { layer: 0, module: "q_proj", ab: "A", param: "layers.0.self_attn.q_proj.lora_A" });
+  assert.deepEqual(parsed("base_model.model.layers.1.self_attn.k_proj.lora_A"), { layer: 1, module: "k_proj", ab: "A", param: "layers.1.self_attn.k_proj.lora_A" });
+  assert.equal(parsed("base_model.model.model.embed_tokens.weight"), undefined);
+  assert.equal(parsed("base_model.model.model.layers.0.mlp.q_proj.lora_A.weight"), undefined, "a module under the wrong parent is not ours");
   const t = tempDir();
   try {
     // rsLoRA adapter with a ".default" name variant and no ".weight".
@@ -78,7 +84,7 @@ test("peft: reads names other tools write; merge adds scaling * B A", async () =
     assert.ok(Math.abs(a.scalings.get("layers.1.self_attn.o_proj")! - s) < 1e-12);
     const W = new Float32Array(64);
     const weights = new Map([["model.layers.1.self_attn.o_proj.weight", { shape: [8, 8], data: W }]]);
-    const merged = mergeLora(weights, a).get("model.layers.1.self_attn.o_proj.weight")!;
+    const merged = mergeLora(config, weights, a).get("model.layers.1.self_attn.o_proj.weight")!;
     assert.equal(W[0], 0, "base untouched");
     // (B A)[i][j] = B[i][0] A[0][j] + B[i][1] A[1][j]: column 0 gets 1, column 1 gets 0.5.
     for (let i = 0; i < 8; i++) {
@@ -99,21 +105,21 @@ test("peft: an adapter for a different base, or a broken one, is refused clearly
     await assert.rejects(readPeftAdapter(join(t.dir, "a"), { config: bigger }), isCode("adapter_base_mismatch", /q_proj/));
     const fewer = parseModelConfig({ ...config.raw, num_hidden_layers: 1 });
     await assert.rejects(readPeftAdapter(join(t.dir, "a"), { config: fewer }), isCode("adapter_base_mismatch", /only 1 layers/));
-    await assert.rejects(readPeftAdapter(join(t.dir, "a"), { baseModel: "other/model" }), isCode("adapter_base_mismatch", /acme\/tiny/));
-    await readPeftAdapter(join(t.dir, "a"), { baseModel: "other/model", ignoreBaseName: true });
+    await assert.rejects(readPeftAdapter(join(t.dir, "a"), { config, baseModel: "other/model" }), isCode("adapter_base_mismatch", /acme\/tiny/));
+    await readPeftAdapter(join(t.dir, "a"), { config, baseModel: "other/model", ignoreBaseName: true });
     // The same model named differently: a local folder, a hub revision, its snapshot in the HF cache.
-    await readPeftAdapter(join(t.dir, "a"), { baseModel: "/models/tiny/" });
-    await readPeftAdapter(join(t.dir, "a"), { baseModel: "acme/tiny@v2" });
-    await readPeftAdapter(join(t.dir, "a"), { baseModel: `/root/.cache/huggingface/hub/models--acme--tiny/snapshots/${"a".repeat(40)}` });
+    await readPeftAdapter(join(t.dir, "a"), { config, baseModel: "/models/tiny/" });
+    await readPeftAdapter(join(t.dir, "a"), { config, baseModel: "acme/tiny@v2" });
+    await readPeftAdapter(join(t.dir, "a"), { config, baseModel: `/root/.cache/huggingface/hub/models--acme--tiny/snapshots/${"a".repeat(40)}` });
     mkdirSync(join(t.dir, "empty"));
-    await assert.rejects(readPeftAdapter(join(t.dir, "empty")), isCode("invalid_adapter", /adapter_config\.json/));
+    await assert.rejects(readPeftAdapter(join(t.dir, "empty"), { config }), isCode("invalid_adapter", /adapter_config\.json/));
     writeFileSync(join(t.dir, "empty", "adapter_config.json"), JSON.stringify({ peft_type: "LORA", r: 2, lora_alpha: 4 }));
     writeFileSync(join(t.dir, "empty", "adapter_model.bin"), "x");
-    await assert.rejects(readPeftAdapter(join(t.dir, "empty")), isCode("invalid_adapter", /adapter_model\.bin/));
+    await assert.rejects(readPeftAdapter(join(t.dir, "empty"), { config }), isCode("invalid_adapter", /adapter_model\.bin/));
     writeFileSync(join(t.dir, "empty", "adapter_config.json"), JSON.stringify({ peft_type: "LORA", r: 2, use_dora: true }));
-    await assert.rejects(readPeftAdapter(join(t.dir, "empty")), isCode("invalid_adapter", /DoRA/));
+    await assert.rejects(readPeftAdapter(join(t.dir, "empty"), { config }), isCode("invalid_adapter", /DoRA/));
     writeFileSync(join(t.dir, "empty", "adapter_config.json"), JSON.stringify({ peft_type: "PREFIX_TUNING" }));
-    await assert.rejects(readPeftAdapter(join(t.dir, "empty")), isCode("invalid_adapter", /PREFIX_TUNING/));
+    await assert.rejects(readPeftAdapter(join(t.dir, "empty"), { config }), isCode("invalid_adapter", /PREFIX_TUNING/));
   } finally {
     t.cleanup();
   }

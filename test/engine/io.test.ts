@@ -146,29 +146,34 @@ const tinyConfig = {
 
 test("config: Llama/Mistral/Qwen2 normalise; others are refused naming what is supported", () => {
   const c = parseModelConfig(tinyConfig);
-  assert.equal(c.architecture, "llama");
+  assert.equal(c.family, "llama");
   assert.equal(c.headDim, 4);
   assert.equal(c.numKvHeads, 1);
   assert.equal(c.tieWordEmbeddings, true);
-  assert.equal(c.attentionBias, false);
+  assert.equal(c.qkvBias, false);
+  assert.equal(c.oBias, false);
   assert.equal(c.rmsNormEps, 1e-6);
+  assert.deepEqual(c.layers, [{ rope: { theta: 10000 } }]);
+  const biased = parseModelConfig({ ...tinyConfig, attention_bias: true });
+  assert.ok(biased.qkvBias && biased.oBias, "Llama's attention_bias puts biases on q, k, v and o");
   const q = parseModelConfig({ ...tinyConfig, architectures: ["Qwen2ForCausalLM"], sliding_window: 4096, use_sliding_window: false, tie_word_embeddings: false });
-  assert.equal(q.architecture, "qwen2");
-  assert.equal(q.attentionBias, true, "Qwen2 always has q/k/v bias");
-  assert.equal(q.slidingWindow, undefined);
+  assert.equal(q.family, "qwen2");
+  assert.equal(q.qkvBias, true, "Qwen2 always has q/k/v bias");
+  assert.equal(q.oBias, false);
+  assert.equal(q.layers[0].slidingWindow, undefined);
   assert.equal(q.tieWordEmbeddings, false);
   const m = parseModelConfig({ ...tinyConfig, architectures: ["MistralForCausalLM"], sliding_window: 4096, head_dim: 6 });
-  assert.equal(m.slidingWindow, 4096);
+  assert.equal(m.layers[0].slidingWindow, 4096);
   assert.equal(m.headDim, 6);
   const l3 = parseModelConfig({
     ...tinyConfig,
     rope_scaling: { rope_type: "llama3", factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
     eos_token_id: [128001, 128009],
   });
-  assert.deepEqual(l3.ropeScaling, { type: "llama3", factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
+  assert.deepEqual(l3.layers[0].rope?.scaling, { type: "llama3", factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
   assert.deepEqual(l3.eosTokenId, [128001, 128009]);
   const noArch = parseModelConfig({ ...tinyConfig, architectures: undefined, model_type: "llama" });
-  assert.equal(noArch.architecture, "llama");
+  assert.equal(noArch.family, "llama");
   for (const bad of [{ architectures: ["GPT2LMHeadModel"] }, { architectures: ["PhiForCausalLM"] }, { architectures: undefined, model_type: "gemma" }]) {
     assert.throws(
       () => parseModelConfig({ ...tinyConfig, ...bad }),

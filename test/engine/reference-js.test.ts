@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadModel } from "../../src/engine/io/model.js";
 import { readSafetensors } from "../../src/engine/io/safetensors.js";
-import { mergeLora, readPeftAdapter } from "../../src/engine/io/peft.js";
+import { readPeftAdapter } from "../../src/engine/io/peft.js";
+import { mergeLora } from "../../src/engine/models/lora.js";
 import { JsDecoder } from "../../src/engine/generate/js-decoder.js";
 import { argmax } from "../../src/engine/generate/sampling.js";
 import { sharedFixture } from "../helpers/fixtures.js";
@@ -37,7 +38,7 @@ for (const m of manifest.models) {
     assert.equal(adapter.scalings.size, model.config.numLayers * m.lora.targets.length);
     for (const s of adapter.scalings.values()) assert.ok(Math.abs(s - m.lora.scaling) < 1e-12);
     const base = new JsDecoder(model.config, model.weights);
-    const merged = new JsDecoder(model.config, mergeLora(model.weights, adapter));
+    const merged = new JsDecoder(model.config, mergeLora(model.config, model.weights, adapter));
     const V = model.config.vocabSize;
     const T = m.inputIds[0].length;
     m.inputIds.forEach((ids: number[], b: number) => {
@@ -52,6 +53,21 @@ for (const m of manifest.models) {
     // The base weights were not modified by the merge.
     const again = new JsDecoder(model.config, model.weights).allLogits(m.inputIds[0]);
     assert.ok(relErr(again[T - 1], ref.data.subarray((T - 1) * V, T * V)) < 1e-4);
+  });
+}
+
+for (const m of manifest.models.filter((x: { greedy?: unknown }) => x.greedy)) {
+  test(`js decoder: ${m.name} greedy decoding matches PyTorch token for token`, async () => {
+    const model = await loadModel(join(dir, m.modelDir));
+    const dec = new JsDecoder(model.config, model.weights);
+    const { logits, batch } = await dec.start([m.greedy.promptIds]);
+    const out: number[] = [];
+    let l = logits[0];
+    while (out.length < m.greedy.tokens.length) {
+      out.push(argmax(l));
+      l = (await batch.next([out[out.length - 1]]))[0];
+    }
+    assert.deepEqual(out, m.greedy.tokens);
   });
 }
 

@@ -1,7 +1,7 @@
 /**
- * The committed PyTorch fixtures (scripts/reference/llama_reference.py) are consistent with our loaders:
- * every reference model loads and validates, logits/gradients have the documented shapes, and the
- * manifest's numbers are finite. The engine tests compare against the same files.
+ * The committed PyTorch fixtures (scripts/reference/decoder_reference.py) are consistent with our
+ * loaders: every reference model loads and validates, logits/gradients have the documented shapes, and
+ * the manifest's numbers are finite. The engine and JS-decoder tests compare against the same files.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,9 +15,11 @@ const dir = fileURLToPath(new URL("../fixtures/reference/", import.meta.url));
 const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
 
 test("reference fixtures: models load, logits and LoRA gradients have the documented shapes", async () => {
-  assert.ok(manifest.models.length >= 4);
+  const families = new Set<string>();
+  assert.ok(manifest.models.length >= 8);
   for (const m of manifest.models) {
     const model = await loadModel(join(dir, m.modelDir));
+    families.add(model.config.family);
     const B = m.inputIds.length;
     const T = m.inputIds[0].length;
     const V = model.config.vocabSize;
@@ -35,6 +37,17 @@ test("reference fixtures: models load, logits and LoRA gradients have the docume
     }
     assert.ok(Number.isFinite(m.lora.lossSum) && m.lora.lossSum > 0);
   }
+  assert.deepEqual([...families].sort(), ["gemma3", "llama", "mistral", "qwen2", "qwen3", "smollm3"], "every family has a reference model");
+});
+
+test("reference fixtures: the multimodal Gemma 3 checkpoint loads its text model and leaves the vision tower out, saying so", async () => {
+  const m = manifest.models.find((x: { name: string }) => x.name === "gemma3_multimodal_tied");
+  const model = await loadModel(join(dir, m.modelDir));
+  assert.ok(model.weights.has("model.layers.0.self_attn.q_norm.weight"), "text tensors under our names");
+  assert.ok(![...model.weights.keys()].some((k) => k.includes("vision")));
+  assert.match(model.notes.join("\n"), /vision tower \(2 tensors\) is not loaded/);
+  assert.equal(model.config.raw.model_type, "gemma3_text", "merged export writes the text model's config");
+  assert.deepEqual(model.config.raw.architectures, ["Gemma3ForCausalLM"]);
 });
 
 test("reference fixtures: the stories260K greedy tokens decode to the known story", () => {

@@ -1,59 +1,46 @@
-/** Tiny random Llama-family models for engine tests (no files needed). */
+/** Tiny random models for engine tests (no files needed), of any family: a config.json read by its family. */
+import { parseModelConfig } from "../../src/engine/io/config.js";
+import { expectedTensorShapes } from "../../src/engine/models/tensors.js";
 import type { ModelConfig, Tensor } from "../../src/engine/types.js";
 import { rng } from "./gradcheck.js";
 
-export function tinyConfig(over: Partial<ModelConfig> = {}): ModelConfig {
+/** A tiny Llama config.json (vocab 37, hidden 16, 2 layers, 4/2 heads of 4), with `over` applied. */
+export function tinyRaw(over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    architecture: "llama",
-    vocabSize: 37,
-    hiddenSize: 16,
-    intermediateSize: 24,
-    numLayers: 2,
-    numHeads: 4,
-    numKvHeads: 2,
-    headDim: 4,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
-    maxPositionEmbeddings: 64,
-    tieWordEmbeddings: false,
-    attentionBias: false,
-    raw: {},
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    vocab_size: 37,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    max_position_embeddings: 64,
+    tie_word_embeddings: false,
     ...over,
   };
 }
 
+export function tinyConfig(over: Record<string, unknown> = {}): ModelConfig {
+  return parseModelConfig(tinyRaw(over));
+}
+
+/** Random weights for every tensor the config implies; norms near 1 (near 0 for zero-centred norms). */
 export function tinyWeights(c: ModelConfig, seed = 3): Map<string, Tensor> {
   const r = rng(seed);
   const W = new Map<string, Tensor>();
-  const add = (name: string, shape: number[], scale = 0.3, offset = 0) => {
+  const normCentre = c.norm === "rms_one_plus" ? 0 : 1;
+  for (const [name, shape] of expectedTensorShapes(c)) {
     const n = shape.reduce((a, b) => a * b, 1);
+    const isNorm = /norm\.weight$/.test(name);
+    const scale = isNorm ? 0.2 : name.includes("embed_tokens") ? 1 : name.startsWith("lm_head") ? 0.5 : 0.3;
+    const offset = isNorm ? normCentre : 0;
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = offset + (r() * 2 - 1) * scale;
     W.set(name, { shape, data });
-  };
-  const H = c.hiddenSize;
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  add("model.embed_tokens.weight", [c.vocabSize, H], 1);
-  for (let i = 0; i < c.numLayers; i++) {
-    const p = `model.layers.${i}.`;
-    add(p + "input_layernorm.weight", [H], 0.2, 1);
-    add(p + "post_attention_layernorm.weight", [H], 0.2, 1);
-    add(p + "self_attn.q_proj.weight", [q, H]);
-    add(p + "self_attn.k_proj.weight", [kv, H]);
-    add(p + "self_attn.v_proj.weight", [kv, H]);
-    add(p + "self_attn.o_proj.weight", [H, q]);
-    if (c.attentionBias) {
-      add(p + "self_attn.q_proj.bias", [q]);
-      add(p + "self_attn.k_proj.bias", [kv]);
-      add(p + "self_attn.v_proj.bias", [kv]);
-    }
-    add(p + "mlp.gate_proj.weight", [c.intermediateSize, H]);
-    add(p + "mlp.up_proj.weight", [c.intermediateSize, H]);
-    add(p + "mlp.down_proj.weight", [H, c.intermediateSize]);
   }
-  add("model.norm.weight", [H], 0.2, 1);
-  if (!c.tieWordEmbeddings) add("lm_head.weight", [c.vocabSize, H], 0.5);
   return W;
 }
 

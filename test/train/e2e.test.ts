@@ -10,8 +10,9 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadModel } from "../../src/engine/io/model.js";
-import { mergeLora, readPeftAdapter } from "../../src/engine/io/peft.js";
-import { createInferenceModel } from "../../src/engine/models/llama.js";
+import { readPeftAdapter } from "../../src/engine/io/peft.js";
+import { mergeLora } from "../../src/engine/models/lora.js";
+import { createInferenceModel } from "../../src/engine/models/causal-lm.js";
 import { buildBatch } from "../../src/engine/train/batches.js";
 import { DEFAULT_TRAIN_OPTIONS } from "../../src/engine/train/defaults.js";
 import { createOnnxTrainEngine } from "../../src/engine/train/onnx-engine.js";
@@ -78,7 +79,7 @@ test("a tiny model learns a reply format; the run folder is complete; merged exp
   // Greedy output on held-out prompts follows the format after training and not before.
   const base = await loadModel(model);
   const adapter = await readPeftAdapter(join(out, "adapter"), { config: base.config });
-  const tuned = mergeLora(base.weights, adapter);
+  const tuned = mergeLora(base.config, base.weights, adapter);
   const prompts = formatDataset(6, 999).map((ex) => renderChat(ex, true).ids);
   const before = await Promise.all(prompts.map((p) => greedy(base.weights, base.config, p)));
   const after = await Promise.all(prompts.map((p) => greedy(tuned, base.config, p)));

@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import { AdamW } from "../../src/engine/train/adamw.js";
 import { adamwReference } from "../../src/engine/train/adamw-kernel.js";
 import { clipGradNorm, gradClip, GradAccumulator } from "../../src/engine/train/grads.js";
-import { initLoraParams, kaimingUniformBound, loraScale } from "../../src/engine/train/lora-init.js";
+import { initLoraParams, kaimingUniformBound } from "../../src/engine/train/lora-init.js";
+import { loraScaling } from "../../src/engine/models/lora.js";
 import { Rng } from "../../src/engine/train/rng.js";
 import { learningRateAt, warmupSteps } from "../../src/engine/train/schedule.js";
 
@@ -137,8 +138,8 @@ test("LoRA init: A uniform within PyTorch's kaiming bound, B zero, same seed sam
     assert.deepEqual(initLoraParams(shapes, new Rng(3)).get("l.lora_A"), A);
     assert.notDeepEqual(initLoraParams(shapes, new Rng(4)).get("l.lora_A"), A);
   }
-  assert.equal(loraScale(16, 8, false), 2);
-  assert.equal(loraScale(16, 4, true), 8);
+  assert.equal(loraScaling({ alpha: 16, r: 8, rslora: false }), 2);
+  assert.equal(loraScaling({ alpha: 16, r: 4, rslora: true }), 8);
 });
 
 test("Rng: deterministic, state round-trips, shuffle is a permutation, floats in [0,1)", () => {

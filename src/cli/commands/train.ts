@@ -6,21 +6,27 @@
 import { bool, num, str, usageError, type Command, type CommandContext } from "../command.js";
 import { createProgress, createStatusLine } from "../progress.js";
 import { isTunekitError, TunekitError } from "../../util/errors.js";
-import { ALL_LORA_TARGETS, type LoraTarget } from "../../engine/train/engine.js";
+import type { LoraSpec } from "../../engine/train/engine.js";
+import { FAMILIES } from "../../engine/models/families/index.js";
 import { DEFAULT_TRAIN_OPTIONS } from "../../engine/train/defaults.js";
 import type { TrainOptions } from "../../engine/train/loop.js";
 import type { TrainRunEvent } from "../../engine/train/train-run.js";
 
 const d = DEFAULT_TRAIN_OPTIONS;
 
-export function parseTargets(raw: string): LoraTarget[] {
-  if (raw === "all-linear" || raw === "all") return [...ALL_LORA_TARGETS];
-  const out: LoraTarget[] = [];
+/**
+ * "all-linear", or a comma list of targets. A name no model family knows is a usage error here; the
+ * model's own family checks the rest when it loads.
+ */
+export function parseTargets(raw: string): LoraSpec["targets"] {
+  if (raw === "all-linear" || raw === "all") return "all-linear";
+  const known = [...new Set(FAMILIES.flatMap((f) => f.loraTargets.map((m) => m.target)))];
+  const out: string[] = [];
   for (const part of raw.split(",").map((s) => s.trim().replace(/_proj$/, "")).filter(Boolean)) {
-    if (!(ALL_LORA_TARGETS as string[]).includes(part)) {
-      throw new TunekitError("usage", `--lora-targets: unknown target "${part}"`, { hint: `use a comma list of ${ALL_LORA_TARGETS.join(",")} or all-linear` });
+    if (!known.includes(part)) {
+      throw new TunekitError("usage", `--lora-targets: unknown target "${part}"`, { hint: `use a comma list of ${known.join(",")} or all-linear` });
     }
-    if (!out.includes(part as LoraTarget)) out.push(part as LoraTarget);
+    if (!out.includes(part)) out.push(part);
   }
   if (out.length === 0) throw new TunekitError("usage", "--lora-targets is empty", { hint: "e.g. q,v or all-linear" });
   return out;
@@ -210,7 +216,7 @@ const cmd: Command = {
     "lora-r": { type: "string", valueName: "N", description: `LoRA rank (default ${d.lora.r})` },
     "lora-alpha": { type: "string", valueName: "X", description: `LoRA alpha; scale = alpha/r (default ${d.lora.alpha})` },
     "lora-dropout": { type: "string", valueName: "P", description: `dropout on the LoRA input (default ${d.lora.dropout})` },
-    "lora-targets": { type: "string", valueName: "LIST", description: "q,k,v,o,gate,up,down or all-linear (default all-linear)" },
+    "lora-targets": { type: "string", valueName: "LIST", description: "comma list of the model's targets (q,k,v,o,gate,up,down for every family today) or all-linear (default all-linear)" },
     rslora: { type: "boolean", description: "rank-stabilised LoRA: scale = alpha/sqrt(r)" },
     seed: { type: "string", valueName: "N", description: `seed for init, data order and dropout (default ${d.seed})` },
     packing: { type: "boolean", description: "pack several examples per window (no attention across them)" },

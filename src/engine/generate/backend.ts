@@ -1,9 +1,9 @@
 /**
- * Builds the DecoderModel generation runs on: the ONNX Runtime KV-cache model from models/llama.ts
+ * Builds the DecoderModel generation runs on: the ONNX Runtime KV-cache model from models/causal-lm.ts
  * (the default), or the plain-JS reference decoder (`backend: "js"`, slow; for checks and debugging).
  */
 import type { ModelConfig, Tensor } from "../types.js";
-import { createInferenceModel, type KvCache } from "../models/llama.js";
+import { createInferenceModel, type KvCache } from "../models/causal-lm.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import { JsDecoder } from "./js-decoder.js";
 import type { DecoderBatch, DecoderModel } from "./types.js";

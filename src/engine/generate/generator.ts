@@ -9,7 +9,8 @@ import type { Tokenizer } from "../../tokenize/types.js";
 import { loadTokenizerFromDir } from "../../tokenize/hf.js";
 import { chatTemplateFor, encodeChatPrompt, type ChatTemplateRenderer } from "../../tokenize/chatTemplate.js";
 import { loadModel, type LoadModelOptions } from "../io/model.js";
-import { mergeLora, readPeftAdapter, type PeftAdapter } from "../io/peft.js";
+import { readPeftAdapter, type PeftAdapter } from "../io/peft.js";
+import { mergeLora } from "../models/lora.js";
 import type { ModelConfig } from "../types.js";
 import { createDecoder, type DecoderOptions } from "./backend.js";
 import { defaultStopTokenIds, generateBatchFromIds, type GenerationHooks, type GenerationParams, type GenerationResult } from "./generate.js";
@@ -56,7 +57,7 @@ export class TextGenerator {
         baseModel: model,
         ignoreBaseName: opts.ignoreAdapterBaseName,
       });
-      weights = mergeLora(weights, adapter);
+      weights = mergeLora(loaded.config, weights, adapter);
     }
     const decoder = await createDecoder(loaded.config, weights, opts);
     const template = chatTemplateFor(tokenizer, opts.chatTemplate !== undefined ? { override: opts.chatTemplate } : {});

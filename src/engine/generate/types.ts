@@ -1,7 +1,7 @@
 /**
  * What generation needs from a model: process a batch of prompts (prefill, returning each row's
  * next-token logits) and extend every row by one token at a time through a KV cache. The ONNX Runtime
- * model (backend.ts over models/llama.ts) and the plain-JS reference decoder (js-decoder.ts) provide it.
+ * model (backend.ts over models/causal-lm.ts) and the plain-JS reference decoder (js-decoder.ts) provide it.
  */
 import type { ModelConfig } from "../types.js";
 

@@ -131,6 +131,37 @@ export function silu(g: Graph, a: Value): Value {
   return y;
 }
 
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
+
+/**
+ * GELU with the tanh approximation (PyTorch's gelu(approximate="tanh"), transformers'
+ * "gelu_pytorch_tanh"): y = 0.5 x (1 + tanh(u)), u = c (x + a x^3), c = sqrt(2/pi), a = 0.044715.
+ * float32 runs ONNX Runtime's FastGelu kernel (com.microsoft, the same formula). The ops use the
+ * identity 0.5 (1 + tanh(u)) = sigmoid(2u), which has no cancellation where tanh(u) is near -1:
+ * y = x s, s = sigmoid(2u), and dy/dx = s + x s (1 - s) 2c (1 + 3 a x^2), with s recomputed from x.
+ */
+export function geluTanh(g: Graph, x: Value): Value {
+  const d = x.dtype;
+  const c = (v: number) => g.constF(d, v);
+  const m = (a: Value, b: Value) => g.emit1("Mul", [a, b], d, x.shape);
+  const ad = (a: Value, b: Value) => g.emit1("Add", [a, b], d, x.shape);
+  /** x^2 and sigmoid(2u). */
+  const pieces = () => {
+    const x2 = m(x, x);
+    const s = g.emit1("Sigmoid", [m(x, ad(m(x2, c(2 * GELU_C * GELU_A)), c(2 * GELU_C)))], d, x.shape);
+    return { x2, s };
+  };
+  const y = d === "float32" ? g.emit1("FastGelu", [x], d, x.shape, {}, "com.microsoft") : m(x, pieces().s);
+  g.record([x], [y], ([gy]) => {
+    const { x2, s } = pieces();
+    const du2 = ad(m(x2, c(6 * GELU_C * GELU_A)), c(2 * GELU_C)); // d(2u)/dx
+    const ds = m(s, g.emit1("Sub", [c(1), s], d, x.shape)); // s (1 - s)
+    return [m(gy!, ad(s, m(m(x, ds), du2)))];
+  });
+  return y;
+}
+
 // ---------------------------------------------------------------- reductions
 
 function reduceShape(shape: readonly Dim[], axes: number[], keep: boolean): Dim[] {
@@ -457,13 +488,15 @@ export function attention(g: Graph, q: Value, k: Value, v: Value, bias: Value, s
 }
 
 /**
- * RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * w. `fusable` writes it as Pow ->
+ * RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * (weightOffset + w). `fusable` writes it as Pow ->
  * ReduceMean -> Add -> Sqrt -> Div -> Mul, the exact pattern ONNX Runtime fuses into one
  * SimplifiedLayerNormalization kernel (and, after a residual Add, SkipSimplifiedLayerNormalization):
  * for inference graphs. Training graphs use x * x and a reciprocal, whose pieces the backward pass
  * reuses (calling that kernel directly in training made the bench/train.ts step slower).
  */
-export function rmsNorm(g: Graph, x: Value, w: Value, eps: number, fusable = false): Value {
+export function rmsNorm(g: Graph, x: Value, w: Value, eps: number, fusable = false, weightOffset = 0): Value {
+  // Zero-centred weights (Gemma) scale by offset + w: an Add that ORT folds when w is a constant.
+  if (weightOffset !== 0) w = add(g, w, g.constF(w.dtype, weightOffset));
   const d = x.dtype;
   const last = x.shape.length - 1;
   const keepShape = reduceShape(x.shape, [last], true);

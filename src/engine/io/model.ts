@@ -9,6 +9,7 @@ import { TunekitError, fsError } from "../../util/errors.js";
 import { resolveModelDir, type ResolveOptions } from "../../hub/resolve.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import { readModelConfig } from "./config.js";
+import { expectedTensorShapes } from "../models/tensors.js";
 import { SafetensorsFile } from "./safetensors.js";
 
 export interface LoadedModel {
@@ -19,8 +20,10 @@ export interface LoadedModel {
   dir: string;
   /** Safetensors files the weights came from. */
   files: string[];
-  /** Original dtype of the weights (first tensor's), e.g. "BF16". */
+  /** Original dtype of the weights (the embedding's), e.g. "BF16". */
   dtype: string;
+  /** What was left out and why (e.g. a multimodal checkpoint's vision tower), for the user to see. */
+  notes: string[];
 }
 
 export interface LoadModelOptions extends ResolveOptions {
@@ -28,33 +31,15 @@ export interface LoadModelOptions extends ResolveOptions {
   onTensor?: (done: number, total: number) => void;
 }
 
-/** The tensor names and shapes a Llama-family model with this config must have. */
-export function expectedTensorShapes(c: ModelConfig): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  const H = c.hiddenSize;
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  m.set("model.embed_tokens.weight", [c.vocabSize, H]);
-  for (let i = 0; i < c.numLayers; i++) {
-    const p = `model.layers.${i}.`;
-    m.set(p + "input_layernorm.weight", [H]);
-    m.set(p + "post_attention_layernorm.weight", [H]);
-    m.set(p + "self_attn.q_proj.weight", [q, H]);
-    m.set(p + "self_attn.k_proj.weight", [kv, H]);
-    m.set(p + "self_attn.v_proj.weight", [kv, H]);
-    m.set(p + "self_attn.o_proj.weight", [H, q]);
-    if (c.attentionBias) {
-      m.set(p + "self_attn.q_proj.bias", [q]);
-      m.set(p + "self_attn.k_proj.bias", [kv]);
-      m.set(p + "self_attn.v_proj.bias", [kv]);
-    }
-    m.set(p + "mlp.gate_proj.weight", [c.intermediateSize, H]);
-    m.set(p + "mlp.up_proj.weight", [c.intermediateSize, H]);
-    m.set(p + "mlp.down_proj.weight", [H, c.intermediateSize]);
+export { expectedTensorShapes } from "../models/tensors.js";
+
+/** Names to look a tensor up under: its own, then the checkpoint's alternatives (a multimodal checkpoint's text model). */
+function checkpointCandidates(c: ModelConfig, name: string): string[] {
+  const out = [name];
+  for (const p of c.checkpointPrefixes ?? []) {
+    if (name.startsWith(p.prefix)) for (const alt of p.alternatives) out.push(alt + name.slice(p.prefix.length));
   }
-  m.set("model.norm.weight", [H]);
-  if (!c.tieWordEmbeddings) m.set("lm_head.weight", [c.vocabSize, H]);
-  return m;
+  return out;
 }
 
 /** Which safetensors file holds each tensor: a single file or a sharded index. */
@@ -119,37 +104,44 @@ export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): P
       for (const name of f.names) where.set(name, f);
     }
     // Some tied checkpoints still ship lm_head.weight; untied ones without it cannot be used.
+    const found = new Map<string, string>(); // our name -> the checkpoint's
     for (const [name, shape] of expected) {
-      const f = where.get(name);
-      if (!f) {
+      const stored = checkpointCandidates(config, name).find((n) => where.has(n));
+      const f = stored === undefined ? undefined : where.get(stored);
+      if (!f || stored === undefined) {
         throw new TunekitError("missing_tensor", `the model's weights have no tensor "${name}" (expected shape [${shape.join(", ")}])`, {
           file: opened.length === 1 ? opened[0].path : dir,
           hint: "the weights do not match config.json (wrong architecture, or an incomplete download)",
         });
       }
-      const info = f.info(name)!;
+      const info = f.info(stored)!;
       if (!sameShape(info.shape, shape)) {
         throw new TunekitError(
           "tensor_shape_mismatch",
-          `tensor "${name}" has shape [${info.shape.join(", ")}] but config.json implies [${shape.join(", ")}]`,
+          `tensor "${stored}" has shape [${info.shape.join(", ")}] but config.json implies [${shape.join(", ")}]`,
           { file: f.path, hint: "config.json and the weights belong to different models" },
         );
       }
       if (!["F32", "F16", "BF16"].includes(info.dtype)) {
-        throw new TunekitError("unsupported_dtype", `tensor "${name}" has dtype ${info.dtype}`, {
+        throw new TunekitError("unsupported_dtype", `tensor "${stored}" has dtype ${info.dtype}`, {
           file: f.path,
           hint: "tunekit reads F32, F16 and BF16 weights (quantised checkpoints are not supported)",
         });
       }
+      found.set(name, stored);
     }
     const weights = new Map<string, Tensor>();
     let done = 0;
-    for (const name of expected.keys()) {
-      weights.set(name, await where.get(name)!.readTensor(name));
+    for (const [name, stored] of found) {
+      weights.set(name, await where.get(stored)!.readTensor(stored));
       opts.onTensor?.(++done, expected.size);
     }
-    const dtype = where.get("model.embed_tokens.weight")!.info("model.embed_tokens.weight")!.dtype;
-    return { config, weights, dir, files: [...files.keys()], dtype };
+    const embed = found.values().next().value as string;
+    const dtype = where.get(embed)!.info(embed)!.dtype;
+    const notes: string[] = [];
+    const vision = [...where.keys()].filter((n) => /(^|\.)(vision_tower|vision_model|multi_modal_projector)\./.test(n)).length;
+    if (vision > 0) notes.push(`the checkpoint's vision tower (${vision} tensors) is not loaded: tunekit trains and runs the text model only`);
+    return { config, weights, dir, files: [...files.keys()], dtype, notes };
   } finally {
     for (const f of opened) await f.close();
   }

@@ -3,96 +3,30 @@
  * Face PEFT, llama.cpp's convert_lora_to_gguf.py and Ollama read.
  *
  * Inside tunekit LoRA parameters are named `layers.{i}.{self_attn|mlp}.{module}.lora_{A|B}` (A [r, in],
- * B [out, r]); on disk they get PEFT's names
+ * B [out, r]; models/lora.ts); on disk they get PEFT's names
  * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight`. The reader also accepts the
- * variants other tools write (no `.weight`, a `.default` adapter name, a missing `model.` level).
+ * variants other tools write (no `.weight`, a `.default` adapter name, another prefix).
  */
 import { existsSync, promises as fsp } from "node:fs";
 import { basename, join } from "node:path";
 import { TunekitError, fsError } from "../../util/errors.js";
 import { ensureDir, writeFileAtomic } from "../../util/fs.js";
-import type { ModelConfig, Tensor } from "../types.js";
+import type { LinearRole, ModelConfig, Tensor } from "../types.js";
+import { linearShape } from "../models/tensors.js";
+import { loraParamShapes, parseLoraTensorName, peftTensorName, resolveLoraTargets, type LoraSpec, type LoraWeights } from "../models/lora.js";
 import { readSafetensors, writeSafetensors } from "./safetensors.js";
 
-export const LORA_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
-export type LoraModule = (typeof LORA_MODULES)[number];
+/** The files of a PEFT adapter folder. */
+export const ADAPTER_CONFIG_FILE = "adapter_config.json";
+export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
 
-const MODULE_PARENT: Record<LoraModule, "self_attn" | "mlp"> = {
-  q_proj: "self_attn",
-  k_proj: "self_attn",
-  v_proj: "self_attn",
-  o_proj: "self_attn",
-  gate_proj: "mlp",
-  up_proj: "mlp",
-  down_proj: "mlp",
-};
-
-/** "q" or "q_proj" -> "q_proj". */
-export function loraModuleName(target: string): LoraModule {
-  const m = (target.endsWith("_proj") ? target : `${target}_proj`) as LoraModule;
-  if (!LORA_MODULES.includes(m)) {
-    throw new TunekitError("unsupported_lora_target", `unknown LoRA target "${target}"`, {
-      hint: `LoRA targets are ${LORA_MODULES.join(", ")} (or q,k,v,o,gate,up,down)`,
-    });
-  }
-  return m;
-}
-
-/** [out, in] of a linear module. */
-export function moduleShape(c: ModelConfig, m: LoraModule): [number, number] {
-  const H = c.hiddenSize;
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  switch (m) {
-    case "q_proj":
-      return [q, H];
-    case "k_proj":
-    case "v_proj":
-      return [kv, H];
-    case "o_proj":
-      return [H, q];
-    case "gate_proj":
-    case "up_proj":
-      return [c.intermediateSize, H];
-    case "down_proj":
-      return [H, c.intermediateSize];
-  }
-}
-
-/** tunekit's internal name of a LoRA parameter. */
-export function loraParamName(layer: number, module: LoraModule, ab: "A" | "B"): string {
-  return `layers.${layer}.${MODULE_PARENT[module]}.${module}.lora_${ab}`;
-}
-
-/** PEFT's on-disk name of a LoRA parameter. */
-export function peftTensorName(layer: number, module: LoraModule, ab: "A" | "B"): string {
-  return `base_model.model.model.${loraParamName(layer, module, ab)}.weight`;
-}
-
-const PEFT_KEY = /(?:^|\.)layers\.(\d+)\.(self_attn|mlp)\.(\w+_proj)\.lora_([AB])(?:\.[A-Za-z_][\w-]*)?(?:\.weight)?$/;
-
-/** Parses any PEFT-style LoRA tensor name; undefined when it is not one. */
-export function parseLoraTensorName(name: string): { layer: number; module: LoraModule; ab: "A" | "B" } | undefined {
-  const m = PEFT_KEY.exec(name);
-  if (!m || !LORA_MODULES.includes(m[3] as LoraModule) || MODULE_PARENT[m[3] as LoraModule] !== m[2]) return undefined;
-  return { layer: Number(m[1]), module: m[3] as LoraModule, ab: m[4] as "A" | "B" };
-}
-
-export interface LoraAdapterSpec {
-  r: number;
-  alpha: number;
-  dropout: number;
-  rslora: boolean;
-  /** Targets as "q" or "q_proj". */
-  targets: string[];
-}
-
-export interface PeftAdapter {
+export interface PeftAdapter extends LoraWeights {
   r: number;
   alpha: number;
   dropout: number;
   useRslora: boolean;
-  targetModules: LoraModule[];
+  /** PEFT module names of the adapted layers (target_modules as found in the tensors). */
+  targetModules: string[];
   baseModel?: string;
   /** Internal names (layers.0.self_attn.q_proj.lora_A) -> tensors A [r, in] / B [out, r]. */
   params: Map<string, Tensor>;
@@ -102,27 +36,13 @@ export interface PeftAdapter {
   raw: Record<string, unknown>;
 }
 
-/** The shapes of every LoRA parameter for `spec` on `config`, in a stable order (layer, module, A, B). */
-export function loraParamShapes(config: ModelConfig, spec: Pick<LoraAdapterSpec, "r" | "targets">): { name: string; shape: [number, number] }[] {
-  const mods = LORA_MODULES.filter((m) => spec.targets.map(loraModuleName).includes(m));
-  const out: { name: string; shape: [number, number] }[] = [];
-  for (let i = 0; i < config.numLayers; i++) {
-    for (const m of mods) {
-      const [o, inn] = moduleShape(config, m);
-      out.push({ name: loraParamName(i, m, "A"), shape: [spec.r, inn] });
-      out.push({ name: loraParamName(i, m, "B"), shape: [o, spec.r] });
-    }
-  }
-  return out;
-}
-
 /**
  * Writes a PEFT adapter folder (created if needed). `params` are keyed by internal names with data
  * laid out as A [r, in], B [out, r]; every file is written atomically.
  */
 export async function writePeftAdapter(
   dir: string,
-  opts: { config: ModelConfig; spec: LoraAdapterSpec; params: Map<string, Float32Array>; baseModel: string },
+  opts: { config: ModelConfig; spec: LoraSpec; params: Map<string, Float32Array>; baseModel: string },
 ): Promise<void> {
   const { config, spec, params } = opts;
   const shapes = loraParamShapes(config, spec);
@@ -130,21 +50,20 @@ export async function writePeftAdapter(
     const data = params.get(name);
     if (!data) throw new Error(`writePeftAdapter: missing LoRA parameter ${name}`);
     if (data.length !== shape[0] * shape[1]) throw new Error(`writePeftAdapter: ${name} has ${data.length} values, expected [${shape}]`);
-    const parsed = parseLoraTensorName(name)!;
-    return { name: peftTensorName(parsed.layer, parsed.module, parsed.ab), shape, data };
+    return { name: peftTensorName(config, name), shape, data };
   });
-  const targetModules = LORA_MODULES.filter((m) => spec.targets.map(loraModuleName).includes(m));
+  const targetModules = resolveLoraTargets(config, spec.targets).map((m) => m.peft);
   const adapterConfig = {
     peft_type: "LORA",
     task_type: "CAUSAL_LM",
     base_model_name_or_path: opts.baseModel,
     r: spec.r,
     lora_alpha: spec.alpha,
-    lora_dropout: spec.dropout,
+    lora_dropout: spec.dropout ?? 0,
     target_modules: targetModules,
     bias: "none",
     fan_in_fan_out: false,
-    use_rslora: spec.rslora,
+    use_rslora: spec.rslora ?? false,
     use_dora: false,
     inference_mode: true,
     init_lora_weights: true,
@@ -155,8 +74,8 @@ export async function writePeftAdapter(
     revision: null,
   };
   await ensureDir(dir);
-  await writeSafetensors(join(dir, "adapter_model.safetensors"), tensors, { format: "pt" });
-  await writeFileAtomic(join(dir, "adapter_config.json"), JSON.stringify(adapterConfig, null, 2) + "\n");
+  await writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "pt" });
+  await writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(adapterConfig, null, 2) + "\n");
 }
 
 function adapterError(dir: string, message: string, hint?: string): TunekitError {
@@ -172,15 +91,16 @@ function baseNameKey(s: string): string {
 }
 
 /**
- * Reads a PEFT LoRA adapter. With `config`, every tensor is checked against the base model's shapes
- * (an adapter for a different base is refused); with `baseModel`, a different base_model_name_or_path
- * is refused too unless `ignoreBaseName`.
+ * Reads a PEFT LoRA adapter for a model with `config`: every tensor is checked against the model's
+ * shapes (an adapter for a different base is refused); with `baseModel`, a different
+ * base_model_name_or_path is refused too unless `ignoreBaseName`.
  */
 export async function readPeftAdapter(
   dir: string,
-  opts: { config?: ModelConfig; baseModel?: string; ignoreBaseName?: boolean } = {},
+  opts: { config: ModelConfig; baseModel?: string; ignoreBaseName?: boolean },
 ): Promise<PeftAdapter> {
-  const cfgPath = join(dir, "adapter_config.json");
+  const config = opts.config;
+  const cfgPath = join(dir, ADAPTER_CONFIG_FILE);
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(await fsp.readFile(cfgPath, "utf8"));
@@ -213,7 +133,7 @@ export async function readPeftAdapter(
     });
   }
 
-  let weightsFile = join(dir, "adapter_model.safetensors");
+  let weightsFile = join(dir, ADAPTER_WEIGHTS_FILE);
   if (!existsSync(weightsFile)) {
     if (existsSync(join(dir, "adapter_model.bin"))) {
       throw adapterError(dir, `${dir} has only adapter_model.bin (PyTorch pickle)`, "save the adapter with safe_serialization=True (safetensors)");
@@ -222,19 +142,24 @@ export async function readPeftAdapter(
   }
   const { tensors } = await readSafetensors(weightsFile);
   const params = new Map<string, Tensor>();
-  const modules = new Set<LoraModule>();
+  const modules = new Set<string>();
+  const where = new Map<string, { layer: number; role: string }>();
   for (const [name, t] of tensors) {
-    const p = parseLoraTensorName(name);
+    if (/(^|\.)(vision_tower|vision_model|multi_modal_projector)\./.test(name)) {
+      throw adapterError(dir, `the adapter adapts the vision tower (${name}); tunekit trains and runs the text model only`);
+    }
+    const p = parseLoraTensorName(config, name);
     if (!p) {
       if (/lora_embedding|lora_magnitude/.test(name)) throw adapterError(dir, `unsupported LoRA tensor ${name}`);
       if (/\.bias$/.test(name)) throw adapterError(dir, `the adapter trains biases (${name}); tunekit supports bias "none"`);
       throw adapterError(dir, `unexpected tensor ${name} in ${weightsFile}`);
     }
-    const key = loraParamName(p.layer, p.module, p.ab);
+    const key = p.param;
     if (params.has(key)) throw adapterError(dir, `tensor for ${key} appears twice in ${weightsFile}`);
     if (t.shape.length !== 2) throw adapterError(dir, `${name} has shape [${t.shape}], expected a matrix`);
     params.set(key, t);
-    modules.add(p.module);
+    modules.add(p.module.peft);
+    where.set(p.stem, { layer: p.layer, role: p.module.role });
   }
   if (params.size === 0) throw adapterError(dir, `${weightsFile} holds no LoRA tensors`);
   weightsFile = basename(weightsFile);
@@ -250,17 +175,15 @@ export async function readPeftAdapter(
     const module = stem.split(".").at(-1)!;
     const a = Object.entries(alphaPattern).find(([pat]) => stem.endsWith(pat) || module === pat)?.[1] ?? alpha;
     scalings.set(stem, useRslora ? a / Math.sqrt(rank) : a / rank);
-    if (opts.config) {
-      const p = parseLoraTensorName(key)!;
-      const [out, inn] = moduleShape(opts.config, p.module);
-      if (p.layer >= opts.config.numLayers || t.shape[1] !== inn || b.shape[0] !== out) {
-        throw new TunekitError(
-          "adapter_base_mismatch",
-          `the adapter does not fit this base model: ${stem} is [${b.shape[0]} x ${t.shape[1]}] in the adapter but [${out} x ${inn}] in the model` +
-            (p.layer >= opts.config.numLayers ? ` (the model has only ${opts.config.numLayers} layers)` : ""),
-          { file: dir, hint: `use the adapter with the base model it was trained on${baseModel ? ` (${baseModel})` : ""}` },
-        );
-      }
+    const site = where.get(stem)!;
+    const [out, inn] = linearShape(config, site.role as LinearRole);
+    if (site.layer >= config.numLayers || t.shape[1] !== inn || b.shape[0] !== out) {
+      throw new TunekitError(
+        "adapter_base_mismatch",
+        `the adapter does not fit this base model: ${stem} is [${b.shape[0]} x ${t.shape[1]}] in the adapter but [${out} x ${inn}] in the model` +
+          (site.layer >= config.numLayers ? ` (the model has only ${config.numLayers} layers)` : ""),
+        { file: dir, hint: `use the adapter with the base model it was trained on${baseModel ? ` (${baseModel})` : ""}` },
+      );
     }
   }
   for (const key of params.keys()) {
@@ -272,44 +195,10 @@ export async function readPeftAdapter(
     alpha,
     dropout,
     useRslora,
-    targetModules: LORA_MODULES.filter((m) => modules.has(m)),
+    targetModules: config.lora.map((m) => m.peft).filter((m) => modules.has(m)),
     ...(baseModel ? { baseModel } : {}),
     params,
     scalings,
     raw,
   };
-}
-
-/**
- * W' = W + scaling * B @ A for every adapted module. Returns a new map; the base weights are not
- * modified (merged tensors are fresh copies, others are shared).
- */
-export function mergeLora(weights: Map<string, Tensor>, adapter: Pick<PeftAdapter, "params" | "scalings">): Map<string, Tensor> {
-  const out = new Map(weights);
-  for (const [stem, scaling] of adapter.scalings) {
-    const A = adapter.params.get(`${stem}.lora_A`)!;
-    const B = adapter.params.get(`${stem}.lora_B`)!;
-    const wName = `model.${stem}.weight`;
-    const W = weights.get(wName);
-    if (!W) throw new TunekitError("adapter_base_mismatch", `the adapter targets ${wName}, which the model does not have`, {});
-    const [o, inn] = W.shape;
-    const r = A.shape[0];
-    if (A.shape[1] !== inn || B.shape[0] !== o) {
-      throw new TunekitError("adapter_base_mismatch", `the adapter's ${stem} is [${B.shape[0]} x ${A.shape[1]}] but the model's is [${o} x ${inn}]`, {});
-    }
-    const merged = new Float32Array(W.data);
-    const a = A.data;
-    const b = B.data;
-    for (let i = 0; i < o; i++) {
-      const row = i * inn;
-      for (let k = 0; k < r; k++) {
-        const s = scaling * b[i * r + k];
-        if (s === 0) continue;
-        const ak = k * inn;
-        for (let j = 0; j < inn; j++) merged[row + j] += s * a[ak + j];
-      }
-    }
-    out.set(wName, { shape: [o, inn], data: merged });
-  }
-  return out;
 }

@@ -1,50 +1,20 @@
 /**
- * The Llama-family decoder as a graph (Llama 2/3, SmolLM, Qwen2 with q/k/v bias, Mistral): embedding,
- * pre-norm attention with rotary embeddings and grouped-query attention, SwiGLU MLP, final RMSNorm.
- * Written once with differentiable ops; training, eval and inference graphs are all built from it.
+ * The decoder as a graph, for every family: embedding (optionally scaled), per layer a pre-norm
+ * attention block (q/k/v with optional biases, optional per-head q/k norms, the layer's RoPE or none,
+ * grouped-query attention with the layer's attention bias, o with optional bias, an optional norm on
+ * its output) and a gated MLP (SiLU or GELU-tanh, an optional norm on its output), final norm. What
+ * a model has comes from its ModelConfig (models/families/). Written once with differentiable ops;
+ * training, eval and inference graphs are all built from it.
  */
 import type { Graph, Value } from "../graph/graph.js";
 import * as op from "../graph/ops.js";
-import type { ModelConfig } from "../types.js";
+import type { LayerSpec, LinearRole, ModelConfig, RopeSpec, TensorRole } from "../types.js";
 import { int, ints } from "../onnx/model.js";
-import { ropeInvFreq } from "./rope.js";
+import { tensorName } from "./family.js";
+import { stemOf } from "./lora.js";
+import { ropeInvFreq, ropeKey } from "./rope.js";
+import { normOffset } from "./tensors.js";
 import { unknownDim } from "../graph/shape.js";
-
-export type LoraTarget = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
-export const ALL_LORA_TARGETS: LoraTarget[] = ["q", "k", "v", "o", "gate", "up", "down"];
-
-/** HF module path (under model.layers.{i}.) of each LoRA target. */
-export const TARGET_MODULE: Record<LoraTarget, string> = {
-  q: "self_attn.q_proj",
-  k: "self_attn.k_proj",
-  v: "self_attn.v_proj",
-  o: "self_attn.o_proj",
-  gate: "mlp.gate_proj",
-  up: "mlp.up_proj",
-  down: "mlp.down_proj",
-};
-
-/** [out, in] of a target's frozen weight. */
-export function targetShape(c: ModelConfig, t: LoraTarget): [number, number] {
-  const H = c.hiddenSize;
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const I = c.intermediateSize;
-  switch (t) {
-    case "q":
-      return [q, H];
-    case "k":
-    case "v":
-      return [kv, H];
-    case "o":
-      return [H, q];
-    case "gate":
-    case "up":
-      return [I, H];
-    case "down":
-      return [H, I];
-  }
-}
 
 /** The adapter applied to one linear layer: y += scale * (x A^T) B^T, x optionally dropped out first. */
 export interface LoraBinding {
@@ -58,8 +28,11 @@ export interface LoraBinding {
 export interface DecoderInputs {
   ids: Value; // [B, T] int64
   positions: Value; // [B, T] int64
-  /** Additive attention bias [B, 1, T, S] (S = cached + new length). */
-  bias: Value;
+  /**
+   * Additive attention biases [B, 1, T, S] (S = cached + new length), one per attention window the
+   * layers use (`biasKey`): causal, padding and segments, plus the window where there is one.
+   */
+  biases: Map<string, Value>;
   /** Cached keys/values per layer, [B, kvH, P, hd]. */
   past?: { k: Value; v: Value }[];
 }
@@ -138,9 +111,21 @@ function linears(g: Graph, x: Value, specs: LinearSpec[], pretransposed = false)
   });
 }
 
+/** The bias input a layer reads: "full", or "window:N" for a sliding window of N. */
+export function biasKey(layer: LayerSpec): string {
+  return layer.slidingWindow === undefined ? "full" : `window:${layer.slidingWindow}`;
+}
+
+/** The distinct attention windows of a model's layers (undefined: full attention), in first-use order. */
+export function attentionWindows(c: ModelConfig): (number | undefined)[] {
+  const seen = new Map<string, number | undefined>();
+  for (const l of c.layers) if (!seen.has(biasKey(l))) seen.set(biasKey(l), l.slidingWindow);
+  return [...seen.values()];
+}
+
 /** cos/sin of every position up to the context length, [maxPos, hd/2] (float32), for RotaryEmbedding. */
-function rotaryCaches(g: Graph, c: ModelConfig): { cos: Value; sin: Value } {
-  const inv = ropeInvFreq(c);
+function rotaryCaches(g: Graph, c: ModelConfig, rope: RopeSpec): { cos: Value; sin: Value } {
+  const inv = ropeInvFreq(rope, c.headDim);
   const half = c.headDim / 2;
   const P = c.maxPositionEmbeddings;
   const cos = new Float32Array(P * half);
@@ -157,8 +142,8 @@ function rotaryCaches(g: Graph, c: ModelConfig): { cos: Value; sin: Value } {
 }
 
 /** cos/sin tables [B, 1, T, hd] from integer positions (computed in the graph's float type). */
-function rotaryTables(g: Graph, c: ModelConfig, positions: Value, dtype: "float32" | "float64"): { cos: Value; sin: Value } {
-  const inv = ropeInvFreq(c);
+function rotaryTables(g: Graph, c: ModelConfig, rope: RopeSpec, positions: Value, dtype: "float32" | "float64"): { cos: Value; sin: Value } {
+  const inv = ropeInvFreq(rope, c.headDim);
   const B = positions.shape[0];
   const T = positions.shape[1];
   const half = c.headDim / 2;
@@ -174,6 +159,28 @@ function rotaryTables(g: Graph, c: ModelConfig, positions: Value, dtype: "float3
   };
 }
 
+/** The rotary embedding of each distinct rope spec (tables built once per spec, shared by its layers). */
+function rotaryFunctions(g: Graph, c: ModelConfig, positions: Value, dtype: "float32" | "float64", fusedRotary: boolean | undefined): (rope: RopeSpec) => (x: Value) => Value {
+  const made = new Map<string, (x: Value) => Value>();
+  // The tables hold every position: for very long contexts (over 2^23 entries, 32 MB each) the ops stay.
+  const fused = fusedRotary && c.maxPositionEmbeddings * (c.headDim / 2) <= 1 << 23;
+  return (rope) => {
+    const key = ropeKey(rope);
+    let f = made.get(key);
+    if (!f) {
+      if (fused) {
+        const t = rotaryCaches(g, c, rope);
+        f = (x) => op.rotaryEmbedding(g, x, positions, t.cos, t.sin);
+      } else {
+        const t = rotaryTables(g, c, rope, positions, dtype);
+        f = (x) => op.rope(g, x, t.cos, t.sin);
+      }
+      made.set(key, f);
+    }
+    return f;
+  };
+}
+
 export function buildDecoder(
   g: Graph,
   c: ModelConfig,
@@ -185,87 +192,103 @@ export function buildDecoder(
 ): DecoderOutputs {
   const { numHeads: H, numKvHeads: KV, headDim: hd } = c;
   const group = H / KV;
-  // The tables hold every position: for very long contexts (over 2^23 entries, 32 MB each) the ops stay.
-  const fused = options.fusedRotary && c.maxPositionEmbeddings * (hd / 2) <= 1 << 23 ? rotaryCaches(g, c) : undefined;
-  const { cos, sin } = fused ? { cos: undefined, sin: undefined } : rotaryTables(g, c, inp.positions, dtype);
-  const rope = (x: Value): Value =>
-    fused
-      ? op.rotaryEmbedding(g, x, inp.positions, fused.cos, fused.sin)
-      : op.rope(g, x, cos!, sin!);
+  const rotary = rotaryFunctions(g, c, inp.positions, dtype, options.fusedRotary);
   // Queries of one KV head are processed as one [group*T] block, so K and V are never repeated; the
   // bias is tiled to match (rows ordered group-major, like the reshaped queries).
   const tiled = (b: Value) => (group === 1 ? b : g.emit1("Tile", [b, g.constI64([1, 1, group, 1])], dtype, [b.shape[0], 1, unknownDim(), b.shape[3]]));
-  const halves = options.blockCausal && !inp.past ? causalHalves(g, inp.positions, inp.bias) : undefined;
-  const bias = halves ? undefined : tiled(inp.bias);
-  const biasA = halves ? tiled(halves.biasA) : undefined;
-  const biasB = halves ? tiled(halves.biasB) : undefined;
+  const halfSizes = options.blockCausal && !inp.past ? causalHalfSizes(g, inp.positions) : undefined;
+  /** Per attention window: the tiled bias, or the tiled bias blocks of the two query halves. */
+  const biases = new Map<string, { full?: Value; a?: Value; b?: Value }>();
+  const biasFor = (layer: LayerSpec) => {
+    const key = biasKey(layer);
+    let hit = biases.get(key);
+    if (!hit) {
+      const bias = inp.biases.get(key);
+      if (!bias) throw new Error(`decoder: no attention bias input for ${key}`);
+      if (halfSizes) {
+        const h = causalHalves(g, halfSizes.h, bias);
+        hit = { a: tiled(h.biasA), b: tiled(h.biasB) };
+      } else hit = { full: tiled(bias) };
+      biases.set(key, hit);
+    }
+    return hit;
+  };
   /** Attention of queries [B, H, Tq, hd] over keys/values [B, KV, S, hd] with additive bias (tiled) -> [B, H, Tq, hd]. */
   const attend = (q: Value, k: Value, v: Value, b: Value): Value => {
     const qg = op.reshape(g, q, [0, KV, -1, hd]); // [B, KV, group*Tq, hd]
-    return op.reshape(g, op.attention(g, qg, k, v, b, 1 / Math.sqrt(hd)), [0, H, -1, hd]);
+    return op.reshape(g, op.attention(g, qg, k, v, b, c.attentionScale), [0, H, -1, hd]);
   };
+  const offset = normOffset(c);
+  const norm = (x: Value, role: TensorRole, i?: number, fusable = options.fusableNorms) => op.rmsNorm(g, x, weight(tensorName(c, role, i)), c.rmsNormEps, fusable, offset);
 
-  let h = op.gather(g, weight("model.embed_tokens.weight"), inp.ids); // [B, T, D]
+  let h = op.gather(g, weight(tensorName(c, "embed")), inp.ids); // [B, T, D]
+  if (c.embedScale !== undefined) h = op.mul(g, h, g.constF(dtype, c.embedScale));
   const presents: { k: Value; v: Value }[] = [];
   for (let i = 0; i < c.numLayers; i++) {
-    const p = `model.layers.${i}.`;
-    const spec = (module: string, hasBias: boolean): LinearSpec => ({
-      w: weight(`${p}${module}.weight`),
-      bias: hasBias ? weight(`${p}${module}.bias`) : undefined,
-      lora: lora.get(`layers.${i}.${module}`),
-    });
-    const lin = (x: Value, ...modules: [string, boolean][]) => linears(g, x, modules.map(([m, b]) => spec(m, b)), options.pretransposedWeights);
+    const layer = c.layers[i];
+    const spec = (role: LinearRole, bias?: TensorRole): LinearSpec => {
+      const name = tensorName(c, role, i);
+      return { w: weight(name), bias: bias ? weight(tensorName(c, bias, i)) : undefined, lora: lora.get(stemOf(name)) };
+    };
+    const lin = (x: Value, ...specs: LinearSpec[]) => linears(g, x, specs, options.pretransposedWeights);
 
-    const x = op.rmsNorm(g, h, weight(`${p}input_layernorm.weight`), c.rmsNormEps, options.fusableNorms);
-    const heads = (y: Value, n: number) => op.transpose(g, op.reshape(g, y, [0, 0, n, hd]), [0, 2, 1, 3]); // [B, n, T, hd]
-    const [qp, kp, vp] = lin(x, ["self_attn.q_proj", c.attentionBias], ["self_attn.k_proj", c.attentionBias], ["self_attn.v_proj", c.attentionBias]);
-    const q = rope(heads(qp, H));
-    let k = rope(heads(kp, KV));
-    let v = heads(vp, KV);
+    const x = norm(h, "attnNorm", i);
+    const [qp, kp, vp] = lin(x, spec("q", c.qkvBias ? "qBias" : undefined), spec("k", c.qkvBias ? "kBias" : undefined), spec("v", c.qkvBias ? "vBias" : undefined));
+    const split = (y: Value, n: number) => op.reshape(g, y, [0, 0, n, hd]); // [B, T, n, hd]
+    const heads = (y: Value) => op.transpose(g, y, [0, 2, 1, 3]); // [B, n, T, hd]
+    const rope = layer.rope ? rotary(layer.rope) : (y: Value) => y;
+    // Per-head norms over head_dim before RoPE (the training graph keeps the small ops; see op.rmsNorm).
+    const qkNorm = (y: Value, role: TensorRole) => (c.qkNorm ? norm(y, role, i, false) : y);
+    const q = rope(heads(qkNorm(split(qp, H), "qNorm")));
+    let k = rope(heads(qkNorm(split(kp, KV), "kNorm")));
+    let v = heads(split(vp, KV));
     if (inp.past) {
       k = op.concat(g, [inp.past[i].k, k], 2);
       v = op.concat(g, [inp.past[i].v, v], 2);
     }
     presents.push({ k, v });
+    const bias = biasFor(layer);
     let ctx: Value; // [B, H, T, hd]
-    if (halves) {
+    if (halfSizes) {
       // The first half of the queries only sees the first half of the keys (the rest is masked anyway).
-      const [qA, qB] = op.splitBy(g, q, 2, halves.sizes, 2);
-      const [kA] = op.splitBy(g, k, 2, halves.sizes, 2);
-      const [vA] = op.splitBy(g, v, 2, halves.sizes, 2);
-      ctx = op.concatBy(g, [attend(qA, kA, vA, biasA!), attend(qB, k, v, biasB!)], 2, halves.sizes);
+      const { sizes } = halfSizes;
+      const [qA, qB] = op.splitBy(g, q, 2, sizes, 2);
+      const [kA] = op.splitBy(g, k, 2, sizes, 2);
+      const [vA] = op.splitBy(g, v, 2, sizes, 2);
+      ctx = op.concatBy(g, [attend(qA, kA, vA, bias.a!), attend(qB, k, v, bias.b!)], 2, sizes);
     } else {
-      ctx = attend(q, k, v, bias!);
+      ctx = attend(q, k, v, bias.full!);
     }
     const merged = op.reshape(g, op.transpose(g, ctx, [0, 2, 1, 3]), [0, 0, H * hd]);
-    h = op.add(g, h, lin(merged, ["self_attn.o_proj", false])[0]);
+    let attnOut = lin(merged, spec("o", c.oBias ? "oBias" : undefined))[0];
+    if (c.sandwichNorms) attnOut = norm(attnOut, "attnOutNorm", i);
+    h = op.add(g, h, attnOut);
 
-    const x2 = op.rmsNorm(g, h, weight(`${p}post_attention_layernorm.weight`), c.rmsNormEps, options.fusableNorms);
-    const [gate, up] = lin(x2, ["mlp.gate_proj", false], ["mlp.up_proj", false]);
-    const act = op.mul(g, op.silu(g, gate), up);
-    h = op.add(g, h, lin(act, ["mlp.down_proj", false])[0]);
+    const x2 = norm(h, "mlpNorm", i);
+    const [gate, up] = lin(x2, spec("gate"), spec("up"));
+    const act = op.mul(g, c.activation === "gelu_tanh" ? op.geluTanh(g, gate) : op.silu(g, gate), up);
+    let mlpOut = lin(act, spec("down"))[0];
+    if (c.sandwichNorms) mlpOut = norm(mlpOut, "mlpOutNorm", i);
+    h = op.add(g, h, mlpOut);
   }
-  return { hidden: op.rmsNorm(g, h, weight("model.norm.weight"), c.rmsNormEps, options.fusableNorms), presents };
+  return { hidden: norm(h, "finalNorm"), presents };
+}
+
+/** For block-causal attention over T positions (no cache): the split sizes [h, T - h], h = floor(T / 2). */
+function causalHalfSizes(g: Graph, positions: Value): { sizes: Value; h: Value } {
+  const T = g.emit1("Slice", [g.emit1("Shape", [positions], "int64", [2]), g.constI64([1]), g.constI64([2])], "int64", [1]);
+  const h = g.emit1("Div", [T, g.constI64([2])], "int64", [1]);
+  return { sizes: g.emit1("Concat", [h, g.emit1("Sub", [T, h], "int64", [1])], "int64", [2], { axis: int(0) }), h };
 }
 
 /**
- * For block-causal attention over a sequence of T positions (no cache): the split sizes [h, T - h] with
- * h = floor(T / 2), and the bias blocks the two halves of the queries need: [B, 1, h, h] (first half
- * over the first half of the keys) and [B, 1, T - h, T].
+ * The bias blocks the two halves of the queries need: [B, 1, h, h] (first half over the first half
+ * of the keys) and [B, 1, T - h, T].
  */
-function causalHalves(g: Graph, positions: Value, bias: Value): { sizes: Value; biasA: Value; biasB: Value } {
-  const T = g.emit1("Slice", [g.emit1("Shape", [positions], "int64", [2]), g.constI64([1]), g.constI64([2])], "int64", [1]);
-  const h = g.emit1("Div", [T, g.constI64([2])], "int64", [1]);
-  const sizes = g.emit1("Concat", [h, g.emit1("Sub", [T, h], "int64", [1])], "int64", [2], { axis: int(0) });
+function causalHalves(g: Graph, h: Value, bias: Value): { biasA: Value; biasB: Value } {
   const zero2 = g.constI64([0, 0]);
   const hh = g.emit1("Concat", [h, h], "int64", [2], { axis: int(0) });
   const biasA = g.emit1("Slice", [bias, zero2, hh, g.constI64([2, 3])], bias.dtype, [bias.shape[0], 1, unknownDim(), unknownDim()]);
   const biasB = g.emit1("Slice", [bias, h, g.constI64([2 ** 53]), g.constI64([2])], bias.dtype, [bias.shape[0], 1, unknownDim(), bias.shape[3]]);
-  return { sizes, biasA, biasB };
-}
-
-/** The output embedding: lm_head, or the input embedding when tied. */
-export function outputEmbeddingName(c: ModelConfig, has: (name: string) => boolean): string {
-  if (!c.tieWordEmbeddings && has("lm_head.weight")) return "lm_head.weight";
-  return "model.embed_tokens.weight";
+  return { biasA, biasB };
 }

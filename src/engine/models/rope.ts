@@ -1,14 +1,18 @@
-/** Rotary embedding frequencies (HF "default" and "llama3" rope types), computed once in JS. */
-import type { ModelConfig } from "../types.js";
+/** Rotary embedding frequencies (HF "default", "linear" and "llama3" rope types), computed once in JS. */
+import type { RopeSpec } from "../types.js";
 
-/** inv_freq[i] = theta^(-2i/D) for i < D/2, with llama3 frequency scaling when configured. */
-export function ropeInvFreq(c: ModelConfig): Float64Array {
-  const D = c.headDim;
+/** inv_freq[i] = theta^(-2i/D) for i < D/2, with the spec's frequency scaling. */
+export function ropeInvFreq(rope: RopeSpec, headDim: number): Float64Array {
+  const D = headDim;
   const half = D / 2;
   const inv = new Float64Array(half);
-  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(c.ropeTheta, (2 * i) / D);
-  const s = c.ropeScaling;
+  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(rope.theta, (2 * i) / D);
+  const s = rope.scaling;
   if (!s) return inv;
+  if (s.type === "linear") {
+    for (let i = 0; i < half; i++) inv[i] /= s.factor;
+    return inv;
+  }
   const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
   const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
   for (let i = 0; i < half; i++) {
@@ -22,4 +26,9 @@ export function ropeInvFreq(c: ModelConfig): Float64Array {
     }
   }
   return inv;
+}
+
+/** A key that is equal for equal specs (layers sharing a rope share its tables). */
+export function ropeKey(rope: RopeSpec): string {
+  return JSON.stringify(rope);
 }

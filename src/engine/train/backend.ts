@@ -11,7 +11,7 @@ import type { ExampleTokenizer } from "./prepare.js";
 
 export interface TrainBackend {
   loadModel(model: string): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor> }>;
-  tokenizerFor(modelDir: string, config: ModelConfig): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
+  tokenizerFor(modelDir: string): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
   createEngine(config: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec): Promise<TrainStepEngine>;
   /** Leak-free split of `file` (its split files may be kept in `outDir`). */
   split(file: string, fraction: number, seed: number, outDir: string): Promise<{ train: SourcedExample[]; test: SourcedExample[] }>;
@@ -20,7 +20,7 @@ export interface TrainBackend {
 export function defaultBackend(): TrainBackend {
   return {
     loadModel: (model) => loadModel(model),
-    tokenizerFor: async (dir, config) => (await import("./wiring.js")).trainingTokenizer(dir, config),
+    tokenizerFor: async (dir) => (await import("./wiring.js")).trainingTokenizer(dir),
     createEngine: async (config, weights, spec) => (await import("./onnx-engine.js")).createOnnxTrainEngine(config, weights, spec),
     split: async (file, fraction, seed, outDir) => (await import("./wiring.js")).leakFreeSplit(file, fraction, seed, outDir),
   };

@@ -15,7 +15,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   schedule: "cosine",
   weightDecay: 0,
   maxGradNorm: 1,
-  lora: { r: 8, alpha: 16, dropout: 0, rslora: false, targets: ["q", "k", "v", "o", "gate", "up", "down"] },
+  lora: { r: 8, alpha: 16, dropout: 0, rslora: false, targets: "all-linear" },
   seed: 42,
   packing: false,
   evalEvery: -1,

@@ -1,33 +1,13 @@
 /**
  * What the training loop needs from a model: the LoRA parameter shapes, one forward+backward over a
  * batch returning the SUMMED loss over weighted tokens and its gradients, and a gradient-free held-out
- * loss. The ONNX-backed implementation wraps the engine's training-step graph (models/llama.ts); the
- * loop itself does not care how the numbers are computed.
+ * loss. The ONNX-backed implementation wraps the engine's training-step graph (models/causal-lm.ts);
+ * the loop itself does not care how the numbers are computed.
  */
 import type { StepBatch } from "./batches.js";
 import type { LoraParamShape } from "./lora-init.js";
 
-export type LoraTarget = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
-export const ALL_LORA_TARGETS: LoraTarget[] = ["q", "k", "v", "o", "gate", "up", "down"];
-
-/** The PEFT module names of each target. */
-export const TARGET_MODULES: Record<LoraTarget, string> = {
-  q: "q_proj",
-  k: "k_proj",
-  v: "v_proj",
-  o: "o_proj",
-  gate: "gate_proj",
-  up: "up_proj",
-  down: "down_proj",
-};
-
-export interface LoraSpec {
-  r: number;
-  alpha: number;
-  dropout: number;
-  rslora: boolean;
-  targets: LoraTarget[];
-}
+export type { LoraSpec, LoraTarget } from "../models/lora.js";
 
 export interface StepResult {
   /** Sum over weighted target tokens of -log p(target). */

@@ -190,7 +190,7 @@ export async function trainLoop(
       const b = batches[i];
       real += b.realTokens;
       if (b.tokenCount === 0) continue;
-      const seed = o.lora.dropout > 0 ? dropoutRng.nextUint32() : undefined;
+      const seed = (o.lora.dropout ?? 0) > 0 ? dropoutRng.nextUint32() : undefined;
       const r = await engine.run(b, params, seed === undefined ? undefined : { dropoutSeed: seed });
       acc.add(r.grads, r.lossSum, r.tokenCount);
     }

@@ -43,8 +43,3 @@ export function isLoraA(name: string): boolean {
 export function isLoraB(name: string): boolean {
   return /lora_B(\.weight)?$/.test(name);
 }
-
-/** alpha / r, or alpha / sqrt(r) with rsLoRA. */
-export function loraScale(alpha: number, r: number, rslora: boolean): number {
-  return rslora ? alpha / Math.sqrt(r) : alpha / r;
-}

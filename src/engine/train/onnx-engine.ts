@@ -1,5 +1,5 @@
-/** The TrainStepEngine backed by the engine's ONNX training-step graph (models/llama.ts). */
-import { createTrainStep } from "../models/llama.js";
+/** The TrainStepEngine backed by the engine's ONNX training-step graph (models/causal-lm.ts). */
+import { createTrainStep } from "../models/causal-lm.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import type { LoraSpec, TrainStepEngine } from "./engine.js";
 
@@ -9,12 +9,7 @@ export async function createOnnxTrainEngine(
   spec: LoraSpec,
   options: { threads?: number } = {},
 ): Promise<TrainStepEngine> {
-  const step = await createTrainStep(
-    config,
-    weights,
-    { r: spec.r, alpha: spec.alpha, targets: spec.targets, rslora: spec.rslora, dropout: spec.dropout },
-    options,
-  );
+  const step = await createTrainStep(config, weights, spec, options);
   return {
     paramShapes: step.paramShapes,
     run: (batch, params, o) => step.run(batch, params, o),

@@ -6,7 +6,6 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { SourcedExample } from "../../dataset/types.js";
-import { writeAdapter } from "../../export/adapter.js";
 import { TunekitError, isTunekitError } from "../../util/errors.js";
 import { ensureDir, refuseNonEmptyFolder } from "../../util/fs.js";
 import type { TruncationReport } from "./batches.js";
@@ -16,6 +15,7 @@ import { trainLoop, type TrainEvent, type TrainOptions } from "./loop.js";
 import { prepareSet, readExamples, requireValidDataset, type ExampleTokenizer } from "./prepare.js";
 import { MetricsLog, readRunRecord, runPaths, sha256File, writeRunRecord, type RunRecord } from "./run-dir.js";
 import { defaultBackend, type TrainBackend } from "./backend.js";
+import { writePeftAdapter } from "../io/peft.js";
 
 export interface TrainRequest {
   data: string;
@@ -162,7 +162,7 @@ async function execute(
   // A resumed run loads the folder it resolved at the start (the user's path may have been relative).
   phase("loading the model");
   const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model);
-  const tok = await backend.tokenizerFor(model.dir, model.config);
+  const tok = await backend.tokenizerFor(model.dir);
   phase(`tokenizing ${(examples.length + heldOutRaw.length).toLocaleString("en-US")} examples`);
   const trainSet = prepareSet(examples, tok.tokenize, o.maxSeqLen, "training data", dataPath);
   for (const w of truncationWarnings(trainSet.truncation, "training", o.maxSeqLen)) emit(w);
@@ -216,7 +216,7 @@ async function execute(
       checkpoint,
     );
     await Promise.all(pending);
-    await writeAdapter(paths.adapter, result.params, model.config, o.lora, req.model);
+    await writePeftAdapter(paths.adapter, { config: model.config, spec: o.lora, params: result.params, baseModel: req.model });
     rec.status = result.final.reason;
     rec.result = { ...result.final };
     await writeRunRecord(outDir, rec);

@@ -8,12 +8,11 @@ import { splitFile } from "../../dataset/split.js";
 import { chatTemplateFor } from "../../tokenize/chatTemplate.js";
 import { loadTokenizerFromDir } from "../../tokenize/hf.js";
 import { tokenizeForTraining } from "../../tokenize/trainingMask.js";
-import type { ModelConfig } from "../types.js";
 import type { ExampleTokenizer } from "./prepare.js";
 import { readExamples } from "./prepare.js";
 import type { SourcedExample } from "../../dataset/types.js";
 
-export async function trainingTokenizer(dir: string, _config: ModelConfig): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }> {
+export async function trainingTokenizer(dir: string): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }> {
   const tok = await loadTokenizerFromDir(dir);
   const template = chatTemplateFor(tok);
   return {

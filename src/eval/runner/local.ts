@@ -9,6 +9,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ChatMessage } from "../../dataset/types.js";
 import { TextGenerator } from "../../engine/generate/generator.js";
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from "../../engine/io/peft.js";
 import { readRunRecord, runPaths } from "../../engine/train/run-dir.js";
 import { TunekitError } from "../../util/errors.js";
 import { costOf, type Generation, type GenerationParams, type ModelRunner, type Price } from "./types.js";
@@ -35,7 +36,7 @@ export interface LocalRunnerOptions {
 /** Identity of weights on disk, cheap to compute: path, size and mtime of the weight files. */
 function weightsFingerprint(dir: string): string {
   const h = createHash("sha256").update(dir);
-  for (const f of ["config.json", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "adapter_config.json"]) {
+  for (const f of ["config.json", "model.safetensors", "model.safetensors.index.json", ADAPTER_WEIGHTS_FILE, ADAPTER_CONFIG_FILE]) {
     const p = join(dir, f);
     if (existsSync(p)) {
       const s = statSync(p);
@@ -121,7 +122,7 @@ export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
 export async function createRunRunner(runDir: string, options: Omit<LocalRunnerOptions, "model" | "adapter">): Promise<ModelRunner> {
   const rec = await readRunRecord(runDir);
   const adapter = runPaths(runDir).adapter;
-  if (!existsSync(join(adapter, "adapter_config.json"))) {
+  if (!existsSync(join(adapter, ADAPTER_CONFIG_FILE))) {
     throw new TunekitError("run_has_no_adapter", `the run ${runDir} has no adapter yet (status: ${rec.status})`, {
       file: runDir,
       hint: "wait for training to finish, or evaluate its checkpoint after `tunekit train --resume` completes",

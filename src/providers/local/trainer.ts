@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import type { JobStatus } from "../../store/store.js";
 import { isTunekitError } from "../../util/errors.js";
 import { DEFAULT_TRAIN_OPTIONS } from "../../engine/train/defaults.js";
-import { ALL_LORA_TARGETS, type LoraTarget } from "../../engine/train/engine.js";
+import type { LoraSpec } from "../../engine/train/engine.js";
 import type { TrainEvent, TrainOptions } from "../../engine/train/loop.js";
 import { readRunRecord, runPaths, type RunRecord } from "../../engine/train/run-dir.js";
 import { train, type TrainRunEvent } from "../../engine/train/train-run.js";
@@ -74,13 +74,14 @@ interface LiveRun {
   finished: boolean;
 }
 
-function targetsOf(modules: string | undefined): LoraTarget[] | undefined {
+/** "all-linear" or target names; the engine checks them against the model's family. */
+function targetsOf(modules: string | undefined): LoraSpec["targets"] | undefined {
   if (!modules) return undefined;
-  if (modules === "all-linear" || modules === "all") return [...ALL_LORA_TARGETS];
+  if (modules === "all-linear" || modules === "all") return "all-linear";
   const out = modules
     .split(",")
     .map((m) => m.trim().replace(/_proj$/, ""))
-    .filter((m): m is LoraTarget => (ALL_LORA_TARGETS as string[]).includes(m));
+    .filter((m) => m.length > 0);
   return out.length > 0 ? out : undefined;
 }
 

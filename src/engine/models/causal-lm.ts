@@ -1,9 +1,10 @@
 /**
- * Llama-family models on ONNX Runtime: a LoRA training step, a held-out loss, and KV-cached inference.
+ * A decoder-only causal language model on ONNX Runtime, for every family (models/families/): a LoRA
+ * training step, a held-out loss, and KV-cached inference, built from the model's ModelConfig.
  *
- * API (weights are HF names -> float32 tensors, as loadModel() in ../io/model.ts returns them):
+ * API (weights are tensor names -> float32 tensors, as loadModel() in ../io/model.ts returns them):
  *
- *   const spec: LoraSpec = { r: 16, alpha: 32, rslora: false, dropout: 0, targets: ["q", "k", "v", "o", "gate", "up", "down"] };
+ *   const spec: LoraSpec = { r: 16, alpha: 32, targets: "all-linear" };    // or ["q", "v"]; see lora.ts
  *   const shapes = loraParamShapes(config, spec);      // [{ name: "layers.0.self_attn.q_proj.lora_A", shape: [r, in] },
  *                                                      //  { name: "layers.0.self_attn.q_proj.lora_B", shape: [out, r] }, ...]
  *   const step = await createTrainStep(config, weights, spec, { threads: 2 });
@@ -17,7 +18,7 @@
  *   const { lossSum, tokenCount } = await step.evalLoss(batch, params);   // no dropout, no gradients
  *   await step.dispose();
  *
- *   const merged = mergeLora(config, weights, params, spec);   // W + scale * B @ A (new Map; base untouched)
+ *   const merged = mergeLora(config, weights, loraWeights(config, spec, params));  // W + scale * B @ A (new Map)
  *   const model = await createInferenceModel(config, merged, { threads: 2 });
  *   let { logits, cache } = await model.prefill([[1, 15043], [1, 306, 626]]);  // rows may differ: left-padded
  *   // logits: Float32Array [B * vocab], the last position of every row
@@ -27,29 +28,24 @@
  *
  * LoRA dropout (spec.dropout > 0) draws its masks inside the graph from a hash of (dropoutSeed, layer,
  * element), so the same seed gives the same masks (bit-identical resume needs only the seed).
+ * Attention biases are one input per attention window the layers use (full, or a sliding window):
+ * "attn_bias" and "attn_bias_w{N}".
  */
 import { totalmem } from "node:os";
 import { Graph, type Value } from "../graph/graph.js";
 import * as op from "../graph/ops.js";
 import { gradients } from "../graph/autodiff.js";
-import { encodeModel, int } from "../onnx/model.js";
+import { encodeModel } from "../onnx/model.js";
 import { Session, tensor, type ort, type RuntimeOptions } from "../runtime/session.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import { TunekitError } from "../../util/errors.js";
-import { buildDecoder, frozenMatmul, outputEmbeddingName, TARGET_MODULE, targetShape, type LoraBinding, type LoraTarget } from "./decoder.js";
+import { attentionWindows, biasKey, buildDecoder, frozenMatmul, type LoraBinding } from "./decoder.js";
+import { loraParamShapes, loraScaling, type LoraSpec } from "./lora.js";
 import { cacheBias, segmentBias, segmentPositions } from "./masks.js";
 import { dropoutMask } from "./dropout.js";
+import { outputEmbeddingName } from "./tensors.js";
 
-export { ALL_LORA_TARGETS, type LoraTarget } from "./decoder.js";
-
-export interface LoraSpec {
-  r: number;
-  alpha: number;
-  targets: LoraTarget[];
-  rslora?: boolean;
-  /** Probability of dropping an input element of each adapted layer (training only). */
-  dropout?: number;
-}
+export { loraParamShapes, loraScaling, loraWeights, mergeLora, type LoraSpec, type LoraTarget } from "./lora.js";
 
 export interface EngineOptions extends RuntimeOptions {
   /** Vocabulary rows per cross-entropy chunk (default 8192). */
@@ -102,32 +98,11 @@ export interface TrainStep {
   dispose(): Promise<void>;
 }
 
-export function loraScaling(spec: LoraSpec): number {
-  return spec.rslora ? spec.alpha / Math.sqrt(spec.r) : spec.alpha / spec.r;
-}
+const biasKeyOf = (window: number | undefined) => biasKey({ slidingWindow: window });
 
-/** Every LoRA tensor in a stable order (layer, then target order q,k,v,o,gate,up,down; A before B). */
-export function loraParamShapes(c: ModelConfig, spec: LoraSpec): { name: string; shape: [number, number] }[] {
-  const order: LoraTarget[] = ["q", "k", "v", "o", "gate", "up", "down"];
-  for (const t of spec.targets) {
-    if (!order.includes(t)) throw new TunekitError("LORA_TARGET", `unknown LoRA target "${t}"`, { hint: `use some of ${order.join(",")}` });
-  }
-  const out: { name: string; shape: [number, number] }[] = [];
-  for (let i = 0; i < c.numLayers; i++) {
-    for (const t of order) {
-      if (!spec.targets.includes(t)) continue;
-      const [o, inn] = targetShape(c, t);
-      const base = `layers.${i}.${TARGET_MODULE[t]}`;
-      out.push({ name: `${base}.lora_A`, shape: [spec.r, inn] });
-      out.push({ name: `${base}.lora_B`, shape: [o, spec.r] });
-    }
-  }
-  return out;
-}
-
-/** Normalise PEFT names (base_model.model.model.layers.0...lora_A.weight) to ours (layers.0...lora_A). */
-export function normaliseLoraName(name: string): string {
-  return name.replace(/^base_model\.model\./, "").replace(/^model\./, "").replace(/\.weight$/, "");
+/** The graph input of the attention bias for a window (undefined: full attention). */
+function biasInputName(window: number | undefined): string {
+  return window === undefined ? "attn_bias" : `attn_bias_w${window}`;
 }
 
 // ---------------------------------------------------------------- weights
@@ -222,17 +197,14 @@ function batchFeeds(c: ModelConfig, batch: TrainBatch, dtype: "float32" | "float
     weights[i] = w;
     tokenCount += w;
   }
-  const bias = segmentBias(seg, B, T, c.slidingWindow, floatArray(dtype, B * T * T));
-  return {
-    feeds: {
-      input_ids: tensor("int64", toInt64(batch.inputIds), [B, T]),
-      positions: tensor("int64", toInt64(pos), [B, T]),
-      attn_bias: tensor(dtype, bias, [B, 1, T, T]),
-      targets: tensor("int64", targets, [B, T]),
-      loss_weights: tensor(dtype, weights, [B, T]),
-    },
-    tokenCount,
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: tensor("int64", toInt64(batch.inputIds), [B, T]),
+    positions: tensor("int64", toInt64(pos), [B, T]),
+    targets: tensor("int64", targets, [B, T]),
+    loss_weights: tensor(dtype, weights, [B, T]),
   };
+  for (const w of attentionWindows(c)) feeds[biasInputName(w)] = tensor(dtype, segmentBias(seg, B, T, w, floatArray(dtype, B * T * T)), [B, 1, T, T]);
+  return { feeds, tokenCount };
 }
 
 // ---------------------------------------------------------------- training / eval graphs
@@ -256,7 +228,7 @@ function buildLossGraph(
   const w = planWeights(g, weights, dtype, asInputs);
   const ids = g.input("input_ids", "int64", ["B", "T"]);
   const positions = g.input("positions", "int64", ["B", "T"]);
-  const bias = g.input("attn_bias", dtype, ["B", 1, "T", "T"]);
+  const biases = new Map(attentionWindows(c).map((win) => [biasKeyOf(win), g.input(biasInputName(win), dtype, ["B", 1, "T", "T"])]));
   const targets = g.input("targets", "int64", ["B", "T"]);
   const lossWeights = g.input("loss_weights", dtype, ["B", "T"]);
   const hasDropout = withGrads && (spec.dropout ?? 0) > 0;
@@ -279,7 +251,7 @@ function buildLossGraph(
       dropout: seed ? (x) => op.mul(g, x, dropoutMask(g, x, seed, layerIndex, spec.dropout!)) : undefined,
     });
   }
-  const { hidden } = buildDecoder(g, c, w.source, { ids, positions, bias }, lora, dtype, { fusedRotary: dtype === "float32" && (o.fusedRotary ?? true), blockCausal: o.blockCausal ?? true });
+  const { hidden } = buildDecoder(g, c, w.source, { ids, positions, biases }, lora, dtype, { fusedRotary: dtype === "float32" && (o.fusedRotary ?? true), blockCausal: o.blockCausal ?? true });
   const D = c.hiddenSize;
   const h2 = op.reshape(g, hidden, [-1, D]);
   const flat = (v: Value) => g.emit1("Reshape", [v, g.constI64([-1])], v.dtype, ["N"]);
@@ -360,48 +332,6 @@ export async function createTrainStep(c: ModelConfig, weights: Map<string, Tenso
   };
 }
 
-// ---------------------------------------------------------------- LoRA merge
-
-/** W' = W + scale * B @ A for every adapted layer; returns a new map sharing the untouched tensors. */
-export function mergeLora(c: ModelConfig, weights: Map<string, Tensor>, params: Map<string, Float32Array | Tensor>, spec: LoraSpec): Map<string, Tensor> {
-  const byName = new Map<string, Float32Array>();
-  for (const [k, v] of params) byName.set(normaliseLoraName(k), v instanceof Float32Array ? v : v.data);
-  const out = new Map(weights);
-  const scale = loraScaling(spec);
-  for (const s of loraParamShapes(c, spec)) {
-    if (!s.name.endsWith(".lora_A")) continue;
-    const module = s.name.slice(0, -".lora_A".length);
-    const A = byName.get(`${module}.lora_A`);
-    const B = byName.get(`${module}.lora_B`);
-    if (!A || !B) throw new TunekitError("ADAPTER_MISSING_TENSOR", `the adapter has no ${module} lora_A/lora_B`, { hint: "the adapter was trained with other target modules" });
-    const wName = `model.${module}.weight`;
-    const base = weights.get(wName);
-    if (!base) throw new TunekitError("MODEL_WEIGHT_MISSING", `the model has no tensor "${wName}"`);
-    const [outDim, inDim] = base.shape;
-    const r = spec.r;
-    if (A.length !== r * inDim || B.length !== outDim * r) {
-      throw new TunekitError("ADAPTER_SHAPE", `adapter tensors for ${module} do not fit the model (expected A ${r}x${inDim}, B ${outDim}x${r})`, {
-        hint: "the adapter belongs to a different base model",
-      });
-    }
-    const merged = Float32Array.from(base.data);
-    const row = new Float64Array(inDim);
-    for (let o = 0; o < outDim; o++) {
-      row.fill(0);
-      for (let k = 0; k < r; k++) {
-        const b = B[o * r + k] * scale;
-        if (b === 0) continue;
-        const aOff = k * inDim;
-        for (let i = 0; i < inDim; i++) row[i] += b * A[aOff + i];
-      }
-      const off = o * inDim;
-      for (let i = 0; i < inDim; i++) merged[off + i] += row[i];
-    }
-    out.set(wName, { shape: [outDim, inDim], data: merged });
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- inference
 
 export interface KvCache {
@@ -435,7 +365,7 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   const w = planWeights(g, weights, dtype, asInputs);
   const ids = g.input("input_ids", "int64", ["B", "T"]);
   const positions = g.input("positions", "int64", ["B", "T"]);
-  const bias = g.input("attn_bias", dtype, ["B", 1, "T", "S"]);
+  const biases = new Map(attentionWindows(c).map((win) => [biasKeyOf(win), g.input(biasInputName(win), dtype, ["B", 1, "T", "S"])]));
   const past = allLogits
     ? undefined
     : Array.from({ length: c.numLayers }, (_, i) => ({
@@ -443,7 +373,7 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
         v: g.input(`past_v_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
       }));
   const pretransposed = !asInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
-  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, bias, past }, new Map(), dtype, { pretransposedWeights: pretransposed, fusableNorms: true, fusedRotary: dtype === "float32" && (o.fusedRotary ?? true) });
+  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past }, new Map(), dtype, { pretransposedWeights: pretransposed, fusableNorms: true, fusedRotary: dtype === "float32" && (o.fusedRotary ?? true) });
   const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
   if (allLogits) {
     g.output(frozenMatmul(g, hidden, W, pretransposed), "logits");
@@ -457,7 +387,6 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
       g.output(p.v, `present_v_${i}`);
     });
   }
-  void int;
   return { bytes: encodeModel(g.toModel()), weightFeeds: w.feeds };
 }
 
@@ -475,6 +404,7 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
   let full: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
   const KV = c.numKvHeads;
   const hd = c.headDim;
+  const windows = attentionWindows(c);
   const presentNames = Array.from({ length: c.numLayers }, (_, i) => [`present_k_${i}`, `present_v_${i}`]).flat();
 
   const checkIds = (ids: number[]) => {
@@ -508,13 +438,12 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
         pos[b * T + t] = BigInt(real ? nextPos[b]++ : 0);
       }
     }
-    const bias = cacheBias(mask, B, T, S, c.slidingWindow, floatArray(dtype, B * T * S));
     const feeds: Record<string, ort.Tensor> = {
       ...main.weightFeeds,
       input_ids: tensor("int64", ids, [B, T]),
       positions: tensor("int64", pos, [B, T]),
-      attn_bias: tensor(dtype, bias, [B, 1, T, S]),
     };
+    for (const w of windows) feeds[biasInputName(w)] = tensor(dtype, cacheBias(mask, B, T, S, w, floatArray(dtype, B * T * S)), [B, 1, T, S]);
     for (let i = 0; i < c.numLayers; i++) {
       feeds[`past_k_${i}`] = cache.k[i];
       feeds[`past_v_${i}`] = cache.v[i];
@@ -568,15 +497,13 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
       const mask = new Uint8Array(B * T).fill(1);
       const pos = new BigInt64Array(B * T);
       for (let i = 0; i < B * T; i++) pos[i] = BigInt(i % T);
-      const res = await s.run(
-        {
-          ...weightFeeds,
-          input_ids: tensor("int64", toInt64(rows.flat()), [B, T]),
-          positions: tensor("int64", pos, [B, T]),
-          attn_bias: tensor(dtype, cacheBias(mask, B, T, T, c.slidingWindow, floatArray(dtype, B * T * T)), [B, 1, T, T]),
-        },
-        ["logits"],
-      );
+      const feeds: Record<string, ort.Tensor> = {
+        ...weightFeeds,
+        input_ids: tensor("int64", toInt64(rows.flat()), [B, T]),
+        positions: tensor("int64", pos, [B, T]),
+      };
+      for (const w of windows) feeds[biasInputName(w)] = tensor(dtype, cacheBias(mask, B, T, T, w, floatArray(dtype, B * T * T)), [B, 1, T, T]);
+      const res = await s.run(feeds, ["logits"]);
       return toFloat32(res.logits);
     },
     async dispose() {

@@ -1,7 +1,7 @@
 /**
- * The Llama-family graphs against the committed PyTorch reference (scripts/reference/llama_reference.py):
+ * The ONNX graphs of every family against the committed PyTorch reference (scripts/reference/):
  * logits, LoRA logits (through mergeLora), the weighted loss sum and its LoRA gradients, and the
- * KV-cached inference path against the all-positions logits.
+ * KV-cached inference path against the all-positions logits; greedy decoding token for token.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,15 +9,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadModel } from "../../src/engine/io/model.js";
 import { readSafetensors } from "../../src/engine/io/safetensors.js";
-import {
-  createInferenceModel,
-  createTrainStep,
-  loraParamShapes,
-  mergeLora,
-  normaliseLoraName,
-  type LoraSpec,
-  type LoraTarget,
-} from "../../src/engine/models/llama.js";
+import { createInferenceModel, createTrainStep } from "../../src/engine/models/causal-lm.js";
+import { loraParamShapes, loraWeights, mergeLora, parseLoraTensorName, type LoraSpec } from "../../src/engine/models/lora.js";
 import { projectRoot } from "../helpers/cli.js";
 import { sharedFixture } from "../helpers/fixtures.js";
 
@@ -35,8 +28,6 @@ function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return num / den;
 }
-
-const TARGETS: Record<string, LoraTarget> = { q_proj: "q", k_proj: "k", v_proj: "v", o_proj: "o", gate_proj: "gate", up_proj: "up", down_proj: "down" };
 
 for (const m of manifest.models) {
   test(`${m.name}: logits, LoRA logits, loss and LoRA gradients match PyTorch`, async () => {
@@ -66,15 +57,16 @@ for (const m of manifest.models) {
     await model.dispose();
 
     const lora = m.lora;
-    const spec: LoraSpec = { r: lora.r, alpha: lora.alpha, rslora: lora.useRslora, targets: lora.targets.map((t: string) => TARGETS[t]) };
+    // The fixture names targets by their PEFT module names (q_proj, ...), which specs accept too.
+    const spec: LoraSpec = { r: lora.r, alpha: lora.alpha, rslora: lora.useRslora, targets: lora.targets };
     const adapter = (await readSafetensors(join(refDir, lora.adapterDir, "adapter_model.safetensors"))).tensors;
     const params = new Map<string, Float32Array>();
-    for (const [k, v] of adapter) params.set(normaliseLoraName(k), v.data);
+    for (const [k, v] of adapter) params.set(parseLoraTensorName(config, k)!.param, v.data);
     const shapes = loraParamShapes(config, spec);
     assert.equal(shapes.length, params.size, "adapter tensor count");
     for (const s of shapes) assert.equal(params.get(s.name)?.length, s.shape[0] * s.shape[1], s.name);
 
-    const merged = await createInferenceModel(config, mergeLora(config, weights, params, spec), { threads: 1 });
+    const merged = await createInferenceModel(config, mergeLora(config, weights, loraWeights(config, spec, params)), { threads: 1 });
     const loraLogits = await merged.allLogits(ids);
     await merged.dispose();
     const refLora = (await readSafetensors(join(refDir, lora.logitsFile))).tensors.get("logits")!;
@@ -94,7 +86,7 @@ for (const m of manifest.models) {
     assert.equal(res.tokenCount, lora.weightSum);
     const refGrads = (await readSafetensors(join(refDir, lora.gradsFile))).tensors;
     for (const [k, v] of refGrads) {
-      const name = normaliseLoraName(k);
+      const name = parseLoraTensorName(config, k)!.param;
       const got = res.grads.get(name);
       assert.ok(got, `no gradient for ${name}`);
       const e = relError(got, v.data);
@@ -103,6 +95,22 @@ for (const m of manifest.models) {
     const ev = await step.evalLoss(batch, params);
     assert.ok(Math.abs(ev.lossSum - lora.lossSum) / lora.lossSum <= 1e-5, `eval lossSum ${ev.lossSum}`);
     await step.dispose();
+  });
+}
+
+for (const m of manifest.models.filter((x: { greedy?: unknown }) => x.greedy)) {
+  test(`${m.name}: greedy decoding with the KV cache matches PyTorch token for token`, async () => {
+    const { config, weights } = await loadModel(join(refDir, m.modelDir));
+    const model = await createInferenceModel(config, weights, { threads: 1 });
+    let { logits, cache } = await model.prefill([m.greedy.promptIds]);
+    const out: number[] = [];
+    const argmax = (l: Float32Array) => l.reduce((best, v, i, a) => (v > a[best] ? i : best), 0);
+    for (let i = 0; i < m.greedy.tokens.length; i++) {
+      out.push(argmax(logits));
+      ({ logits, cache } = await model.decode(cache, [out[i]]));
+    }
+    await model.dispose();
+    assert.deepEqual(out, m.greedy.tokens);
   });
 }
 

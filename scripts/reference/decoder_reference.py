@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """
-tunekit's independent PyTorch reference for the Llama family (NOT Hugging Face transformers: written
-from the architecture's definition). Run with Debian's torch (no other packages):
+tunekit's independent PyTorch reference for the decoder families the engine runs (Llama, Mistral,
+Qwen2, Qwen3, Gemma 3 text, SmolLM3). NOT Hugging Face transformers (not installed here): written from
+transformers' modeling_*.py / configuration_*.py, config reading included. Run with Debian's torch:
 
-    /usr/bin/python3 scripts/reference/llama_reference.py            # writes test/fixtures/reference/
+    /usr/bin/python3 scripts/reference/decoder_reference.py          # writes test/fixtures/reference/
 
 It writes small committed fixtures that the TypeScript engine is tested against (CI has no torch).
 
@@ -12,7 +13,7 @@ FIXTURE FORMAT (test/fixtures/reference/)
 manifest.json:
 {
   "version": 1,
-  "generator": "scripts/reference/llama_reference.py (torch <version>, float64 math)",
+  "generator": "scripts/reference/decoder_reference.py (torch <version>, float64 math)",
   "models": [ {
       "name": "llama_gqa_tied",                 # folder test/fixtures/reference/<name>/
       "description": "...",
@@ -32,6 +33,10 @@ manifest.json:
         "lossSum": 12.3,                        # sum_t weights[b][t] * CE(logits[b,t], labels[b,t])
         "weightSum": 9.0,                       # sum of weights (lossSum / weightSum = mean loss)
         "gradsFile": "llama_gqa_tied/lora_grads.safetensors"  # d lossSum / d param, same PEFT names as the adapter
+      },
+      "greedy": {                               # new families only: greedy decoding with the KV cache
+        "promptIds": [1, 10, 31], "tokens": [...],   # 10-12 new tokens (checked against a full recompute)
+        "minMargin": 0.02                       # smallest top-1 / top-2 logit gap on the path
       } } ],
   "greedy": {                                   # only when ../shared/fixtures/models/stories260K exists
     "model": "stories260K", "promptIds": [1], "maxNewTokens": 64,
@@ -41,13 +46,18 @@ manifest.json:
 }
 
 Model math (what the engine must reproduce):
-  h = embed[ids]
-  per layer: x = rmsnorm(h) * w_in;  q,k,v = x W^T (+ bias);  rotary on q,k (rotate-half convention,
-  inv_freq = theta^(-2i/d), llama3 scaling when configured);  causal softmax(q k^T / sqrt(d)) v with
-  GQA (kv head j serves query heads j*g .. j*g+g-1), optional sliding window (key pos > query pos - window);
-  h += o_proj;  x = rmsnorm(h) * w_post;  h += down(silu(gate x) * up x)
-  logits = rmsnorm(h) * w_norm  @ (lm_head or embed)^T
-  rmsnorm(x) = x / sqrt(mean(x^2) + eps).   LoRA: W' = W + scaling * B @ A.
+  h = embed[ids]  (Gemma 3: times sqrt(hidden) cast to the checkpoint's torch_dtype)
+  per layer: x = norm(h, w_in);  q,k,v = x W^T (+ bias);  Qwen3/Gemma 3: q,k = norm(q,k per head over
+  head_dim);  rotary on q,k with the layer's rope (rotate-half convention, inv_freq = theta^(-2i/d),
+  llama3 or linear scaling), none on SmolLM3's NoPE layers;  softmax(scale q k^T + mask) v with GQA (kv
+  head j serves query heads j*g .. j*g+g-1), scale 1/sqrt(d) (Gemma 3: query_pre_attn_scalar^-0.5), mask
+  causal plus the layer's sliding window (key pos > query pos - window);  o = o_proj (+ bias);
+  Llama-style: h += o;  x = norm(h, w_post);  h += down(act(gate x) * up x)
+  Gemma 3:     h += norm(o, w_post_attn);  x = norm(h, w_pre_ff);  h += norm(down(...), w_post_ff)
+  logits = norm(h, w_norm) @ (lm_head or embed)^T
+  norm(x, w) = x / sqrt(mean(x^2) + eps) * w  (Gemma 3: * (1 + w));  act = silu (Gemma 3: gelu tanh).
+  LoRA: W' = W + scaling * B @ A.  Per-family config reading (defaults, layer types, rope per layer
+  type, sliding windows) is in Cfg below.
 """
 import json
 import math
@@ -113,33 +123,118 @@ def read_safetensors(path, dtype=torch.float64):
 
 # --------------------------------------------------------------------------- the model
 
+# Gemma3TextConfig's defaults (configuration_gemma3.py): a multimodal checkpoint's text_config relies on them.
+GEMMA3_TEXT_DEFAULTS = {
+    "vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+    "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
+    "max_position_embeddings": 131072, "rms_norm_eps": 1e-6, "bos_token_id": 2, "eos_token_id": 1,
+    "tie_word_embeddings": True, "rope_theta": 1000000.0, "attention_bias": False, "query_pre_attn_scalar": 256,
+    "sliding_window": 4096, "rope_local_base_freq": 10000.0,
+}
+FAMILY = {
+    "LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "Qwen2ForCausalLM": "qwen2",
+    "Qwen3ForCausalLM": "qwen3", "SmolLM3ForCausalLM": "smollm3",
+    "Gemma3ForCausalLM": "gemma3", "Gemma3ForConditionalGeneration": "gemma3",
+}
+
+
+def rope_from(params, theta):
+    """A rope parameter dict (rope_scaling / rope_parameters entry) -> (theta, scaling dict or None)."""
+    if not params:
+        return (theta, None)
+    kind = params.get("rope_type") or params.get("type") or "default"
+    theta = params.get("rope_theta", theta)
+    if kind == "default":
+        return (theta, None)
+    assert kind in ("llama3", "linear"), kind
+    return (theta, params)
+
 
 class Cfg:
+    """config.json read the way transformers' configuration classes read it, per family."""
+
     def __init__(self, c):
         self.raw = c
         self.arch = c["architectures"][0]
+        fam = self.family = FAMILY[self.arch]
+        self.multimodal = self.arch == "Gemma3ForConditionalGeneration"
+        if fam == "gemma3":
+            t = dict(GEMMA3_TEXT_DEFAULTS)
+            if self.multimodal:
+                for k in ("bos_token_id", "eos_token_id", "tie_word_embeddings", "torch_dtype"):
+                    if c.get(k) is not None:
+                        t[k] = c[k]
+                t.update(c["text_config"])
+            else:
+                t.update(c)
+            c = t
         self.hidden = c["hidden_size"]
         self.inter = c["intermediate_size"]
         self.layers = c["num_hidden_layers"]
         self.heads = c["num_attention_heads"]
         self.kv = c.get("num_key_value_heads", self.heads)
-        self.head_dim = c.get("head_dim") or self.hidden // self.heads
+        self.head_dim = c.get("head_dim") or (128 if fam == "qwen3" else self.hidden // self.heads)
         self.vocab = c["vocab_size"]
         self.eps = c.get("rms_norm_eps", 1e-6)
-        self.theta = c.get("rope_theta", 10000.0)
-        self.tied = c.get("tie_word_embeddings", False)
-        self.bias = self.arch == "Qwen2ForCausalLM" or c.get("attention_bias", False)
-        self.rope_scaling = c.get("rope_scaling")
-        sw = c.get("sliding_window")
-        if self.arch == "Qwen2ForCausalLM" and not c.get("use_sliding_window", False):
-            sw = None
-        self.window = sw
+        self.theta = c.get("rope_theta", {"smollm3": 2000000.0, "gemma3": 1000000.0}.get(fam, 10000.0))
+        self.tied = c.get("tie_word_embeddings", fam in ("smollm3", "gemma3"))
+        attention_bias = c.get("attention_bias", False)
+        self.bias = fam == "qwen2" or (fam not in ("mistral",) and attention_bias)
+        self.o_bias = fam not in ("qwen2", "mistral") and attention_bias
+        self.qk_norm = fam in ("qwen3", "gemma3")
+        self.sandwich = fam == "gemma3"
+        self.norm_offset = 1.0 if fam == "gemma3" else 0.0
+        self.act = "gelu_tanh" if fam == "gemma3" else "silu"
+        self.attn_scale = c.get("query_pre_attn_scalar", 256) ** -0.5 if fam == "gemma3" else None
+        self.embed_scale = None
+        if fam == "gemma3":
+            # Gemma3TextScaledWordEmbedding: sqrt(hidden) cast to the weights' dtype.
+            dt = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(c.get("torch_dtype"), torch.float32)
+            self.embed_scale = torch.tensor(self.hidden ** 0.5).to(dt).to(torch.float64)
+        rope = rope_from(c.get("rope_parameters") if isinstance(c.get("rope_parameters"), dict) and "rope_type" in c["rope_parameters"] else c.get("rope_scaling"), self.theta)
+        self.rope_scaling = rope[1]
+        n = self.layers
+        # Per layer: (theta, scaling) or None (no position embedding), and the sliding window or None.
+        if fam == "mistral":
+            self.layer_rope = [rope] * n
+            self.layer_window = [c.get("sliding_window")] * n
+        elif fam in ("qwen2", "qwen3"):
+            sw = c.get("sliding_window") if c.get("use_sliding_window", False) else None
+            types = c.get("layer_types") or ["sliding_attention" if sw is not None and i >= c.get("max_window_layers", 28) else "full_attention" for i in range(n)]
+            self.layer_rope = [rope] * n
+            self.layer_window = [sw if types[i] == "sliding_attention" else None for i in range(n)]
+        elif fam == "smollm3":
+            nrl = c.get("no_rope_layers") or [int((i + 1) % c.get("no_rope_layer_interval", 4) != 0) for i in range(n)]
+            sw = c.get("sliding_window")
+            use_sw = c.get("use_sliding_window", False)
+            types = c.get("layer_types") or ["sliding_attention" if use_sw and sw is not None and not nrl[i] else "full_attention" for i in range(n)]
+            self.layer_rope = [rope if nrl[i] else None for i in range(n)]
+            self.layer_window = [sw if use_sw and types[i] == "sliding_attention" else None for i in range(n)]
+        elif fam == "gemma3":
+            pattern = c.get("sliding_window_pattern", c.get("_sliding_window_pattern", 6))
+            types = c.get("layer_types") or ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(n)]
+            rp = c.get("rope_parameters")
+            if isinstance(rp, dict) and ("full_attention" in rp or "sliding_attention" in rp):
+                full = rope_from(rp.get("full_attention"), self.theta)
+                local = rope_from(rp.get("sliding_attention"), c.get("rope_local_base_freq", 10000.0))
+            else:
+                full = rope_from(c.get("rope_scaling"), self.theta)
+                local = (c.get("rope_local_base_freq", 10000.0), None)
+            self.layer_rope = [local if t == "sliding_attention" else full for t in types]
+            self.layer_window = [c["sliding_window"] if t == "sliding_attention" else None for t in types]
+        else:  # llama
+            self.layer_rope = [rope] * n
+            self.layer_window = [None] * n
+        self.window = self.layer_window[0]
+        self.prefix = "model."
 
 
-def inv_freq(cfg):
+def inv_freq(cfg, rope=None):
+    theta, rs = rope if rope is not None else (cfg.theta, cfg.rope_scaling)
     d = cfg.head_dim
-    f = 1.0 / (cfg.theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
-    rs = cfg.rope_scaling
+    f = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
+    if rs and (rs.get("rope_type") or rs.get("type")) == "linear":
+        return f / rs["factor"]
     if rs and (rs.get("rope_type") or rs.get("type")) == "llama3":
         factor, lo, hi, orig = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
         low_wl, high_wl = orig / lo, orig / hi
@@ -187,47 +282,71 @@ def forward(cfg, W, ids, lora=None, scaling=0.0, past=None, last_only=False):
     B, T = ids.shape
     P = 0 if past is None else past[0][0].shape[2]
     pos = torch.arange(P, P + T)
-    freqs = inv_freq(cfg)
     h = W["model.embed_tokens.weight"][ids]
+    if cfg.embed_scale is not None:
+        h = h * cfg.embed_scale.to(h.dtype)
     g = cfg.heads // cfg.kv
     D = cfg.head_dim
     qi = pos[:, None]
     kj = torch.arange(P + T)[None, :]
-    allowed = kj <= qi
-    if cfg.window:
-        allowed = allowed & (kj > qi - cfg.window)
-    mask = torch.zeros(T, P + T, dtype=h.dtype)
-    mask[~allowed] = float("-inf")
+    masks = {}
+    for window in set(cfg.layer_window):
+        allowed = kj <= qi
+        if window:
+            allowed = allowed & (kj > qi - window)
+        m = torch.zeros(T, P + T, dtype=h.dtype)
+        m[~allowed] = float("-inf")
+        masks[window] = m
+    off = cfg.norm_offset
+    norm = (lambda x, w: rmsnorm(x, w, cfg.eps)) if off == 0 else (lambda x, w: rmsnorm(x, off + w, cfg.eps))
     cache = []
     for i in range(cfg.layers):
         p = "model.layers.%d." % i
         L = lambda m: None if lora is None else lora.get("layers.%d.%s" % (i, m))
-        x = rmsnorm(h, W[p + "input_layernorm.weight"], cfg.eps)
+        x = norm(h, W[p + "input_layernorm.weight"])
         bq = W.get(p + "self_attn.q_proj.bias") if cfg.bias else None
         bk = W.get(p + "self_attn.k_proj.bias") if cfg.bias else None
         bv = W.get(p + "self_attn.v_proj.bias") if cfg.bias else None
-        q = linear(x, W[p + "self_attn.q_proj.weight"], bq, L("q_proj"), scaling).view(B, T, cfg.heads, D).transpose(1, 2)
-        k = linear(x, W[p + "self_attn.k_proj.weight"], bk, L("k_proj"), scaling).view(B, T, cfg.kv, D).transpose(1, 2)
+        q = linear(x, W[p + "self_attn.q_proj.weight"], bq, L("q_proj"), scaling).view(B, T, cfg.heads, D)
+        k = linear(x, W[p + "self_attn.k_proj.weight"], bk, L("k_proj"), scaling).view(B, T, cfg.kv, D)
         v = linear(x, W[p + "self_attn.v_proj.weight"], bv, L("v_proj"), scaling).view(B, T, cfg.kv, D).transpose(1, 2)
-        q = rotary(q, pos, freqs)
-        k = rotary(k, pos, freqs)
+        if cfg.qk_norm:  # per head, over head_dim, before RoPE
+            q = norm(q, W[p + "self_attn.q_norm.weight"])
+            k = norm(k, W[p + "self_attn.k_norm.weight"])
+        q = q.transpose(1, 2)
+        k = k.transpose(1, 2)
+        rope = cfg.layer_rope[i]
+        if rope is not None:
+            freqs = inv_freq(cfg, rope)
+            q = rotary(q, pos, freqs)
+            k = rotary(k, pos, freqs)
         if past is not None:
             k = torch.cat([past[i][0], k], 2)
             v = torch.cat([past[i][1], v], 2)
         cache.append((k, v))
         kk = k.repeat_interleave(g, dim=1)
         vv = v.repeat_interleave(g, dim=1)
-        att = (q @ kk.transpose(-1, -2)) / math.sqrt(D) + mask
-        att = torch.softmax(att, -1)
+        scores = (q @ kk.transpose(-1, -2)) / math.sqrt(D) if cfg.attn_scale is None else (q @ kk.transpose(-1, -2)) * cfg.attn_scale
+        att = torch.softmax(scores + masks[cfg.layer_window[i]], -1)
         o = (att @ vv).transpose(1, 2).reshape(B, T, cfg.heads * D)
-        h = h + linear(o, W[p + "self_attn.o_proj.weight"], None, L("o_proj"), scaling)
-        x = rmsnorm(h, W[p + "post_attention_layernorm.weight"], cfg.eps)
+        o = linear(o, W[p + "self_attn.o_proj.weight"], W.get(p + "self_attn.o_proj.bias") if cfg.o_bias else None, L("o_proj"), scaling)
+        if cfg.sandwich:
+            o = norm(o, W[p + "post_attention_layernorm.weight"])
+            h = h + o
+            x = norm(h, W[p + "pre_feedforward_layernorm.weight"])
+        else:
+            h = h + o
+            x = norm(h, W[p + "post_attention_layernorm.weight"])
         gt = linear(x, W[p + "mlp.gate_proj.weight"], None, L("gate_proj"), scaling)
         up = linear(x, W[p + "mlp.up_proj.weight"], None, L("up_proj"), scaling)
-        h = h + linear(torch.nn.functional.silu(gt) * up, W[p + "mlp.down_proj.weight"], None, L("down_proj"), scaling)
+        act = torch.nn.functional.silu(gt) if cfg.act == "silu" else torch.nn.functional.gelu(gt, approximate="tanh")
+        d = linear(act * up, W[p + "mlp.down_proj.weight"], None, L("down_proj"), scaling)
+        if cfg.sandwich:
+            d = norm(d, W[p + "post_feedforward_layernorm.weight"])
+        h = h + d
     if last_only:  # inference: only the next-token logits are needed
         h = h[:, -1:]
-    h = rmsnorm(h, W["model.norm.weight"], cfg.eps)
+    h = norm(h, W["model.norm.weight"])
     head = W["model.embed_tokens.weight"] if cfg.tied else W["lm_head.weight"]
     return h @ head.t(), cache
 
@@ -251,25 +370,48 @@ def module_shape(cfg, m):
 
 def random_weights(cfg, gen):
     r = lambda *s, std=0.15: (torch.randn(*s, generator=gen) * std)
+    # Norm weights near 1, or near 0 where the norm scales by (1 + w) (Gemma stores them zero-centred).
+    nw = lambda n: (1 - cfg.norm_offset) + r(n, std=0.1)
     W = {"model.embed_tokens.weight": r(cfg.vocab, cfg.hidden, std=0.5)}
     for i in range(cfg.layers):
         p = "model.layers.%d." % i
-        W[p + "input_layernorm.weight"] = 1 + r(cfg.hidden, std=0.1)
-        W[p + "post_attention_layernorm.weight"] = 1 + r(cfg.hidden, std=0.1)
+        W[p + "input_layernorm.weight"] = nw(cfg.hidden)
+        W[p + "post_attention_layernorm.weight"] = nw(cfg.hidden)
         for m in MODULE_KIND:
             W[p + "%s.%s.weight" % (MODULE_KIND[m], m)] = r(*module_shape(cfg, m))
         if cfg.bias:
             for m in ("q_proj", "k_proj", "v_proj"):
                 W[p + "self_attn.%s.bias" % m] = r(module_shape(cfg, m)[0], std=0.1)
-    W["model.norm.weight"] = 1 + r(cfg.hidden, std=0.1)
+        if cfg.o_bias:
+            W[p + "self_attn.o_proj.bias"] = r(cfg.hidden, std=0.1)
+        if cfg.qk_norm:
+            W[p + "self_attn.q_norm.weight"] = nw(cfg.head_dim)
+            W[p + "self_attn.k_norm.weight"] = nw(cfg.head_dim)
+        if cfg.sandwich:
+            W[p + "pre_feedforward_layernorm.weight"] = nw(cfg.hidden)
+            W[p + "post_feedforward_layernorm.weight"] = nw(cfg.hidden)
+    W["model.norm.weight"] = nw(cfg.hidden)
     if not cfg.tied:
         W["lm_head.weight"] = r(cfg.vocab, cfg.hidden, std=0.3)
     # Round to float32 so the stored F32 weights are exactly what the reference computes with.
     return {k: v.to(torch.float32).to(torch.float64) for k, v in W.items()}
 
 
-def peft_name(i, m, ab):
-    return "base_model.model.model.layers.%d.%s.%s.lora_%s.weight" % (i, MODULE_KIND[m], m, ab)
+def peft_name(i, m, ab, cfg=None):
+    # PEFT wraps the whole model: a Gemma3ForConditionalGeneration's text layers sit under model.language_model.
+    prefix = "model.language_model." if cfg is not None and cfg.multimodal else "model."
+    return "base_model.model.%slayers.%d.%s.%s.lora_%s.weight" % (prefix, i, MODULE_KIND[m], m, ab)
+
+
+def stored_weights(cfg, W, gen):
+    """The checkpoint's tensors: our names, or (multimodal) the language model's under language_model.*
+    (the layout transformers < 4.52 saved) plus a few vision tensors the loader must leave alone."""
+    if not cfg.multimodal:
+        return sorted(W.items())
+    out = [("language_model." + k, v) for k, v in W.items()]
+    out.append(("vision_tower.vision_model.embeddings.patch_embedding.weight", torch.randn(4, 3, 2, 2, generator=gen)))
+    out.append(("multi_modal_projector.mm_input_projection_weight", torch.randn(4, cfg.hidden, generator=gen)))
+    return sorted(out)
 
 
 VARIANTS = [
@@ -328,6 +470,72 @@ VARIANTS = [
         "lora": {"r": 2, "alpha": 2, "targets": ["q_proj", "v_proj", "down_proj"], "rslora": False},
         "seqLen": 9,
     },
+    {
+        "name": "qwen3_headdim_tied",
+        "description": "Qwen3: q/k norms, head_dim 16 != hidden/heads 8, tied, sliding window 4 on layer 1 (use_sliding_window, max_window_layers 1), LoRA r=4 alpha=8 on all linear layers",
+        "config": {
+            "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 64, "hidden_size": 32,
+            "head_dim": 16, "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "max_position_embeddings": 128, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+            "hidden_act": "silu", "tie_word_embeddings": True, "attention_bias": False, "use_sliding_window": True,
+            "sliding_window": 4, "max_window_layers": 1, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32",
+        },
+        "lora": {"r": 4, "alpha": 8, "targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "rslora": False},
+        "seqLen": 9,
+        "greedy": 12,
+    },
+    {
+        "name": "gemma3_text_untied",
+        "description": "Gemma 3 text: (1+w) norms, four per layer, q/k norms, GELU-tanh, embeddings x sqrt(hidden), query_pre_attn_scalar 16 with head_dim 12, layer_types sliding/full/sliding with window 4 over 10 tokens, local rope 10k, full rope 1M with linear x8 scaling, untied, LoRA r=2 alpha=4 on q,v,gate,down",
+        "config": {
+            "architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "vocab_size": 64, "hidden_size": 24,
+            "head_dim": 12, "intermediate_size": 40, "num_hidden_layers": 3, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "max_position_embeddings": 256, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+            "rope_local_base_freq": 10000.0, "rope_scaling": {"rope_type": "linear", "factor": 8.0},
+            "query_pre_attn_scalar": 16, "sliding_window": 4,
+            "layer_types": ["sliding_attention", "full_attention", "sliding_attention"],
+            "hidden_activation": "gelu_pytorch_tanh", "tie_word_embeddings": False, "attention_bias": False,
+            "attn_logit_softcapping": None, "final_logit_softcapping": None, "use_bidirectional_attention": False,
+            "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0, "torch_dtype": "float32",
+        },
+        "lora": {"r": 2, "alpha": 4, "targets": ["q_proj", "v_proj", "gate_proj", "down_proj"], "rslora": False},
+        "seqLen": 10,
+        "greedy": 12,
+    },
+    {
+        "name": "gemma3_multimodal_tied",
+        "description": "Gemma3ForConditionalGeneration (text model only; weights under language_model.*, vision tensors ignored): text_config with transformers' defaults filled in, sliding_window_pattern 2 (no layer_types), window 3 over 9 tokens, rope_parameters per layer type, tied, torch_dtype bfloat16 (sqrt(hidden) rounded to bf16), rsLoRA r=4 alpha=4 on q,k,o,up",
+        "config": {
+            "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3", "torch_dtype": "bfloat16",
+            "eos_token_id": [1, 106],
+            "text_config": {
+                "model_type": "gemma3_text", "vocab_size": 48, "hidden_size": 20, "head_dim": 8, "intermediate_size": 36,
+                "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 128,
+                "sliding_window": 3, "sliding_window_pattern": 2, "query_pre_attn_scalar": 8,
+                "rope_parameters": {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                                    "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}},
+            },
+            "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 4, "image_size": 4, "patch_size": 2},
+            "mm_tokens_per_image": 4,
+        },
+        "lora": {"r": 4, "alpha": 4, "targets": ["q_proj", "k_proj", "o_proj", "up_proj"], "rslora": True},
+        "seqLen": 9,
+        "greedy": 10,
+    },
+    {
+        "name": "smollm3_nope",
+        "description": "SmolLM3: no RoPE on layers 1 and 3 (no_rope_layer_interval 2), tied by default, rope_theta default 2M, 4 layers, LoRA r=2 alpha=2 on all linear layers",
+        "config": {
+            "architectures": ["SmolLM3ForCausalLM"], "model_type": "smollm3", "vocab_size": 56, "hidden_size": 32,
+            "intermediate_size": 48, "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "max_position_embeddings": 128, "rms_norm_eps": 1e-6, "no_rope_layer_interval": 2, "hidden_act": "silu",
+            "use_sliding_window": False, "attention_bias": False, "mlp_bias": False,
+            "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32",
+        },
+        "lora": {"r": 2, "alpha": 2, "targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "rslora": False},
+        "seqLen": 9,
+        "greedy": 12,
+    },
 ]
 
 
@@ -339,7 +547,7 @@ def make_variant(v, seed):
     os.makedirs(os.path.join(d, "adapter"), exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(v["config"], f, indent=2)
-    write_safetensors(os.path.join(d, "model.safetensors"), sorted(W.items()), {"format": "pt"})
+    write_safetensors(os.path.join(d, "model.safetensors"), stored_weights(cfg, W, gen), {"format": "pt"})
 
     B, T = 2, v["seqLen"]
     ids = torch.randint(3, cfg.vocab, (B, T), generator=gen)
@@ -358,8 +566,8 @@ def make_variant(v, seed):
             A = (torch.randn(r, in_f, generator=gen) * 0.2).to(torch.float32).to(torch.float64).requires_grad_(True)
             Bm = (torch.randn(out_f, r, generator=gen) * 0.2).to(torch.float32).to(torch.float64).requires_grad_(True)
             lora["layers.%d.%s" % (i, m)] = (A, Bm)
-            params.append((peft_name(i, m, "A"), A))
-            params.append((peft_name(i, m, "B"), Bm))
+            params.append((peft_name(i, m, "A", cfg), A))
+            params.append((peft_name(i, m, "B", cfg), Bm))
     write_safetensors(os.path.join(d, "adapter", "adapter_model.safetensors"), params)
     with open(os.path.join(d, "adapter", "adapter_config.json"), "w") as f:
         json.dump({
@@ -383,7 +591,7 @@ def make_variant(v, seed):
     loss.backward()
     write_safetensors(os.path.join(d, "lora_logits.safetensors"), [("logits", lora_logits)])
     write_safetensors(os.path.join(d, "lora_grads.safetensors"), [(n, p.grad) for n, p in params])
-    return {
+    entry = {
         "name": v["name"],
         "description": v["description"],
         "modelDir": v["name"],
@@ -398,6 +606,17 @@ def make_variant(v, seed):
             "gradsFile": v["name"] + "/lora_grads.safetensors",
         },
     }
+    if v.get("greedy"):
+        # The first prompt whose greedy path has no near-tie (a clear winner at every step).
+        for row in range(B):
+            prompt = ids[row, :3].tolist()
+            toks = greedy_tokens(cfg, W, prompt, v["greedy"])
+            margin = greedy_margin(cfg, W, prompt, toks)
+            if margin > 1e-3:
+                break
+        assert margin > 1e-3, "no prompt with a clear greedy path"
+        entry["greedy"] = {"promptIds": prompt, "tokens": toks, "minMargin": margin}
+    return entry
 
 
 # --------------------------------------------------------------------------- stories260K greedy
@@ -422,7 +641,12 @@ def greedy(model_dir, prompt_ids, n):
     with open(os.path.join(model_dir, "config.json")) as f:
         cfg = Cfg(json.load(f))
     W = read_safetensors(os.path.join(model_dir, "model.safetensors"))
-    eos = cfg.raw.get("eos_token_id")
+    return greedy_tokens(cfg, W, prompt_ids, n, stop_at_eos=True)
+
+
+def greedy_tokens(cfg, W, prompt_ids, n, stop_at_eos=False):
+    """Greedy decoding with the KV cache, checked against a full recompute."""
+    eos = cfg.raw.get("eos_token_id") if stop_at_eos else None
     ids = torch.tensor([prompt_ids])
     out = []
     logits, cache = forward(cfg, W, ids)
@@ -438,11 +662,19 @@ def greedy(model_dir, prompt_ids, n):
     return out
 
 
+def greedy_margin(cfg, W, prompt_ids, out):
+    """The smallest gap between the best and second-best logit over the greedy steps (a float32
+    implementation can only be held to the same tokens where this is not tiny)."""
+    full, _ = forward(cfg, W, torch.tensor([prompt_ids + out[:-1]]))
+    top = full[0, len(prompt_ids) - 1:].topk(2, -1).values
+    return float((top[:, 0] - top[:, 1]).min())
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     manifest = {
         "version": 1,
-        "generator": "scripts/reference/llama_reference.py (torch %s, float64 math, F32 stored)" % torch.__version__,
+        "generator": "scripts/reference/decoder_reference.py (torch %s, float64 math, F32 stored)" % torch.__version__,
         "models": [make_variant(v, 1234 + k) for k, v in enumerate(VARIANTS)],
     }
     if os.path.isdir(STORIES):

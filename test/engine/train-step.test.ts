@@ -5,29 +5,33 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createInferenceModel, createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch } from "../../src/engine/models/llama.js";
+import { createInferenceModel, createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch } from "../../src/engine/models/causal-lm.js";
 import { randomParams, tinyConfig, tinyWeights } from "./tiny-model.js";
 import { rng } from "./gradcheck.js";
+import type { ModelConfig } from "../../src/engine/types.js";
 
 const ALL: LoraSpec["targets"] = ["q", "k", "v", "o", "gate", "up", "down"];
 
-test("train-step LoRA gradients match finite differences (float64, q/k/v bias, packed rows, dropout)", async () => {
-  const c = tinyConfig({ attentionBias: true, architecture: "qwen2" });
+/** A tiny Gemma 3 text model: a sliding-window layer (window 3) and a full-attention layer. */
+const TINY_GEMMA3 = { architectures: ["Gemma3ForCausalLM"], model_type: "gemma3_text", head_dim: 6, layer_types: ["sliding_attention", "full_attention"], sliding_window: 3 };
+
+const FD_BATCH: TrainBatch = {
+  batchSize: 2,
+  seqLen: 7,
+  inputIds: [1, 5, 9, 3, 8, 2, 0, 4, 4, 7, 30, 36, 2, 11],
+  targets: [5, 9, 3, -100, 2, 6, 0, 4, 7, 30, 36, 2, 11, 12],
+  lossWeights: [1, 1, 0.5, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1, 2],
+  segmentIds: [1, 1, 1, 2, 2, 2, 0, 1, 1, 1, 1, 1, 1, 1],
+};
+
+/** Central differences of the float64 step's loss against its LoRA gradients, at 24 random elements. */
+async function checkStepGradients(c: ModelConfig, spec: LoraSpec): Promise<void> {
   const weights = tinyWeights(c);
-  const spec: LoraSpec = { r: 2, alpha: 3, targets: ALL, dropout: 0.3 };
   const shapes = loraParamShapes(c, spec);
   const params = randomParams(shapes);
   const step = await createTrainStep(c, weights, spec, { dtype: "float64", vocabChunk: 10, threads: 1 });
-  const batch: TrainBatch = {
-    batchSize: 2,
-    seqLen: 7,
-    inputIds: [1, 5, 9, 3, 8, 2, 0, 4, 4, 7, 30, 36, 2, 11],
-    targets: [5, 9, 3, -100, 2, 6, 0, 4, 7, 30, 36, 2, 11, 12],
-    lossWeights: [1, 1, 0.5, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1, 2],
-    segmentIds: [1, 1, 1, 2, 2, 2, 0, 1, 1, 1, 1, 1, 1, 1],
-  };
   const seed = 42;
-  const base = await step.run(batch, params, { dropoutSeed: seed });
+  const base = await step.run(FD_BATCH, params, { dropoutSeed: seed });
   assert.equal(base.tokenCount, 11.5);
   const r = rng(11);
   let worst = 0;
@@ -39,10 +43,10 @@ test("train-step LoRA gradients match finite differences (float64, q/k/v bias, p
     const orig = p[j];
     p[j] = orig + 1e-3;
     const hi = p[j];
-    const lp = (await step.run(batch, params, { dropoutSeed: seed })).lossSum;
+    const lp = (await step.run(FD_BATCH, params, { dropoutSeed: seed })).lossSum;
     p[j] = orig - 1e-3;
     const lo = p[j];
-    const lm = (await step.run(batch, params, { dropoutSeed: seed })).lossSum;
+    const lm = (await step.run(FD_BATCH, params, { dropoutSeed: seed })).lossSum;
     p[j] = orig;
     const numeric = (lp - lm) / (hi - lo);
     const analytic = base.grads.get(s.name)![j];
@@ -52,12 +56,45 @@ test("train-step LoRA gradients match finite differences (float64, q/k/v bias, p
       where = `${s.name}[${j}] numeric ${numeric} analytic ${analytic}`;
     }
   }
-  assert.ok(worst < 1e-4, `worst relative error ${worst} at ${where}`);
+  assert.ok(worst < 1e-4, `${c.family}: worst relative error ${worst} at ${where}`);
   await step.dispose();
+}
+
+test("train-step LoRA gradients match finite differences (float64, q/k/v bias, packed rows, dropout)", async () => {
+  await checkStepGradients(tinyConfig({ architectures: ["Qwen2ForCausalLM"], model_type: "qwen2" }), { r: 2, alpha: 3, targets: ALL, dropout: 0.3 });
 });
 
-test("block-causal attention (two query halves) gives the loss and gradients of one full block, for any length", async () => {
-  const c = tinyConfig({ slidingWindow: 3 });
+test("train-step gradients match finite differences on Qwen3, Gemma 3 and SmolLM3 layers (float64)", async () => {
+  // Qwen3: q/k norms, head_dim 6 != hidden/heads 4, a sliding window on layer 1.
+  await checkStepGradients(
+    tinyConfig({ architectures: ["Qwen3ForCausalLM"], model_type: "qwen3", head_dim: 6, use_sliding_window: true, sliding_window: 3, max_window_layers: 1 }),
+    { r: 2, alpha: 3, targets: "all-linear" },
+  );
+  // Gemma 3: (1 + w) norms, four per layer, q/k norms, GELU-tanh, scaled embeddings, sliding and full
+  // layers with their own RoPE (linear scaling on the full one), o bias, attention scale from
+  // query_pre_attn_scalar; with LoRA dropout.
+  await checkStepGradients(
+    tinyConfig({
+      architectures: ["Gemma3ForCausalLM"],
+      model_type: "gemma3_text",
+      head_dim: 6,
+      layer_types: ["sliding_attention", "full_attention"],
+      sliding_window: 3,
+      query_pre_attn_scalar: 10,
+      rope_scaling: { rope_type: "linear", factor: 4 },
+      attention_bias: true,
+    }),
+    { r: 2, alpha: 3, targets: "all-linear", dropout: 0.2 },
+  );
+  // SmolLM3: layer 1 has no rotary embedding.
+  await checkStepGradients(tinyConfig({ architectures: ["SmolLM3ForCausalLM"], model_type: "smollm3", no_rope_layer_interval: 2 }), { r: 2, alpha: 3, targets: ALL });
+});
+
+test("block-causal attention (two query halves) gives the loss and gradients of one full block, for any length (Mistral's window; Gemma 3's two layer types)", async () => {
+  for (const c of [tinyConfig({ architectures: ["MistralForCausalLM"], model_type: "mistral", sliding_window: 3 }), tinyConfig(TINY_GEMMA3)]) await checkBlockCausal(c);
+});
+
+async function checkBlockCausal(c: ModelConfig): Promise<void> {
   const weights = tinyWeights(c);
   const spec: LoraSpec = { r: 2, alpha: 4, targets: ALL };
   const params = randomParams(loraParamShapes(c, spec));
@@ -85,7 +122,7 @@ test("block-causal attention (two query halves) gives the loss and gradients of 
   }
   await blocks.dispose();
   await full.dispose();
-});
+}
 
 test("packed examples neither see each other nor share positions: same loss and gradients as separate rows", async () => {
   const c = tinyConfig();
@@ -152,8 +189,11 @@ test("LoRA dropout depends only on the seed, and eval never drops out", async ()
   await step.dispose();
 });
 
-test("batched left-padded prefill and decode equal running each prompt alone", async () => {
-  const c = tinyConfig({ tieWordEmbeddings: true });
+test("batched left-padded prefill and decode equal running each prompt alone (a Llama; Gemma 3 with sliding and full layers)", async () => {
+  for (const c of [tinyConfig({ tie_word_embeddings: true }), tinyConfig(TINY_GEMMA3)]) await checkBatchedDecode(c);
+});
+
+async function checkBatchedDecode(c: ModelConfig): Promise<void> {
   const model = await createInferenceModel(c, tinyWeights(c), { threads: 1 });
   const prompts = [[1, 5, 9, 3, 8], [1, 30], [1, 2, 3]];
   const V = c.vocabSize;
@@ -171,10 +211,10 @@ test("batched left-padded prefill and decode equal running each prompt alone", a
   await assert.rejects(model.prefill([[1, 99]]), /outside the vocabulary/);
   await assert.rejects(model.prefill([Array.from({ length: 65 }, () => 1)]), /longer than the model's context/);
   await model.dispose();
-});
+}
 
 test("weights fed as graph inputs (the >2 GB path) give the same loss, gradients and logits as embedded weights", async () => {
-  const c = tinyConfig({ tieWordEmbeddings: true });
+  const c = tinyConfig({ tie_word_embeddings: true });
   const weights = tinyWeights(c);
   const spec: LoraSpec = { r: 2, alpha: 4, targets: ["q", "o", "up"] };
   const params = randomParams(loraParamShapes(c, spec));
