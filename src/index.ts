@@ -39,9 +39,6 @@ export {
   detectFactInjection,
   estimateHostedCost,
   defaultEpochs,
-  trainingPricePerMTok,
-  TRAINING_PRICES_PER_MTOK,
-  PRICES_AS_OF,
   type ExampleFeatures,
   type FeatureContext,
   type FeatureOptions,
@@ -97,7 +94,7 @@ export { factualAccuracy, extractSpecifics, type Specific, type SpecificKind, ty
 export { inferFormatPlan, scoreFormat, describeFormatPlan, type FormatPlan, type FormatScores } from "./eval/format.js";
 export { seededRandom } from "./util/random.js";
 export { pairedBootstrap, verdictText, type PairedInterval, type Verdict, type BootstrapOptions } from "./eval/bootstrap.js";
-export { summarizeUsage, breakEven, lookupPrice, PRICE_TABLE, TRAINING_PRICE_TABLE, type ModelEconomics, type BreakEven } from "./eval/economics.js";
+export { summarizeUsage, breakEven, lookupPrice, type ModelEconomics, type BreakEven } from "./eval/economics.js";
 export { parseGate, checkGates, type Gate, type GateResult } from "./eval/gates.js";
 export { readLossCurves, curvesFromRecords, analyzeOverfitting, type LossCurves, type LossPoint, type OverfitAnalysis } from "./eval/overfit.js";
 export { RETENTION_SET, type RetentionItem, type RetentionCategory } from "./eval/retention-set.js";

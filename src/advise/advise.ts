@@ -18,7 +18,9 @@ import { computeStats, type StatsReport } from "../dataset/analysis/stats-file.j
 import { findLeakage, type LeakageReport } from "../dataset/leakage.js";
 import { readDataset, type ReadOptions } from "../dataset/reader.js";
 import { detectFactInjection } from "../dataset/analysis/facts.js";
-import { breakEven, lookupPrice } from "../eval/economics.js";
+import { breakEven } from "../eval/economics.js";
+import { PROVIDER_CATALOG, fineTunedInferencePrice, inferencePrice, providerInfo, trainingPrice, type ProviderId } from "../providers/catalog.js";
+import { defaultEpochs } from "../dataset/analysis/cost.js";
 import { TunekitError } from "../util/errors.js";
 
 export type Recommendation = "prompting" | "retrieval" | "fine-tuning" | "mix";
@@ -31,7 +33,29 @@ export interface AdviceReason {
   values: Record<string, number | string | null>;
 }
 
+/** One way to serve the task, priced: prompting, retrieval, or a fine-tune at one provider. */
+export interface EconomicsOption {
+  provider: string;
+  providerLabel: string;
+  model: string;
+  /** USD for the fine-tune (0 locally); null without a price. */
+  trainingCost: number | null;
+  /** USD per 1,000 calls of the base model with the long prompt (instructions + examples). */
+  costPer1kCallsPrompted: number | null;
+  /** USD per 1,000 calls of the base model with retrieved context instead of the examples. */
+  costPer1kCallsRetrieval: number | null;
+  /** USD per 1,000 calls of the fine-tuned model with the short prompt. */
+  costPer1kCallsTuned: number | null;
+  savingsPer1kCalls: number | null;
+  breakEvenCalls: number | null;
+  breakEvenDays: number | null;
+  /** When the prices were read (YYYY-MM-DD), null without prices. */
+  pricesAsOf: string | null;
+  note: string;
+}
+
 export interface AdviceEconomics {
+  /** The option the recommendation is computed with (--provider, default Together). */
   provider: string;
   model: string;
   /** Prompt tokens a prompted model needs per call that a fine-tuned one does not (instructions + examples). */
@@ -47,7 +71,12 @@ export interface AdviceEconomics {
   breakEvenCalls: number | null;
   callsPerDay: number | null;
   breakEvenDays: number | null;
+  /** Context tokens retrieval adds per call (the top chunks), estimated. */
+  retrievalTokens: number;
+  pricesAsOf: string | null;
   text: string;
+  /** Today's options side by side: a small open model on Together and on Fireworks, and this machine. */
+  options: EconomicsOption[];
 }
 
 export interface AdviceReport {
@@ -68,7 +97,7 @@ export interface AdviceReport {
 export interface AdviseOptions extends ReadOptions {
   callsPerDay?: number;
   promptTokens?: number;
-  /** "openai" (default), "together", "local". Prices are known for OpenAI models only. */
+  /** Where the fine-tune would run: "together" (default), "fireworks", "local", "openai", "azure". */
   provider?: string;
   model?: string;
   /** A held-out file to check for leakage. */
@@ -78,9 +107,11 @@ export interface AdviseOptions extends ReadOptions {
   onProgress?: (p: { bytesRead: number; totalBytes: number; examples: number }) => void;
 }
 
-const DEFAULT_MODEL = "gpt-4o-mini-2024-07-18";
+const DEFAULT_PROVIDER = "together";
 /** Few-shot examples a prompt needs to show a format, when the user does not say (--prompt-tokens). */
 const FEW_SHOT = 3;
+/** What retrieval puts in a prompt: the top 4 chunks of up to 1,000 characters (tunekit rag's defaults), ~4 characters a token. */
+const RETRIEVAL_TOKENS = 4 * 250;
 
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 && x > 0 ? 1 : 0)}%`;
 const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
@@ -88,9 +119,12 @@ const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 
 const days = (n: number) => `${fmt(n)} ${fmt(n) === "1" ? "day" : "days"}`;
 
 export async function adviseFile(file: string, options: AdviseOptions = {}): Promise<AdviceReport> {
-  const provider = options.provider ?? "openai";
-  const model = options.model ?? DEFAULT_MODEL;
-  const stats = await computeStats(file, { ...options, model, pricePerMTok: options.pricePerMTok });
+  const provider = options.provider ?? DEFAULT_PROVIDER;
+  if (!providerInfo(provider)) throw new TunekitError("unknown_provider", `unknown provider "${provider}"`, { hint: `use one of: ${Object.keys(PROVIDER_CATALOG).join(", ")}` });
+  const model = options.model ?? providerInfo(provider)!.defaultModel ?? "";
+  // Tokens are counted with the named model when tunekit can tokenize it (an OpenAI name, a local folder), else with the documented default.
+  const countWith = options.model && (provider === "openai" || provider === "azure" || provider === "local") ? options.model : undefined;
+  const stats = await computeStats(file, { ...options, ...(countWith ? { model: countWith } : { model: undefined }) });
   if (stats.examples === 0) {
     // Advice on "0 examples" would hide that the file could not be read as a dataset at all.
     throw new TunekitError("no_valid_examples", `no valid example in the file (${stats.invalidRecords} invalid records)`, {
@@ -125,9 +159,59 @@ function economicsOf(stats: StatsReport, o: AdviseOptions & { provider: string; 
   const callInput = tokens && reply ? Math.max(0, tokens.mean - reply.mean) : 0;
   const given = o.promptTokens !== undefined;
   const saved = given ? o.promptTokens! : Math.round(FEW_SHOT * (tokens?.median ?? 0));
-  const base = o.provider === "openai" ? lookupPrice(o.model) : undefined;
-  const tuned = o.provider === "openai" ? lookupPrice(`ft:${o.model}:org::x`) : undefined;
-  const training = o.provider === "local" ? 0 : (stats.hosted.cost ?? null);
+  const billed = defaultEpochs(stats.examples) * (s.tokens?.sum ?? 0);
+  const perCall = (input: number, price: { inputPerM: number; outputPerM: number }) => round4((((input * price.inputPerM + callOutput * price.outputPerM) / 1e6) * 1000));
+
+  const priced = (provider: ProviderId, model: string, trainingOverride?: number): EconomicsOption => {
+    const info = PROVIDER_CATALOG[provider];
+    const base: EconomicsOption = {
+      provider,
+      providerLabel: info.label,
+      model,
+      trainingCost: null,
+      costPer1kCallsPrompted: null,
+      costPer1kCallsRetrieval: null,
+      costPer1kCallsTuned: null,
+      savingsPer1kCalls: null,
+      breakEvenCalls: null,
+      breakEvenDays: null,
+      pricesAsOf: null,
+      note: "",
+    };
+    if (provider === "local") {
+      // No bill: the cost is CPU time on a machine you already run; the tuned model's shorter prompt is faster, not cheaper.
+      return { ...base, trainingCost: 0, costPer1kCallsPrompted: 0, costPer1kCallsRetrieval: 0, costPer1kCallsTuned: 0, savingsPer1kCalls: 0, breakEvenCalls: 0, breakEvenDays: 0, note: "trained and served on your own machine: no bill, CPU time only; the short prompt saves compute per call" };
+    }
+    const train = trainingOverride ?? trainingPrice(provider, model)?.perMTok;
+    const basePrice = inferencePrice(model, provider);
+    const tunedPrice = fineTunedInferencePrice(provider, model) ?? basePrice;
+    if (train === undefined || !basePrice || !tunedPrice) return { ...base, note: `no price is known for ${info.label}/${model}` };
+    const trainingCost = round4((billed / 1e6) * train);
+    const prompted = perCall(callInput + saved, basePrice);
+    const retrieval = perCall(callInput + RETRIEVAL_TOKENS, basePrice);
+    const tuned = perCall(callInput, tunedPrice);
+    const be = breakEven(trainingCost, prompted, tuned, { baseline: "the prompted base model", tuned: "the fine-tuned model" });
+    const asOf = [trainingPrice(provider, model)?.asOf, basePrice.asOf].filter(Boolean).sort().pop() ?? null;
+    return {
+      ...base,
+      trainingCost,
+      costPer1kCallsPrompted: prompted,
+      costPer1kCallsRetrieval: retrieval,
+      costPer1kCallsTuned: tuned,
+      savingsPer1kCalls: round4(be.savingsPer1kCalls),
+      breakEvenCalls: be.calls,
+      breakEvenDays: be.calls !== null && o.callsPerDay ? Math.ceil(be.calls / o.callsPerDay) : null,
+      pricesAsOf: asOf,
+      note: be.text,
+    };
+  };
+
+  const main = priced(o.provider as ProviderId, o.model, o.pricePerMTok);
+  const others: EconomicsOption[] = [];
+  for (const [p, m] of [["together", PROVIDER_CATALOG.together.defaultModel!], ["fireworks", PROVIDER_CATALOG.fireworks.defaultModel!], ["local", PROVIDER_CATALOG.local.defaultModel!]] as [ProviderId, string][]) {
+    if (p !== o.provider) others.push(priced(p, m));
+  }
+  const tokensNote = given ? `${fmt(saved)} prompt tokens per call` : `about ${fmt(saved)} prompt tokens per call (estimated: ${FEW_SHOT} few-shot examples of median size; pass --prompt-tokens for your real prompt)`;
   const eco: AdviceEconomics = {
     provider: o.provider,
     model: o.model,
@@ -135,32 +219,30 @@ function economicsOf(stats: StatsReport, o: AdviseOptions & { provider: string; 
     promptTokensSource: given ? "given" : "estimated",
     callInputTokens: Math.round(callInput),
     callOutputTokens: Math.round(callOutput),
-    trainingCost: training,
-    costPer1kCallsPrompted: null,
-    costPer1kCallsTuned: null,
-    savingsPer1kCalls: null,
-    breakEvenCalls: null,
+    trainingCost: main.trainingCost,
+    costPer1kCallsPrompted: main.costPer1kCallsPrompted,
+    costPer1kCallsTuned: main.costPer1kCallsTuned,
+    savingsPer1kCalls: main.savingsPer1kCalls,
+    breakEvenCalls: main.breakEvenCalls,
     callsPerDay: o.callsPerDay ?? null,
-    breakEvenDays: null,
+    breakEvenDays: main.breakEvenDays,
+    retrievalTokens: RETRIEVAL_TOKENS,
+    pricesAsOf: main.pricesAsOf,
     text: "",
+    options: [main, ...others],
   };
-  const tokensNote = given ? `${fmt(saved)} prompt tokens per call` : `about ${fmt(saved)} prompt tokens per call (estimated: ${FEW_SHOT} few-shot examples of median size; pass --prompt-tokens for your real prompt)`;
-  if (!base || !tuned || training === null) {
-    eco.text = `a fine-tuned model saves ${tokensNote}; no price is known for ${o.provider}/${o.model}, so the break-even volume cannot be computed`;
-    return eco;
+  const label = PROVIDER_CATALOG[o.provider as ProviderId].label;
+  if (o.provider === "local") {
+    eco.text = `a model fine-tuned on this machine saves ${tokensNote} at no bill (CPU time only)`;
+  } else if (main.costPer1kCallsPrompted === null || main.trainingCost === null) {
+    eco.text = `a fine-tuned model saves ${tokensNote}; no price is known for ${label}/${o.model}, so the break-even volume cannot be computed`;
+  } else {
+    eco.text =
+      `a fine-tuned ${o.model} on ${label} saves ${tokensNote}: $${main.costPer1kCallsPrompted.toFixed(4)} prompted vs $${main.costPer1kCallsTuned!.toFixed(4)} tuned per 1,000 calls ` +
+      `(retrieval instead of examples: $${main.costPer1kCallsRetrieval!.toFixed(4)}); ${main.note}` +
+      (eco.breakEvenDays !== null ? `, i.e. ${days(eco.breakEvenDays)} at ${fmt(o.callsPerDay!)} calls per day` : "") +
+      ` (list prices as of ${main.pricesAsOf})`;
   }
-  const prompted = (((callInput + saved) * base.inputPerM + callOutput * base.outputPerM) / 1e6) * 1000;
-  const tunedCost = ((callInput * tuned.inputPerM + callOutput * tuned.outputPerM) / 1e6) * 1000;
-  const be = breakEven(training, prompted, tunedCost, { baseline: "the prompted base model", tuned: "the fine-tuned model" });
-  eco.costPer1kCallsPrompted = round4(prompted);
-  eco.costPer1kCallsTuned = round4(tunedCost);
-  eco.savingsPer1kCalls = round4(be.savingsPer1kCalls);
-  eco.breakEvenCalls = be.calls;
-  if (be.calls !== null && o.callsPerDay) eco.breakEvenDays = Math.ceil(be.calls / o.callsPerDay);
-  eco.text =
-    `a fine-tuned ${o.model} saves ${tokensNote}: $${prompted.toFixed(4)} vs $${tunedCost.toFixed(4)} per 1,000 calls ` +
-    `(fine-tuned models cost more per token); ${be.text}` +
-    (eco.breakEvenDays !== null ? `, i.e. ${days(eco.breakEvenDays)} at ${fmt(o.callsPerDay!)} calls per day` : "");
   return eco;
 }
 
@@ -195,7 +277,7 @@ function decide(
 
   if (n < 10) {
     rec = "prompting";
-    reasons.push({ code: "too_few_examples", message: `only ${n} examples: OpenAI needs at least 10 to fine-tune (50-100 recommended); write a prompt with a few of them as examples`, values: { examples: n, minimum: 10 } });
+    reasons.push({ code: "too_few_examples", message: `only ${n} examples: too few to fine-tune (10 at the least, 50-100 recommended); write a prompt with a few of them as examples`, values: { examples: n, minimum: 10 } });
   } else if (f.share >= 0.5) {
     rec = "retrieval";
     reasons.push({
@@ -222,7 +304,7 @@ function decide(
       reasons.push({ code: "economics", message: `${eco.text}: keep prompting`, values: economicsValues(eco) });
     } else if (n < 50) {
       rec = "prompting";
-      reasons.push({ code: "size", message: `${n} examples is below the 50-100 OpenAI recommends to start: prompt with a few of them as examples while you collect more`, values: { examples: n, recommended: "50-100" } });
+      reasons.push({ code: "size", message: `${n} examples is below the 50-100 recommended to start: prompt with a few of them as examples while you collect more`, values: { examples: n, recommended: "50-100" } });
     } else {
       rec = "fine-tuning";
       reasons.push({ code: "size", message: `${n} examples meets the 50-100 guideline to start`, values: { examples: n, recommended: "50-100" } });

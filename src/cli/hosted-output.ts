@@ -6,7 +6,7 @@
 import type { CommandContext } from "./command.js";
 import { createProgress, formatDuration, type Progress } from "./progress.js";
 import type { FollowUpdate } from "../providers/follow.js";
-import { trainingPricePerMTok } from "../dataset/analysis/cost.js";
+import { trainingPrice } from "../providers/catalog.js";
 import type { JobRecord, Store } from "../store/store.js";
 
 export function formatTime(ms: number): string {
@@ -82,10 +82,10 @@ export function printJobSummary(ctx: CommandContext, store: Store, job: JobRecor
   ctx.out(`${c.bold(job.id)} ${job.remoteId ? c.dim(`(${job.provider} ${job.remoteId})`) : c.dim(`(${job.provider})`)}: ${colour(job.status)}`);
   if (job.model) ctx.out(`  base model      ${job.model}`);
   if (job.fineTunedModel) ctx.out(`  fine-tuned      ${c.bold(job.fineTunedModel)}`);
-  if (job.outputDir) ctx.out(`  adapter         ${job.outputDir}`);
+  if (job.outputDir) ctx.out(`  ${job.kind === "hosted" ? "pulled to     " : "run folder    "}  ${job.outputDir}`);
   if (job.trainedTokens !== undefined) {
-    const price = job.provider === "openai" && job.model ? trainingPricePerMTok(job.model) : undefined;
-    const cost = price !== undefined ? c.dim(` (about $${((job.trainedTokens / 1e6) * price).toFixed(2)} at $${price}/1M training tokens)`) : "";
+    const price = job.kind === "hosted" && job.model ? trainingPrice(job.provider, job.model) : undefined;
+    const cost = price !== undefined ? c.dim(` (about $${((job.trainedTokens / 1e6) * price.perMTok).toFixed(2)} at $${price.perMTok}/1M training tokens, prices as of ${price.asOf})`) : "";
     ctx.out(`  trained tokens  ${job.trainedTokens.toLocaleString("en-US")}${cost}`);
   }
   if (job.error) ctx.out(`  ${c.red("error")}           ${job.error.code}: ${job.error.message}${job.error.param ? ` (parameter ${job.error.param})` : ""}`);

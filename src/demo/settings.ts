@@ -2,6 +2,8 @@
  * What the demo runs with. The full settings are for a small instruction model (SmolLM2-135M-Instruct)
  * on a 2-core CPU; --quick is for a tiny model, so CI can run the whole demo in well under a minute.
  */
+import { inferencePrice } from "../providers/catalog.js";
+import { TOGETHER_DEFAULT_MODEL } from "../providers/together/catalog.js";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
@@ -44,8 +46,12 @@ export function demoSettings(quick: boolean): DemoSettings {
     : { quick, epochs: 3, batchSize: 4, lr: 1e-3, loraR: 8, maxSeqLen: 512, maxTokens: 64, fewShot: 3, ragK: 3, seed: 7 };
 }
 
-/** Price used to turn tokens into money for every configuration alike, so the difference is tokens only. */
-export const REFERENCE_PRICE = { name: "gpt-4o-mini list price", inputPerM: 0.15, outputPerM: 0.6 };
+/**
+ * Price used to turn tokens into money for every configuration alike, so the difference is tokens only:
+ * a small open model's serverless list price from the providers' catalog.
+ */
+const reference = inferencePrice(TOGETHER_DEFAULT_MODEL, "together")!;
+export const REFERENCE_PRICE = { name: `${TOGETHER_DEFAULT_MODEL} list price at Together AI (${reference.asOf})`, inputPerM: reference.inputPerM, outputPerM: reference.outputPerM };
 
 /** The short system prompt the tuned model is trained and served with. */
 export const SHORT_SUPPORT_PROMPT = "You are a customer support assistant.";

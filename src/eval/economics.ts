@@ -3,42 +3,16 @@
  * and the call volume at which a fine-tune pays for itself (training cost / per-call savings).
  */
 import type { Price } from "./runner/types.js";
+import { inferencePrice } from "../providers/catalog.js";
 
 /**
- * USD per 1M tokens for common OpenAI models (public list prices, 2025; override with
- * price_in/price_out on --model). Fine-tuned models ("ft:BASE:...") use the fine-tuned rates.
+ * The inference price of a model id (USD per 1M tokens), undefined when unknown. Prices live with the
+ * providers (src/providers/catalog.ts): OpenAI's names and their `ft:` fine-tunes anywhere; other
+ * providers' models when `provider` names them. Override per model with price_in/price_out.
  */
-export const PRICE_TABLE: Record<string, Price> = {
-  "gpt-4o-mini": { inputPerM: 0.15, outputPerM: 0.6 },
-  "gpt-4o": { inputPerM: 2.5, outputPerM: 10 },
-  "gpt-4.1": { inputPerM: 2, outputPerM: 8 },
-  "gpt-4.1-mini": { inputPerM: 0.4, outputPerM: 1.6 },
-  "gpt-4.1-nano": { inputPerM: 0.1, outputPerM: 0.4 },
-  "gpt-3.5-turbo": { inputPerM: 0.5, outputPerM: 1.5 },
-  "ft:gpt-4o-mini": { inputPerM: 0.3, outputPerM: 1.2 },
-  "ft:gpt-4o": { inputPerM: 3.75, outputPerM: 15 },
-  "ft:gpt-4.1": { inputPerM: 3, outputPerM: 12 },
-  "ft:gpt-4.1-mini": { inputPerM: 0.8, outputPerM: 3.2 },
-  "ft:gpt-4.1-nano": { inputPerM: 0.2, outputPerM: 0.8 },
-  "ft:gpt-3.5-turbo": { inputPerM: 3, outputPerM: 6 },
-};
-
-/** Training price, USD per 1M trained tokens (tokens x epochs). */
-export const TRAINING_PRICE_TABLE: Record<string, number> = {
-  "gpt-4o-mini": 3,
-  "gpt-4o": 25,
-  "gpt-4.1": 25,
-  "gpt-4.1-mini": 5,
-  "gpt-4.1-nano": 1.5,
-  "gpt-3.5-turbo": 8,
-};
-
-/** The list price of a hosted model id, undefined when unknown. Dated snapshots match their family. */
-export function lookupPrice(model: string): Price | undefined {
-  let key = model;
-  if (model.startsWith("ft:")) key = "ft:" + model.slice(3).split(":")[0];
-  key = key.replace(/-\d{4}-\d{2}-\d{2}$/, "");
-  return PRICE_TABLE[key];
+export function lookupPrice(model: string, provider?: string): Price | undefined {
+  const p = inferencePrice(model, provider);
+  return p ? { inputPerM: p.inputPerM, outputPerM: p.outputPerM } : undefined;
 }
 
 export interface UsageRecord {

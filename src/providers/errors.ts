@@ -16,6 +16,13 @@ interface SdkLikeError {
   cause?: unknown;
 }
 
+const KEY_ENV: Record<string, string> = {
+  OpenAI: "OPENAI_API_KEY",
+  "Together AI": "TOGETHER_API_KEY",
+  Fireworks: "FIREWORKS_API_KEY",
+  "Azure OpenAI": "AZURE_OPENAI_API_KEY (or AZURE_OPENAI_AD_TOKEN)",
+};
+
 export function redactSecret(text: string, secret: string | undefined): string {
   if (!secret || secret.length < 4) return text;
   return text.split(secret).join("[redacted]");
@@ -41,7 +48,7 @@ export function toTrainerError(err: unknown, provider: string, secret?: string):
   const inner = body?.error as Record<string, unknown> | undefined;
   const param = e.param ?? (body?.param as string | undefined) ?? (inner?.param as string | undefined) ?? null;
   const providerCode = e.code ?? e.type ?? null;
-  const envVar = provider === "OpenAI" ? "OPENAI_API_KEY" : provider === "Together AI" ? "TOGETHER_API_KEY" : "the API key variable";
+  const envVar = KEY_ENV[provider] ?? "the API key variable";
   if (status === undefined) {
     const name = `${e.name ?? ""} ${(err as object | null)?.constructor?.name ?? ""}`;
     if (name.includes("Abort")) return { code: "aborted", message: "the request was cancelled", retryable: false };

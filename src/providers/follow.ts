@@ -178,6 +178,7 @@ export async function followJob(trainer: Trainer, store: Store, jobId: string, o
       return { ok: true, job, checkpoints };
     }
     if (options.once) return { ok: true, job, checkpoints: [] };
-    await sleep(pollMs, options.signal);
+    if (trainer.waitForChange) await trainer.waitForChange(remoteId, pollMs, options.signal);
+    else await sleep(pollMs, options.signal);
   }
 }

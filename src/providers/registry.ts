@@ -1,12 +1,13 @@
 /**
- * Hosted trainers by name. Keys come from the environment only; `baseUrl` (from a stored job) overrides
- * the environment's endpoint so a job is always followed where it was created.
+ * Trainers by provider name. Keys come from the environment only; `baseUrl` (from a stored job)
+ * overrides the environment's endpoint so a job is always followed where it was created. SDKs load only
+ * when their provider is asked for.
  */
 import { TunekitError } from "../util/errors.js";
+import { HOSTED_PROVIDERS } from "./catalog.js";
 import type { Trainer } from "./types.js";
 
-export const HOSTED_PROVIDERS = ["openai", "together"] as const;
-export type HostedProviderId = (typeof HOSTED_PROVIDERS)[number];
+export { HOSTED_PROVIDERS };
 
 export interface CreateTrainerOptions {
   env?: NodeJS.ProcessEnv;
@@ -17,16 +18,27 @@ export interface CreateTrainerOptions {
 
 export async function createHostedTrainer(id: string, options: CreateTrainerOptions = {}): Promise<Trainer> {
   const env = { ...(options.env ?? process.env) };
+  const poll = options.pollMs !== undefined ? { pollMs: options.pollMs } : {};
   switch (id) {
     case "openai": {
       if (options.baseUrl) env.OPENAI_BASE_URL = options.baseUrl;
       const { OpenAITrainer } = await import("./openai/trainer.js");
-      return new OpenAITrainer({ env, ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}) });
+      return new OpenAITrainer({ env, ...poll });
+    }
+    case "azure": {
+      if (options.baseUrl) env.AZURE_OPENAI_ENDPOINT = options.baseUrl.replace(/\/openai\/?$/, "");
+      const { createAzureTrainer } = await import("./azure/trainer.js");
+      return createAzureTrainer({ env, ...poll });
     }
     case "together": {
       if (options.baseUrl) env.TOGETHER_BASE_URL = options.baseUrl;
       const { TogetherTrainer } = await import("./together/trainer.js");
-      return new TogetherTrainer({ env, ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}) });
+      return new TogetherTrainer({ env, ...poll });
+    }
+    case "fireworks": {
+      if (options.baseUrl) env.FIREWORKS_BASE_URL = options.baseUrl;
+      const { FireworksTrainer } = await import("./fireworks/trainer.js");
+      return new FireworksTrainer({ env, ...poll });
     }
     default:
       throw new TunekitError("unknown_provider", `unknown provider "${id}"`, {
@@ -42,8 +54,7 @@ export async function createHostedTrainer(id: string, options: CreateTrainerOpti
 export async function trainerForJob(job: { provider: string; kind: string; baseUrl?: string; remoteId?: string }, env?: NodeJS.ProcessEnv): Promise<Trainer> {
   if (job.kind === "local") {
     const { LocalTrainer } = await import("./local/trainer.js");
-    const { dirname } = await import("node:path");
-    return new LocalTrainer({ runsDir: job.remoteId ? dirname(job.remoteId) : "." });
+    return new LocalTrainer();
   }
   return createHostedTrainer(job.provider, { ...(env ? { env } : {}), ...(job.baseUrl ? { baseUrl: job.baseUrl } : {}) });
 }

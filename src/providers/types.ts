@@ -78,6 +78,8 @@ export interface TrainerCapabilities {
   lora?: boolean;
   /** Epochs the provider runs when n_epochs is "auto", if fixed (else OpenAI's rule by dataset size). */
   autoEpochs?: number;
+  /** Whether a maximum context length per example (`TrainParams.maxContextLength`) is accepted. */
+  maxContextLength?: boolean;
 }
 
 export type HyperparameterValue = number | "auto";
@@ -94,6 +96,8 @@ export interface TrainParams {
   method?: string;
   /** LoRA settings, for providers with `capabilities.lora`. */
   lora?: { r?: number; alpha?: number; dropout?: number; modules?: string };
+  /** Longest example in tokens, for providers with `capabilities.maxContextLength`. */
+  maxContextLength?: number;
 }
 
 export interface TrainingData {
@@ -169,6 +173,42 @@ export type TrainingOutput =
   | { kind: "hosted"; model: string; trainedTokens?: number }
   | { kind: "local"; adapterDir: string };
 
+/** The provider's own price estimate for a prepared job. */
+export interface ProviderEstimate {
+  /** USD. */
+  cost?: number;
+  trainTokens?: number;
+  evalTokens?: number;
+  /** False when the provider says the job would exceed the account's limit. */
+  allowedToProceed?: boolean;
+  /** The account's credit limit in USD, when reported. */
+  userLimit?: number;
+}
+
+/** Something the user must know before paying (a retirement date, a deprecation). */
+export interface Notice {
+  code: string;
+  message: string;
+  /** YYYY-MM-DD, when the notice is about a date. */
+  date?: string;
+}
+
+/** What `download` left in the folder it was given. */
+export interface DownloadedWeights {
+  kind: "adapter" | "merged";
+  /** The folder holding adapter_config.json (adapter) or config.json (merged). */
+  dir: string;
+  files: string[];
+  bytes: number;
+}
+
+export interface DownloadOptions {
+  /** "adapter" (default when the provider has one) or "merged". */
+  prefer?: "adapter" | "merged";
+  signal?: AbortSignal;
+  onProgress?: (bytes: number, total?: number) => void;
+}
+
 export interface EventsOptions {
   /** Only events newer than this event id (the resume cursor). */
   after?: string;
@@ -217,6 +257,18 @@ export interface Trainer {
    * how a job whose creation was cut off before its remote id reached the store is found again.
    */
   findByTag?(tag: string): Promise<TrainerResult<JobSnapshot | undefined>>;
+  /** Waits up to `ms` for the job to change (a local run can say at once that it ended); default: a plain wait. */
+  waitForChange?(remoteId: string, ms: number, signal?: AbortSignal): Promise<void>;
+  /** Base models the provider fine-tunes, from its API (a model outside the list gets a clear error). */
+  supportedModels?(): Promise<TrainerResult<string[]>>;
+  /** What the user must know before anything is uploaded (e.g. when the base model retires). */
+  notices?(params: TrainParams): Promise<Notice[]>;
+  /** The provider's own estimate for prepared files; when present, the flow uploads before it confirms. */
+  estimate?(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<ProviderEstimate>>;
+  /** Deletes uploaded files (those of a job the provider refused to create); returns the ids deleted. */
+  deleteFiles?(fileIds: string[]): Promise<TrainerResult<string[]>>;
+  /** Downloads a finished job's weights (a PEFT adapter, or merged weights) into `dir`. */
+  download?(remoteId: string, dir: string, options?: DownloadOptions): Promise<TrainerResult<DownloadedWeights>>;
 }
 
 /** Checks one hyperparameter value against its spec; returns a message or undefined. */
@@ -252,6 +304,10 @@ export function validateWithCapabilities(caps: TrainerCapabilities, params: Trai
     if (r !== undefined && (!Number.isInteger(r) || r < 1 || r > 1024)) return bad("lora.r", `LoRA rank must be an integer between 1 and 1024, got ${r}`);
     if (alpha !== undefined && !(alpha > 0)) return bad("lora.alpha", `LoRA alpha must be positive, got ${alpha}`);
     if (dropout !== undefined && !(dropout >= 0 && dropout < 1)) return bad("lora.dropout", `LoRA dropout must be in [0, 1), got ${dropout}`);
+  }
+  if (params.maxContextLength !== undefined) {
+    if (!caps.maxContextLength) return bad("maxContextLength", "this provider does not take a maximum context length");
+    if (!Number.isInteger(params.maxContextLength) || params.maxContextLength < 1) return bad("maxContextLength", `the maximum context length must be a positive integer, got ${params.maxContextLength}`);
   }
   if (params.method !== undefined && !caps.methods.includes(params.method)) {
     return bad("method", `method must be one of ${caps.methods.join(", ")}, got "${params.method}"`);

@@ -11,6 +11,15 @@
  * - The openai-cookbook notebook "Chat_finetuning_data_prep" uses 16,385 for gpt-3.5-turbo.
  */
 
+/**
+ * What `validate` and `stats` count with when no `--model` is named: OpenAI's o200k_base encoding (its
+ * counts are within a few percent of the open models' byte-level BPE tokenizers on English chat), and
+ * the per-example limit they enforce: 32,768 tokens, the longest training example Together and
+ * Fireworks take for the small (8B) open models. `--model` gives the exact tokenizer and limit.
+ */
+export const DEFAULT_TOKEN_MODEL = "o200k_base";
+export const DEFAULT_EXAMPLE_TOKEN_LIMIT = 32_768;
+
 export interface FineTuneLimit {
   /** Model name prefix the row applies to (longest match wins). */
   model: string;

@@ -16,6 +16,52 @@ import { FNV_OFFSET, FNV_PRIME } from "./chunkTable.js";
 import { tunekitHome } from "../util/home.js";
 
 const NO_RANK = 0x7fffffff;
+/** Chunks longer than this many bytes merge through the heap (countLong). */
+const LONG_CHUNK = 256;
+/** Heap keys are rank * POS_SPAN + start: exact in a double for ranks < 2^21 and starts < 2^31. */
+const POS_SPAN = 2 ** 31;
+
+/** A binary min-heap of numbers (pair keys). */
+class PairHeap {
+  private a: Float64Array;
+  size = 0;
+  constructor(capacity: number) {
+    this.a = new Float64Array(Math.max(16, capacity));
+  }
+  push(rank: number, start: number): void {
+    if (this.size === this.a.length) {
+      const bigger = new Float64Array(this.a.length * 2);
+      bigger.set(this.a);
+      this.a = bigger;
+    }
+    const a = this.a;
+    const key = rank * POS_SPAN + start;
+    let i = this.size++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (a[parent] <= key) break;
+      a[i] = a[parent];
+      i = parent;
+    }
+    a[i] = key;
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0];
+    const last = a[--this.size];
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= this.size) break;
+      if (c + 1 < this.size && a[c + 1] < a[c]) c++;
+      if (a[c] >= last) break;
+      a[i] = a[c];
+      i = c;
+    }
+    a[i] = last;
+    return top;
+  }
+}
 
 /** FNV-1a over bytes (chunkTable's fnv1a hashes UTF-16 code units of a string). */
 function hashBytes(b: Uint8Array, start: number, end: number): number {
@@ -99,6 +145,11 @@ export class RankTable {
   countBytes(b: Uint8Array, n: number): number {
     if (n <= 1) return n;
     if (this.rankOf(b, 0, n) !== NO_RANK) return 1;
+    return n > LONG_CHUNK ? this.countLong(b, n) : this.countShort(b, n);
+  }
+
+  /** The merge loop with a scan for the lowest rank: quadratic, but the fastest on the short chunks of real text. */
+  private countShort(b: Uint8Array, n: number): number {
     if (this.starts.length < n + 1) {
       this.starts = new Int32Array(2 * n + 2);
       this.ranks = new Int32Array(2 * n + 2);
@@ -129,6 +180,49 @@ export class RankTable {
       if (at > 0) ranks[at - 1] = this.rankOf(b, starts[at - 1], starts[at + 1]);
     }
     return m - 1;
+  }
+
+  /**
+   * The same merges in O(n log n) for long chunks (one "word" of thousands of letters would take
+   * seconds to minutes with the scan): parts form a linked list by start byte, and a heap holds each
+   * adjacent pair keyed by (rank, start), so the pop is the lowest rank and the leftmost on a tie, as
+   * tiktoken merges. An entry whose pair has changed since it was pushed no longer matches rankAt and is
+   * skipped.
+   */
+  private countLong(b: Uint8Array, n: number): number {
+    const next = new Int32Array(n + 1);
+    const prev = new Int32Array(n + 1);
+    const rankAt = new Int32Array(n + 1);
+    const heap = new PairHeap(n);
+    for (let i = 0; i <= n; i++) {
+      next[i] = i + 1;
+      prev[i] = i - 1;
+      rankAt[i] = i + 2 <= n ? this.rankOf(b, i, i + 2) : NO_RANK;
+      if (rankAt[i] !== NO_RANK) heap.push(rankAt[i], i);
+    }
+    let parts = n;
+    while (heap.size > 0) {
+      const key = heap.pop();
+      const rank = Math.floor(key / POS_SPAN);
+      const s = key - rank * POS_SPAN;
+      if (rankAt[s] !== rank) continue; // stale: the pair starting at s changed or merged away
+      // Join the part at s with the next one: boundary t = next[s] goes.
+      const t = next[s];
+      const u = next[t];
+      next[s] = u;
+      if (u <= n) prev[u] = s;
+      rankAt[t] = NO_RANK;
+      parts--;
+      const v = u <= n ? next[u] : n + 1;
+      rankAt[s] = v <= n ? this.rankOf(b, s, v) : NO_RANK;
+      if (rankAt[s] !== NO_RANK) heap.push(rankAt[s], s);
+      const p = prev[s];
+      if (p >= 0) {
+        rankAt[p] = this.rankOf(b, p, u);
+        if (rankAt[p] !== NO_RANK) heap.push(rankAt[p], p);
+      }
+    }
+    return parts;
   }
 
   /** Number of tokens BPE makes of a chunk (one piece of pre-tokenised text). */

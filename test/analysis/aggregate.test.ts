@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { analyzeExamples, createFeatureContext, DatasetAggregator, extractFeatures, defaultEpochs, estimateHostedCost, trainingPricePerMTok, describeNumbers } from "../../src/dataset/analysis/index.js";
+import { analyzeExamples, createFeatureContext, DatasetAggregator, extractFeatures, defaultEpochs, estimateHostedCost, describeNumbers } from "../../src/dataset/analysis/index.js";
 import type { ChatExample, SourcedExample } from "../../src/dataset/types.js";
 import { openAiTokenizerForModel } from "../../src/tokenize/openai.js";
 import { projectRoot } from "../helpers/cli.js";
@@ -170,12 +170,11 @@ test("OpenAI's default epochs and the hosted cost", () => {
   assert.equal(defaultEpochs(8334), 2); // 3n = 25002 > 25000 -> max(1, floor(25000 / 8334)) = 2
   assert.equal(defaultEpochs(10_000), 2);
   assert.equal(defaultEpochs(100_000), 1);
-  assert.equal(trainingPricePerMTok("gpt-4o-mini"), 3);
-  assert.equal(trainingPricePerMTok("gpt-4.1-nano"), 1.5);
-  assert.equal(trainingPricePerMTok("ft:gpt-4o-mini-2024-07-18:org::abc"), 3);
-  const c = estimateHostedCost({ examples: 50, datasetTokens: 20_000, model: "gpt-4o-mini-2024-07-18" });
+  const c = estimateHostedCost({ examples: 50, datasetTokens: 20_000, model: "m", pricePerMTok: 3, pricesAsOf: "2026-12-06" });
   assert.equal(c.epochs, 3);
   assert.equal(c.billedTokens, 60_000);
   assert.equal(c.cost, 0.18);
-  assert.equal(estimateHostedCost({ examples: 50, datasetTokens: 20_000, model: "x", pricePerMTok: 10 }).cost, 0.6);
+  assert.equal(c.pricesAsOf, "2026-12-06");
+  assert.equal(estimateHostedCost({ examples: 50, datasetTokens: 20_000, model: "x" }).cost, undefined, "no price, no cost");
+  assert.equal(estimateHostedCost({ examples: 50, datasetTokens: 20_000, model: "x", pricePerMTok: 10, epochs: 1 }).cost, 0.2);
 });

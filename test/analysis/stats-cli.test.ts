@@ -12,7 +12,8 @@ test("tunekit stats --json: distributions, hosted cost, reply shape, fact verdic
   assert.equal(res.code, 0, res.stderr);
   const r = JSON.parse(res.stdout);
   assert.equal(r.examples, 66);
-  assert.equal(r.model, "gpt-4o-mini-2024-07-18");
+  assert.equal(r.model, "o200k_base", "without --model: the documented default tokenizer");
+  assert.equal(r.stats.tokenLimit, 32_768);
   for (const k of ["min", "mean", "median", "p5", "p95", "max"]) {
     assert.equal(typeof r.stats.tokens[k], "number");
     assert.equal(typeof r.stats.assistantTokens[k], "number");
@@ -21,8 +22,14 @@ test("tunekit stats --json: distributions, hosted cost, reply shape, fact verdic
   assert.ok(r.stats.tokens.min <= r.stats.tokens.median && r.stats.tokens.median <= r.stats.tokens.max);
   assert.equal(r.hosted.epochs, 3); // 66 examples: 3 x 66 >= 100
   assert.equal(r.hosted.billedTokens, 3 * r.stats.tokens.sum);
-  assert.equal(r.hosted.pricePerMTok, 3);
-  assert.ok(Math.abs(r.hosted.cost - (r.hosted.billedTokens / 1e6) * 3) < 1e-3);
+  // Today's options at the catalog's prices, with their date: Together, Fireworks, this machine.
+  assert.deepEqual(r.hostedOptions.map((o: { provider: string }) => o.provider), ["together", "fireworks", "local"]);
+  assert.equal(r.hosted.model, "Qwen/Qwen3-8B");
+  assert.equal(r.hosted.pricePerMTok, 1);
+  assert.equal(r.hosted.pricesAsOf, "2026-12-06");
+  assert.ok(Math.abs(r.hosted.cost - r.hosted.billedTokens / 1e6) < 1e-3);
+  assert.equal(r.hostedOptions[1].pricePerMTok, 0.5);
+  assert.equal(r.hostedOptions[2].cost, 0);
   assert.equal(r.replyShape.kind, "line-template");
   assert.deepEqual(r.replyShape.template.slots, ["TL;DR:", "Next step:"]);
   assert.equal(r.stats.factInjection.verdict, "behaviour");

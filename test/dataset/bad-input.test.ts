@@ -79,7 +79,7 @@ test("a single 50 MB line: line_too_long, the next line still read, no out-of-me
     const p = join(t.dir, "huge.jsonl");
     const fd = openSync(p, "w");
     writeSync(fd, '{"messages":[{"role":"user","content":"');
-    const block = Buffer.alloc(1024 * 1024, 0x61);
+    const block = Buffer.from("ab ".repeat(Math.floor((1024 * 1024) / 3)));
     for (let i = 0; i < 50; i++) writeSync(fd, block);
     writeSync(fd, '"},{"role":"assistant","content":"x"}]}\n' + good + "\n");
     closeSync(fd);
@@ -87,10 +87,11 @@ test("a single 50 MB line: line_too_long, the next line still read, no out-of-me
     assert.deepEqual(codes(json), ["1:line_too_long"]);
     assert.match(json.errors[0].message, /over the limit of 8388608 bytes/);
     assert.equal(json.examples, 1);
-    // A limit above the line's size accepts it.
+    // A limit above the line's size reads it; its ~17M tokens are then over the per-example token limit.
     const big = await runCli(["validate", p, "--json", "--quick", "--max-line-bytes", String(60 * 1024 * 1024)]);
-    assert.equal(big.code, 0, big.stderr);
-    assert.equal(JSON.parse(big.stdout).examples, 2);
+    assert.equal(big.code, 1, big.stderr);
+    const bigReport = JSON.parse(big.stdout);
+    assert.deepEqual(codes(bigReport), ["1:too_many_tokens"]);
   } finally {
     t.cleanup();
   }

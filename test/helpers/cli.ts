@@ -4,6 +4,8 @@ import { fileURLToPath } from "node:url";
 
 export const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 const mainTs = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+/** tsx resolved from the project, so the CLI also starts from a cwd outside it. */
+const tsx = import.meta.resolve("tsx");
 
 export interface CliResult {
   code: number | null;
@@ -17,7 +19,7 @@ export function runCli(
   options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", mainTs, ...args], {
+    const child = spawn(process.execPath, ["--import", tsx, mainTs, ...args], {
       cwd: options.cwd ?? projectRoot,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],

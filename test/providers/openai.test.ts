@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openStore, type Store } from "../../src/store/index.js";
 import { createOpenAITrainer } from "../../src/providers/openai/trainer.js";
-import { startHostedJob } from "../../src/providers/run.js";
+import { submitTraining } from "../../src/providers/submit.js";
 import { followJob, type FollowUpdate } from "../../src/providers/follow.js";
 import { FakeOpenAIServer } from "../servers/fake-openai-ft.js";
 import { tempDir } from "../helpers/fixtures.js";
@@ -33,7 +33,7 @@ after(async () => {
 test("a job runs end to end through the real SDK: upload, create, follow events + metrics + checkpoints, result", async () => {
   const valid = writeChatJsonl(tmp.dir, "valid.jsonl", 4, "v");
   const t = trainer();
-  const started = await startHostedJob(t, store, { trainingFile: data, validationFile: valid }, { model: "gpt-4o-mini-2024-07-18", hyperparameters: { n_epochs: 2, batch_size: "auto" }, suffix: "tk", seed: 7 });
+  const started = await submitTraining(t, { trainingFile: data, validationFile: valid, params: { model: "gpt-4o-mini-2024-07-18", hyperparameters: { n_epochs: 2, batch_size: "auto" }, suffix: "tk", seed: 7 } }, { store: store, confirm: () => true });
   assert.ok(started.ok, JSON.stringify(!started.ok && started.error));
   const created = server.jobs.get(started.snapshot.remoteId)!;
   assert.deepEqual(created.body.method, { type: "supervised", supervised: { hyperparameters: { n_epochs: 2, batch_size: "auto" } } });
@@ -119,7 +119,10 @@ test("401, 403 and a 400 naming the bad parameter come back as clear error value
   const prepared = await t.prepare({ trainingFile: data }, { cache: store });
   assert.ok(prepared.ok);
   const r403 = await t.start(prepared.value, { model: "gpt-4o-mini-2024-07-18" });
-  assert.ok(!r403.ok && r403.error.code === "permission" && r403.error.status === 403);
+  // A 403 on job creation is OpenAI's wind-down refusal: named as such, with the ways that remain.
+  assert.ok(!r403.ok && r403.error.code === "fine_tuning_closed" && r403.error.status === 403, JSON.stringify(!r403.ok && r403.error));
+  assert.match(r403.error.message, /no longer accepts new fine-tuning jobs for this organisation/);
+  assert.match(r403.error.message, /--provider together.*--provider fireworks/);
 
   const r400 = await t.start(prepared.value, { model: "gpt-2-tiny" });
   assert.ok(!r400.ok);
@@ -137,7 +140,7 @@ test("401, 403 and a 400 naming the bad parameter come back as clear error value
 test("a failed job reports its error code and message; a bad file is refused at processing", async () => {
   const t = trainer();
   server.nextJobFailure = { stage: "running", atStep: 3, code: "exceeded_quota", message: "Fine-tuning job failed: you exceeded your training quota." };
-  const started = await startHostedJob(t, store, { trainingFile: data }, { model: "gpt-4o-mini-2024-07-18" });
+  const started = await submitTraining(t, { trainingFile: data, params: { model: "gpt-4o-mini-2024-07-18" } }, { store: store, confirm: () => true });
   assert.ok(started.ok);
   const out = await followJob(t, store, started.job.id, { pollMs: 20 });
   assert.ok(out.ok);
@@ -158,7 +161,7 @@ test("a failed job reports its error code and message; a bad file is refused at 
 
 test("following survives the server going away mid-job and coming back", async () => {
   const t = trainer();
-  const started = await startHostedJob(t, store, { trainingFile: data }, { model: "gpt-4o-mini-2024-07-18" });
+  const started = await submitTraining(t, { trainingFile: data, params: { model: "gpt-4o-mini-2024-07-18" } }, { store: store, confirm: () => true });
   assert.ok(started.ok);
   const updates: FollowUpdate[] = [];
   let stopped = false;
@@ -187,7 +190,7 @@ test("events are paged with the cursor: a 250-step job stores every metric once"
   Object.assign(server.options, { steps: 250, stepMs: 1 });
   try {
     const t = trainer();
-    const started = await startHostedJob(t, store, { trainingFile: data }, { model: "gpt-4o-mini-2024-07-18", hyperparameters: { n_epochs: 1 } });
+    const started = await submitTraining(t, { trainingFile: data, params: { model: "gpt-4o-mini-2024-07-18", hyperparameters: { n_epochs: 1 } } }, { store: store, confirm: () => true });
     assert.ok(started.ok);
     await new Promise((r) => setTimeout(r, 600)); // let the whole job happen before the first look
     const out = await followJob(t, store, started.job.id, { pollMs: 20 });
@@ -202,7 +205,7 @@ test("events are paged with the cursor: a 250-step job stores every metric once"
 
 test("cancel moves a running job to cancelled", async () => {
   const t = trainer();
-  const started = await startHostedJob(t, store, { trainingFile: data }, { model: "gpt-4o-mini-2024-07-18" });
+  const started = await submitTraining(t, { trainingFile: data, params: { model: "gpt-4o-mini-2024-07-18" } }, { store: store, confirm: () => true });
   assert.ok(started.ok);
   const c = await t.cancel(started.snapshot.remoteId);
   assert.ok(c.ok && c.value.status === "cancelled");
@@ -237,7 +240,7 @@ test("a job whose creation was cut off before its id was stored is found again b
 test("followJob once: one poll brings the store up to date and returns without waiting", async () => {
   const t = trainer();
   server.options.validateMs = 10_000; // the first poll surely finds the job validating
-  const started = await startHostedJob(t, store, { trainingFile: data }, { model: "gpt-4o-mini-2024-07-18" });
+  const started = await submitTraining(t, { trainingFile: data, params: { model: "gpt-4o-mini-2024-07-18" } }, { store: store, confirm: () => true });
   assert.ok(started.ok);
   const first = await followJob(t, store, started.job.id, { once: true, pollMs: 60_000 });
   server.options.validateMs = 100;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openStore, type Store } from "../../src/store/index.js";
 import { createTogetherTrainer } from "../../src/providers/together/trainer.js";
-import { startHostedJob } from "../../src/providers/run.js";
+import { submitTraining } from "../../src/providers/submit.js";
 import { followJob, type FollowUpdate } from "../../src/providers/follow.js";
 import { FakeTogetherServer } from "../servers/fake-together.js";
 import { tempDir } from "../helpers/fixtures.js";
@@ -37,7 +37,7 @@ after(async () => {
 test("Together: upload (302 + PUT), LoRA job by default, follow events + metrics + checkpoints, result", async () => {
   const valid = writeChatJsonl(tmp.dir, "valid.jsonl", 3, "v");
   const t = trainer();
-  const started = await startHostedJob(t, store, { trainingFile: data, validationFile: valid }, { model: MODEL, hyperparameters: { n_epochs: 2 }, suffix: "tk", seed: 3 });
+  const started = await submitTraining(t, { trainingFile: data, validationFile: valid, params: { model: MODEL, hyperparameters: { n_epochs: 2 }, suffix: "tk", seed: 3 } }, { store: store, confirm: () => true });
   assert.ok(started.ok, JSON.stringify(!started.ok && started.error));
   const job = server.jobs.get(started.snapshot.remoteId)!;
   assert.deepEqual(job.body.training_type, { type: "Lora", lora_r: 8, lora_alpha: 16, lora_dropout: 0, lora_trainable_modules: "all-linear" });
@@ -73,7 +73,7 @@ test("Together: upload (302 + PUT), LoRA job by default, follow events + metrics
 test("Together: failed job reason, 400 naming the parameter, 401, parameters checked before spending", async () => {
   const t = trainer();
   server.nextJobFailure = { atStep: 2, message: "CUDA out of memory during training" };
-  const started = await startHostedJob(t, store, { trainingFile: data }, { model: MODEL });
+  const started = await submitTraining(t, { trainingFile: data, params: { model: MODEL } }, { store: store, confirm: () => true });
   assert.ok(started.ok);
   await followJob(t, store, started.job.id, { pollMs: 20 });
   const rec = store.getJob(started.job.id)!;
@@ -106,7 +106,7 @@ test("Together: failed job reason, 400 naming the parameter, 401, parameters che
 
 test("Together: cancel, and following survives a server outage", async () => {
   const t = trainer();
-  const started = await startHostedJob(t, store, { trainingFile: data }, { model: MODEL });
+  const started = await submitTraining(t, { trainingFile: data, params: { model: MODEL } }, { store: store, confirm: () => true });
   assert.ok(started.ok);
   let stopped = false;
   const updates: FollowUpdate[] = [];
@@ -125,7 +125,7 @@ test("Together: cancel, and following survives a server outage", async () => {
   assert.ok(updates.some((u) => u.type === "retry"));
   assert.equal(store.getJob(started.job.id)!.status, "succeeded");
 
-  const second = await startHostedJob(t, store, { trainingFile: data }, { model: MODEL });
+  const second = await submitTraining(t, { trainingFile: data, params: { model: MODEL } }, { store: store, confirm: () => true });
   assert.ok(second.ok);
   const c = await t.cancel(second.snapshot.remoteId);
   assert.ok(c.ok && c.value.status === "cancelled");

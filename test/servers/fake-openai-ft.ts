@@ -28,6 +28,10 @@ export interface FakeOpenAIOptions {
   /** Training steps per job. */
   steps?: number;
   models?: string[];
+  /** `shutdown_date` the models endpoint reports per model (absent: the field is left out). */
+  shutdownDates?: Record<string, string>;
+  /** Azure OpenAI's shape: paths under /openai, `api-version` required, `api-key` header (or an Entra bearer token). */
+  azure?: { apiVersion: string; token?: string };
 }
 
 interface FileRec {
@@ -126,6 +130,8 @@ export class FakeOpenAIServer {
       stepMs: 60,
       steps: 6,
       models: KNOWN_MODELS,
+      shutdownDates: {},
+      azure: undefined as unknown as { apiVersion: string },
       ...options,
     };
     this.http = new RestartableServer((req, res) => {
@@ -347,11 +353,20 @@ export class FakeOpenAIServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    const path = url.pathname;
+    let path = url.pathname;
     const query = Object.fromEntries(url.searchParams);
     const method = req.method ?? "GET";
     const body = await readBody(req);
-    const auth = req.headers.authorization;
+    let auth = req.headers.authorization;
+    const azure = this.options.azure;
+    if (azure) {
+      // Azure: /openai/<resource>?api-version=..., the key in `api-key` (or an Entra ID bearer token).
+      if (!path.startsWith("/openai/")) return sendJson(res, 404, { error: { code: "404", message: "Resource not found" } });
+      if (query["api-version"] !== azure.apiVersion) return sendJson(res, 404, { error: { code: "404", message: `api-version ${query["api-version"] ?? "(none)"} is not supported` } });
+      path = "/v1/" + path.slice("/openai/".length);
+      const key = req.headers["api-key"];
+      auth = key === this.options.apiKey || (azure.token && auth === `Bearer ${azure.token}`) ? `Bearer ${this.options.apiKey}` : `Bearer ${String(key ?? "")}`;
+    }
     const record: RecordedRequest = { method, path, query, at: Date.now(), status: 0, ...(auth ? { authorization: auth } : {}) };
     this.requests.push(record);
     const reply = (status: number, json: unknown, headers: Record<string, string> = {}) => {
@@ -362,6 +377,11 @@ export class FakeOpenAIServer {
     const fault = this.faults.find((f) => f.left > 0 && f.path.test(path) && (!f.method || f.method === method));
     if (fault) {
       fault.left--;
+      if (fault.drop) {
+        record.status = -1;
+        req.socket.destroy();
+        return;
+      }
       const defaults: Record<number, unknown> = {
         401: apiError("Incorrect API key provided.", "invalid_request_error", null, "invalid_api_key"),
         403: apiError("You have insufficient permissions for this operation.", "invalid_request_error", null, "model_not_available"),
@@ -393,6 +413,12 @@ export class FakeOpenAIServer {
         return reply(200, { id: f.id, object: "file", deleted: true });
       }
       return reply(200, this.fileJson(f));
+    }
+    if ((m = path.match(/^\/v1\/models\/([^/]+)$/)) && method === "GET") {
+      const id = decodeURIComponent(m[1]);
+      if (!this.options.models.includes(id)) return reply(404, apiError(`The model '${id}' does not exist`, "invalid_request_error", "model", "model_not_found"));
+      const sd = this.options.shutdownDates[id];
+      return reply(200, { id, object: "model", created: 1721172741, owned_by: "system", ...(sd ? { shutdown_date: sd } : {}) });
     }
     if (path === "/v1/fine_tuning/jobs" && method === "POST") return this.createJob(body, reply);
     if (path === "/v1/fine_tuning/jobs" && method === "GET") {

@@ -13,10 +13,16 @@
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { RestartableServer, readBody, sendJson, type Fault, type RecordedRequest } from "./http-util.js";
+import { RestartableServer, readBody, sendJson, tarPack, zstdFrame, type Fault, type RecordedRequest } from "./http-util.js";
 
 export interface FakeTogetherOptions {
   apiKey: string;
+  /** Base models the fine-tuning API lists as supported. */
+  supportedModels?: string[];
+  /** USD per 1M tokens the estimate endpoint charges. */
+  pricePerMTok?: number;
+  /** The account's credit limit in USD (estimates above it are not allowed to proceed). */
+  userLimit?: number;
   fileProcessMs?: number;
   queueMs?: number;
   stepMs?: number;
@@ -69,9 +75,15 @@ export class FakeTogetherServer {
   private readonly http: RestartableServer;
   /** The next created job fails at this step with this message. */
   nextJobFailure?: { atStep: number; message: string };
+  /**
+   * The files a finished job's download holds, per checkpoint kind (tests build a real PEFT adapter
+   * for a tiny base model); absent: the download answers 404 like a job without weights.
+   */
+  artifacts?: { adapter?: Record<string, Buffer>; merged?: Record<string, Buffer> };
+  readonly deletedFiles: string[] = [];
 
   constructor(options: FakeTogetherOptions) {
-    this.options = { fileProcessMs: 50, queueMs: 100, stepMs: 50, steps: 5, ...options };
+    this.options = { fileProcessMs: 50, queueMs: 100, stepMs: 50, steps: 5, supportedModels: ["meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", "Qwen/Qwen3-8B", "Qwen/Qwen2.5-0.5B-Instruct"], pricePerMTok: 1, userLimit: 100, ...options };
     this.http = new RestartableServer((req, res) => {
       this.handle(req, res).catch((e) => {
         if (!res.headersSent) sendJson(res, 500, apiError(`fake server bug: ${(e as Error).message}`, "server_error"));
@@ -200,6 +212,11 @@ export class FakeTogetherServer {
     const fault = this.faults.find((f) => f.left > 0 && f.path.test(path) && (!f.method || f.method === method));
     if (fault) {
       fault.left--;
+      if (fault.drop) {
+        record.status = -1;
+        req.socket.destroy();
+        return;
+      }
       return reply(fault.status, fault.body ?? apiError(`injected ${fault.status}`, fault.status >= 500 ? "server_error" : "invalid_request_error"), fault.headers);
     }
     let m: RegExpMatchArray | null;
@@ -220,7 +237,41 @@ export class FakeTogetherServer {
       res.writeHead(200).end();
       return;
     }
+    if ((m = path.match(/^\/blob\/([^/]+)\/(adapter|merged|model_output_path)$/)) && method === "GET") {
+      const job = this.jobs.get(m[1]);
+      const files = m[2] === "adapter" ? this.artifacts?.adapter : this.artifacts?.merged;
+      if (!job || !files) return reply(404, { message: "no such object" });
+      const body = zstdFrame(tarPack(files));
+      record.status = 200;
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length, "content-disposition": `attachment; filename="${job.id}-${m[2]}.tar.zst"` });
+      res.end(body);
+      return;
+    }
     if (auth !== `Bearer ${this.options.apiKey}`) return reply(401, apiError("Invalid API key provided", "invalid_request_error"));
+    if (path === "/v1/fine-tunes/models/supported" && method === "GET") {
+      return reply(200, { models: this.options.supportedModels, detailed_models: this.options.supportedModels.map((name) => ({ name, max_seq_length_sft: 32768 })) });
+    }
+    if (path === "/v1/fine-tunes/estimate-price" && method === "POST") {
+      const p = JSON.parse(body.toString("utf8") || "{}");
+      const f = this.files.get(p.training_file);
+      if (!f) return reply(400, apiError(`Training file ${p.training_file} is not available`, "invalid_request_error", "training_file"));
+      const train = Math.ceil((f.content ?? "").length / 4) * (p.n_epochs ?? 1);
+      const v = p.validation_file ? this.files.get(p.validation_file) : undefined;
+      const evalTokens = v ? Math.ceil((v.content ?? "").length / 4) * (p.n_evals ?? 0) : 0;
+      const price = Math.round(((train + evalTokens) / 1e6) * this.options.pricePerMTok * 1e6) / 1e6;
+      return reply(200, { estimation_available: true, estimated_total_price: price, allowed_to_proceed: price <= this.options.userLimit, user_limit: this.options.userLimit, estimated_train_token_count: train, estimated_eval_token_count: evalTokens });
+    }
+    if (path === "/v1/finetune/download" && method === "GET") {
+      const job = this.jobs.get(url.searchParams.get("ft_id") ?? "");
+      if (!job) return reply(404, apiError(`Fine-tune job ${url.searchParams.get("ft_id")} not found`));
+      this.advance(job);
+      if (job.status !== "completed") return reply(400, apiError(`Job ${job.id} is not completed`));
+      const kind = url.searchParams.get("checkpoint") ?? "merged";
+      // Like the real API: a redirect to a presigned object URL that takes no API key.
+      record.status = 302;
+      res.writeHead(302, { location: `${this.http.baseUrl}/blob/${job.id}/${kind}` }).end();
+      return;
+    }
 
     if (path === "/v1/files" && method === "POST") {
       const form = new URLSearchParams(body.toString("utf8"));
@@ -235,9 +286,14 @@ export class FakeTogetherServer {
       const f = this.files.get(m[1]);
       return f ? reply(200, this.fileJson(f)) : reply(404, apiError(`File ${m[1]} not found`));
     }
+    if ((m = path.match(/^\/v1\/files\/([^/]+)$/)) && method === "DELETE") {
+      if (!this.files.delete(m[1])) return reply(404, apiError(`File ${m[1]} not found`));
+      this.deletedFiles.push(m[1]);
+      return reply(200, { id: m[1], object: "file", deleted: true });
+    }
     if (path === "/v1/fine-tunes" && method === "POST") {
       const p = JSON.parse(body.toString("utf8") || "{}");
-      if (typeof p.model !== "string" || !p.model.includes("/")) return reply(400, apiError(`Model ${p.model} is not supported for fine-tuning`, "invalid_request_error", "model"));
+      if (typeof p.model !== "string" || !this.options.supportedModels.includes(p.model)) return reply(400, apiError(`Model ${p.model} is not supported for fine-tuning`, "invalid_request_error", "model"));
       const f = this.files.get(p.training_file);
       if (!f || this.fileJson(f).processing_status !== "COMPLETED") return reply(400, apiError(`Training file ${p.training_file} is not available`, "invalid_request_error", "training_file"));
       if (p.n_epochs !== undefined && (p.n_epochs < 1 || p.n_epochs > 20)) return reply(400, apiError("n_epochs must be between 1 and 20", "invalid_request_error", "n_epochs"));

@@ -20,6 +20,8 @@ export interface Fault {
   headers?: Record<string, string>;
   /** How many requests it answers before it is used up (default 1). */
   times?: number;
+  /** Drop the connection instead of answering (a network failure mid-request). */
+  drop?: boolean;
 }
 
 export function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -77,4 +79,47 @@ export class RestartableServer {
   get running(): boolean {
     return this.server !== undefined;
   }
+}
+
+/** A ustar archive of the given files (what providers' download endpoints hand out, before compression). */
+export function tarPack(files: Record<string, Buffer>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, data] of Object.entries(files)) {
+    const h = Buffer.alloc(512);
+    h.write(name, 0, 100, "utf8");
+    h.write("0000644\0", 100);
+    h.write("0000000\0", 108);
+    h.write("0000000\0", 116);
+    h.write(data.length.toString(8).padStart(11, "0") + "\0", 124);
+    h.write("00000000000\0", 136);
+    h.write("        ", 148);
+    h.write("0", 156);
+    h.write("ustar\0", 257);
+    h.write("00", 263);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148);
+    parts.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
+/**
+ * A valid Zstandard frame holding `data` in raw (stored) blocks: what any zstd decoder reads, written
+ * here without a compressor (Node 20 has none).
+ */
+export function zstdFrame(data: Buffer): Buffer {
+  const BLOCK = 128 * 1024;
+  // Magic; frame header: no content size, no checksum, window 2^17 (Window_Descriptor exponent 7).
+  const parts: Buffer[] = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 7 << 3])];
+  let off = 0;
+  do {
+    const n = Math.min(BLOCK, data.length - off);
+    const last = off + n >= data.length ? 1 : 0;
+    const header = last | (0 << 1) | (n << 3); // Block_Type 0 = raw
+    parts.push(Buffer.from([header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff]), data.subarray(off, off + n));
+    off += n;
+  } while (off < data.length);
+  return Buffer.concat(parts);
 }

@@ -11,7 +11,7 @@ const command: Command = {
   details: `The store is $TUNEKIT_HOME/tunekit.db (default ~/.tunekit).
 --json prints an array of job records (schema in docs/json.md).`,
   options: {
-    provider: { type: "string", valueName: "P", description: "only jobs of this provider (local, openai, together)" },
+    provider: { type: "string", valueName: "P", description: "only jobs of this provider (local, together, fireworks, azure, openai)" },
     refresh: { type: "boolean", description: "ask the providers for the current state of unfinished hosted jobs first" },
     limit: { type: "string", valueName: "N", description: "most jobs listed", default: "50" },
     json: { type: "boolean", description: "print JSON" },

@@ -14,7 +14,7 @@ const command: Command = {
   name: "jobs watch",
   summary: "follow a job (hosted, or a local run folder) to its end; resumes after restarts",
   usage: "tunekit jobs watch ID [--json]",
-  details: `The API key comes from the environment (OPENAI_API_KEY, TOGETHER_API_KEY); the endpoint is the one the
+  details: `The API key comes from the environment (TOGETHER_API_KEY, FIREWORKS_API_KEY, AZURE_OPENAI_API_KEY, OPENAI_API_KEY); the endpoint is the one the
 job was created on. Network failures are retried with backoff. Exit code: 0 succeeded, 1 failed or cancelled,
 2 could not follow. --json prints one JSON object per line (schema in docs/json.md).`,
   options: { json: { type: "boolean", description: "print one JSON event per line" } },

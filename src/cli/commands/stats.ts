@@ -5,18 +5,23 @@ import { bool, num, printJson, str, usageError } from "../command.js";
 import { computeStats, DEFAULT_STATS_MODEL, type StatsReport } from "../../dataset/analysis/stats-file.js";
 import type { Distribution } from "../../util/distribution.js";
 import { TunekitError, fsError } from "../../util/errors.js";
+import { HOSTED_PROVIDERS, trainingOptions, type TrainingOption } from "../../providers/catalog.js";
 import { readWithProgress, FORMAT_OPTIONS } from "./dataset-output.js";
 
 const command: Command = {
   name: "stats",
   summary: "token and message distributions, hosted training cost, reply-format consistency, fact injection",
-  usage: "tunekit stats FILE [--model M] [--json] [--price-per-mtok X | --prices FILE]",
-  details: `Counts tokens with the model's real tokenizer (default ${DEFAULT_STATS_MODEL}) and estimates a hosted
-run with OpenAI's default epochs (3; raised when 3n < 100, lowered when 3n > 25,000) and the built-in training
-price table (override with --price-per-mtok or --prices FILE, a JSON object {"model": USD per 1M tokens}).
+  usage: "tunekit stats FILE [--model M] [--provider P] [--json] [--price-per-mtok X | --prices FILE]",
+  details: `Counts tokens with the tokenizer of --model (an OpenAI model, a local Hugging Face folder or a hub id);
+without one with ${DEFAULT_STATS_MODEL}, and every example is checked against a per-example limit (the model's, or
+32,768 tokens without a model). Estimates fine-tuning with OpenAI's default epochs (3; raised when 3n < 100, lowered
+when 3n > 25,000) at the providers' list prices (src/providers/catalog.ts, with their dates): --provider's price,
+or today's options (a small open model on Together and on Fireworks, and this machine). Override with
+--price-per-mtok or --prices FILE (a JSON object {"model": USD per 1M tokens}).
 Exit codes: 0 done, 1 the file has no valid example, 2 usage or I/O problem. --json schema: docs/json.md.`,
   options: {
-    model: { type: "string", valueName: "M", description: `tokenizer and price model (default ${DEFAULT_STATS_MODEL})` },
+    model: { type: "string", valueName: "M", description: `tokenizer model (default ${DEFAULT_STATS_MODEL}, limit 32,768 tokens per example)` },
+    provider: { type: "string", valueName: "P", description: `price the estimate at this provider (${["local", ...HOSTED_PROVIDERS].join(", ")})` },
     "price-per-mtok": { type: "string", valueName: "X", description: "training price in USD per 1M tokens (overrides the table)" },
     prices: { type: "string", valueName: "FILE", description: 'JSON price table {"model": USD per 1M training tokens}' },
     json: { type: "boolean", description: "print the report as JSON" },
@@ -29,16 +34,22 @@ Exit codes: 0 done, 1 the file has no valid example, 2 usage or I/O problem. --j
     const pricesFile = str(ctx, "prices");
     if (pricePerMTok !== undefined && pricesFile !== undefined) throw usageError(command, "use either --price-per-mtok or --prices, not both");
     const priceOverrides = pricesFile ? await readPriceFile(pricesFile) : undefined;
-    const report: StatsReport = await readWithProgress(ctx, command, (read) =>
-      computeStats(file, {
-        ...read,
-        model: str(ctx, "model"),
-        pricePerMTok,
-        priceOverrides,
-      }),
-    );
-    if (bool(ctx, "json")) printJson(ctx, report);
-    else printReport(ctx, report);
+    const provider = str(ctx, "provider");
+    if (provider !== undefined && !["local", ...HOSTED_PROVIDERS].includes(provider)) throw usageError(command, `unknown --provider "${provider}" (one of local, ${HOSTED_PROVIDERS.join(", ")})`);
+    const model = str(ctx, "model");
+    const override = pricePerMTok ?? (model && priceOverrides ? priceOverrides[model] : undefined);
+    const report: StatsReport = await readWithProgress(ctx, command, (read) => computeStats(file, { ...read, ...(model !== undefined ? { model } : {}) }));
+    const options = trainingOptions(report.hosted.billedTokens, { ...(provider ? { provider } : {}), ...(model ? { model } : {}), ...(override !== undefined ? { pricePerMTok: override } : {}) });
+    for (const o of options) if (priceOverrides?.[o.model] !== undefined && o.pricePerMTok !== priceOverrides[o.model]) Object.assign(o, { pricePerMTok: priceOverrides[o.model], cost: Math.round((o.billedTokens / 1e6) * priceOverrides[o.model] * 10000) / 10000, covers: "the price you gave" });
+    const first = options[0];
+    report.hosted = {
+      ...report.hosted,
+      model: first.model,
+      ...(first.pricePerMTok !== undefined ? { pricePerMTok: first.pricePerMTok, cost: first.cost! } : {}),
+      ...(first.pricesAsOf ? { pricesAsOf: first.pricesAsOf } : {}),
+    };
+    if (bool(ctx, "json")) printJson(ctx, { ...report, hostedOptions: options });
+    else printReport(ctx, report, options);
     return report.examples === 0 ? 1 : 0;
   },
 };
@@ -54,12 +65,12 @@ async function readPriceFile(path: string): Promise<Record<string, number>> {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new TunekitError("invalid_price_file", `the price file is not valid JSON: ${(e as Error).message}`, { file: path, hint: 'write {"gpt-4o-mini-2024-07-18": 3.0}' });
+    throw new TunekitError("invalid_price_file", `the price file is not valid JSON: ${(e as Error).message}`, { file: path, hint: 'write {"Qwen/Qwen3-8B": 1.0}' });
   }
   if (v === null || typeof v !== "object" || Array.isArray(v) || !Object.values(v).every((x) => typeof x === "number" && x >= 0)) {
     throw new TunekitError("invalid_price_file", "the price file must be a JSON object of model name -> USD per 1M training tokens", {
       file: path,
-      hint: 'write {"gpt-4o-mini-2024-07-18": 3.0}',
+      hint: 'write {"Qwen/Qwen3-8B": 1.0}',
     });
   }
   return v as Record<string, number>;
@@ -73,7 +84,7 @@ function row(label: string, d: Distribution | undefined): string {
   return `  ${label.padEnd(22)}${cells.join("")}`;
 }
 
-function printReport(ctx: CommandContext, r: StatsReport): void {
+function printReport(ctx: CommandContext, r: StatsReport, options: TrainingOption[]): void {
   const c = ctx.color;
   const s = r.stats;
   ctx.out(`${c.bold(r.file)}: ${fmt(r.examples)} examples (${r.format})${r.invalidRecords ? c.yellow(`, ${fmt(r.invalidRecords)} invalid records skipped (see tunekit validate)`) : ""}`);
@@ -96,11 +107,14 @@ function printReport(ctx: CommandContext, r: StatsReport): void {
     ctx.out("");
   }
   const h = r.hosted;
-  const price =
-    h.cost !== undefined
-      ? `~ $${h.cost.toFixed(2)} at $${h.pricePerMTok}/1M tokens (prices as of ${h.pricesAsOf}; override with --price-per-mtok)`
-      : "no hosted training price known for this model (a local run costs CPU time only; --price-per-mtok sets one)";
-  ctx.out(`hosted fine-tuning (${r.model}): ${h.epochs} epoch${h.epochs === 1 ? "" : "s"} x ${fmt(h.datasetTokens)} tokens = ${fmt(h.billedTokens)} billed tokens, ${price}`);
+  const asOf = [...new Set(options.map((o) => o.pricesAsOf).filter(Boolean))].join(", ");
+  ctx.out(`fine-tuning estimate: ${h.epochs} epoch${h.epochs === 1 ? "" : "s"} x ${fmt(h.datasetTokens)} tokens = ${fmt(h.billedTokens)} billed tokens${asOf ? ` (list prices as of ${asOf}; override with --price-per-mtok)` : ""}`);
+  const width = Math.max(...options.map((o) => `${o.providerLabel} ${o.model}`.length));
+  for (const o of options) {
+    const what = `${o.providerLabel} ${o.model}`.padEnd(width);
+    const cost = o.provider === "local" ? "$0 (CPU time only)" : o.cost !== undefined ? `~ $${o.cost.toFixed(2)} at $${o.pricePerMTok}/1M tokens (${o.covers})` : "no price known (--price-per-mtok sets one)";
+    ctx.out(`  ${what}  ${cost}`);
+  }
   if (s.overTokenLimit > 0) ctx.out(c.red(`  ${s.overTokenLimit} example(s) exceed the ${fmt(s.tokenLimit ?? 0)}-token limit and would be truncated`));
   ctx.out("");
   ctx.out(c.bold("consistency"));

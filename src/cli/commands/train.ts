@@ -72,21 +72,26 @@ function optionsFrom(ctx: CommandContext): TrainOptions {
 
 const fmt = (x: number | null | undefined, digits = 4) => (x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(digits));
 
-/** Lists the run in the job store (`tunekit jobs list`); a store problem is only a warning. */
-async function recordInStore(ctx: CommandContext, runDir: string | undefined): Promise<void> {
-  if (!runDir) return;
+/** Where the local run is recorded (the job store); a store that cannot be opened is only a warning. */
+async function openStoreOrWarn(ctx: CommandContext): Promise<import("../../store/store.js").Store | undefined> {
   try {
-    const { recordRunInStore } = await import("../../engine/train/record-run.js");
-    await recordRunInStore(runDir, ctx.io.env);
+    const { openStore } = await import("../../store/store.js");
+    return openStore({ env: ctx.io.env });
   } catch (e) {
-    if (!bool(ctx, "json")) ctx.err(`${ctx.errColor.yellow("warning")} could not record the run in the job store: ${(e as Error).message}`);
+    if (!bool(ctx, "json")) ctx.err(`${ctx.errColor.yellow("warning")} the run is not recorded in the job store: ${(e as Error).message}`);
+    return undefined;
   }
 }
 
+/**
+ * Local training through the same submission flow as hosted training (providers/submit.ts): the run is
+ * recorded in the job store when it starts, followed into it while it trains, and its live events
+ * drive the progress display.
+ */
 async function runLocal(ctx: CommandContext): Promise<number> {
   const json = bool(ctx, "json");
   const resumeDir = str(ctx, "resume");
-  const { train, resumeTraining } = await import("../../engine/train/train-run.js");
+  const [{ LocalTrainer }, { submitTraining, resumeLocalTraining }] = await Promise.all([import("../../providers/local/trainer.js"), import("../../providers/submit.js")]);
   let stopRequested = false;
   const onSigint = () => {
     if (stopRequested) process.exit(130); // second Ctrl-C: leave now
@@ -136,23 +141,52 @@ async function runLocal(ctx: CommandContext): Promise<number> {
         break;
     }
   };
+  const options = resumeDir ? undefined : optionsFrom(ctx);
+  const validation = str(ctx, "validation");
+  const testSplit = num(ctx, cmd, "test-split", { min: 0, max: 0.9 });
+  const trainer = new LocalTrainer({
+    ...(options ? { outDir: str(ctx, "output")!, baseOptions: options } : {}),
+    ...(testSplit !== undefined ? { testSplit } : {}),
+    callbacks: { onEvent, ...(json ? {} : { onPhase: (text: string) => status.show(`train: ${text} ...`) }), shouldStop: () => stopRequested },
+  });
+  const store = await openStoreOrWarn(ctx);
+  const follow = { pollMs: 2000 };
+  let remoteId: string | undefined;
   try {
-    const cb = { onEvent, onPhase: json ? undefined : (text: string) => status.show(`train: ${text} ...`), shouldStop: () => stopRequested };
-    const result = resumeDir
-      ? await resumeTraining(resumeDir, cb)
-      : await train(
-          {
-            data: ctx.positionals[0],
-            model: str(ctx, "model")!,
-            outDir: str(ctx, "output")!,
-            validation: str(ctx, "validation"),
-            testSplit: num(ctx, cmd, "test-split", { min: 0, max: 0.9 }),
-            options: optionsFrom(ctx),
-          },
-          cb,
-        );
+    if (resumeDir) {
+      if (store) {
+        const r = await resumeLocalTraining(trainer, store, resumeDir, { follow });
+        if (!r.ok) throw trainer.lastStartError ?? new TunekitError(r.error.code, r.error.message);
+        remoteId = r.job.remoteId;
+      } else {
+        const r = await trainer.resume(resumeDir);
+        if (!r.ok) throw trainer.lastStartError ?? new TunekitError(r.error.code, r.error.message);
+        remoteId = r.value.remoteId;
+      }
+    } else {
+      const o = options!;
+      const params = {
+        model: str(ctx, "model")!,
+        hyperparameters: { n_epochs: o.epochs, batch_size: o.batchSize, learning_rate: o.lr },
+        seed: o.seed,
+        lora: { r: o.lora.r, alpha: o.lora.alpha, dropout: o.lora.dropout, modules: typeof o.lora.targets === "string" ? o.lora.targets : o.lora.targets.join(",") },
+      };
+      const request = { trainingFile: ctx.positionals[0], ...(validation ? { validationFile: validation } : {}), params };
+      if (store) {
+        const out = await submitTraining(trainer, request, { store, confirm: () => true, follow });
+        if (!out.ok) throw trainer.lastStartError ?? new TunekitError(out.error.code, out.error.message, out.error.code === "invalid_params" ? { hint: "run `tunekit train --help`" } : {});
+        remoteId = out.job.remoteId;
+      } else {
+        const prepared = await trainer.prepare(request);
+        if (!prepared.ok) throw new TunekitError(prepared.error.code, prepared.error.message);
+        const started = await trainer.start(prepared.value, params);
+        if (!started.ok) throw trainer.lastStartError ?? new TunekitError(started.error.code, started.error.message);
+        remoteId = started.value.remoteId;
+      }
+    }
+    // The engine's own result (or its own error, with its code, hint and exit code).
+    const result = await trainer.finished(remoteId!);
     progress.finish();
-    await recordInStore(ctx, result.runDir);
     if (!json) {
       const dn = result.done;
       const what = dn.reason === "interrupted" ? "stopped" : dn.reason === "early_stopped" ? "stopped early (held-out loss stopped improving)" : "done";
@@ -164,8 +198,6 @@ async function runLocal(ctx: CommandContext): Promise<number> {
   } catch (e) {
     status.clear();
     progress.finish();
-    const runDir = resumeDir ?? str(ctx, "output");
-    if (runDir && (await import("node:fs")).existsSync(`${runDir}/run.json`)) await recordInStore(ctx, runDir);
     if (json && lastEvent?.type !== "error") {
       const { trainErrorEvent } = await import("../../engine/train/train-run.js");
       ctx.out(JSON.stringify(trainErrorEvent(e)));
@@ -176,6 +208,7 @@ async function runLocal(ctx: CommandContext): Promise<number> {
     }
     throw e;
   } finally {
+    store?.close();
     process.off("SIGINT", onSigint);
   }
 }
@@ -200,7 +233,7 @@ const cmd: Command = {
     model: { type: "string", short: "m", valueName: "DIR|ID", description: "base model: a Hugging Face folder or hub id" },
     output: { type: "string", short: "o", valueName: "RUN_DIR", description: "run folder to create" },
     resume: { type: "string", valueName: "RUN_DIR", description: "continue an interrupted run exactly" },
-    provider: { type: "string", valueName: "NAME", description: "local, or a hosted provider (openai, together)", default: "local" },
+    provider: { type: "string", valueName: "NAME", description: "local, or a hosted provider (together, fireworks, azure, openai)", default: "local" },
     validation: { type: "string", valueName: "FILE", description: "held-out data file" },
     "test-split": { type: "string", valueName: "FRAC", description: "hold out this fraction of DATA (leak-free)" },
     epochs: { type: "string", valueName: "N", description: `epochs (hosted: N or auto; default ${d.epochs})` },
@@ -226,7 +259,8 @@ const cmd: Command = {
     json: { type: "boolean", description: "print one JSON event per line" },
     yes: { type: "boolean", description: "hosted: skip the cost confirmation" },
     suffix: { type: "string", valueName: "S", description: "hosted: suffix of the fine-tuned model's name" },
-    "lr-multiplier": { type: "string", valueName: "X|auto", description: "hosted: learning-rate multiplier" },
+    "lr-multiplier": { type: "string", valueName: "X|auto", description: "hosted (openai, azure): learning-rate multiplier" },
+    "max-context-length": { type: "string", valueName: "N", description: "hosted (fireworks): longest example in tokens" },
   },
   positionals: { min: 0, max: 1, names: "DATA" },
   async run(ctx) {
@@ -236,8 +270,8 @@ const cmd: Command = {
       const { runHostedTrain } = await import("../train-hosted.js");
       return runHostedTrain(ctx);
     }
-    for (const hostedOnly of ["suffix", "lr-multiplier"]) {
-      if (str(ctx, hostedOnly) !== undefined) throw usageError(cmd, `--${hostedOnly} applies to hosted providers only (--provider openai)`);
+    for (const hostedOnly of ["suffix", "lr-multiplier", "max-context-length"]) {
+      if (str(ctx, hostedOnly) !== undefined) throw usageError(cmd, `--${hostedOnly} applies to hosted providers only (--provider ...)`);
     }
     if (str(ctx, "resume") !== undefined) {
       if (ctx.positionals.length > 0) throw usageError(cmd, "--resume takes the run folder only; the data and options come from its run.json");

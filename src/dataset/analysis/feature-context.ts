@@ -24,7 +24,7 @@ export function createFeatureContext(options: FeatureOptions = {}): FeatureConte
   if (!countTokens && options.model !== undefined) {
     if (!isOpenAiModel(options.model)) {
       throw new TunekitError("unknown_model", `cannot count tokens for model "${options.model}"`, {
-        hint: "use an OpenAI model name (e.g. gpt-4o-mini-2024-07-18); open models (a model folder or hub id) need resolveFeatureContext",
+        hint: "use an OpenAI model or encoding name (e.g. o200k_base); open models (a model folder or hub id) need resolveFeatureContext",
       });
     }
     countTokens = openAiExampleTokenCounter(options.model);

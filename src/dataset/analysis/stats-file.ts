@@ -11,16 +11,22 @@ import { estimateHostedCost, type HostedCost } from "./cost.js";
 import { extractFeatures } from "./features.js";
 import { resolveFeatureContext } from "./feature-context.js";
 import { ReplySampler, finalReply } from "./reply-sample.js";
+import { DEFAULT_EXAMPLE_TOKEN_LIMIT, DEFAULT_TOKEN_MODEL } from "../../tokenize/limits.js";
 
-export const DEFAULT_STATS_MODEL = "gpt-4o-mini-2024-07-18";
+/** Tokens are counted with this encoding, and checked against this limit, when no model is named. */
+export const DEFAULT_STATS_MODEL = DEFAULT_TOKEN_MODEL;
 
 export interface StatsOptions extends ReadOptions {
-  /** Tokenizer and price model (default gpt-4o-mini-2024-07-18). */
+  /** Tokenizer model (OpenAI name, encoding, local folder or hub id; default o200k_base). */
   model?: string;
-  /** Overrides the price table: one price for this run... */
+  /** Per-example token limit (default: the model's, or 32,768 without a model). */
+  tokenLimit?: number;
+  /** Training price in USD per 1M tokens for the hosted estimate (callers look it up in providers/catalog). */
   pricePerMTok?: number;
-  /** ...or per model ({"gpt-4o-mini-2024-07-18": 3}). */
-  priceOverrides?: Record<string, number>;
+  /** When that price was read (YYYY-MM-DD). */
+  pricesAsOf?: string;
+  /** Epochs of the estimate (default: OpenAI's rule by dataset size). */
+  epochs?: number;
   onProgress?: (p: { bytesRead: number; totalBytes: number; examples: number }) => void;
 }
 
@@ -41,7 +47,7 @@ export interface StatsReport {
 
 export async function computeStats(file: string, options: StatsOptions = {}): Promise<StatsReport> {
   const model = options.model ?? DEFAULT_STATS_MODEL;
-  const ctx = await resolveFeatureContext({ model });
+  const ctx = await resolveFeatureContext({ model, ...(options.tokenLimit !== undefined ? { tokenLimit: options.tokenLimit } : options.model === undefined ? { tokenLimit: DEFAULT_EXAMPLE_TOKEN_LIMIT } : {}) });
   const agg = new DatasetAggregator({ model, tokenLimit: ctx.tokenLimit });
   const sampler = new ReplySampler();
   const reader = readDataset(file, options);
@@ -68,8 +74,9 @@ export async function computeStats(file: string, options: StatsOptions = {}): Pr
     examples,
     datasetTokens,
     model,
-    pricePerMTok: options.pricePerMTok,
-    priceOverrides: options.priceOverrides,
+    ...(options.pricePerMTok !== undefined ? { pricePerMTok: options.pricePerMTok } : {}),
+    ...(options.pricesAsOf !== undefined ? { pricesAsOf: options.pricesAsOf } : {}),
+    ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
   });
   return {
     file,

@@ -16,6 +16,11 @@ export type { DatasetAnalysis, ReportIssue, ValidateOptions, ValidateProgress, V
 export { IssueCollector } from "./issues.js";
 
 export async function validateFile(file: string, options: ValidateOptions = {}): Promise<ValidationReport> {
+  if (options.model === undefined && options.tokenCounter === undefined && options.analysis !== false) {
+    // Without a model the documented default still counts every example and enforces a limit.
+    const { DEFAULT_TOKEN_MODEL, DEFAULT_EXAMPLE_TOKEN_LIMIT } = await import("../../tokenize/limits.js");
+    options = { ...options, model: DEFAULT_TOKEN_MODEL, tokenLimit: options.tokenLimit ?? DEFAULT_EXAMPLE_TOKEN_LIMIT };
+  }
   if (options.model !== undefined && options.tokenCounter === undefined && options.analysis !== false) {
     options = { ...options, ...(await openModelCounting(options.model, options.tokenLimit)) };
   }

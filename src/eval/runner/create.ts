@@ -8,7 +8,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../store/store.js";
 import { TunekitError } from "../../util/errors.js";
-import { lookupPrice, TRAINING_PRICE_TABLE } from "../economics.js";
+import { lookupPrice } from "../economics.js";
+import { trainingCost } from "../../providers/catalog.js";
 import { curvesFromRecords, readLossCurves, type LossCurves } from "../overfit.js";
 import { GenerationCache, withCache } from "./cache.js";
 import { createEndpointRunner } from "./endpoint.js";
@@ -47,11 +48,14 @@ async function resolveJob(ref: string, store: Store | undefined): Promise<{ sour
   const points = store.getMetrics(job.id);
   const lossCurves = points.length ? curvesFromRecords(points.map((p) => ({ step: p.step, ...p.values }))) : undefined;
   if (job.kind === "hosted") {
+    const trainingCostUsd = job.model && job.trainedTokens ? trainingCost(job.provider, job.model, job.trainedTokens) : undefined;
+    // Weights brought home with `tunekit jobs pull` run here, like a local run.
+    if (job.outputDir && existsSync(join(job.outputDir, "run.json"))) {
+      return { source: { kind: "run", runDir: job.outputDir }, ...(lossCurves ? { lossCurves } : {}), ...(trainingCostUsd !== undefined ? { trainingCostUsd } : {}) };
+    }
     if (!job.fineTunedModel) {
       throw new TunekitError("job_not_finished", `job ${ref} has no fine-tuned model yet (status: ${job.status})`, { hint: `run \`tunekit jobs watch ${ref}\`` });
     }
-    const perM = job.model ? TRAINING_PRICE_TABLE[job.model.replace(/-\d{4}-\d{2}-\d{2}$/, "")] : undefined;
-    const trainingCostUsd = perM !== undefined && job.trainedTokens ? (job.trainedTokens * perM) / 1e6 : undefined;
     return {
       source: { kind: "endpoint", baseUrl: job.baseUrl ?? OPENAI_BASE_URL, model: job.fineTunedModel },
       ...(lossCurves ? { lossCurves } : {}),
@@ -74,9 +78,12 @@ export async function createRunner(spec: ModelSpec, options: CreateRunnerOptions
   }
   let created: CreatedRunner;
   if (source.kind === "endpoint") {
-    const price = spec.price ?? (source.baseUrl.replace(/\/+$/, "") === OPENAI_BASE_URL ? lookupPrice(source.model) : undefined);
-    const runner = createEndpointRunner({ baseUrl: source.baseUrl, model: source.model, label: spec.name, apiKey: apiKeyFor(source, options.env), ...(price ? { price } : {}) });
-    created = { runner, ...(price ? { price } : {}), resolved: `${source.model} at ${source.baseUrl}` };
+    const openai = source.baseUrl.replace(/\/+$/, "") === OPENAI_BASE_URL;
+    const price = spec.price ?? (openai ? lookupPrice(source.model) : undefined);
+    // OPENAI_BASE_URL points OpenAI model names at another OpenAI-compatible server, as for hosted training.
+    const baseUrl = openai && options.env.OPENAI_BASE_URL ? options.env.OPENAI_BASE_URL : source.baseUrl;
+    const runner = createEndpointRunner({ baseUrl, model: source.model, label: spec.name, apiKey: apiKeyFor(source, options.env), ...(price ? { price } : {}) });
+    created = { runner, ...(price ? { price } : {}), resolved: `${source.model} at ${baseUrl}` };
   } else {
     // Loaded lazily so `tunekit eval` against endpoints never loads the engine.
     const local = await import("./local.js");

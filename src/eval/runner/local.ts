@@ -122,6 +122,8 @@ export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
 export async function createRunRunner(runDir: string, options: Omit<LocalRunnerOptions, "model" | "adapter">): Promise<ModelRunner> {
   const rec = await readRunRecord(runDir);
   const adapter = runPaths(runDir).adapter;
+  // A pulled hosted job that came home as merged weights: the run's model is the tuned model itself.
+  if ((rec as { source?: { weights?: string } }).source?.weights === "merged" && existsSync(rec.modelDir)) return createLocalRunner({ ...options, model: rec.modelDir });
   if (!existsSync(join(adapter, ADAPTER_CONFIG_FILE))) {
     throw new TunekitError("run_has_no_adapter", `the run ${runDir} has no adapter yet (status: ${rec.status})`, {
       file: runDir,

@@ -1,12 +1,12 @@
 /**
- * The local engine behind the Trainer interface, so `followJob`, the job store and `tunekit jobs` treat a
- * local LoRA run like a hosted job. The "remote id" is the run folder: status comes from its run.json
- * and events from its metrics.jsonl (one event per line; the line number is the event id), so a run
- * started by another process (`tunekit train -o DIR`) can be followed too. Training itself is the
- * engine's `train()`; this module only adapts it.
+ * The local engine behind the Trainer interface, so the submission flow, `followJob`, the job store and
+ * `tunekit jobs` treat a local LoRA run like a hosted job. The "remote id" is the run folder: status
+ * comes from its run.json and events from its metrics.jsonl, so a run trained by another process
+ * (`tunekit train -o DIR`) can be followed too. Training itself is the engine's `train()`; this module
+ * only adapts it (and passes the engine's live events and phases to whoever shows them).
  */
 import { existsSync, promises as fsp } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { JobStatus } from "../../store/store.js";
 import { isTunekitError } from "../../util/errors.js";
@@ -14,9 +14,10 @@ import { DEFAULT_TRAIN_OPTIONS } from "../../engine/train/defaults.js";
 import type { LoraSpec } from "../../engine/train/engine.js";
 import type { TrainEvent, TrainOptions } from "../../engine/train/loop.js";
 import { readRunRecord, runPaths, type RunRecord } from "../../engine/train/run-dir.js";
-import { train, type TrainRunEvent } from "../../engine/train/train-run.js";
+import { resumeTraining, train, type TrainCallbacks, type TrainResult, type TrainRunEvent } from "../../engine/train/train-run.js";
 import type { TrainBackend } from "../../engine/train/backend.js";
-import { sha256File } from "../files.js";
+import { sha256File, sleep } from "../files.js";
+import { localCapabilities } from "./catalog.js";
 import {
   fail,
   ok,
@@ -27,7 +28,6 @@ import {
   type PreparedData,
   type PreparedFile,
   type Trainer,
-  type TrainerCapabilities,
   type TrainerError,
   type TrainerEvent,
   type TrainerResult,
@@ -36,29 +36,22 @@ import {
   type TrainParams,
 } from "../types.js";
 
+export { localCapabilities };
+
 export interface LocalTrainerOptions {
-  /** Folder that new run folders are created in. */
-  runsDir: string;
+  /** Folder that new run folders are created in (when `outDir` is not given). */
+  runsDir?: string;
+  /** The run folder of the next `start` (`tunekit train -o DIR`). */
+  outDir?: string;
   /** Engine options the TrainParams do not cover (max sequence length, packing, ...). */
   baseOptions?: Partial<TrainOptions>;
+  /** Hold out this fraction of the data when no validation file is given. */
+  testSplit?: number;
+  /** The engine's live events, phases and stop request (a progress bar, Ctrl-C). */
+  callbacks?: TrainCallbacks;
   /** Test seam: the engine's backend (default: the ONNX engine). */
   backend?: TrainBackend;
 }
-
-export const localCapabilities: TrainerCapabilities = {
-  hosted: false,
-  methods: ["supervised-lora"],
-  hyperparameters: {
-    n_epochs: { description: "passes over the training data", auto: true, integer: true, min: 1, max: 1000 },
-    batch_size: { description: "examples per micro-batch", auto: true, integer: true, min: 1, max: 4096 },
-    learning_rate: { description: "peak learning rate", auto: true, integer: false, min: 1e-8, max: 1 },
-  },
-  minExamples: 1,
-  suffix: false,
-  seed: true,
-  lora: true,
-  autoEpochs: DEFAULT_TRAIN_OPTIONS.epochs,
-};
 
 const RUN_STATUS: Record<RunRecord["status"], JobStatus> = {
   running: "running",
@@ -71,7 +64,10 @@ const RUN_STATUS: Record<RunRecord["status"], JobStatus> = {
 interface LiveRun {
   stop: boolean;
   error?: TrainerError;
+  /** The engine's own error (a TunekitError with its hint and exit code). */
+  cause?: unknown;
   finished: boolean;
+  done: Promise<TrainResult | undefined>;
 }
 
 /** "all-linear" or target names; the engine checks them against the model's family. */
@@ -104,13 +100,20 @@ function toEvent(e: TrainRunEvent, id: string, at: number): TrainerEvent {
   }
 }
 
+/** An event id: the line's number and a hash of its text (a resume rewrites the file's tail). */
+function lineId(i: number, text: string): string {
+  return `line-${i}-${createHash("sha1").update(text).digest("hex").slice(0, 10)}`;
+}
+
 export class LocalTrainer implements Trainer {
   readonly specificationVersion = "v1" as const;
   readonly id = "local";
   readonly capabilities = localCapabilities;
   private readonly live = new Map<string, LiveRun>();
+  /** The engine's own error when the last `start` or `resume` failed at once (to rethrow it whole). */
+  lastStartError?: unknown;
 
-  constructor(private readonly options: LocalTrainerOptions) {}
+  constructor(private readonly options: LocalTrainerOptions = {}) {}
 
   validateParams(params: TrainParams): TrainerResult<TrainParams> {
     return validateWithCapabilities(this.capabilities, params);
@@ -134,13 +137,12 @@ export class LocalTrainer implements Trainer {
     return ok({ training: training.value, validation: validation.value });
   }
 
-  async start(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<JobSnapshot>> {
-    const checked = this.validateParams(params);
-    if (!checked.ok) return checked;
+  /** The engine options a job's parameters give (the base options, then the parameters). */
+  engineOptions(params: TrainParams): TrainOptions {
     const hp = params.hyperparameters ?? {};
     const base = { ...DEFAULT_TRAIN_OPTIONS, ...this.options.baseOptions };
     const targets = targetsOf(params.lora?.modules);
-    const options: TrainOptions = {
+    return {
       ...base,
       ...(typeof hp.n_epochs === "number" ? { epochs: hp.n_epochs } : {}),
       ...(typeof hp.batch_size === "number" ? { batchSize: hp.batch_size } : {}),
@@ -154,24 +156,95 @@ export class LocalTrainer implements Trainer {
         ...(targets ? { targets } : {}),
       },
     };
-    const dir = join(resolve(this.options.runsDir), `run-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`);
-    const run: LiveRun = { stop: false, finished: false };
-    this.live.set(dir, run);
-    // Runs in the background; progress is read back from the run folder like any other run.
-    void train(
-      { data: prepared.training.path, model: params.model, outDir: dir, ...(prepared.validation ? { validation: prepared.validation.path } : {}), options },
-      { shouldStop: () => run.stop },
-      ...(this.options.backend ? [this.options.backend] : []),
-    )
+  }
+
+  /** The folder the next `start` trains into. */
+  nextRunDir(): string {
+    if (this.options.outDir) return resolve(this.options.outDir);
+    return join(resolve(this.options.runsDir ?? "."), `run-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`);
+  }
+
+  async start(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<JobSnapshot>> {
+    const checked = this.validateParams(params);
+    if (!checked.ok) return checked;
+    const dir = this.nextRunDir();
+    const options = this.engineOptions(params);
+    return this.launch(dir, params.model, (cb) =>
+      train(
+        {
+          data: prepared.training.path,
+          model: params.model,
+          outDir: dir,
+          ...(prepared.validation ? { validation: prepared.validation.path } : this.options.testSplit !== undefined ? { testSplit: this.options.testSplit } : {}),
+          options,
+        },
+        cb,
+        ...(this.options.backend ? [this.options.backend] : []),
+      ),
+    );
+  }
+
+  /** Continues an interrupted run in its own folder, with the options it was started with. */
+  async resume(runDir: string): Promise<TrainerResult<JobSnapshot>> {
+    const dir = resolve(runDir);
+    return this.launch(dir, "", (cb) => resumeTraining(dir, cb, ...(this.options.backend ? [this.options.backend] : [])));
+  }
+
+  /**
+   * Starts the engine in the background and returns once it has checked its folder (an occupied
+   * folder fails here, not later) or failed before its first phase.
+   */
+  private async launch(dir: string, model: string, run: (cb: TrainCallbacks) => Promise<TrainResult>): Promise<TrainerResult<JobSnapshot>> {
+    const user = this.options.callbacks ?? {};
+    let begun!: () => void;
+    const begin = new Promise<void>((r) => (begun = r));
+    const live: LiveRun = { stop: false, finished: false, done: Promise.resolve(undefined) };
+    let phased = false;
+    const cb: TrainCallbacks = {
+      onEvent: (e) => user.onEvent?.(e),
+      onPhase: (text) => {
+        phased = true;
+        begun();
+        user.onPhase?.(text);
+      },
+      shouldStop: () => live.stop || user.shouldStop?.() === true,
+    };
+    live.done = run(cb)
       .catch((e) => {
-        run.error = isTunekitError(e)
-          ? { code: e.code, message: e.message, retryable: false }
-          : { code: "training_failed", message: (e as Error)?.message ?? String(e), retryable: false };
+        live.cause = e;
+        live.error = isTunekitError(e) ? { code: e.code, message: e.message, retryable: false } : { code: "training_failed", message: (e as Error)?.message ?? String(e), retryable: false };
+        return undefined;
       })
       .finally(() => {
-        run.finished = true;
+        live.finished = true;
+        begun();
       });
-    return ok({ remoteId: dir, status: "queued", providerStatus: "starting", model: params.model, createdAt: Date.now() });
+    await begin;
+    if (live.finished && live.error && !phased) {
+      // Refused before it began (an occupied folder, a run already finished): nothing changed.
+      this.lastStartError = live.cause;
+      return fail(live.error);
+    }
+    this.live.set(dir, live);
+    return ok({ remoteId: dir, status: "running", providerStatus: "running", model, outputDir: dir, createdAt: Date.now() });
+  }
+
+  /**
+   * The engine's result for a run this trainer started: the TrainResult, or the engine's own error
+   * thrown again (its code, hint and exit code intact).
+   */
+  async finished(remoteId: string): Promise<TrainResult> {
+    const live = this.live.get(remoteId);
+    if (!live) throw new Error(`${remoteId} was not started by this trainer`);
+    const r = await live.done;
+    if (r) return r;
+    throw live.cause;
+  }
+
+  /** Resolves after `ms`, or as soon as a run of this process ends (so its end is recorded at once). */
+  async waitForChange(remoteId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    const live = this.live.get(remoteId);
+    await Promise.race([sleep(ms, signal), ...(live && !live.finished ? [live.done] : [])]);
   }
 
   async status(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
@@ -184,27 +257,29 @@ export class LocalTrainer implements Trainer {
         return fail({ code: "bad_run", message: (e as Error).message, retryable: false });
       }
     }
-    if (live?.error) {
-      return ok({ remoteId, status: "failed", providerStatus: "failed", model: rec?.model ?? "", error: { code: live.error.code, message: live.error.message } });
+    if (live?.finished && live.error) {
+      return ok({ remoteId, status: "failed", providerStatus: "failed", model: rec?.model ?? "", outputDir: remoteId, error: { code: live.error.code, message: live.error.message } });
     }
     if (!rec) {
-      if (live) return ok({ remoteId, status: "queued", providerStatus: "starting", model: "" });
+      if (live) return ok({ remoteId, status: "running", providerStatus: "starting", model: "", outputDir: remoteId });
       return fail({ code: "not_found", message: `${remoteId} is not a tunekit run folder`, retryable: false });
     }
     // A run left "running" by a process that is gone would never finish: only trust "running" for
     // runs of this process or folders still being written to.
     let status = RUN_STATUS[rec.status];
     if (live?.finished && status === "running") status = "failed";
+    // A resumed run still shows its old "interrupted" until the engine rewrites run.json.
+    if (live && !live.finished) status = "running";
     const snap: JobSnapshot = {
       remoteId,
       status,
       providerStatus: rec.status,
       model: rec.model,
+      outputDir: remoteId,
       createdAt: Date.parse(rec.createdAt),
       ...(status === "succeeded" || status === "failed" || status === "cancelled" ? { finishedAt: Date.parse(rec.updatedAt) } : {}),
       hyperparameters: { n_epochs: rec.options.epochs, batch_size: rec.options.batchSize, learning_rate: rec.options.lr, lora: rec.options.lora },
       ...(rec.error ? { error: { code: rec.error.code, message: rec.error.message } } : {}),
-      ...(status === "succeeded" && existsSync(runPaths(remoteId).adapter) ? { outputDir: runPaths(remoteId).adapter } : {}),
     };
     return ok(snap);
   }
@@ -218,16 +293,22 @@ export class LocalTrainer implements Trainer {
     }
     // The last line may be half written: only newline-terminated lines count.
     const complete = text.split("\n").slice(0, -1);
-    const start = options.after !== undefined ? Number(options.after.replace(/^line-/, "")) + 1 : 0;
+    let start = 0;
+    const m = /^line-(\d+)-([0-9a-f]+)$/.exec(options.after ?? "");
+    if (m) {
+      const n = Number(m[1]);
+      // The cursor's line is still there unchanged: go on after it; a resumed run rewrote the tail: from the top (ids dedupe).
+      if (n < complete.length && lineId(n, complete[n]) === options.after) start = n + 1;
+    }
     const mtime = Date.now();
-    for (let i = Math.max(0, start); i < complete.length; i++) {
+    for (let i = start; i < complete.length; i++) {
       let e: TrainRunEvent;
       try {
         e = JSON.parse(complete[i]) as TrainEvent;
       } catch {
         continue;
       }
-      yield toEvent(e, `line-${i}`, mtime);
+      yield toEvent(e, lineId(i, complete[i]), mtime);
     }
   }
 
@@ -259,6 +340,6 @@ export class LocalTrainer implements Trainer {
   }
 }
 
-export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
+export function createLocalTrainer(options: LocalTrainerOptions = {}): LocalTrainer {
   return new LocalTrainer(options);
 }

@@ -2,13 +2,18 @@
  * OpenAI fine-tuning through the official `openai` SDK. The key comes only from OPENAI_API_KEY (and the
  * endpoint from OPENAI_BASE_URL, for compatible servers). Rate limits (429, honouring retry-after) and
  * server errors (5xx) are retried with backoff by the SDK itself (`maxRetries`); what still fails comes
- * back as a TrainerError value.
+ * back as a TrainerError value. Azure OpenAI (../azure) is this same trainer over the SDK's Azure client.
+ *
+ * OpenAI is closing self-serve fine-tuning: before an upload the trainer says when the base model
+ * retires (the models endpoint's `shutdown_date`, else the calendar in catalog.ts), and a refused job
+ * creation becomes a `fine_tuning_closed` error that names the ways that remain.
  */
 import OpenAI, { toFile } from "openai";
 import { createReadStream } from "node:fs";
 import { basename } from "node:path";
 import type { JobStatus } from "../../store/store.js";
-import { trainingPricePerMTok } from "../../dataset/analysis/cost.js";
+import { knownRetirement, trainingCost } from "../catalog.js";
+import { OPENAI_NEW_JOBS_END, openaiCapabilities } from "./catalog.js";
 import { toTrainerError } from "../errors.js";
 import { sha256File, sleep } from "../files.js";
 import {
@@ -18,11 +23,11 @@ import {
   type Checkpoint,
   type EventsOptions,
   type JobSnapshot,
+  type Notice,
   type PreparedData,
   type PreparedFile,
   type PrepareOptions,
   type Trainer,
-  type TrainerCapabilities,
   type TrainerError,
   type TrainerEvent,
   type TrainerResult,
@@ -33,9 +38,16 @@ import {
 
 export const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
+export { openaiCapabilities };
+
 export interface OpenAITrainerOptions {
   /** Environment to read OPENAI_API_KEY / OPENAI_BASE_URL from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Another client of the same API (the SDK's AzureOpenAI), with its provider id, name, base URL and
+   * key (masked in messages); or the reason there is none (a missing variable).
+   */
+  client?: { sdk?: OpenAI; id: string; label: string; baseUrl: string; secret?: string; missing?: TrainerError; calendar?: boolean };
   /** Retries of 429 / 5xx / connection failures per request (default 4). */
   maxRetries?: number;
   /** Per-request timeout in ms (default 120 s). */
@@ -45,20 +57,6 @@ export interface OpenAITrainerOptions {
   /** Longest wait for a file to be processed (default 30 min). */
   fileProcessingTimeoutMs?: number;
 }
-
-export const openaiCapabilities: TrainerCapabilities = {
-  hosted: true,
-  methods: ["supervised"],
-  hyperparameters: {
-    n_epochs: { description: "passes over the training data", auto: true, integer: true, min: 1, max: 50 },
-    batch_size: { description: "examples per step", auto: true, integer: true, min: 1, max: 256 },
-    learning_rate_multiplier: { description: "scales OpenAI's default learning rate", auto: true, integer: false, min: 0.00001, max: 50 },
-  },
-  maxFileBytes: 512 * 1024 * 1024,
-  minExamples: 10,
-  suffix: true,
-  seed: true,
-};
 
 const STATUS: Record<string, JobStatus> = {
   validating_files: "validating_files",
@@ -108,9 +106,34 @@ function toEvent(e: OpenAI.FineTuning.Jobs.FineTuningJobEvent): TrainerEvent {
   return { kind: "message", id: e.id, createdAt, level: e.level, message: e.message, ...(data ? { data } : {}) };
 }
 
+/**
+ * A refused job creation that means "no more fine-tuning jobs here": 403 on create, or a message that
+ * says fine-tuning is closed, unavailable or not allowed for the organisation.
+ */
+export function isFineTuningClosed(e: TrainerError): boolean {
+  if (e.code === "permission") return true;
+  return /fine[- ]?tun\w*[^.]*\b(no longer|not (available|enabled|allowed|accepting)|closed|wind(ing)? down|deprecated)|not (eligible|allowed) to (create|fine[- ]?tune)/i.test(e.message);
+}
+
+/** The error a user gets when OpenAI refuses new fine-tuning jobs, with the ways that remain. */
+export function fineTuningClosedError(e: TrainerError): TrainerError {
+  return {
+    ...e,
+    code: "fine_tuning_closed",
+    providerCode: e.providerCode ?? e.code,
+    retryable: false,
+    message:
+      `OpenAI no longer accepts new fine-tuning jobs for this organisation (it answered: ${e.message.replace(/^OpenAI refused access \(403\): /, "").replace(/\. Your account or project may not have access.*$/, "")}). ` +
+      `Self-serve fine-tuning closes for everyone on ${OPENAI_NEW_JOBS_END}. Train an open model instead and keep the weights: ` +
+      "`--provider together` or `--provider fireworks` (hosted; `tunekit jobs pull` downloads the result), " +
+      "or locally without --provider (`tunekit train DATA --model DIR|HUB_ID -o RUN_DIR`). See docs/moving-off-openai.md.",
+  };
+}
+
 export class OpenAITrainer implements Trainer {
   readonly specificationVersion = "v1" as const;
-  readonly id = "openai";
+  readonly id: string;
+  readonly label: string;
   readonly capabilities = openaiCapabilities;
   readonly baseUrl: string;
   private readonly client?: OpenAI;
@@ -118,12 +141,28 @@ export class OpenAITrainer implements Trainer {
   private readonly secret?: string;
   private readonly pollMs: number;
   private readonly fileTimeoutMs: number;
+  /** Whether OpenAI's own retirement calendar and wind-down apply (not on Azure). */
+  private readonly calendar: boolean;
 
   constructor(options: OpenAITrainerOptions = {}) {
     const env = options.env ?? process.env;
-    this.baseUrl = (env.OPENAI_BASE_URL || OPENAI_DEFAULT_BASE_URL).replace(/\/+$/, "");
     this.pollMs = options.pollMs ?? 2000;
     this.fileTimeoutMs = options.fileProcessingTimeoutMs ?? 30 * 60_000;
+    if (options.client) {
+      const c = options.client;
+      this.id = c.id;
+      this.label = c.label;
+      this.baseUrl = c.baseUrl;
+      this.calendar = c.calendar ?? false;
+      if (c.secret) this.secret = c.secret;
+      if (c.sdk) this.client = c.sdk;
+      else this.keyError = c.missing ?? { code: "auth", message: `${c.label} is not configured`, retryable: false };
+      return;
+    }
+    this.id = "openai";
+    this.label = "OpenAI";
+    this.calendar = true;
+    this.baseUrl = (env.OPENAI_BASE_URL || OPENAI_DEFAULT_BASE_URL).replace(/\/+$/, "");
     const apiKey = env.OPENAI_API_KEY;
     if (!apiKey) {
       this.keyError = { code: "auth", message: "OPENAI_API_KEY is not set: export your OpenAI API key in the environment", retryable: false };
@@ -146,7 +185,7 @@ export class OpenAITrainer implements Trainer {
     try {
       return ok(await fn(this.client));
     } catch (e) {
-      return fail(toTrainerError(e, "OpenAI", this.secret));
+      return fail(toTrainerError(e, this.label, this.secret));
     }
   }
 
@@ -174,7 +213,7 @@ export class OpenAITrainer implements Trainer {
     }
     const { sha256, bytes } = hashed;
     if (this.capabilities.maxFileBytes && bytes > this.capabilities.maxFileBytes) {
-      return fail({ code: "invalid_file", message: `${path} is ${bytes} bytes; OpenAI accepts at most 512 MB per file`, retryable: false });
+      return fail({ code: "invalid_file", message: `${path} is ${bytes} bytes; ${this.label} accepts at most 512 MB per file`, retryable: false });
     }
     const cache = options.cache;
     const cached = cache?.findUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
@@ -213,9 +252,9 @@ export class OpenAITrainer implements Trainer {
         return ok(true);
       }
       if (f.value.status === "error") {
-        return fail({ code: "file_processing", message: `OpenAI could not process ${path} (${fileId}): ${f.value.status_details ?? "no details given"}`, retryable: false });
+        return fail({ code: "file_processing", message: `${this.label} could not process ${path} (${fileId}): ${f.value.status_details ?? "no details given"}`, retryable: false });
       }
-      if (Date.now() > deadline) return fail({ code: "file_processing", message: `OpenAI did not finish processing ${path} in time`, retryable: true });
+      if (Date.now() > deadline) return fail({ code: "file_processing", message: `${this.label} did not finish processing ${path} in time`, retryable: true });
       options.onProgress?.("processing", path);
       await sleep(this.pollMs, options.signal);
       if (options.signal?.aborted) return fail({ code: "aborted", message: "cancelled while waiting for file processing", retryable: false });
@@ -240,7 +279,53 @@ export class OpenAITrainer implements Trainer {
       method: { type: "supervised", supervised: { hyperparameters: hyperparameters as never } },
     };
     const r = await this.call((c) => c.fineTuning.jobs.create(body));
-    return r.ok ? ok(snapshot(r.value)) : r;
+    if (!r.ok) return this.calendar && isFineTuningClosed(r.error) ? fail(fineTuningClosedError(r.error)) : r;
+    return ok(snapshot(r.value));
+  }
+
+  /**
+   * When the base model retires: the models endpoint's `shutdown_date` (a date or Unix seconds) if it
+   * reports one, else the known calendar; plus the end of new jobs. A model the endpoint does not
+   * know, or a failed lookup, falls back to the calendar.
+   */
+  async notices(params: TrainParams): Promise<Notice[]> {
+    if (!this.calendar) return [];
+    const out: Notice[] = [];
+    let date: string | undefined;
+    let from = "";
+    const base = params.model.startsWith("ft:") ? params.model.slice(3).split(":")[0] : params.model;
+    const m = await this.call((c) => c.models.retrieve(base));
+    if (m.ok) {
+      const raw = (m.value as unknown as Record<string, unknown>).shutdown_date;
+      if (typeof raw === "number" && raw > 0) date = new Date(raw * 1000).toISOString().slice(0, 10);
+      else if (typeof raw === "string" && /^\d{4}-\d{2}-\d{2}/.test(raw)) date = raw.slice(0, 10);
+      if (date) from = "reported by OpenAI's models endpoint";
+    }
+    if (!date) {
+      const known = knownRetirement(base);
+      if (known) {
+        date = known.shutdownDate;
+        from = `OpenAI's deprecation calendar as of ${known.asOf}`;
+      }
+    }
+    if (date) {
+      out.push({
+        code: "base_model_retires",
+        date,
+        message: `${base} retires on ${date} (${from}); a fine-tune of it stops answering the same day. Train an open model you can keep (\`--provider together|fireworks\`, or locally) if you need it longer.`,
+      });
+    }
+    out.push({ code: "new_jobs_end", date: OPENAI_NEW_JOBS_END, message: `OpenAI creates no new fine-tuning jobs from ${OPENAI_NEW_JOBS_END}, and since 2026 only for organisations that fine-tuned recently.` });
+    return out;
+  }
+
+  async deleteFiles(fileIds: string[]): Promise<TrainerResult<string[]>> {
+    const deleted: string[] = [];
+    for (const id of fileIds) {
+      const r = await this.call((c) => c.files.delete(id));
+      if (r.ok || r.error.code === "not_found") deleted.push(id);
+    }
+    return ok(deleted);
   }
 
   async status(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
@@ -312,8 +397,8 @@ export class OpenAITrainer implements Trainer {
     const snap = s.value;
     if (snap.status === "succeeded" && snap.fineTunedModel) {
       // OpenAI bills trained tokens at the model's training price; it does not report the amount itself.
-      const price = snap.trainedTokens !== undefined ? trainingPricePerMTok(snap.model) : undefined;
-      const cost = price !== undefined ? { amount: Math.round(((snap.trainedTokens! / 1e6) * price) * 10000) / 10000, currency: "USD" as const, basis: "estimate" as const } : undefined;
+      const amount = snap.trainedTokens !== undefined ? trainingCost(this.id, snap.model, snap.trainedTokens) : undefined;
+      const cost = amount !== undefined ? { amount, currency: "USD" as const, basis: "estimate" as const } : undefined;
       return ok(
         { kind: "hosted", model: snap.fineTunedModel, ...(snap.trainedTokens !== undefined ? { trainedTokens: snap.trainedTokens } : {}) },
         { ...(s.usage ? { usage: s.usage } : {}), ...(cost ? { cost } : {}) },

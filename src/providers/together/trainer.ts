@@ -14,23 +14,29 @@
  * Metrics come from `listMetrics` (objects of numbers keyed by name, with `global_step`).
  */
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import type { JobStatus } from "../../store/store.js";
 import { basename } from "node:path";
 import { toTrainerError } from "../errors.js";
+import { extractTarStream } from "../archive.js";
+import { findWeights } from "../weights.js";
 import { uploadFile } from "./upload.js";
+import { togetherCapabilities } from "./catalog.js";
 import { sha256File, sleep } from "../files.js";
 import {
   fail,
   ok,
   validateWithCapabilities,
   type Checkpoint,
+  type DownloadedWeights,
+  type DownloadOptions,
   type EventsOptions,
   type JobSnapshot,
   type PreparedData,
   type PreparedFile,
   type PrepareOptions,
+  type ProviderEstimate,
   type Trainer,
-  type TrainerCapabilities,
   type TrainerError,
   type TrainerEvent,
   type TrainerResult,
@@ -52,21 +58,7 @@ export interface TogetherTrainerOptions {
   lora?: { r?: number; alpha?: number; dropout?: number; modules?: string } | false;
 }
 
-export const togetherCapabilities: TrainerCapabilities = {
-  hosted: true,
-  methods: ["supervised-lora", "supervised-full"],
-  hyperparameters: {
-    n_epochs: { description: "passes over the training data (auto: Together's default, 1)", auto: true, integer: true, min: 1, max: 20 },
-    batch_size: { description: "examples per step (auto: the largest the model allows)", auto: true, integer: true, min: 1, max: 1024 },
-    learning_rate: { description: "peak learning rate (auto: Together's default)", auto: true, integer: false, min: 1e-8, max: 0.01 },
-  },
-  maxFileBytes: Math.floor(4.9 * 2 ** 30),
-  minExamples: 1,
-  suffix: true,
-  seed: true,
-  lora: true,
-  autoEpochs: 1,
-};
+export { togetherCapabilities };
 
 const STATUS: Record<string, JobStatus> = {
   pending: "queued",
@@ -247,15 +239,14 @@ export class TogetherTrainer implements Trainer {
     }
   }
 
-  async start(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<JobSnapshot>> {
-    const checked = this.validateParams(params);
-    if (!checked.ok) return checked;
+  /** The job as Together's create (and estimate) endpoints take it. */
+  private jobBody(prepared: PreparedData, params: TrainParams): TogetherClient.FineTuning.FineTuningCreateParams {
     const hp = params.hyperparameters ?? {};
     const lora =
       this.options.lora === false || params.method === "supervised-full"
         ? undefined
         : { r: 8, alpha: 16, dropout: 0, modules: "all-linear", ...(this.options.lora || {}), ...(params.lora ?? {}) };
-    const body: TogetherClient.FineTuning.FineTuningCreateParams = {
+    return {
       model: params.model,
       training_file: prepared.training.remoteFileId,
       ...(prepared.validation ? { validation_file: prepared.validation.remoteFileId, n_evals: 5 } : {}),
@@ -269,6 +260,12 @@ export class TogetherTrainer implements Trainer {
         ? { type: "Lora", lora_r: lora.r, lora_alpha: lora.alpha, lora_dropout: lora.dropout, lora_trainable_modules: lora.modules }
         : { type: "Full" },
     };
+  }
+
+  async start(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<JobSnapshot>> {
+    const checked = this.validateParams(params);
+    if (!checked.ok) return checked;
+    const body = this.jobBody(prepared, params);
     const r = await this.call((c) => c.fineTuning.create(body));
     if (!r.ok) return r;
     return ok(snapshot(r.value as unknown as FinetuneResponse));
@@ -325,6 +322,80 @@ export class TogetherTrainer implements Trainer {
     const r = await this.call((c) => c.fineTuning.cancel(remoteId));
     if (!r.ok) return r;
     return ok(snapshot(r.value as unknown as FinetuneResponse));
+  }
+
+  /** Base models Together fine-tunes (GET /fine-tunes/models/supported; the SDK has no method for it). */
+  async supportedModels(): Promise<TrainerResult<string[]>> {
+    const r = await this.call((c) => c.get<{ models?: unknown }>("/fine-tunes/models/supported"));
+    if (!r.ok) return r;
+    const models = Array.isArray(r.value.models) ? r.value.models.filter((m): m is string => typeof m === "string") : [];
+    return ok(models);
+  }
+
+  /** Together's own price for the uploaded files (POST /fine-tunes/estimate-price). */
+  async estimate(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<ProviderEstimate>> {
+    const b = this.jobBody(prepared, params);
+    const r = await this.call((c) =>
+      c.fineTuning.estimatePrice({
+        training_file: b.training_file,
+        ...(b.validation_file ? { validation_file: b.validation_file, n_evals: b.n_evals ?? 0 } : {}),
+        model: b.model,
+        ...(b.n_epochs !== undefined ? { n_epochs: b.n_epochs } : {}),
+        training_method: { method: "sft", train_on_inputs: "auto" },
+        training_type: b.training_type as never,
+      }),
+    );
+    if (!r.ok) return r;
+    const e = r.value;
+    if (!e.estimation_available) return ok({});
+    return ok({
+      ...(typeof e.estimated_total_price === "number" ? { cost: e.estimated_total_price } : {}),
+      ...(typeof e.estimated_train_token_count === "number" ? { trainTokens: e.estimated_train_token_count } : {}),
+      ...(typeof e.estimated_eval_token_count === "number" ? { evalTokens: e.estimated_eval_token_count } : {}),
+      ...(typeof e.allowed_to_proceed === "boolean" ? { allowedToProceed: e.allowed_to_proceed } : {}),
+      ...(typeof e.user_limit === "number" ? { userLimit: e.user_limit } : {}),
+    });
+  }
+
+  async deleteFiles(fileIds: string[]): Promise<TrainerResult<string[]>> {
+    const deleted: string[] = [];
+    for (const id of fileIds) {
+      const r = await this.call((c) => c.files.delete(id));
+      if (r.ok || r.error.code === "not_found") deleted.push(id);
+    }
+    return ok(deleted);
+  }
+
+  /**
+   * Downloads the finished job's weights (GET /finetune/download, through the SDK): the LoRA adapter
+   * when the job trained one, else the merged/full weights; a zstd-compressed tar unpacked into `dir`.
+   */
+  async download(remoteId: string, dir: string, options: DownloadOptions = {}): Promise<TrainerResult<DownloadedWeights>> {
+    const job = await this.call((c) => c.fineTuning.retrieve(remoteId));
+    if (!job.ok) return job;
+    if (job.value.status !== "completed") return fail({ code: "not_finished", message: `the job is ${job.value.status}; only a completed job can be downloaded`, retryable: false });
+    const lora = (job.value.training_type as { type?: string } | undefined)?.type === "Lora";
+    const checkpoint: "adapter" | "merged" | "model_output_path" = !lora ? "model_output_path" : options.prefer === "merged" ? "merged" : "adapter";
+    // The endpoint redirects to a presigned URL: follow it without the API key (fetch keeps it on a same-origin redirect).
+    const keyless: typeof fetch = async (url, init) => {
+      const r = await fetch(url, { ...init, redirect: "manual" });
+      const location = r.headers.get("location");
+      if (r.status < 300 || r.status >= 400 || !location) return r;
+      await r.body?.cancel().catch(() => {});
+      return fetch(new URL(location, String(url)), { method: "GET", ...(init?.signal ? { signal: init.signal } : {}) });
+    };
+    const res = await this.call((c) => c.withOptions({ fetch: keyless }).fineTuning.content({ ft_id: remoteId, checkpoint }, options.signal ? { signal: options.signal } : {}));
+    if (!res.ok) return res;
+    const body = res.value.body;
+    if (!body) return fail({ code: "download_failed", message: "Together AI sent an empty download", retryable: true });
+    const total = Number(res.value.headers.get("content-length")) || undefined;
+    let got = 0;
+    try {
+      await extractTarStream(Readable.fromWeb(body as never) as AsyncIterable<Uint8Array>, dir, (n) => options.onProgress?.((got += n), total));
+    } catch (e) {
+      return fail({ code: "download_failed", message: `downloading ${remoteId} from Together AI failed: ${(e as Error).message}`, retryable: true });
+    }
+    return findWeights(dir, lora && checkpoint === "adapter" ? "adapter" : "merged");
   }
 
   async result(remoteId: string): Promise<TrainerResult<TrainingOutput>> {

@@ -2,12 +2,12 @@
  * Together AI's two-step file upload (the protocol the SDK's `files.upload` implements): POST /files
  * with the file's name, type and purpose answers 302 with a presigned URL (Location) and the new file id
  * (x-together-file-id); the bytes are then PUT to that URL, which takes no API key. Done here because
- * the SDK's own version fails on Node's fetch (see trainer.ts). Only the file's base name is sent.
+ * the SDK's own version fails on Node's fetch (see trainer.ts); retries are the shared HTTP helper's.
  */
 import { createReadStream } from "node:fs";
 import { basename } from "node:path";
 import { Readable } from "node:stream";
-import { toTrainerError } from "../errors.js";
+import { httpRequest } from "../http.js";
 import { fail, ok, type TrainerResult } from "../types.js";
 
 export async function uploadFile(args: {
@@ -18,40 +18,35 @@ export async function uploadFile(args: {
   purpose: "fine-tune";
   signal?: AbortSignal;
 }): Promise<TrainerResult<string>> {
+  const http = { provider: "Together AI", secret: args.apiKey, ...(args.signal ? { signal: args.signal } : {}) };
   const params = new URLSearchParams({ file_name: basename(args.path), file_type: "jsonl", purpose: args.purpose });
-  try {
-    const r = await fetch(`${args.baseUrl}/files?${params}`, {
+  const created = await httpRequest(
+    {
       method: "POST",
+      url: `${args.baseUrl}/files?${params}`,
       headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Bearer ${args.apiKey}` },
-      redirect: "manual",
-      body: params.toString(),
-      ...(args.signal ? { signal: args.signal } : {}),
-    });
-    if (r.status !== 302) {
-      let body: unknown;
-      try {
-        body = await r.json();
-      } catch {
-        body = undefined;
-      }
-      const e = body as { error?: { message?: string; param?: string } } | undefined;
-      return fail(toTrainerError({ status: r.status, error: e?.error ?? body, param: e?.error?.param ?? null, message: `upload refused (${r.status})` }, "Together AI", args.apiKey));
-    }
-    const location = r.headers.get("location");
-    const fileId = r.headers.get("x-together-file-id");
-    if (!location || !fileId) return fail({ code: "upload_failed", message: "Together AI did not return an upload URL", retryable: true });
-    const put = await fetch(location, {
+      body: () => params.toString(),
+      manualRedirect: true,
+    },
+    http,
+  );
+  if (!created.ok) return created;
+  const r = created.value.response;
+  await r.body?.cancel().catch(() => {});
+  const location = r.headers.get("location");
+  const fileId = r.headers.get("x-together-file-id");
+  if (r.status !== 302 || !location || !fileId) return fail({ code: "upload_failed", message: `Together AI did not return an upload URL (HTTP ${r.status})`, retryable: true });
+  const put = await httpRequest(
+    {
       method: "PUT",
+      url: location,
       headers: { "Content-Type": "application/octet-stream", "Content-Length": String(args.bytes) },
-      body: Readable.toWeb(createReadStream(args.path)) as ReadableStream,
-      duplex: "half",
-      ...(args.signal ? { signal: args.signal } : {}),
-    } as RequestInit);
-    if (put.status !== 200) {
-      return fail({ code: "upload_failed", status: put.status, message: `uploading ${args.path} to Together AI failed (${put.status} ${put.statusText})`, retryable: put.status >= 500 });
-    }
-    return ok(fileId);
-  } catch (e) {
-    return fail(toTrainerError(e, "Together AI", args.apiKey));
-  }
+      body: () => Readable.toWeb(createReadStream(args.path)) as ReadableStream,
+      streamBody: true,
+    },
+    http,
+  );
+  if (!put.ok) return fail({ ...put.error, code: put.error.code === "connection" ? "connection" : "upload_failed", message: `uploading ${args.path} to Together AI failed: ${put.error.message}` });
+  await put.value.response.body?.cancel().catch(() => {});
+  return ok(fileId);
 }
