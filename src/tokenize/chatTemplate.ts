@@ -74,11 +74,66 @@ function parseArguments(a: unknown): unknown {
   }
 }
 
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+/**
+ * Python's strftime in the C locale (English names, as transformers' strftime_now renders them) for
+ * the directives chat templates use.
+ */
+export function strftime(date: Date, format: string): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return format.replace(/%[YymdeBbAaHMSp%]/g, (t) => {
+    switch (t) {
+      case "%Y":
+        return String(date.getFullYear());
+      case "%y":
+        return pad(date.getFullYear() % 100);
+      case "%m":
+        return pad(date.getMonth() + 1);
+      case "%d":
+        return pad(date.getDate());
+      case "%e":
+        return String(date.getDate()).padStart(2, " ");
+      case "%B":
+        return MONTHS[date.getMonth()];
+      case "%b":
+        return MONTHS[date.getMonth()].slice(0, 3);
+      case "%A":
+        return DAYS[date.getDay()];
+      case "%a":
+        return DAYS[date.getDay()].slice(0, 3);
+      case "%H":
+        return pad(date.getHours());
+      case "%M":
+        return pad(date.getMinutes());
+      case "%S":
+        return pad(date.getSeconds());
+      case "%p":
+        return date.getHours() < 12 ? "AM" : "PM";
+      default:
+        return "%";
+    }
+  });
+}
+
+const STRFTIME_NOW = "tunekit_strftime_now";
+
+export interface TemplateOptions {
+  /**
+   * The date templates see through strftime_now (SmolLM3 writes "Today Date" into its system block):
+   * a training run pins its start date, so a resumed run tokenizes exactly as before. Default: now.
+   */
+  now?: Date;
+}
+
 /** A renderer for a Jinja chat template. */
-export function jinjaChatTemplate(source: string, special: TemplateSpecialTokens, name = "jinja", endOfTurn: string[] = []): ChatTemplateRenderer {
+export function jinjaChatTemplate(source: string, special: TemplateSpecialTokens, name = "jinja", endOfTurn: string[] = [], templateOptions: TemplateOptions = {}): ChatTemplateRenderer {
   let template: Template;
   try {
-    template = new Template(source);
+    // @huggingface/jinja's own strftime_now cannot be replaced (a global) and names months in the
+    // machine's locale: calls go to tunekit's, which pins the date and writes English as Python does.
+    template = new Template(source.replace(/\bstrftime_now\s*\(/g, `${STRFTIME_NOW}(`));
   } catch (e) {
     throw new TunekitError("invalid_chat_template", `the chat template (${name}) does not parse: ${(e as Error).message}`, {
       hint: "fix chat_template in tokenizer_config.json (or chat_template.jinja)",
@@ -94,6 +149,7 @@ export function jinjaChatTemplate(source: string, special: TemplateSpecialTokens
         messages: templateMessages(messages),
         add_generation_prompt: options.addGenerationPrompt ?? false,
         ...special,
+        [STRFTIME_NOW]: (format: string) => strftime(templateOptions.now ?? new Date(), format),
       };
       if (options.tools !== undefined && options.tools.length > 0) ctx.tools = options.tools;
       try {
@@ -165,18 +221,18 @@ export function templateSpecialTokens(tok: Tokenizer): TemplateSpecialTokens {
  * The template a model uses: its own chat_template when it has one (named templates: `name`, default
  * "default"), otherwise the plain template. `override` (a Jinja source) replaces the model's template.
  */
-export function chatTemplateFor(tok: Tokenizer, options: { name?: string; override?: string } = {}): ChatTemplateRenderer {
+export function chatTemplateFor(tok: Tokenizer, options: { name?: string; override?: string } & TemplateOptions = {}): ChatTemplateRenderer {
   const special = templateSpecialTokens(tok);
   const endOfTurn = tok.stopTokenIds.map((id) => tok.idToToken(id)).filter((s): s is string => typeof s === "string" && s.length > 0);
-  if (options.override !== undefined) return jinjaChatTemplate(options.override, special, "jinja:override", endOfTurn);
+  if (options.override !== undefined) return jinjaChatTemplate(options.override, special, "jinja:override", endOfTurn, options);
   const own = tok instanceof HfTokenizer ? tok.chatTemplate : undefined;
-  if (typeof own === "string" && own.trim().length > 0) return jinjaChatTemplate(own, special, "jinja:model", endOfTurn);
+  if (typeof own === "string" && own.trim().length > 0) return jinjaChatTemplate(own, special, "jinja:model", endOfTurn, options);
   if (own && typeof own === "object") {
     const named = own as Record<string, string>;
     const key = options.name ?? ("default" in named ? "default" : Object.keys(named)[0]);
     if (!(key in named))
       throw new TunekitError("unknown_chat_template", `the model has no chat template named ${key}`, { hint: `available: ${Object.keys(named).join(", ")}` });
-    return jinjaChatTemplate(named[key], special, `jinja:${key}`, endOfTurn);
+    return jinjaChatTemplate(named[key], special, `jinja:${key}`, endOfTurn, options);
   }
   return plainChatTemplate(special);
 }

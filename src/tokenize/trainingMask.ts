@@ -20,6 +20,9 @@
  *
  * Assistant messages with `weight: 0` are not trained. A result with no trained token has
  * `emptyMask: true`, so training can refuse it.
+ *
+ * A system (or developer) message the template ignores (the conversation renders the same without it)
+ * is counted in `droppedSystemMessages`, so training can warn: the model would never see it.
  */
 import { contentText, type ChatExample, type ChatMessage } from "../chat/types.js";
 import type { Tokenizer } from "./types.js";
@@ -45,6 +48,8 @@ export interface TrainingTokens {
   method: "prefix" | "search";
   /** Trained assistant turns whose span could not be found (left out of the mask). */
   unlocatedTurns: number;
+  /** System/developer messages the template drops (the rendering is the same without them). */
+  droppedSystemMessages: number;
 }
 
 export interface TrainingTokenizeOptions {
@@ -88,6 +93,18 @@ export function tokenizeForTraining(
     for (let t = start; t < end; t++) mask[t] = 1;
   }
 
+  let droppedSystemMessages = 0;
+  messages.forEach((m, i) => {
+    if ((m.role !== "system" && m.role !== "developer") || contentText(m.content).trim() === "") return;
+    let without: string;
+    try {
+      without = template.render([...messages.slice(0, i), ...messages.slice(i + 1)], { addGenerationPrompt: false, tools });
+    } catch {
+      return; // a template that needs the system message keeps it
+    }
+    if (without === full) droppedSystemMessages++;
+  });
+
   const fullLength = ids.length;
   let total = 0;
   for (const v of mask) total += v;
@@ -108,6 +125,7 @@ export function tokenizeForTraining(
     emptyMask: kept === 0,
     method,
     unlocatedTurns: unlocated,
+    droppedSystemMessages,
   };
 }
 
@@ -142,9 +160,19 @@ function trimAfterEndOfTurn(full: string, start: number, end: number, endTexts: 
   return best > 0 ? best : end;
 }
 
-/** The fallback: find the reply's own text in the rendering. */
+/**
+ * The fallback: find the reply's own text in the rendering. Templates that drop the reasoning of
+ * earlier turns (Qwen3 keeps `<think>...</think>` only after the last user message) render just the
+ * answer after `</think>`, so that is searched when the whole content is not there.
+ */
 function searchSpan(m: ChatMessage, full: string, from: number, endTexts: string[]): [number, number] | undefined {
-  const pieces = [contentText(m.content)];
+  const text = contentText(m.content);
+  const think = text.lastIndexOf("</think>");
+  if (think >= 0 && full.indexOf(text, from) < 0) {
+    const answer = text.slice(think + "</think>".length).replace(/^\n+/, "");
+    if (answer) return searchSpan({ ...m, content: answer }, full, from, endTexts);
+  }
+  const pieces = [text];
   for (const c of m.tool_calls ?? []) pieces.push(c.function?.name ?? "", c.function?.arguments ?? "");
   let start = -1;
   let cursor = from;

@@ -233,3 +233,30 @@ test("weights fed as graph inputs (the >2 GB path) give the same loss, gradients
   assert.deepEqual(trainA.grads, trainB.grads);
   assert.deepEqual(logitsA.logits, logitsB.logits);
 });
+
+test("a large vocabulary's tables fed as inputs beside embedded weights (the default) give the loss and gradients of either extreme", async () => {
+  for (const tied of [true, false]) {
+    const c = tinyConfig({ vocab_size: 70000, hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1, tie_word_embeddings: tied });
+    const weights = tinyWeights(c);
+    const spec: LoraSpec = { r: 2, alpha: 4, targets: ["v", "down"] };
+    const params = randomParams(loraParamShapes(c, spec));
+    const batch: TrainBatch = { batchSize: 1, seqLen: 4, inputIds: [1, 69999, 3, 40000], targets: [69999, 3, 40000, 5], lossWeights: [1, 1, 1, 1] };
+    const runs = [];
+    for (const weightsAsInputs of [undefined, false, true]) {
+      const step = await createTrainStep(c, weights, spec, { threads: 1, weightsAsInputs });
+      runs.push(await step.run(batch, params));
+      await step.dispose();
+    }
+    // The default runs the vocabulary's products as the all-inputs graph does (bit for bit); the
+    // all-embedded graph's pre-packed GEMM rounds differently, to float32 precision.
+    const [mixed, embedded, inputs] = runs;
+    assert.equal(mixed.lossSum, inputs.lossSum, `tied=${tied}`);
+    assert.deepEqual(mixed.grads, inputs.grads);
+    assert.ok(Math.abs(mixed.lossSum - embedded.lossSum) <= 1e-6 * mixed.lossSum);
+    for (const [name, g] of mixed.grads) {
+      const e = embedded.grads.get(name)!;
+      const scale = Math.max(...g.map(Math.abs));
+      g.forEach((v, i) => assert.ok(Math.abs(v - e[i]) <= 1e-5 * scale, `${name}[${i}] ${v} vs ${e[i]}`));
+    }
+  }
+});

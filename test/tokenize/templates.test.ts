@@ -10,33 +10,22 @@ import { countTemplateTokens } from "../../src/tokenize/templateCount.js";
 import { TunekitError } from "../../src/util/errors.js";
 import type { ChatExample, ChatMessage } from "../../src/dataset/types.js";
 import { sharedFixture, tempDir } from "../helpers/fixtures.js";
+import { byteLevelTokenizer } from "../helpers/test-tokenizers.js";
 
 /** SmolLM2-Instruct's ChatML template (the fixture folder has no tokenizer_config.json; test input only). */
 const CHATML =
   "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-/**
- * A byte-level tokenizer with no merges (one token per byte) and ChatML special tokens: every mask
- * below can be checked by counting bytes.
- */
+/** One token per byte, ChatML special tokens: every mask below can be checked by counting bytes. */
 function byteTokenizer(extra: { chatTemplate?: string } = {}): HfTokenizer {
-  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  const vocab: Record<string, number> = {};
-  let k = 0;
-  for (let b = 0; b < 256; b++) vocab[printable(b) ? String.fromCharCode(b) : String.fromCharCode(256 + k++)] = b;
-  return new HfTokenizer({
-    name: "bytes",
-    tokenizerJson: {
-      added_tokens: [
-        { id: 256, content: "<|endoftext|>", special: true },
-        { id: 257, content: "<|im_start|>", special: true },
-        { id: 258, content: "<|im_end|>", special: true },
-      ],
-      pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, use_regex: true },
-      decoder: { type: "ByteLevel" },
-      model: { type: "BPE", vocab, merges: [] },
-    },
-    tokenizerConfig: { eos_token: "<|im_end|>", bos_token: null, chat_template: extra.chatTemplate },
+  return byteLevelTokenizer({
+    added: [
+      { content: "<|endoftext|>", special: true },
+      { content: "<|im_start|>", special: true },
+      { content: "<|im_end|>", special: true },
+    ],
+    eos: "<|im_end|>",
+    chatTemplate: extra.chatTemplate,
   });
 }
 

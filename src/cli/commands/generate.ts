@@ -200,6 +200,7 @@ const cmd: Command = {
       download.finish();
       loading.finish();
     }
+    for (const note of gen.notes) ctx.err(`${ctx.errColor.yellow("note")} ${note}`);
     try {
       if (examples !== undefined) return await runMessages(ctx, gen, examples, params);
       if (bool(ctx, "json")) {

@@ -44,6 +44,8 @@ export class TextGenerator {
     readonly adapter: PeftAdapter | undefined,
     /** How chat prompts are rendered: the model's chat template, or tunekit's plain template (as in training). */
     readonly chatTemplate: ChatTemplateRenderer,
+    /** What loading left out of the model (e.g. a multimodal checkpoint's vision tower). */
+    readonly notes: string[] = [],
   ) {}
 
   static async load(model: string, opts: GeneratorOptions = {}): Promise<TextGenerator> {
@@ -61,7 +63,7 @@ export class TextGenerator {
     }
     const decoder = await createDecoder(loaded.config, weights, opts);
     const template = chatTemplateFor(tokenizer, opts.chatTemplate !== undefined ? { override: opts.chatTemplate } : {});
-    return new TextGenerator(loaded.config, tokenizer, decoder, loaded.dir, adapter, template);
+    return new TextGenerator(loaded.config, tokenizer, decoder, loaded.dir, adapter, template, loaded.notes);
   }
 
   /** The BOS id, from the tokenizer or config.json. */

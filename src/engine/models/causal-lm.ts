@@ -44,6 +44,7 @@ import { loraParamShapes, loraScaling, type LoraSpec } from "./lora.js";
 import { cacheBias, segmentBias, segmentPositions } from "./masks.js";
 import { dropoutMask } from "./dropout.js";
 import { outputEmbeddingName } from "./tensors.js";
+import { tensorName } from "./family.js";
 
 export { loraParamShapes, loraScaling, loraWeights, mergeLora, type LoraSpec, type LoraTarget } from "./lora.js";
 
@@ -109,6 +110,9 @@ function biasInputName(window: number | undefined): string {
 
 const TWO_GB_SAFE = 1.8e9;
 
+/** Vocabularies above this recompute the loss's logits in the backward pass and feed their tables as inputs. */
+const LARGE_VOCAB = 65536;
+
 interface WeightPlan {
   source: (name: string) => Value;
   /** Rows [start, end) of a 2-D weight as its own tensor: a view of the same memory, never a copy in JS. */
@@ -117,7 +121,9 @@ interface WeightPlan {
   feeds: Record<string, ort.Tensor>;
 }
 
-function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | "float64", asInputs: boolean): WeightPlan {
+/** `asInputs`: all weights as graph inputs, none (embedded), or those the predicate names. */
+function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | "float64", asInputs: boolean | ((name: string) => boolean)): WeightPlan {
+  const isInput = typeof asInputs === "function" ? asInputs : () => asInputs;
   const cache = new Map<string, Value>();
   const feeds: Record<string, ort.Tensor> = {};
   const source = (name: string): Value => {
@@ -127,7 +133,7 @@ function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | 
     if (!t) throw new TunekitError("MODEL_WEIGHT_MISSING", `the model has no tensor "${name}"`, { hint: "the weights do not match the architecture in config.json" });
     const data = dtype === "float64" ? Float64Array.from(t.data) : t.data;
     let v: Value;
-    if (asInputs) {
+    if (isInput(name)) {
       v = g.input(name, dtype, [...t.shape]);
       feeds[name] = tensor(dtype, data, t.shape);
     } else {
@@ -143,7 +149,7 @@ function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | 
     const view = t.data.subarray(start * cols, end * cols);
     const data = dtype === "float64" ? Float64Array.from(view) : view;
     const key = `${name}[${start}:${end}]`;
-    if (asInputs) {
+    if (isInput(name)) {
       feeds[key] = tensor(dtype, data, [end - start, cols]);
       return g.input(key, dtype, [end - start, cols]);
     }
@@ -223,7 +229,13 @@ function buildLossGraph(
 ): { bytes: Uint8Array; weightFeeds: Record<string, ort.Tensor>; gradNames: string[]; hasDropout: boolean } {
   checkConfig(c);
   const dtype = o.dtype ?? "float32";
-  const asInputs = o.weightsAsInputs ?? !(withGrads && embedTrainingWeights(weights));
+  const outName = outputEmbeddingName(c, (n) => weights.has(n));
+  // A large vocabulary's tables (the embedding, the LM head and the head's row blocks for the loss)
+  // stay zero-copy inputs even when the rest is embedded: embedded, a tied table goes into the model
+  // twice (whole for the lookup, in blocks for the loss), ORT copies both and pre-packs the blocks, a
+  // few times the table's size in memory (docs/engine.md); the lookup gains nothing from pre-packing.
+  const vocabTables = new Set([tensorName(c, "embed"), outName]);
+  const asInputs = o.weightsAsInputs ?? (withGrads && embedTrainingWeights(weights) ? (n: string) => c.vocabSize > LARGE_VOCAB && vocabTables.has(n) : true);
   const g = new Graph({ fusedMatMul: dtype === "float32" });
   const w = planWeights(g, weights, dtype, asInputs);
   const ids = g.input("input_ids", "int64", ["B", "T"]);
@@ -255,14 +267,13 @@ function buildLossGraph(
   const D = c.hiddenSize;
   const h2 = op.reshape(g, hidden, [-1, D]);
   const flat = (v: Value) => g.emit1("Reshape", [v, g.constI64([-1])], v.dtype, ["N"]);
-  const outName = outputEmbeddingName(c, (n) => weights.has(n));
   const W = w.source(outName);
   const chunkSize = o.vocabChunk ?? 8192;
   const chunks: Value[] = [];
   for (let s = 0; s < c.vocabSize; s += chunkSize) chunks.push(w.rows(outName, s, Math.min(c.vocabSize, s + chunkSize)));
   const loss = op.chunkedCrossEntropy(g, h2, W, flat(targets), flat(lossWeights), {
     chunkSize,
-    recompute: o.ceRecompute ?? c.vocabSize > 65536,
+    recompute: o.ceRecompute ?? c.vocabSize > LARGE_VOCAB,
     chunks,
   });
   g.output(loss, "loss_sum");

@@ -9,7 +9,13 @@
 import { TunekitError } from "../../util/errors.js";
 import type { LoraModuleSpec, ModelConfig, RopeSpec, TensorRole } from "../types.js";
 
-/** llama.cpp's names for a family (general.architecture and tensor names); used by the GGUF writer. */
+/**
+ * llama.cpp's names for a family (general.architecture and tensor names), for the GGUF writer. What
+ * else the writer needs follows from the ModelConfig: `norm: "rms_one_plus"` norms are stored as 1 + w
+ * (Gemma), `headDim` != hidden/heads needs the key/value lengths, a tied head has no `output` tensor,
+ * each layer's rope and window (DESIGN.md, GGUF). Values are from DESIGN.md and gguf-py's names; the
+ * writer checks them against llama.cpp.
+ */
 export interface GgufNames {
   /** `general.architecture`, e.g. "llama", "qwen3", "gemma3". */
   architecture: string;

@@ -10,8 +10,10 @@ import type { LoraSpec, TrainStepEngine } from "./engine.js";
 import type { ExampleTokenizer } from "./prepare.js";
 
 export interface TrainBackend {
-  loadModel(model: string): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor> }>;
-  tokenizerFor(modelDir: string): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
+  /** The model; `notes` say what was left out of it (e.g. a multimodal checkpoint's vision tower). */
+  loadModel(model: string): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor>; notes?: string[] }>;
+  /** `now`: the date templates see (the run's start, so a resumed run tokenizes as the first did). */
+  tokenizerFor(modelDir: string, options?: { now?: Date }): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
   createEngine(config: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec): Promise<TrainStepEngine>;
   /** Leak-free split of `file` (its split files may be kept in `outDir`). */
   split(file: string, fraction: number, seed: number, outDir: string): Promise<{ train: SourcedExample[]; test: SourcedExample[] }>;
@@ -20,7 +22,7 @@ export interface TrainBackend {
 export function defaultBackend(): TrainBackend {
   return {
     loadModel: (model) => loadModel(model),
-    tokenizerFor: async (dir) => (await import("./wiring.js")).trainingTokenizer(dir),
+    tokenizerFor: async (dir, options) => (await import("./wiring.js")).trainingTokenizer(dir, options),
     createEngine: async (config, weights, spec) => (await import("./onnx-engine.js")).createOnnxTrainEngine(config, weights, spec),
     split: async (file, fraction, seed, outDir) => (await import("./wiring.js")).leakFreeSplit(file, fraction, seed, outDir),
   };

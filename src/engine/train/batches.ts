@@ -13,6 +13,8 @@ export interface TokenizedExample {
   lossMask: number[];
   /** Where it came from (for messages). */
   line?: number;
+  /** The chat template dropped a system prompt of this example (the model never sees it). */
+  systemDropped?: boolean;
 }
 
 /** A batch in the layout the step graph takes; all arrays are [batchSize * seqLen], row-major. */

@@ -42,6 +42,8 @@ export interface PreparedSet {
   truncation: TruncationReport;
   /** Assistant target tokens in total. */
   targetTokens: number;
+  /** Where the examples are whose system prompt the chat template drops. */
+  systemDropped: { file: string; line: number }[];
 }
 
 /**
@@ -61,5 +63,6 @@ export function prepareSet(examples: SourcedExample[], tokenize: ExampleTokenize
       { file, hint: report.skipped > 0 ? "raise --max-seq-len" : "give assistant messages weight 1 (or drop the weight field)", exitCode: 1 },
     );
   }
-  return { examples: kept, truncation: report, targetTokens };
+  const systemDropped = examples.filter((_, i) => tokenized[i].systemDropped).map((ex) => ({ file: ex.file, line: ex.line }));
+  return { examples: kept, truncation: report, targetTokens, systemDropped };
 }

@@ -85,6 +85,21 @@ function truncationWarnings(r: TruncationReport, what: string, maxSeqLen: number
   return out;
 }
 
+/** A warning per file, with its lines, when the chat template drops the system prompts of examples. */
+function systemDroppedWarnings(where: { file: string; line: number }[], template: string): TrainRunEvent[] {
+  const byFile = new Map<string, number[]>();
+  for (const w of where) byFile.set(w.file, [...(byFile.get(w.file) ?? []), w.line]);
+  return [...byFile].map(([file, lines]) => {
+    const shown = lines.slice(0, 10).join(", ") + (lines.length > 10 ? `, ... (${lines.length - 10} more)` : "");
+    return {
+      type: "warning",
+      code: "system_prompt_dropped",
+      message: `${file}:${lines[0]}: the model's chat template (${template}) drops the system prompt of ${lines.length} example(s) (line${lines.length === 1 ? "" : "s"} ${shown}): the model never sees it, in training or when generating; put the instruction in the first user message instead`,
+      details: { file, lines },
+    };
+  });
+}
+
 /** Starts a new run in `req.outDir` (which must not already hold a run). */
 export async function train(req: TrainRequest, cb: TrainCallbacks = {}, backend: TrainBackend = defaultBackend()): Promise<TrainResult> {
   const outDir = resolve(req.outDir);
@@ -162,16 +177,20 @@ async function execute(
   // A resumed run loads the folder it resolved at the start (the user's path may have been relative).
   phase("loading the model");
   const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model);
-  const tok = await backend.tokenizerFor(model.dir);
+  for (const note of model.notes ?? []) emit({ type: "warning", code: "text_model_only", message: note });
+  const startedAt = previous?.createdAt ?? new Date().toISOString();
+  const tok = await backend.tokenizerFor(model.dir, { now: new Date(startedAt) });
   phase(`tokenizing ${(examples.length + heldOutRaw.length).toLocaleString("en-US")} examples`);
   const trainSet = prepareSet(examples, tok.tokenize, o.maxSeqLen, "training data", dataPath);
   for (const w of truncationWarnings(trainSet.truncation, "training", o.maxSeqLen)) emit(w);
+  for (const w of systemDroppedWarnings(trainSet.systemDropped, tok.template.name)) emit(w);
   const heldOut = heldOutRaw.length > 0 ? prepareSet(heldOutRaw, tok.tokenize as ExampleTokenizer, o.maxSeqLen, "held-out data", req.validation ?? dataPath) : undefined;
   if (heldOut) for (const w of truncationWarnings(heldOut.truncation, "held-out", o.maxSeqLen)) emit(w);
+  if (heldOut) for (const w of systemDroppedWarnings(heldOut.systemDropped, tok.template.name)) emit(w);
 
   await ensureDir(outDir);
   const paths = runPaths(outDir);
-  const now = new Date().toISOString();
+  const now = startedAt;
   const rec: RunRecord = previous
     ? { ...previous, status: "running", error: undefined }
     : {

@@ -12,14 +12,14 @@ import type { ExampleTokenizer } from "./prepare.js";
 import { readExamples } from "./prepare.js";
 import type { SourcedExample } from "../../dataset/types.js";
 
-export async function trainingTokenizer(dir: string): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }> {
+export async function trainingTokenizer(dir: string, options: { now?: Date } = {}): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }> {
   const tok = await loadTokenizerFromDir(dir);
-  const template = chatTemplateFor(tok);
+  const template = chatTemplateFor(tok, options);
   return {
     // Truncation is done by the caller, which reports it; the mask is aligned with the ids.
     tokenize: (ex) => {
       const t = tokenizeForTraining(ex.example, tok, template);
-      return { ids: Array.from(t.ids), lossMask: Array.from(t.lossMask) };
+      return { ids: Array.from(t.ids), lossMask: Array.from(t.lossMask), ...(t.droppedSystemMessages > 0 ? { systemDropped: true } : {}) };
     },
     template: { name: template.name, plain: template.plain === true },
   };
