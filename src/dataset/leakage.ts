@@ -1,7 +1,8 @@
 /**
  * Train/test leakage: test examples that also appear in the training set, exactly (same example after
- * whitespace normalisation) or nearly (MinHash similarity over the non-system content with template
- * labels and dataset-wide boilerplate left out). A leaked test example measures memory, not skill.
+ * whitespace normalisation) or nearly (MinHash similarity of the prompts and of the replies, with case,
+ * punctuation, spelling variants, articles, template labels and dataset-wide boilerplate left out; see
+ * near-duplicates.ts). A leaked test example measures memory, not skill.
  */
 import { TunekitError } from "../util/errors.js";
 import { readFileFeatures, type FileFeatures, type ReadFeaturesOptions } from "./analysis/file-features.js";
@@ -10,9 +11,12 @@ import { findBoilerplate, findSimilarPairs, SignatureStore } from "./analysis/ne
 export interface LeakagePair {
   trainLine: number;
   testLine: number;
-  /** 1 for exact pairs; the estimated Jaccard similarity for near pairs. */
+  /** 1 for exact pairs; for near pairs the estimated similarity of prompts and replies together. */
   similarity: number;
   kind: "exact" | "near";
+  /** Near pairs: the similarity of the prompts and of the final replies alone (null: no words to compare). */
+  prompt?: number | null;
+  reply?: number | null;
 }
 
 export interface LeakageReport {
@@ -58,15 +62,17 @@ export function leakageBetween(train: FileFeatures, test: FileFeatures, threshol
   });
   const nTrain = train.lines.length;
   const store = new SignatureStore();
-  for (let i = 0; i < nTrain; i++) store.push(train.signatures.get(i));
-  for (let j = 0; j < test.lines.length; j++) store.push(test.signatures.get(j));
+  for (let i = 0; i < nTrain; i++) store.pushFrom(train.signatures, i);
+  for (let j = 0; j < test.lines.length; j++) store.pushFrom(test.signatures, j);
   const boilerplate = findBoilerplate(store);
   const near = findSimilarPairs(store, {
     threshold,
     boilerplate,
     accept: (a, b) => a < nTrain && b >= nTrain && !exactTest.has(b - nTrain) && train.exact[a] !== test.exact[b - nTrain],
   });
-  for (const p of near) pairs.push({ trainLine: train.lines[p.a], testLine: test.lines[p.b - nTrain], similarity: p.similarity, kind: "near" });
+  for (const p of near) {
+    pairs.push({ trainLine: train.lines[p.a], testLine: test.lines[p.b - nTrain], similarity: p.similarity, kind: "near", prompt: p.prompt, reply: p.reply });
+  }
   return pairs.sort((x, y) => x.testLine - y.testLine || x.trainLine - y.trainLine);
 }
 

@@ -19,15 +19,17 @@ export function structureWarnings(ex: ChatExample, format: DatasetFormat, line: 
     w("missing_system", "no system message: the model learns behaviour without the instructions it will run with");
   }
   if (!msgs.some((m) => m.role === "user")) w("missing_user", "no user message");
+  const firstNonSystem = msgs.findIndex((m) => !isSystem(m.role));
   for (let i = 1; i < msgs.length; i++) {
     const a = msgs[i - 1].role;
     const b = msgs[i].role;
-    if (a === b && a !== "tool" && !isSystem(a)) {
+    // Tool results come in runs; a block of system messages before the conversation is a way to write
+    // instructions. Two system messages once the conversation has started are a mistake like any other.
+    if (a === b && a !== "tool" && (!isSystem(a) || (firstNonSystem >= 0 && i - 1 > firstNonSystem))) {
       w("consecutive_same_role", `messages ${i} and ${i + 1} are both ${b}`);
       break;
     }
   }
-  const firstNonSystem = msgs.findIndex((m) => !isSystem(m.role));
   if (firstNonSystem >= 0 && msgs.slice(firstNonSystem).some((m) => isSystem(m.role))) {
     w("system_not_first", "a system message appears after the conversation started");
   }

@@ -114,21 +114,54 @@ export function intervalChart(rows: IntervalRow[], opts: { width?: number } = {}
   return `<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT} role="img">${parts.join("")}</svg>`;
 }
 
+/**
+ * Width of `text` at `size` px in a sans-serif font, erring on the wide side: SVG text cannot be
+ * measured without a browser, and an estimate that is too small lets legend entries overlap.
+ */
+export function textWidth(text: string, size = 12): number {
+  let em = 0;
+  for (const ch of text) {
+    if (" iljtfr.,;:!'|()[]".includes(ch)) em += 0.34;
+    else if ("mwMW@".includes(ch)) em += 0.9;
+    else if (ch >= "A" && ch <= "Z") em += 0.7;
+    else em += 0.58;
+  }
+  return em * size;
+}
+
+/** Legend entries (12 px swatch, 6 px gap, name) placed left to right from `left`, wrapping before `right`. */
+function legendLayout(names: string[], left: number, right: number): { at: { x: number; y: number }[]; height: number } {
+  const at: { x: number; y: number }[] = [];
+  let x = left;
+  let y = 6;
+  for (const name of names) {
+    const w = 18 + textWidth(name);
+    if (x > left && x + w > right) {
+      x = left;
+      y += 18;
+    }
+    at.push({ x: Math.round(x), y });
+    x += w + 20;
+  }
+  return { at, height: y + 12 };
+}
+
 /** Horizontal bars, one group per metric, one bar per model (values 0..1 shown as points). */
 export function groupedBars(groups: { label: string; values: { name: string; value: number | null; color: string }[] }[], opts: { width?: number } = {}): string {
   if (groups.length === 0) return "";
   const W = opts.width ?? 720;
   const barH = 14;
   const gap = 12;
-  const m = { l: 170, r: 60, t: 28, b: 8 };
+  const legend = legendLayout(groups[0].values.map((v) => v.name), 170, W - 8);
+  const m = { l: 170, r: 60, t: legend.height + 10, b: 8 };
   const per = groups[0].values.length;
   const groupH = per * (barH + 3) + gap;
   const H = m.t + m.b + groups.length * groupH;
   const X = (v: number) => m.l + v * (W - m.l - m.r);
   const parts: string[] = [];
   groups[0].values.forEach((v, i) => {
-    const lx = m.l + i * 140;
-    parts.push(`<rect x="${lx}" y="6" width="12" height="12" rx="2" fill="${v.color}"/><text x="${lx + 18}" y="16" font-size="12" fill="#374151">${esc(v.name)}</text>`);
+    const { x, y } = legend.at[i];
+    parts.push(`<rect x="${x}" y="${y}" width="12" height="12" rx="2" fill="${v.color}"/><text x="${x + 18}" y="${y + 10}" font-size="12" fill="#374151">${esc(v.name)}</text>`);
   });
   groups.forEach((g, gi) => {
     const y0 = m.t + gi * groupH;

@@ -39,7 +39,8 @@ test("features are small, plain and structured-clone-able (worker-safe)", () => 
   assert.equal(f.line, 7);
   assert.equal(f.messages, 3);
   assert.equal(f.shape, "lines:TL;DR:\u241ENext step:");
-  assert.equal(f.minhash.length, 64);
+  assert.equal(f.minhash.length, 128, "prompt and reply signatures, 64 bins each");
+  assert.ok(f.promptShingles > 0 && f.replyShingles > 0);
   // Real token counts: the assistant part equals the tokenizer's count of the reply text.
   const tok = openAiTokenizerForModel("gpt-4o-mini-2024-07-18");
   assert.equal(f.assistantTokens, tok.count("TL;DR: hi\nNext step: wave"));

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Hash53, hash53, fmix32, combine32, isSpaceCode } from "../../src/dataset/analysis/hash.js";
 import { MINHASH_BINS, minhashSignature, minhashSignature8 } from "../../src/dataset/analysis/minhash.js";
-import { SignatureStore } from "../../src/dataset/analysis/near-duplicates.js";
+import { SIGNATURE_BYTES, SignatureStore } from "../../src/dataset/analysis/near-duplicates.js";
 
 // Texts with the cases the one-pass scanners must get right: whitespace runs of every kind, CRLF,
 // accents, CJK, astral letters (surrogate pairs), emoji, digits, punctuation-only, empty.
@@ -17,6 +17,7 @@ const TEXTS = [
   "...!!! ???",
   "Straße café naïve résumé ÉLAN",
   "one two",
+  "Summarise the Colour of the centre: licence, catalogue, travelled; an apple a day. Summarize color center license catalog traveled",
 ];
 
 test("Hash53.normalized equals hash53 of the regex-normalised text", () => {
@@ -41,8 +42,19 @@ test("isSpaceCode agrees with the \\s class on the BMP", () => {
   for (let c = 0; c < 0x10000; c++) assert.equal(isSpaceCode(c), /\s/.test(String.fromCharCode(c)), `U+${c.toString(16)}`);
 });
 
-// The straightforward reference: word strings from a regex over the lowercased text, each hashed whole.
-const words = (text: string): string[] => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+// The straightforward reference: word strings from a regex over the lowercased text, spelling variants
+// folded with string replacements, articles left out, each word hashed whole.
+function canonicalWord(w: string): string {
+  return w
+    .replace(/z/g, "s")
+    .replace(/our/g, "or")
+    .replace(/^(.{2,}[tbgvc])re$/, "$1er")
+    .replace(/nce$/, "nse")
+    .replace(/gue$/, "g")
+    .replace(/(.)\1+/gu, "$1");
+}
+const words = (text: string): string[] =>
+  (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map(canonicalWord).filter((w) => w !== "a" && w !== "an" && w !== "the");
 function hash32(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
@@ -77,22 +89,27 @@ test("minhash scans words in one pass exactly as hashing the lowercased word str
     for (let b = 0; b < MINHASH_BINS; b++) assert.equal(sig8[b], sig[b] & 0xff);
     assert.equal(filled > 0, words(s).length > 0, JSON.stringify(s));
   }
-  // Case and punctuation do not matter; word order does.
+  // Case, punctuation, spelling variants and articles do not matter; word order does.
   assert.deepEqual(minhashSignature("The quick, brown fox!"), minhashSignature("the QUICK brown   fox"));
+  assert.deepEqual(minhashSignature("Summarize the ticket below: The user cannot log in."), minhashSignature("Summarise the ticket below - User cannot log in!"));
+  assert.deepEqual(minhashSignature("the colour of the theatre licence"), minhashSignature("color of theater license"));
+  assert.notDeepEqual(minhashSignature("the user cannot log in"), minhashSignature("the user can log in"));
   assert.notDeepEqual(minhashSignature("the quick brown fox jumps"), minhashSignature("fox brown quick the jumps"));
 });
 
 test("SignatureStore keeps 8 bits per bin across blocks", () => {
   const store = new SignatureStore();
   const n = 10_000; // more than one block
-  for (let i = 0; i < n; i++) store.push(Array.from({ length: MINHASH_BINS }, (_, b) => i * 31 + b * 257));
+  for (let i = 0; i < n; i++) store.push(Array.from({ length: SIGNATURE_BYTES }, (_, b) => i * 31 + b * 257), i % 70_000, (i * 7) % 100);
   assert.equal(store.length, n);
   for (const i of [0, 4095, 4096, 9999]) {
     const s = store.get(i);
-    assert.equal(s.length, MINHASH_BINS);
-    for (let b = 0; b < MINHASH_BINS; b++) {
+    assert.equal(s.length, SIGNATURE_BYTES);
+    for (let b = 0; b < SIGNATURE_BYTES; b++) {
       assert.equal(s[b], (i * 31 + b * 257) & 0xff);
       assert.equal(store.block(i)[store.offset(i) + b], s[b]);
     }
+    assert.equal(store.shingles(i, 0), Math.min(i % 70_000, 65535));
+    assert.equal(store.shingles(i, 1), (i * 7) % 100);
   }
 });

@@ -123,7 +123,8 @@ test("leakage finds exact and near copies (CLI, --json schema, exit 1)", async (
     assert.equal(near.length, 1);
     assert.equal(near[0].trainLine, 11);
     assert.equal(near[0].testLine, 2);
-    assert.ok(near[0].similarity >= 0.8 && near[0].similarity < 1);
+    assert.ok(near[0].similarity >= 0.8 && near[0].similarity <= 1);
+    assert.equal(near[0].reply, 1, "the reply is the same; the prompt has one more word");
     assert.equal(out.leakedTestExamples, 2);
     const clean = await runCli(["leakage", train, join(projectRoot, "examples", "policy-facts.jsonl")]);
     assert.equal(clean.code, 0, clean.stderr);
@@ -146,6 +147,81 @@ test("split CLI on the bundled support set, then leakage finds nothing", async (
     assert.deepEqual(JSON.parse(leak.stdout).pairs, []);
     const usage = await runCli(["split", support, "--test", "1.5", "-o", dir]);
     assert.equal(usage.code, 2);
+  } finally {
+    cleanup();
+  }
+});
+
+// test/data/leakage/: 24 training tickets under one instruction template; the test file holds 8 new
+// tickets under the same template and 5 planted copies of training rows: line 2 is exact, lines 4, 6, 8
+// and 10 have "Summarize" -> "Summarise", ":" -> " -", "The user" -> "User", "." -> "!" (line 8 also
+// drops a word) and the training reply unchanged.
+const leakData = join(projectRoot, "test", "data", "leakage");
+const PLANTED = [
+  { testLine: 2, trainLine: 3 },
+  { testLine: 4, trainLine: 1 },
+  { testLine: 6, trainLine: 8 },
+  { testLine: 8, trainLine: 12 },
+  { testLine: 10, trainLine: 16 },
+];
+
+test("leakage finds copies with spelling, punctuation and small word edits, and not rows that only share the template", async () => {
+  const res = await runCli(["leakage", join(leakData, "train.jsonl"), join(leakData, "test.jsonl"), "--json"]);
+  assert.equal(res.code, 1, res.stderr);
+  const out = JSON.parse(res.stdout);
+  assert.deepEqual(
+    out.pairs.map((p: { testLine: number; trainLine: number }) => ({ testLine: p.testLine, trainLine: p.trainLine })),
+    PLANTED,
+    "all five planted pairs, and nothing else",
+  );
+  assert.equal(out.leakedTestExamples, 5);
+  for (const p of out.pairs.filter((x: { kind: string }) => x.kind === "near")) {
+    assert.equal(p.reply, 1, `line ${p.testLine}: the reply is the training reply`);
+    assert.ok(p.similarity >= 0.7, `line ${p.testLine}: similarity ${p.similarity}`);
+  }
+  // The template alone never makes a pair, even at a far lower threshold.
+  const loose = JSON.parse((await runCli(["leakage", join(leakData, "train.jsonl"), join(leakData, "test.jsonl"), "--json", "--threshold", "0.4"])).stdout);
+  assert.deepEqual([...new Set(loose.pairs.map((p: { testLine: number }) => p.testLine))], PLANTED.map((p) => p.testLine));
+  const human = await runCli(["leakage", join(leakData, "train.jsonl"), join(leakData, "test.jsonl")]);
+  assert.match(human.stdout, /test\.jsonl:4: near duplicate \(similarity [0-9.]+: prompt [0-9.]+, reply 1\.00\) of .*train\.jsonl:1/);
+});
+
+test("split keeps edited copies on one side, and its halves pass leakage", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const train = readFileSync(join(leakData, "train.jsonl"), "utf8").trim().split("\n");
+    const test = readFileSync(join(leakData, "test.jsonl"), "utf8").trim().split("\n");
+    const file = join(dir, "all.jsonl");
+    writeFileSync(file, [...train, ...test].join("\n") + "\n");
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const r = await splitFile(file, { outDir: join(dir, `s${seed}`), testFraction: 0.3, seed });
+      const testText = readFileSync(r.test.path, "utf8");
+      for (const p of PLANTED) {
+        const a = testText.includes(train[p.trainLine - 1] + "\n");
+        const b = testText.includes(test[p.testLine - 1] + "\n");
+        assert.equal(a, b, `seed ${seed}: training line ${p.trainLine} and its copy (test line ${p.testLine}) on different sides`);
+      }
+      assert.ok(r.groups.count >= 5, `seed ${seed}: ${r.groups.count} groups`);
+      const leak = await findLeakage(r.train.path, r.test.path);
+      assert.deepEqual(leak.pairs, [], `seed ${seed}`);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test("a templated file (one instruction wrapper, short reviews, one-word labels) has no near duplicates and splits clean", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = join(leakData, "templated.jsonl");
+    const v = await runCli(["validate", file, "--json"]);
+    assert.equal(v.code, 0, v.stderr);
+    const report = JSON.parse(v.stdout);
+    assert.deepEqual(report.stats.duplicates, { exact: 0, near: 0, nearGroups: 0, conflicting: 0 });
+    const r = await splitFile(file, { outDir: dir, testFraction: 0.5, seed: 3 });
+    assert.equal(r.groups.count, 0, "no example is tied to another");
+    const leak = await findLeakage(r.train.path, r.test.path, { threshold: 0.5 });
+    assert.deepEqual(leak.pairs, []);
   } finally {
     cleanup();
   }

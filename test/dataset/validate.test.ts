@@ -53,6 +53,8 @@ const CASES: [string, unknown, string[]][] = [
   ["consecutive same role", { messages: [sys, user, user, asst] }, ["consecutive_same_role"]],
   ["ends with user", { messages: [sys, user, asst, user] }, ["ends_with_user"]],
   ["system not first", { messages: [user, sys, asst] }, ["system_not_first"]],
+  ["two system messages mid-conversation", { messages: [sys, user, sys, sys, asst] }, ["system_not_first", "consecutive_same_role"]],
+  ["two system messages before the conversation", { messages: [sys, sys, user, asst] }, []],
 ];
 
 test("every record-level error and warning code, each at its own line", async () => {
@@ -77,6 +79,18 @@ test("every record-level error and warning code, each at its own line", async ()
   } finally {
     t.cleanup();
   }
+});
+
+test("consecutive system messages in the middle of a conversation: system_not_first and consecutive_same_role (CLI)", async () => {
+  const file = join(projectRoot, "test", "data", "consecutive-system.jsonl");
+  const r = await runCli(["validate", file, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const warnings = JSON.parse(r.stdout).warnings as { line: number; code: string; message: string }[];
+  const at = (line: number) => warnings.filter((w) => w.line === line).map((w) => w.code).sort();
+  assert.deepEqual(at(1), ["consecutive_same_role", "system_not_first"]);
+  assert.match(warnings.find((w) => w.line === 1 && w.code === "consecutive_same_role")!.message, /messages 3 and 4 are both system/);
+  assert.deepEqual(at(2), [], "a system block before the conversation starts is fine");
+  assert.deepEqual(at(3), []);
 });
 
 test("ShareGPT, Alpaca, prompt/completion and text records get the same error codes", async () => {

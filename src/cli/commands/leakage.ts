@@ -2,6 +2,7 @@
 import type { Command } from "../command.js";
 import { bool, num, printJson } from "../command.js";
 import { findLeakage } from "../../dataset/leakage.js";
+import { describeSimilarity } from "../../dataset/analysis/near-duplicates.js";
 import { readWithProgress, FORMAT_OPTIONS } from "./dataset-output.js";
 
 const command: Command = {
@@ -9,7 +10,7 @@ const command: Command = {
   summary: "find test examples that also appear in the training set (exact or near duplicates)",
   usage: "tunekit leakage TRAIN TEST [--threshold 0.8] [--json]",
   details: `Exit codes: 0 no leakage, 1 leakage found (or a file has invalid records), 2 usage or I/O problem.
---json prints {"pairs":[{"trainLine","testLine","similarity","kind":"exact"|"near"}], ...} (docs/json.md).`,
+--json prints {"pairs":[{"trainLine","testLine","similarity","kind":"exact"|"near","prompt","reply"}], ...} (docs/json.md).`,
   options: {
     threshold: { type: "string", valueName: "S", description: "similarity from which a pair counts as near (0-1)", default: "0.8" },
     json: { type: "boolean", description: "print the report as JSON" },
@@ -32,7 +33,7 @@ const command: Command = {
     }
     const c = ctx.color;
     for (const p of report.pairs.slice(0, 50)) {
-      ctx.out(`${test}:${p.testLine}: ${p.kind === "exact" ? c.red("exact copy") : c.yellow(`near duplicate (similarity ${p.similarity.toFixed(2)})`)} of ${train}:${p.trainLine}`);
+      ctx.out(`${test}:${p.testLine}: ${p.kind === "exact" ? c.red("exact copy") : c.yellow(`near duplicate (${describeSimilarity(p)})`)} of ${train}:${p.trainLine}`);
     }
     if (report.pairs.length > 50) ctx.out(c.dim(`... and ${report.pairs.length - 50} more pairs (use --json for all)`));
     const pct = (report.leakedShare * 100).toFixed(1);

@@ -8,7 +8,7 @@ import type { DatasetIssue } from "../types.js";
 import type { ExampleFeatures } from "./features.js";
 import type { FactSpan } from "./facts.js";
 import { describeNumbers, histogram, NumberColumn, type Distribution, type HistogramBin } from "../../util/distribution.js";
-import { findBoilerplate, findSimilarPairs, groupPairs, SignatureStore } from "./near-duplicates.js";
+import { describeSimilarity, findBoilerplate, findSimilarPairs, groupPairs, SignatureStore, type SimilarPair } from "./near-duplicates.js";
 
 export interface AggregatorOptions {
   /** Per-example token limit (too_many_tokens errors); usually from the model. */
@@ -172,7 +172,7 @@ export class DatasetAggregator {
     this.system.push(f.systemHash);
     this.shapeIds.push(this.shapes.id(f.shape, f.line));
     this.langIds.push(this.langs.id(f.language, f.line));
-    this.signatures.push(f.minhash);
+    this.signatures.push(f.minhash, f.promptShingles, f.replyShingles);
     if (f.systemHash !== 0) {
       const v = this.systemVariants.get(f.systemHash);
       if (v) v.count++;
@@ -338,18 +338,19 @@ export class DatasetAggregator {
       boilerplate,
       accept: (a, b) => ex[a] !== ex[b] && !exact.isDup[a] && !exact.isDup[b],
     });
-    const best = new Map<number, { of: number; similarity: number }>();
+    const best = new Map<number, SimilarPair>();
     for (const p of pairs) {
       const cur = best.get(p.b);
-      if (!cur || p.similarity > cur.similarity) best.set(p.b, { of: p.a, similarity: p.similarity });
+      if (!cur || p.similarity > cur.similarity) best.set(p.b, p);
     }
-    for (const [b, { of, similarity }] of best) {
+    for (const [b, p] of best) {
+      const of = this.lines.get(p.a);
       this.issue({
         line: this.lines.get(b),
         code: "near_duplicate",
         severity: "warning",
-        message: `near duplicate of line ${this.lines.get(of)} (similarity ${similarity.toFixed(2)})`,
-        details: { of: this.lines.get(of), similarity },
+        message: `near duplicate of line ${of} (${describeSimilarity(p)})`,
+        details: { of, similarity: p.similarity, prompt: p.prompt, reply: p.reply },
       });
     }
     const groups = groupPairs(this.n, pairs);

@@ -9,7 +9,7 @@ import { contentText, type ChatExample, type SourcedExample } from "../types.js"
 import { guessLanguage, replyShapeSignature } from "../../shape/index.js";
 import { detectFactInjection, type FactSpan } from "./facts.js";
 import { Hash53, hash53 } from "./hash.js";
-import { minhashSignature8 } from "./minhash.js";
+import { MINHASH_BINS, minhashSignature8Into } from "./minhash.js";
 import type { ExampleTokenCounter } from "./tokens.js";
 
 export interface ExampleFeatures {
@@ -31,8 +31,15 @@ export interface ExampleFeatures {
   systemHash: number;
   /** The first 100 characters of the system prompt, to show its variants. */
   systemPreview?: string;
-  /** MinHash of the non-system content with line labels removed (template-insensitive), low 8 bits per bin. */
+  /**
+   * MinHash signatures (low 8 bits per bin) of the prompt (the non-system messages before the final
+   * reply) and of the final reply, MINHASH_BINS bytes each, prompt first; line labels removed
+   * (template-insensitive). Compared separately and together (near-duplicates.ts).
+   */
   minhash: Uint8Array;
+  /** Word 3-grams in the prompt and in the reply (0: no words); they weigh the two parts. */
+  promptShingles: number;
+  replyShingles: number;
   /** replyShapeSignature of the final reply, its language and length in characters. */
   shape: string;
   language: string;
@@ -70,7 +77,8 @@ export function extractFeatures(src: SourcedExample, ctx: FeatureContext = {}): 
   // The hashes are fed normalised text directly: no normalised copies of the messages are built.
   const exact = new Hash53();
   const prompt = new Hash53();
-  let content = "";
+  let promptContent = "";
+  let replyContent = "";
   let system = "";
   let chars = 0;
   let assistantChars = 0;
@@ -91,7 +99,11 @@ export function extractFeatures(src: SourcedExample, ctx: FeatureContext = {}): 
       prompt.normalized(text, true);
     }
     if (m.role === "system" || m.role === "developer") system += (system ? "\n" : "") + text;
-    else content += "\n" + (text.indexOf(":") < 0 ? text : text.replace(LINE_LABEL, " "));
+    else {
+      const unlabelled = text.indexOf(":") < 0 ? text : text.replace(LINE_LABEL, " ");
+      if (i === last) replyContent = unlabelled;
+      else promptContent += "\n" + unlabelled;
+    }
   }
   const reply = last >= 0 ? contentText(msgs[last].content) : "";
   const replyHash = new Hash53();
@@ -99,6 +111,9 @@ export function extractFeatures(src: SourcedExample, ctx: FeatureContext = {}): 
   const facts = ctx.similarityOnly ? { score: 0, injects: false, spans: [] } : detectFactInjection(ex);
   const counts = ctx.countTokens ? ctx.countTokens(ex) : undefined;
   const systemNorm = system ? normWs(system) : "";
+  const minhash = new Uint8Array(2 * MINHASH_BINS);
+  const promptShingles = minhashSignature8Into(promptContent, minhash, 0);
+  const replyShingles = minhashSignature8Into(replyContent, minhash, MINHASH_BINS);
   const f: ExampleFeatures = {
     line: src.line,
     index: src.index,
@@ -109,7 +124,9 @@ export function extractFeatures(src: SourcedExample, ctx: FeatureContext = {}): 
     promptHash: prompt.digest(),
     replyHash: replyHash.digest(),
     systemHash: system ? hash53(systemNorm) : 0,
-    minhash: minhashSignature8(content),
+    minhash,
+    promptShingles,
+    replyShingles,
     shape: last >= 0 ? replyShapeSignature(reply) : "none",
     language: ctx.similarityOnly ? "und" : guessLanguage(reply),
     replyChars: reply.length,

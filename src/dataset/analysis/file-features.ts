@@ -54,7 +54,7 @@ export async function readFileFeatures(file: string, options: ReadFeaturesOption
       out.exact.push(f.exactHash);
       out.prompt.push(f.promptHash);
       out.shapes.push(f.shape);
-      out.signatures.push(f.minhash);
+      out.signatures.push(f.minhash, f.promptShingles, f.replyShingles);
     }
     options.onProgress?.({ bytesRead: reader.bytesRead, totalBytes: reader.totalBytes, examples: out.lines.length });
   }

@@ -60,9 +60,9 @@ export interface EngineOptions extends RuntimeOptions {
   dtype?: "float32" | "float64";
   /**
    * Feed frozen weights as graph inputs (zero-copy views of the JS tensors) instead of embedding them
-   * in the model. Embedded weights let ONNX Runtime pre-pack them for its GEMM once, at load: the
-   * bench/train.ts step took 2.85 s instead of 3.0 s, for about 2 GB more peak memory there (ORT keeps
-   * a packed copy for the forward product and one for the backward). Default for the training step:
+   * in the model. Embedded weights let ONNX Runtime pre-pack them for its GEMM once, at load: a faster
+   * training step for more peak memory (ORT keeps a packed copy for the forward product and one for the
+   * backward; figures in docs/engine.md). Default for the training step:
    * embedded when the weights are at most 1/8 of the machine's memory (and under ONNX's 2 GB protobuf
    * limit), else inputs. Eval sessions default to inputs (they run rarely; no extra copy). Inference
    * defaults to embedded weights below the 2 GB limit and inputs above it.

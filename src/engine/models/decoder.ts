@@ -51,7 +51,7 @@ export interface DecoderOptions {
    * Multiply by frozen weights as MatMul(x, Transpose(W)) instead of FusedMatMul(x, W, transB). Only for
    * weights embedded as initializers (inference): ONNX Runtime folds the Transpose when it loads the
    * model, and MLAS pre-packs a plain MatMul's constant right operand, which it does not do as well for
-   * a transposed one. Measured here on 128x576 @ 576x1536: about 10% faster; at one row (decode) more.
+   * a transposed one: faster, at one row (decode) more so (docs/engine.md).
    */
   pretransposedWeights?: boolean;
   /** RMSNorm in the form ONNX Runtime fuses into one kernel (inference graphs; see op.rmsNorm). */
@@ -81,8 +81,8 @@ export function frozenMatmul(g: Graph, x: Value, w: Value, pretransposed: boolea
 /**
  * x A^T for each adapter of layers that read the same x (q/k/v, gate/up). Without dropout they share
  * one product with the A's stacked, split afterwards: one GEMM instead of several with r columns, and
- * in the backward pass one product for x's gradient instead of several summed (measured on the
- * bench/train.ts step: the r-column products ran at a third of the big ones' rate).
+ * in the backward pass one product for x's gradient instead of several summed (the r-column products
+ * run far below the big ones' rate: docs/engine.md).
  */
 function loraDown(g: Graph, x: Value, loras: LoraBinding[]): Value[] {
   if (loras.length === 1 || loras.some((l) => l.dropout)) {

@@ -15,9 +15,8 @@ export interface RuntimeOptions {
   optimizedModelPath?: string;
   /**
    * ORT's CPU memory arena (default on). Without it every intermediate tensor is a fresh allocation, and
-   * glibc serves the large ones with mmap: each run then page-faults through hundreds of MB. Measured on
-   * the SmolLM2-135M-shaped training step (bench/train.ts): 4.9 s/step with the arena vs 6.2 s without,
-   * and a lower peak RSS (2.7 GB vs 3.1 GB).
+   * glibc serves the large ones with mmap: each run then page-faults through hundreds of MB. The arena
+   * made the training step faster and its peak memory lower (figures in docs/engine.md).
    */
   cpuMemArena?: boolean;
   /**
@@ -34,7 +33,7 @@ export interface RuntimeOptions {
   /**
    * Treat denormal floats as zero (ORT's set_denormal_as_zero; default on). Attention masks make
    * MLAS's softmax produce denormals, which the CPU handles in slow microcode: the training step's
-   * 30 softmaxes took 100 ms instead of 19 ms (bench/train.ts shape). ORT applies the setting to its
+   * softmaxes ran about five times slower (docs/engine.md). ORT applies the setting to its
    * own threads and, once per process, to the thread that creates the first session: in Node that
    * is the JS thread, whose arithmetic on numbers below 2.2e-308 (1.2e-38 when stored in a
    * Float32Array) then flushes to zero too. Whatever the first session chooses holds for that thread.

@@ -51,7 +51,7 @@ export interface TrainCallbacks {
   onEvent?(e: TrainRunEvent): void;
   /**
    * The preparation phase now starting ("loading the model", ...), for a status line: on a model of
-   * SmolLM2-135M's size the work before the first step takes 10-20 s. Not a JSON event.
+   * SmolLM2-135M's size the work before the first step is long enough to need one. Not a JSON event.
    */
   onPhase?(text: string): void;
   /** Polled after each optimizer step; true stops cleanly with a checkpoint (Ctrl-C). */
