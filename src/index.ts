@@ -157,3 +157,5 @@ export { exportOllama, ollamaModelName, type OllamaExport } from "./export/ollam
 export { ollamaTemplateFor, modelfileText, type OllamaTemplate, type OllamaFormat } from "./export/ollama-template.js";
 export { exportGguf, exportGgufAdapter, type GgufSource, type GgufExportOptions, type GgufExportResult, type GgufAdapterResult } from "./export/gguf/export.js";
 export { GGUF_DTYPES, type GgufDtype } from "./export/gguf/tensors.js";
+// GGUF files run by llama.cpp (node-llama-cpp, an optional peer dependency loaded on first use).
+export { GgufGenerator, type GgufGeneratorOptions } from "./llamacpp/generator.js";

@@ -222,14 +222,20 @@ test("base GGUF + --gguf-adapter in llama.cpp gives the merged GGUF's greedy tok
 test("every family tunekit loads exports a GGUF llama.cpp runs as tunekit does (f32)", async () => {
   const bl = chatmlTokenizerFiles(CHATML_TEMPLATE);
   const gm = gemmaStyleTokenizerFiles(chatTemplateFixture("gemma3-format.jinja"));
-  const archs: Record<string, string> = { llama: "llama", mistral: "llama", qwen2: "qwen2", qwen3: "qwen3", gemma3: "gemma3", smollm3: "smollm3" };
+  const archs: Record<string, string> = { llama: "llama", mistral: "llama", qwen2: "qwen2", qwen3: "qwen3", gemma3: "gemma3", "gemma3-multimodal": "gemma3", smollm3: "smollm3" };
   for (const [family, raw] of Object.entries(familyConfigs(bl.size, gm.size))) {
-    const m = await writeModelFolder(join(tmp.dir, `fam-${family}`), raw, family === "gemma3" ? gm : bl);
+    const gemma = family.startsWith("gemma3");
+    // The multimodal checkpoint stores its text model as transformers < 4.52 did, beside a vision tower.
+    const multimodal = family === "gemma3-multimodal"
+      ? { stored: (n: string) => n.replace(/^model\./, "language_model.model.").replace(/^lm_head\./, "language_model.lm_head."), extra: [{ name: "vision_tower.vision_model.post_layernorm.weight", shape: [8], data: new Float32Array(8).fill(1) }] }
+      : {};
+    const m = await writeModelFolder(join(tmp.dir, `fam-${family}`), raw, gemma ? gm : bl, 7, multimodal);
     const out = join(tmp.dir, `fam-${family}.gguf`);
     const r = await exportGguf({ model: m.dir }, out, { dtype: "f32" });
     assert.equal(r.architecture, archs[family]);
+    if (family === "gemma3-multimodal") assert.ok(r.notes.some((n) => /vision tower \(1 tensors\)/.test(n)), r.notes.join("; "));
     const gen = await TextGenerator.load(m.dir, { threads: 2 });
-    const tolerance = family === "gemma3" ? 3e-3 : 1e-4;
+    const tolerance = gemma ? 3e-3 : 1e-4;
     try {
       const { model } = await compare(gen, out, "the model says hello to the user, and then", { tolerance });
       // Teacher-forced along a varied text too (greedy output of a random model repeats itself).

@@ -78,14 +78,24 @@ export interface TinyModel {
   config: ModelConfig;
 }
 
-/** Writes config.json, model.safetensors and the tokenizer files of a model folder. */
-export async function writeModelFolder(dir: string, raw: Record<string, unknown>, tok: Pick<TokenizerFiles, "tokenizerJson" | "tokenizerConfig">, seed = 7): Promise<TinyModel> {
+/**
+ * Writes config.json, model.safetensors and the tokenizer files of a model folder. `stored` renames
+ * tensors as a checkpoint stores them (a multimodal checkpoint's text model), `extra` adds others.
+ */
+export async function writeModelFolder(
+  dir: string,
+  raw: Record<string, unknown>,
+  tok: Pick<TokenizerFiles, "tokenizerJson" | "tokenizerConfig">,
+  seed = 7,
+  opts: { stored?: (name: string) => string; extra?: { name: string; shape: number[]; data: Float32Array }[] } = {},
+): Promise<TinyModel> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "config.json"), JSON.stringify(raw, null, 2));
   writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tok.tokenizerJson));
   writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(tok.tokenizerConfig));
   const config = parseModelConfig(raw);
-  await writeSafetensors(join(dir, "model.safetensors"), saneWeights(config, seed));
+  const tensors = saneWeights(config, seed).map((t) => ({ ...t, name: opts.stored ? opts.stored(t.name) : t.name }));
+  await writeSafetensors(join(dir, "model.safetensors"), [...tensors, ...(opts.extra ?? [])]);
   return { dir, config };
 }
 
@@ -139,6 +149,30 @@ export function familyConfigs(vocab: number, gemmaVocab: number): Record<string,
       tie_word_embeddings: true,
       bos_token_id: 2,
       eos_token_id: 1,
+    },
+    // A multimodal checkpoint (Gemma3ForConditionalGeneration, 4B+): the text model under text_config
+    "gemma3-multimodal": {
+      architectures: ["Gemma3ForConditionalGeneration"],
+      model_type: "gemma3",
+      torch_dtype: "float32",
+      bos_token_id: 2,
+      eos_token_id: 1,
+      text_config: {
+        model_type: "gemma3_text",
+        vocab_size: gemmaVocab,
+        hidden_size: 64,
+        intermediate_size: 96,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        head_dim: 16,
+        query_pre_attn_scalar: 16,
+        sliding_window: 8,
+        sliding_window_pattern: 2,
+        max_position_embeddings: 512,
+        rope_scaling: { rope_type: "linear", factor: 8 },
+      },
+      vision_config: { model_type: "siglip_vision_model" },
     },
     // NoPE in every 4th layer
     smollm3: { ...base(vocab), architectures: ["SmolLM3ForCausalLM"], model_type: "smollm3", num_hidden_layers: 4, rope_theta: 2000000, no_rope_layer_interval: 4, tie_word_embeddings: true },

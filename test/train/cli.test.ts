@@ -122,11 +122,14 @@ test("Ctrl-C stops with a checkpoint; --resume finishes; --json events; export -
   const again = await runCli(["export", run, "--merged", join(tmp.dir, "merged")]);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /not empty/);
-  // stories260K has no chat template: Ollama export is refused with the way out.
+  // stories260K has no chat template: the Ollama folder gets a GGUF and tunekit's plain template as TEMPLATE.
   const ol = await runCli(["export", run, "--ollama", join(tmp.dir, "ollama")]);
-  assert.equal(ol.code, 2);
-  assert.match(ol.stderr, /--merged/);
-  assert.ok(!existsSync(join(tmp.dir, "ollama")));
+  assert.equal(ol.code, 0, ol.stderr);
+  assert.match(ol.stdout, /ollama create run -f .*ollama\/Modelfile/);
+  const modelfile = readFileSync(join(tmp.dir, "ollama", "Modelfile"), "utf8");
+  assert.match(modelfile, /^FROM \.\/model\.gguf$/m);
+  assert.doesNotMatch(modelfile, /^ADAPTER/m);
+  assert.ok(existsSync(join(tmp.dir, "ollama", "model.gguf")));
 });
 
 test("a learning rate that diverges stops with a clear error (exit 1) and keeps the last good checkpoint", async (t) => {
