@@ -83,7 +83,7 @@ export const SMALL_MODEL_BYTES = 64 * 1024 * 1024;
 export class GgufGenerator {
   private constructor(
     readonly path: string,
-    readonly model: LlamaModel,
+    private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     readonly tokenizer: LlamaCppTokenizer,
     /** The chat template stored in the file (or tunekit's plain template when it has none). */
