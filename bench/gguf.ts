@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseModelConfig } from "../src/engine/io/config.js";
 import { expectedTensorShapes } from "../src/engine/models/tensors.js";
+import { SMOLLM2_135M } from "./helpers/shapes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "bin", "tunekit.js");
@@ -50,24 +51,6 @@ const LLAMA_1B = {
   torch_dtype: "bfloat16",
 };
 
-const SMOLLM2_135M = {
-  architectures: ["LlamaForCausalLM"],
-  model_type: "llama",
-  vocab_size: 49152,
-  hidden_size: 576,
-  intermediate_size: 1536,
-  num_hidden_layers: 30,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  max_position_embeddings: 2048,
-  rms_norm_eps: 1e-5,
-  rope_theta: 100000,
-  hidden_act: "silu",
-  tie_word_embeddings: true,
-  bos_token_id: 1,
-  eos_token_id: 2,
-  torch_dtype: "float32",
-};
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (bytes: number) => bytes / (1024 * 1024);

@@ -18,6 +18,7 @@ import { parseModelConfig } from "../src/engine/io/config.js";
 import { expectedTensorShapes, loadModel } from "../src/engine/io/model.js";
 import { createInferenceModel } from "../src/engine/models/causal-lm.js";
 import { SeededRng, argmax } from "../src/engine/generate/sampling.js";
+import { SMOLLM2_135M } from "./helpers/shapes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const THREADS = 2;
@@ -26,24 +27,7 @@ const WARMUP_PREFILLS = 4;
 /** Measured runs per process (single runs vary by up to 1.5x here, e.g. when a GC lands in a prefill). */
 const PER_PROCESS = 3;
 
-const CONFIG = {
-  architectures: ["LlamaForCausalLM"],
-  model_type: "llama",
-  vocab_size: 49152,
-  hidden_size: 576,
-  intermediate_size: 1536,
-  num_hidden_layers: 30,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  max_position_embeddings: 2048,
-  rms_norm_eps: 1e-5,
-  rope_theta: 100000,
-  hidden_act: "silu",
-  tie_word_embeddings: true,
-  bos_token_id: 1,
-  eos_token_id: 2,
-  torch_dtype: "float32",
-};
+const CONFIG = SMOLLM2_135M;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

@@ -165,7 +165,8 @@ export function toFloat32(bytes: Uint8Array, dtype: string): Float32Array {
   }
 }
 
-function halfToFloat(h: number): number {
+/** IEEE half-precision bits -> number. */
+export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
   const frac = h & 0x3ff;

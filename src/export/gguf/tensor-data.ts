@@ -19,10 +19,6 @@ export type GgmlType = (typeof GGML_TYPE)[keyof typeof GGML_TYPE];
 export const Q8_0_BLOCK = 32;
 const Q8_0_BLOCK_BYTES = 2 + Q8_0_BLOCK;
 
-export function ggmlTypeName(t: GgmlType): string {
-  return (Object.keys(GGML_TYPE) as (keyof typeof GGML_TYPE)[]).find((k) => GGML_TYPE[k] === t) ?? `type ${t}`;
-}
-
 /** Bytes of one row of `n` values. */
 export function rowByteSize(type: GgmlType, n: number): number {
   switch (type) {
@@ -43,6 +39,11 @@ export function tensorByteSize(type: GgmlType, dims: readonly number[]): number 
   const rows = dims.slice(1).reduce((a, b) => a * b, 1);
   return rowByteSize(type, dims[0] ?? 1) * rows;
 }
+
+import { halfToFloat } from "../../engine/io/safetensors.js";
+
+/** IEEE half bits -> number. */
+export const f16BitsToF32 = halfToFloat;
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -77,15 +78,6 @@ export function f32ToF16Bits(x: number): number {
   return f32BitsToF16Bits(u32[0]);
 }
 
-/** IEEE half bits -> number. */
-export function f16BitsToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 
 /** float32 bits -> bfloat16 bits, round to nearest even (NaN stays a quiet NaN), as gguf-py and torch do. */
 function f32BitsToBf16Bits(u: number): number {
