@@ -170,3 +170,9 @@ export function apiKeyFor(source: Extract<ModelSource, { kind: "endpoint" }>, en
   }
   return env.TUNEKIT_API_KEY || undefined;
 }
+
+/** The name of the variable an endpoint's key is read from (for messages; the key itself is never shown). */
+export function apiKeyEnvName(source: Extract<ModelSource, { kind: "endpoint" }>): string {
+  if (source.keyEnv) return source.keyEnv;
+  return source.baseUrl.replace(/\/+$/, "") === OPENAI_BASE_URL ? "OPENAI_API_KEY" : "TUNEKIT_API_KEY";
+}
