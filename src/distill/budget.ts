@@ -1,0 +1,55 @@
+/**
+ * `--max-cost`: money this run may spend on new calls (cached answers are free). A call is sent only
+ * when what was spent, plus the worst case of every call in flight, plus its own worst case (its
+ * estimated input tokens and all of --max-tokens) stays within the limit, so the limit is never passed
+ * by more than the error of the input-token estimate.
+ */
+import type { ChatMessage } from "../chat/types.js";
+import { costOf, type Price } from "../eval/runner/types.js";
+import { countChatTokens } from "../tokenize/chatTokens.js";
+import { getOpenAiTokenizer } from "../tokenize/openai.js";
+import { DEFAULT_TOKEN_MODEL } from "../tokenize/limits.js";
+
+export class Budget {
+  spent = 0;
+  private inFlight = 0;
+
+  constructor(readonly limitUsd: number | undefined) {}
+
+  /** Books `upToUsd` for a call about to be sent; false when that could pass the limit. */
+  reserve(upToUsd: number): boolean {
+    if (this.limitUsd !== undefined && this.spent + this.inFlight + upToUsd > this.limitUsd + 1e-12) return false;
+    this.inFlight += upToUsd;
+    return true;
+  }
+
+  release(upToUsd: number): void {
+    this.inFlight -= upToUsd;
+  }
+
+  spend(usd: number): void {
+    this.spent += usd;
+  }
+
+  get leftUsd(): number | undefined {
+    return this.limitUsd === undefined ? undefined : Math.max(0, this.limitUsd - this.spent);
+  }
+}
+
+/**
+ * Input tokens of a chat call, counted with o200k_base plus OpenAI's per-message framing: exact for
+ * OpenAI's current models, an estimate for others (their tokenizers differ by some percent).
+ */
+export function estimateInputTokens(messages: ChatMessage[]): number {
+  return countChatTokens({ messages }, getOpenAiTokenizer(DEFAULT_TOKEN_MODEL as "o200k_base"));
+}
+
+/** Tokens of a text with the same tokenizer (reference replies, for the expected answer length). */
+export function estimateTextTokens(text: string): number {
+  return getOpenAiTokenizer(DEFAULT_TOKEN_MODEL as "o200k_base").count(text);
+}
+
+/** The most a call can cost: its input and every output token it may write. 0 without a price (checked earlier). */
+export function worstCaseUsd(price: Price | undefined, inputTokens: number, maxTokens: number): number {
+  return costOf(price, inputTokens, maxTokens) ?? 0;
+}
