@@ -85,7 +85,9 @@ export function parseModelSpec(spec: string, index: number, cwd: string): ModelS
     } else pairs.set("model", s);
   }
   if (pairs.has("key") || pairs.has("api_key")) {
-    throw bad(spec, "API keys are not accepted on the command line", "put the key in an environment variable and name it with key_env=VAR (default OPENAI_API_KEY for OpenAI)");
+    // The message repeats the spec: never with the key in it.
+    const masked = [pairs.get("key"), pairs.get("api_key")].reduce((s, k) => (k ? s.split(k).join("[redacted]") : s), spec);
+    throw bad(masked, "API keys are not accepted on the command line", "put the key in an environment variable and name it with key_env=VAR (default OPENAI_API_KEY for OpenAI)");
   }
   const name = pairs.get("name") ?? `model${index + 1}`;
   if (!/^[\w.@-]{1,40}$/.test(name)) throw bad(spec, `name "${name}" must be 1-40 letters, digits, '.', '-', '_' or '@'`);
