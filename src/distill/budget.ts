@@ -13,22 +13,30 @@ import { DEFAULT_TOKEN_MODEL } from "../tokenize/limits.js";
 export class Budget {
   spent = 0;
   private inFlight = 0;
+  private waiters: (() => void)[] = [];
 
   constructor(readonly limitUsd: number | undefined) {}
 
-  /** Books `upToUsd` for a call about to be sent; false when that could pass the limit. */
-  reserve(upToUsd: number): boolean {
-    if (this.limitUsd !== undefined && this.spent + this.inFlight + upToUsd > this.limitUsd + 1e-12) return false;
+  /**
+   * Books `upToUsd` for a call about to be sent. While calls in flight hold the room it needs, it waits
+   * for them to settle; false when the call could pass the limit even with nothing in flight.
+   */
+  async reserve(upToUsd: number): Promise<boolean> {
+    for (;;) {
+      if (this.limitUsd === undefined) break;
+      if (this.spent + upToUsd > this.limitUsd + 1e-12) return false;
+      if (this.spent + this.inFlight + upToUsd <= this.limitUsd + 1e-12) break;
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
     this.inFlight += upToUsd;
     return true;
   }
 
-  release(upToUsd: number): void {
+  /** A call settled: its booking is freed and `usd` (what it really cost) is spent. */
+  settle(upToUsd: number, usd: number): void {
     this.inFlight -= upToUsd;
-  }
-
-  spend(usd: number): void {
     this.spent += usd;
+    for (const w of this.waiters.splice(0)) w();
   }
 
   get leftUsd(): number | undefined {

@@ -82,20 +82,21 @@ export class CachedCaller {
       if (this.stats.cachedCostUsd !== null) this.stats.cachedCostUsd += cost ?? 0;
       return { kind: "answer", generation: { ...hit, ...(cost !== undefined ? { costUsd: cost } : {}) } };
     }
-    if (!this.budget.reserve(upToUsd)) return { kind: "over_budget", upToUsd };
+    if (!(await this.budget.reserve(upToUsd))) return { kind: "over_budget", upToUsd };
     let g: Generation;
     try {
       g = await this.send(messages, params);
-    } finally {
-      this.budget.release(upToUsd);
+    } catch (e) {
+      this.budget.settle(upToUsd, 0);
+      throw e;
     }
-    this.stats.made++;
     const cost = g.costUsd ?? costOf(this.price, g.tokensIn, g.tokensOut);
+    this.budget.settle(upToUsd, cost ?? 0);
+    this.stats.made++;
     // A failed call may still have been billed for its input; the usage it reports is counted.
     this.stats.tokensIn += g.tokensIn;
     this.stats.tokensOut += g.tokensOut;
     if (this.stats.costUsd !== null) this.stats.costUsd += cost ?? 0;
-    this.budget.spend(cost ?? 0);
     if (g.error) this.stats.failed++;
     else this.store(messages, params, g);
     return { kind: "answer", generation: g };

@@ -513,7 +513,7 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
         ? {
             reason: "max_cost" as const,
             promptsDecided: decided,
-            message: `stopped by --max-cost $${options.maxCostUsd}: $${budget.spent.toFixed(4)} spent, and the next call could cost up to $${overBudgetBy.toFixed(4)}; ${decided} of ${states.length} prompts were answered`,
+            message: `--max-cost $${options.maxCostUsd} reached: $${budget.spent.toFixed(4)} spent, and the next call could cost up to $${overBudgetBy.toFixed(4)}; answered ${decided} of ${states.length} prompts`,
           }
         : null;
 

@@ -76,7 +76,7 @@ test("distill --json: the report, a file validate and split accept, and the key 
     assert.match(again.stdout, /distilled\.jsonl: 11 examples from 12 prompts, answered by old/);
     assert.match(again.stdout, /dropped +format 1\n.*prompts\.txt:8: format: expected a line starting "TL;DR:"/);
     assert.match(again.stdout, /calls +0 made, 12 from the cache/);
-    assert.match(again.stdout, /cost +\$0\.0000 this run \(the cached answers were worth \$0\.\d+\), at \$0\.3 in \/ \$1\.2 out per 1M tokens/);
+    assert.match(again.stdout, /cost +\$0\.0000 this run \(the cached answers were worth \$0\.\d+\), at \$0\.3 in \/ \$1\.2 out per 1M tokens: given in the model spec/);
     assert.match(again.stderr, /estimate: no call to make; 12 answers cached from an earlier run/);
     assertSecretNowhere(KEY, [r.stdout, r.stderr, v.stdout, again.stdout, again.stderr], [home, t.dir]);
   } finally {

@@ -33,6 +33,8 @@ export interface FakeChatOptions {
   apiKey?: string;
   /** The finish_reason of a reply (default "stop"). */
   finishReason?: (body: ChatRequestBody, text: string) => string;
+  /** Port on 127.0.0.1 (default: any free one). */
+  port?: number;
   /** Called when a request arrives, before it is answered (a test may hold it, or kill its client). */
   onRequest?: (body: ChatRequestBody, index: number) => void | Promise<void>;
 }
@@ -135,7 +137,7 @@ export async function startFakeChat(options: FakeChatOptions = {}): Promise<Fake
       inFlight--;
     }
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  await new Promise<void>((r) => server.listen(options.port ?? 0, "127.0.0.1", () => r()));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   return {

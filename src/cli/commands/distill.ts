@@ -174,13 +174,13 @@ function estimateLine(e: DistillEstimate, maxCost: number | undefined): string {
 function costText(stats: CallStats, price: DistillReport["teacher"]["price"], source: string | null, who: string): string {
   if (stats.costUsd === null || price === null) return `unknown: no price is known for the ${who} (add price_in=USD,price_out=USD per 1M tokens to its spec)`;
   const cached = stats.cached > 0 && stats.cachedCostUsd ? ` (the cached answers were worth ${usd(stats.cachedCostUsd)})` : "";
-  return `${usd(stats.costUsd)} this run${cached}, at $${price.inputPerM} in / $${price.outputPerM} out per 1M tokens (${source ?? "given"})`;
+  return `${usd(stats.costUsd)} this run${cached}, at $${price.inputPerM} in / $${price.outputPerM} out per 1M tokens: ${source ?? "given in the spec"}`;
 }
 
 function renderReport(r: DistillReport, ctx: CommandContext): string[] {
   const c = ctx.color;
   const lines: string[] = [];
-  lines.push(`${r.output.file}: ${count(r.kept)} examples from ${count(r.input.prompts)} prompts, answered by ${r.teacher.name} (${r.teacher.resolved})`);
+  lines.push(`${r.output.file}: ${count(r.kept)} example${r.kept === 1 ? "" : "s"} from ${count(r.input.prompts)} prompts, answered by ${r.teacher.name} (${r.teacher.resolved})`);
   lines.push(`  format     ${r.params.format}`);
   const dropped = DROP_REASONS.filter((k) => r.dropped[k] > 0);
   if (dropped.length === 0) lines.push(`  dropped    none`);

@@ -87,7 +87,7 @@ export async function createRunner(spec: ModelSpec, options: CreateRunnerOptions
     const provider = openai ? "openai" : providerForUrl(source.baseUrl);
     const listed = spec.price ? undefined : provider ? inferencePrice(source.model, provider) : undefined;
     const price = spec.price ?? (provider ? lookupPrice(source.model, provider) : undefined);
-    const priceSource = spec.price ? "given in the model spec" : listed ? `${PROVIDER_CATALOG[provider!].label} list price (${listed.covers}) as of ${listed.asOf}` : undefined;
+    const priceSource = spec.price ? "given in the model spec" : listed ? `${PROVIDER_CATALOG[provider!].label} list price (${listed.covers}, as of ${listed.asOf})` : undefined;
     // OPENAI_BASE_URL points OpenAI model names at another OpenAI-compatible server, as for hosted training.
     const baseUrl = openai && options.env.OPENAI_BASE_URL ? options.env.OPENAI_BASE_URL : source.baseUrl;
     const runner = createEndpointRunner({ ...options.endpoint, baseUrl, model: source.model, label: spec.name, apiKey: apiKeyFor(source, options.env), ...(price ? { price } : {}) });

@@ -86,7 +86,8 @@ export function parseModelSpec(spec: string, index: number, cwd: string): ModelS
   }
   if (pairs.has("key") || pairs.has("api_key")) {
     // The message repeats the spec: never with the key in it.
-    const masked = [pairs.get("key"), pairs.get("api_key")].reduce((s, k) => (k ? s.split(k).join("[redacted]") : s), spec);
+    let masked = spec;
+    for (const k of [pairs.get("key"), pairs.get("api_key")]) if (k) masked = masked.split(k).join("[redacted]");
     throw bad(masked, "API keys are not accepted on the command line", "put the key in an environment variable and name it with key_env=VAR (default OPENAI_API_KEY for OpenAI)");
   }
   const name = pairs.get("name") ?? `model${index + 1}`;
