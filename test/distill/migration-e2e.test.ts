@@ -57,7 +57,7 @@ test("migration: distill the old ft: model's answers, validate, split, train a s
     assert.equal(rep.kept, 60);
     assert.equal(rep.dropped.format, 2);
     assert.deepEqual(rep.drops.map((x: { line: number }) => x.line), [8, 31]);
-    assert.match(rep.teacher.priceSource, /OpenAI list price \(fine-tuned gpt-4o-mini\)/);
+    assert.match(rep.teacher.priceSource, /OpenAI list price \(fine-tuned gpt-4o-mini, as of \d{4}-\d{2}/);
     assert.ok(rep.costUsd > 0 && rep.costUsd < 0.01, `cost ${rep.costUsd}`);
     assert.equal(s.requests.length, 62);
     assert.ok(s.requests.every((r) => r.body.model === OLD && r.body.messages[0].content === "Classify the ticket."));
