@@ -65,22 +65,14 @@ export interface JobRecord {
   updatedAt: number;
 }
 
-export interface NewJob {
-  kind: JobKind;
-  provider: string;
-  status?: JobStatus;
-  remoteId?: string;
-  baseUrl?: string;
-  model?: string;
-  datasetPath?: string;
-  datasetSha256?: string;
-  validationPath?: string;
-  validationSha256?: string;
-  trainingFileId?: string;
-  validationFileId?: string;
-  params?: Record<string, unknown>;
-  outputDir?: string;
-}
+/** What a new job is created with: its kind and provider, and any of the fields known before the provider answers. */
+export type NewJob = Pick<JobRecord, "kind" | "provider"> &
+  Partial<
+    Pick<
+      JobRecord,
+      "status" | "remoteId" | "baseUrl" | "model" | "datasetPath" | "datasetSha256" | "validationPath" | "validationSha256" | "trainingFileId" | "validationFileId" | "params" | "outputDir"
+    >
+  >;
 
 export type JobPatch = Partial<Omit<JobRecord, "id" | "kind" | "provider" | "createdAt" | "updatedAt">> & {
   /** Stored with the status change in the history. */

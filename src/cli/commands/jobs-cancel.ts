@@ -1,10 +1,10 @@
 /** `tunekit jobs cancel ID`: cancels a hosted job at its provider and records it in the store. */
 import { bool, printJson, type Command } from "../command.js";
-import { openStore, isTerminalStatus } from "../../store/store.js";
-import { createHostedTrainer } from "../../providers/registry.js";
+import { isTerminalStatus } from "../../store/store.js";
+import { trainerForJob } from "../../providers/registry.js";
 import { TunekitError } from "../../util/errors.js";
 import { reportTrainerError } from "../train-hosted.js";
-import { requireJob } from "./jobs-shared.js";
+import { withJob } from "./jobs-shared.js";
 
 const command: Command = {
   name: "jobs cancel",
@@ -15,25 +15,21 @@ const command: Command = {
   positionals: { min: 1, max: 1, names: "ID" },
   async run(ctx) {
     const json = bool(ctx, "json");
-    const store = openStore({ env: ctx.io.env });
-    try {
-      const job = requireJob(store, ctx.positionals[0]);
+    return withJob(ctx, async (store, job) => {
       if (job.kind === "local" || !job.remoteId) {
         throw new TunekitError("not_cancellable", `${job.id} is ${job.kind === "local" ? "a local run; stop its process instead" : "not running at a provider"}`);
       }
       if (isTerminalStatus(job.status)) {
         throw new TunekitError("already_finished", `${job.id} has already finished (${job.status})`, { hint: `\`tunekit jobs show ${job.id}\`` });
       }
-      const trainer = await createHostedTrainer(job.provider, { env: ctx.io.env, ...(job.baseUrl ? { baseUrl: job.baseUrl } : {}) });
+      const trainer = await trainerForJob(job, ctx.io.env);
       const r = await trainer.cancel(job.remoteId);
       if (!r.ok) return reportTrainerError(ctx, r.error, json, job.id);
       const updated = store.updateJob(job.id, { status: r.value.status, statusMessage: "cancelled by tunekit jobs cancel" });
       if (json) printJson(ctx, { job: updated.id, remoteId: updated.remoteId, status: updated.status });
       else ctx.out(`${updated.id} (${updated.provider} ${updated.remoteId}): ${updated.status}`);
       return 0;
-    } finally {
-      store.close();
-    }
+    });
   },
 };
 export default command;

@@ -1,6 +1,6 @@
 /** Helpers shared by the `jobs` subcommands: opening the store and finding a job by any of its ids. */
 import { TunekitError } from "../../util/errors.js";
-import { isTerminalStatus, type JobRecord, type Store } from "../../store/store.js";
+import { isTerminalStatus, openStore, type JobRecord, type Store } from "../../store/store.js";
 import { createHostedTrainer } from "../../providers/registry.js";
 import { followJob } from "../../providers/follow.js";
 import type { CommandContext } from "../command.js";
@@ -13,6 +13,16 @@ export function requireJob(store: Store, ref: string): JobRecord {
     });
   }
   return job;
+}
+
+/** Opens the job store, finds the job the command's ID names, runs `fn` on it and closes the store. */
+export async function withJob<T>(ctx: CommandContext, fn: (store: Store, job: JobRecord) => Promise<T>): Promise<T> {
+  const store = openStore({ env: ctx.io.env });
+  try {
+    return await fn(store, requireJob(store, ctx.positionals[0]));
+  } finally {
+    store.close();
+  }
 }
 
 /** The JSON form of a job with everything the store holds about it. */

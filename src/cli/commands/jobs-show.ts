@@ -1,8 +1,7 @@
 /** `tunekit jobs show ID`: one job from the store: parameters, status history, metrics, checkpoints, events. */
 import { bool, printJson, type Command } from "../command.js";
-import { openStore } from "../../store/store.js";
 import { formatTime, printJobSummary } from "../hosted-output.js";
-import { jobDetails, refreshJobs, requireJob } from "./jobs-shared.js";
+import { jobDetails, refreshJobs, withJob } from "./jobs-shared.js";
 
 const command: Command = {
   name: "jobs show",
@@ -17,9 +16,8 @@ const command: Command = {
   },
   positionals: { min: 1, max: 1, names: "ID" },
   async run(ctx) {
-    const store = openStore({ env: ctx.io.env });
-    try {
-      let job = requireJob(store, ctx.positionals[0]);
+    return withJob(ctx, async (store, found) => {
+      let job = found;
       if (bool(ctx, "refresh")) {
         await refreshJobs(ctx, store, [job]);
         job = store.getJob(job.id)!;
@@ -41,9 +39,7 @@ const command: Command = {
         for (const e of events.slice(-10)) ctx.out(`    ${formatTime(e.createdAt)}  ${e.message}`);
       }
       return 0;
-    } finally {
-      store.close();
-    }
+    });
   },
 };
 export default command;

@@ -3,12 +3,12 @@
  * (events after the stored cursor), so it picks a job up again after a crash or a reboot.
  */
 import { bool, printJson, type Command } from "../command.js";
-import { openStore, isTerminalStatus } from "../../store/store.js";
+import { isTerminalStatus } from "../../store/store.js";
 import { trainerForJob } from "../../providers/registry.js";
 import { TunekitError } from "../../util/errors.js";
 import { jobExitCode, printJobSummary } from "../hosted-output.js";
 import { watchUntilDone } from "../train-hosted.js";
-import { requireJob } from "./jobs-shared.js";
+import { withJob } from "./jobs-shared.js";
 
 const command: Command = {
   name: "jobs watch",
@@ -21,9 +21,7 @@ job was created on. Network failures are retried with backoff. Exit code: 0 succ
   positionals: { min: 1, max: 1, names: "ID" },
   async run(ctx) {
     const json = bool(ctx, "json");
-    const store = openStore({ env: ctx.io.env });
-    try {
-      const job = requireJob(store, ctx.positionals[0]);
+    return withJob(ctx, async (store, job) => {
       if (job.kind === "local" && !job.remoteId) {
         throw new TunekitError("not_watchable", `${job.id} is a local training run recorded without its run folder (${job.status})`, {
           hint: `\`tunekit jobs show ${job.id}\` shows what the store holds`,
@@ -41,9 +39,7 @@ job was created on. Network failures are retried with backoff. Exit code: 0 succ
       }
       const trainer = await trainerForJob(job, ctx.io.env);
       return await watchUntilDone(ctx, store, trainer, job.id, json);
-    } finally {
-      store.close();
-    }
+    });
   },
 };
 export default command;

@@ -7,7 +7,7 @@
  * field, and anything the engine does not implement is refused by name (never run a model wrong).
  */
 import { TunekitError } from "../../util/errors.js";
-import type { LoraModuleSpec, ModelConfig, RopeSpec, TensorRole } from "../types.js";
+import type { LayerSpec, LoraModuleSpec, ModelConfig, RopeSpec, TensorRole } from "../types.js";
 
 /**
  * llama.cpp's names for a family (general.architecture and tensor names), for the GGUF writer. What
@@ -215,6 +215,31 @@ export function readDecoderBasics(r: ConfigReader, defaults: { tieWordEmbeddings
     tieWordEmbeddings: r.bool("tie_word_embeddings", defaults.tieWordEmbeddings),
     ...(typeof r.raw.bos_token_id === "number" ? { bosTokenId: r.raw.bos_token_id } : {}),
     ...(typeof eos === "number" || (Array.isArray(eos) && eos.every((x) => typeof x === "number")) ? { eosTokenId: eos as number | number[] } : {}),
+  };
+}
+
+/**
+ * The decoder most families are: Llama's layers (RMSNorm before attention and MLP, a SiLU-gated MLP,
+ * attention scaled by 1/sqrt(head_dim), no q/k norms) under Hugging Face's tensor names. A family gives
+ * its sizes, its layers and the biases or q/k norms it adds.
+ */
+export function llamaStyleDecoder(
+  r: ConfigReader,
+  basics: ReturnType<typeof readDecoderBasics>,
+  o: { layers: LayerSpec[]; qkvBias: boolean; oBias: boolean; qkNorm?: boolean },
+): DecoderDescription {
+  return {
+    ...basics,
+    qkvBias: o.qkvBias,
+    oBias: o.oBias,
+    qkNorm: o.qkNorm ?? false,
+    sandwichNorms: false,
+    norm: "rms",
+    activation: r.activation({ silu: "silu", swish: "silu" }, "silu"),
+    attentionScale: 1 / Math.sqrt(basics.headDim),
+    layers: o.layers,
+    tensorNames: HF_DECODER_TENSORS,
+    raw: r.raw,
   };
 }
 

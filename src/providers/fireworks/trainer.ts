@@ -23,7 +23,7 @@ import { createInterface } from "node:readline";
 import { basename, dirname, join, normalize, sep } from "node:path";
 import { Readable } from "node:stream";
 import type { JobStatus } from "../../store/store.js";
-import { sha256File, sleep } from "../files.js";
+import { hashDataFile, prepareEach, sleep } from "../files.js";
 import { httpJson, httpRequest, type HttpOptions } from "../http.js";
 import { fireworksCapabilities } from "./catalog.js";
 import {
@@ -217,21 +217,15 @@ export class FireworksTrainer implements Trainer {
   async prepare(data: TrainingData, options: PrepareOptions = {}): Promise<TrainerResult<PreparedData>> {
     const bad = this.configError();
     if (bad) return fail(bad);
-    const training = await this.prepareFile(data.trainingFile, options);
-    if (!training.ok) return training;
-    if (!data.validationFile) return ok({ training: training.value });
-    const validation = await this.prepareFile(data.validationFile, options);
-    if (!validation.ok) return validation;
-    return ok({ training: training.value, validation: validation.value });
+    return prepareEach(data, (path) => this.prepareFile(path, options));
   }
 
   private async prepareFile(path: string, options: PrepareOptions): Promise<TrainerResult<PreparedFile>> {
-    options.onProgress?.("hashing", path);
-    let sha256: string;
-    let bytes: number;
+    const hashed = await hashDataFile(path, options);
+    if (!hashed.ok) return hashed;
+    const { sha256, bytes } = hashed.value;
     let examples: number;
     try {
-      ({ sha256, bytes } = await sha256File(path));
       examples = await countLines(path);
     } catch (e) {
       return fail({ code: "file_read", message: `cannot read ${path}: ${(e as Error).message}`, retryable: false });

@@ -16,7 +16,7 @@ import type { TrainEvent, TrainOptions } from "../../engine/train/loop.js";
 import { readRunRecord, runPaths, type RunRecord } from "../../engine/train/run-dir.js";
 import { resumeTraining, train, type TrainCallbacks, type TrainResult, type TrainRunEvent } from "../../engine/train/train-run.js";
 import type { TrainBackend } from "../../engine/train/backend.js";
-import { sha256File, sleep } from "../files.js";
+import { hashDataFile, prepareEach, sleep } from "../files.js";
 import { localCapabilities } from "./catalog.js";
 import {
   fail,
@@ -26,7 +26,6 @@ import {
   type EventsOptions,
   type JobSnapshot,
   type PreparedData,
-  type PreparedFile,
   type Trainer,
   type TrainerError,
   type TrainerEvent,
@@ -121,20 +120,10 @@ export class LocalTrainer implements Trainer {
 
   /** Nothing to upload: the files are hashed (the store keeps the hash) and used in place. */
   async prepare(data: TrainingData): Promise<TrainerResult<PreparedData>> {
-    const one = async (path: string): Promise<TrainerResult<PreparedFile>> => {
-      try {
-        const { sha256, bytes } = await sha256File(path);
-        return ok({ path, sha256, bytes, remoteFileId: resolve(path), reused: true });
-      } catch (e) {
-        return fail({ code: "file_read", message: `cannot read ${path}: ${(e as Error).message}`, retryable: false });
-      }
-    };
-    const training = await one(data.trainingFile);
-    if (!training.ok) return training;
-    if (!data.validationFile) return ok({ training: training.value });
-    const validation = await one(data.validationFile);
-    if (!validation.ok) return validation;
-    return ok({ training: training.value, validation: validation.value });
+    return prepareEach(data, async (path) => {
+      const hashed = await hashDataFile(path);
+      return hashed.ok ? ok({ path, ...hashed.value, remoteFileId: resolve(path), reused: true }) : hashed;
+    });
   }
 
   /** The engine options a job's parameters give (the base options, then the parameters). */

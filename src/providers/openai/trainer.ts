@@ -15,7 +15,7 @@ import type { JobStatus } from "../../store/store.js";
 import { knownRetirement, trainingCost } from "../catalog.js";
 import { OPENAI_NEW_JOBS_END, openaiCapabilities } from "./catalog.js";
 import { toTrainerError } from "../errors.js";
-import { sha256File, sleep } from "../files.js";
+import { prepareEach, sleep, uploadOnce, type FileUploader } from "../files.js";
 import {
   fail,
   ok,
@@ -25,7 +25,6 @@ import {
   type JobSnapshot,
   type Notice,
   type PreparedData,
-  type PreparedFile,
   type PrepareOptions,
   type Trainer,
   type TrainerError,
@@ -195,51 +194,24 @@ export class OpenAITrainer implements Trainer {
 
   async prepare(data: TrainingData, options: PrepareOptions = {}): Promise<TrainerResult<PreparedData>> {
     if (!this.client) return fail(this.keyError!);
-    const training = await this.prepareFile(data.trainingFile, options);
-    if (!training.ok) return training;
-    if (!data.validationFile) return ok({ training: training.value });
-    const validation = await this.prepareFile(data.validationFile, options);
-    if (!validation.ok) return validation;
-    return ok({ training: training.value, validation: validation.value });
-  }
-
-  private async prepareFile(path: string, options: PrepareOptions): Promise<TrainerResult<PreparedFile>> {
-    options.onProgress?.("hashing", path);
-    let hashed;
-    try {
-      hashed = await sha256File(path);
-    } catch (e) {
-      return fail({ code: "file_read", message: `cannot read ${path}: ${(e as Error).message}`, retryable: false });
-    }
-    const { sha256, bytes } = hashed;
-    if (this.capabilities.maxFileBytes && bytes > this.capabilities.maxFileBytes) {
-      return fail({ code: "invalid_file", message: `${path} is ${bytes} bytes; ${this.label} accepts at most 512 MB per file`, retryable: false });
-    }
-    const cache = options.cache;
-    const cached = cache?.findUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
-    if (cached) {
-      const remote = await this.call((c) => c.files.retrieve(cached.remoteFileId));
-      if (remote.ok && remote.value.status !== "error" && (remote.value as { deleted?: boolean }).deleted !== true) {
-        options.onProgress?.("reused", path);
-        const ready = await this.waitProcessed(remote.value.id, path, options);
-        if (!ready.ok) return ready;
-        return ok({ path, sha256, bytes, remoteFileId: remote.value.id, reused: true });
-      }
-      if (!remote.ok && remote.error.code !== "not_found") return remote;
-      cache!.forgetUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
-    }
-    options.onProgress?.("uploading", path);
-    // OpenAI requires a .jsonl name; the local name may differ.
-    const name = basename(path).replace(/\.(json|jsonl|txt)?$/i, "") + ".jsonl";
-    const uploaded = await this.call(async (c) => c.files.create({ file: await toFile(createReadStream(path), name), purpose: "fine-tune" }));
-    if (!uploaded.ok) return uploaded;
-    cache?.recordUploadedFile({ provider: this.id, baseUrl: this.baseUrl, purpose: "fine-tune", sha256, remoteFileId: uploaded.value.id, filename: name, bytes });
-    const ready = await this.waitProcessed(uploaded.value.id, path, options);
-    if (!ready.ok) {
-      cache?.forgetUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
-      return ready;
-    }
-    return ok({ path, sha256, bytes, remoteFileId: uploaded.value.id, reused: false });
+    const uploader: FileUploader = {
+      provider: this.id,
+      baseUrl: this.baseUrl,
+      label: this.label,
+      maxBytes: this.capabilities.maxFileBytes,
+      stillUsable: async (id) => {
+        const f = await this.call((c) => c.files.retrieve(id));
+        return f.ok ? ok(f.value.status !== "error" && (f.value as { deleted?: boolean }).deleted !== true) : f;
+      },
+      upload: async (path) => {
+        // OpenAI requires a .jsonl name; the local name may differ.
+        const name = basename(path).replace(/\.(json|jsonl|txt)?$/i, "") + ".jsonl";
+        const uploaded = await this.call(async (c) => c.files.create({ file: await toFile(createReadStream(path), name), purpose: "fine-tune" }));
+        return uploaded.ok ? ok({ remoteFileId: uploaded.value.id, filename: name }) : uploaded;
+      },
+      ready: (id, path) => this.waitProcessed(id, path, options),
+    };
+    return prepareEach(data, (path) => uploadOnce(uploader, path, options));
   }
 
   private async waitProcessed(fileId: string, path: string, options: PrepareOptions): Promise<TrainerResult<true>> {

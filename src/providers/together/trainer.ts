@@ -22,7 +22,7 @@ import { extractTarStream } from "../archive.js";
 import { findWeights } from "../weights.js";
 import { uploadFile } from "./upload.js";
 import { togetherCapabilities } from "./catalog.js";
-import { sha256File, sleep } from "../files.js";
+import { prepareEach, sleep, uploadOnce, type FileUploader } from "../files.js";
 import {
   fail,
   ok,
@@ -33,7 +33,6 @@ import {
   type EventsOptions,
   type JobSnapshot,
   type PreparedData,
-  type PreparedFile,
   type PrepareOptions,
   type ProviderEstimate,
   type Trainer,
@@ -175,48 +174,27 @@ export class TogetherTrainer implements Trainer {
 
   async prepare(data: TrainingData, options: PrepareOptions = {}): Promise<TrainerResult<PreparedData>> {
     if (!this.apiKey) return fail(this.keyError());
-    const training = await this.prepareFile(data.trainingFile, options);
-    if (!training.ok) return training;
-    if (!data.validationFile) return ok({ training: training.value });
-    const validation = await this.prepareFile(data.validationFile, options);
-    if (!validation.ok) return validation;
-    return ok({ training: training.value, validation: validation.value });
-  }
-
-  private async prepareFile(path: string, options: PrepareOptions): Promise<TrainerResult<PreparedFile>> {
-    if (!path.endsWith(".jsonl")) {
-      return fail({ code: "invalid_file", message: `Together AI takes .jsonl files; rename ${path} to end in .jsonl`, retryable: false });
-    }
-    options.onProgress?.("hashing", path);
-    let hashed;
-    try {
-      hashed = await sha256File(path);
-    } catch (e) {
-      return fail({ code: "file_read", message: `cannot read ${path}: ${(e as Error).message}`, retryable: false });
-    }
-    const { sha256, bytes } = hashed;
-    const cached = options.cache?.findUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
-    if (cached) {
-      const remote = await this.call((c) => c.files.retrieve(cached.remoteFileId));
-      if (remote.ok && remote.value.processing_status !== "FAILED" && remote.value.processing_status !== "INVALID_FORMAT") {
-        options.onProgress?.("reused", path);
-        const ready = await this.waitProcessed(remote.value.id, path, options);
-        if (!ready.ok) return ready;
-        return ok({ path, sha256, bytes, remoteFileId: remote.value.id, reused: true });
+    const uploader: FileUploader = {
+      provider: this.id,
+      baseUrl: this.baseUrl,
+      label: "Together AI",
+      maxBytes: this.capabilities.maxFileBytes,
+      stillUsable: async (id) => {
+        const f = await this.call((c) => c.files.retrieve(id));
+        return f.ok ? ok(f.value.processing_status !== "FAILED" && f.value.processing_status !== "INVALID_FORMAT") : f;
+      },
+      upload: async (path, bytes) => {
+        const id = await uploadFile({ baseUrl: this.baseUrl, apiKey: this.apiKey!, path, bytes, purpose: "fine-tune", ...(options.signal ? { signal: options.signal } : {}) });
+        return id.ok ? ok({ remoteFileId: id.value, filename: basename(path) }) : id;
+      },
+      ready: (id, path) => this.waitProcessed(id, path, options),
+    };
+    return prepareEach(data, (path) => {
+      if (!path.endsWith(".jsonl")) {
+        return Promise.resolve(fail({ code: "invalid_file", message: `Together AI takes .jsonl files; rename ${path} to end in .jsonl`, retryable: false }));
       }
-      if (!remote.ok && remote.error.code !== "not_found") return remote;
-      options.cache!.forgetUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
-    }
-    options.onProgress?.("uploading", path);
-    const uploaded = await uploadFile({ baseUrl: this.baseUrl, apiKey: this.apiKey!, path, bytes, purpose: "fine-tune", ...(options.signal ? { signal: options.signal } : {}) });
-    if (!uploaded.ok) return uploaded;
-    options.cache?.recordUploadedFile({ provider: this.id, baseUrl: this.baseUrl, purpose: "fine-tune", sha256, remoteFileId: uploaded.value, filename: basename(path), bytes });
-    const ready = await this.waitProcessed(uploaded.value, path, options);
-    if (!ready.ok) {
-      options.cache?.forgetUploadedFile(this.id, this.baseUrl, "fine-tune", sha256);
-      return ready;
-    }
-    return ok({ path, sha256, bytes, remoteFileId: uploaded.value, reused: false });
+      return uploadOnce(uploader, path, options);
+    });
   }
 
   private async waitProcessed(fileId: string, path: string, options: PrepareOptions): Promise<TrainerResult<true>> {

@@ -4,7 +4,7 @@
  * puts biases on q, k, v and o. From transformers' modeling_llama.py / configuration_llama.py.
  */
 import type { ModelFamily } from "../family.js";
-import { ConfigReader, HF_DECODER_TENSORS, LLAMA_CPP_TENSORS, PROJECTION_LORA_TARGETS, readDecoderBasics, readRope } from "../family.js";
+import { ConfigReader, LLAMA_CPP_TENSORS, PROJECTION_LORA_TARGETS, llamaStyleDecoder, readDecoderBasics, readRope } from "../family.js";
 
 export const llama: ModelFamily = {
   id: "llama",
@@ -16,21 +16,8 @@ export const llama: ModelFamily = {
   parseConfig(raw, file) {
     const r = new ConfigReader(raw, "Llama", file);
     const basics = readDecoderBasics(r, { tieWordEmbeddings: false });
-    const activation = r.activation({ silu: "silu", swish: "silu" }, "silu");
     const rope = readRope(r, 10000);
     const bias = r.bool("attention_bias", false);
-    return {
-      ...basics,
-      qkvBias: bias,
-      oBias: bias,
-      qkNorm: false,
-      sandwichNorms: false,
-      norm: "rms",
-      activation,
-      attentionScale: 1 / Math.sqrt(basics.headDim),
-      layers: Array.from({ length: basics.numLayers }, () => ({ rope })),
-      tensorNames: HF_DECODER_TENSORS,
-      raw,
-    };
+    return llamaStyleDecoder(r, basics, { qkvBias: bias, oBias: bias, layers: Array.from({ length: basics.numLayers }, () => ({ rope })) });
   },
 };

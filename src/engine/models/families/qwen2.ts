@@ -4,7 +4,7 @@
  * default those from max_window_layers on). From transformers' modeling_qwen2.py.
  */
 import type { ModelFamily } from "../family.js";
-import { ConfigReader, HF_DECODER_TENSORS, LLAMA_CPP_TENSORS, PROJECTION_LORA_TARGETS, readDecoderBasics, readQwenWindows, readRope } from "../family.js";
+import { ConfigReader, LLAMA_CPP_TENSORS, PROJECTION_LORA_TARGETS, llamaStyleDecoder, readDecoderBasics, readQwenWindows, readRope } from "../family.js";
 
 export const qwen2: ModelFamily = {
   id: "qwen2",
@@ -16,21 +16,8 @@ export const qwen2: ModelFamily = {
   parseConfig(raw, file) {
     const r = new ConfigReader(raw, "Qwen2", file);
     const basics = readDecoderBasics(r, { tieWordEmbeddings: false, maxPositionEmbeddings: 32768 });
-    const activation = r.activation({ silu: "silu", swish: "silu" }, "silu");
     const rope = readRope(r, 10000);
-    const windows = readQwenWindows(r, basics.numLayers);
-    return {
-      ...basics,
-      qkvBias: true,
-      oBias: false,
-      qkNorm: false,
-      sandwichNorms: false,
-      norm: "rms",
-      activation,
-      attentionScale: 1 / Math.sqrt(basics.headDim),
-      layers: windows.map((w) => ({ rope, ...(w !== undefined ? { slidingWindow: w } : {}) })),
-      tensorNames: HF_DECODER_TENSORS,
-      raw,
-    };
+    const layers = readQwenWindows(r, basics.numLayers).map((w) => ({ rope, ...(w !== undefined ? { slidingWindow: w } : {}) }));
+    return llamaStyleDecoder(r, basics, { qkvBias: true, oBias: false, layers });
   },
 };

@@ -6,7 +6,7 @@
  * layers layer_types marks. Read from transformers' modeling_qwen3.py / configuration_qwen3.py.
  */
 import type { ModelFamily } from "../family.js";
-import { ConfigReader, HF_DECODER_TENSORS, LLAMA_CPP_TENSORS, PROJECTION_LORA_TARGETS, readDecoderBasics, readQwenWindows, readRope } from "../family.js";
+import { ConfigReader, LLAMA_CPP_TENSORS, PROJECTION_LORA_TARGETS, llamaStyleDecoder, readDecoderBasics, readQwenWindows, readRope } from "../family.js";
 
 export const qwen3: ModelFamily = {
   id: "qwen3",
@@ -18,22 +18,9 @@ export const qwen3: ModelFamily = {
   parseConfig(raw, file) {
     const r = new ConfigReader(raw, "Qwen3", file);
     const basics = readDecoderBasics(r, { tieWordEmbeddings: false, maxPositionEmbeddings: 32768, headDim: 128 });
-    const activation = r.activation({ silu: "silu", swish: "silu" }, "silu");
     const rope = readRope(r, 10000);
-    const windows = readQwenWindows(r, basics.numLayers);
+    const layers = readQwenWindows(r, basics.numLayers).map((w) => ({ rope, ...(w !== undefined ? { slidingWindow: w } : {}) }));
     const bias = r.bool("attention_bias", false);
-    return {
-      ...basics,
-      qkvBias: bias,
-      oBias: bias,
-      qkNorm: true,
-      sandwichNorms: false,
-      norm: "rms",
-      activation,
-      attentionScale: 1 / Math.sqrt(basics.headDim),
-      layers: windows.map((w) => ({ rope, ...(w !== undefined ? { slidingWindow: w } : {}) })),
-      tensorNames: HF_DECODER_TENSORS,
-      raw,
-    };
+    return llamaStyleDecoder(r, basics, { qkvBias: bias, oBias: bias, qkNorm: true, layers });
   },
 };

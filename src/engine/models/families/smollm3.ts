@@ -5,7 +5,7 @@
  * use_sliding_window, on the layers layer_types marks. From transformers' modeling_smollm3.py.
  */
 import type { ModelFamily } from "../family.js";
-import { ConfigReader, HF_DECODER_TENSORS, LLAMA_CPP_TENSORS, PROJECTION_LORA_TARGETS, readDecoderBasics, readLayerTypes, readRope } from "../family.js";
+import { ConfigReader, LLAMA_CPP_TENSORS, PROJECTION_LORA_TARGETS, llamaStyleDecoder, readDecoderBasics, readLayerTypes, readRope } from "../family.js";
 
 export const smollm3: ModelFamily = {
   id: "smollm3",
@@ -17,7 +17,6 @@ export const smollm3: ModelFamily = {
   parseConfig(raw, file) {
     const r = new ConfigReader(raw, "SmolLM3", file);
     const basics = readDecoderBasics(r, { tieWordEmbeddings: true, maxPositionEmbeddings: 32768 });
-    const activation = r.activation({ silu: "silu", swish: "silu" }, "silu");
     const rope = readRope(r, 2000000);
     const n = basics.numLayers;
     let usesRope: boolean[];
@@ -35,21 +34,10 @@ export const smollm3: ModelFamily = {
     const window = useWindow && r.has("sliding_window") ? r.int("sliding_window") : undefined;
     const types = readLayerTypes(r, n) ?? usesRope.map((ropeHere) => (window !== undefined && !ropeHere ? "sliding_attention" : "full_attention"));
     const bias = r.bool("attention_bias", false);
-    return {
-      ...basics,
-      qkvBias: bias,
-      oBias: bias,
-      qkNorm: false,
-      sandwichNorms: false,
-      norm: "rms",
-      activation,
-      attentionScale: 1 / Math.sqrt(basics.headDim),
-      layers: usesRope.map((ropeHere, i) => ({
-        ...(ropeHere ? { rope } : {}),
-        ...(window !== undefined && types[i] === "sliding_attention" ? { slidingWindow: window } : {}),
-      })),
-      tensorNames: HF_DECODER_TENSORS,
-      raw,
-    };
+    const layers = usesRope.map((ropeHere, i) => ({
+      ...(ropeHere ? { rope } : {}),
+      ...(window !== undefined && types[i] === "sliding_attention" ? { slidingWindow: window } : {}),
+    }));
+    return llamaStyleDecoder(r, basics, { qkvBias: bias, oBias: bias, layers });
   },
 };
