@@ -93,8 +93,8 @@ test("--n: the next answer is asked for only when the ones before were dropped; 
 
 test("--judge picks the best passing answer; ties keep the earlier one; judge calls are cached too", async () => {
   const teacher = await startFakeChat({ reply: (b) => `{"answer": "v${b.seed}", "prompt": ${JSON.stringify(lastUser(b))}}` });
-  // The judge likes answer v2 best.
-  const judge = await startFakeChat({ reply: (b) => (lastUser(b).includes('"v2"') ? '{"reasoning": "best", "score": 5}' : '{"reasoning": "ok", "score": 3}') });
+  // For q1 the judge likes answer v2 best; for q2 it scores all three alike (the first one is kept).
+  const judge = await startFakeChat({ reply: (b) => (lastUser(b).includes('"v2"') && lastUser(b).includes('"q1"') ? '{"reasoning": "best", "score": 5}' : '{"reasoning": "ok", "score": 3}') });
   const { t, file, out, env } = setup(["q1", "q2"]);
   try {
     const opts = { prompts: file, teacher: `endpoint=${teacher.baseUrl},model=t`, judge: `endpoint=${judge.baseUrl},model=j`, out, n: 3, temperature: 1, format: "json", env, retry: FAST };
@@ -102,7 +102,7 @@ test("--judge picks the best passing answer; ties keep the earlier one; judge ca
     assert.equal(r.kept, 2);
     assert.equal(teacher.requests.length, 6, "with a judge every answer is asked for");
     assert.equal(judge.requests.length, 6);
-    assert.deepEqual(lines(out).map((x) => JSON.parse(x.messages.at(-1).content).answer), ["v2", "v2"]);
+    assert.deepEqual(lines(out).map((x) => JSON.parse(x.messages.at(-1).content).answer), ["v2", "v0"]);
     assert.equal(r.calls.judge!.made, 6);
     await distill(opts);
     assert.equal(judge.requests.length, 6);
@@ -245,6 +245,27 @@ test("a known provider's model is priced from the catalog; an unknown one is rep
     assert.match(ft.teacher.priceSource!, /OpenAI list price \(fine-tuned gpt-4o-mini, as of \d{4}-\d{2}/);
     assert.ok(ft.costUsd! > 0);
     assert.equal(s.requests.at(-1)!.body.model, "ft:gpt-4o-mini-2024-07-18:acme::abc123");
+  } finally {
+    await s.close();
+    t.cleanup();
+  }
+});
+
+test("an aborted run stops after the calls in flight: interrupted, nothing written, the answers cached", async () => {
+  const s = await startFakeChat({ reply: twoLines, delayMs: 20 });
+  const { t, file, out, env } = setup(Array.from({ length: 30 }, (_, i) => `p${i}`));
+  try {
+    const ac = new AbortController();
+    await assert.rejects(
+      distill({ prompts: file, teacher: `endpoint=${s.baseUrl},model=m`, out, concurrency: 2, env, signal: ac.signal, onProgress: (p) => p.calls >= 4 && ac.abort() }),
+      (e: Error & { code?: string }) => e.code === "interrupted" && /cached: rerun the same command/.test(e.message),
+    );
+    const asked = s.requests.length;
+    assert.ok(asked >= 4 && asked < 30, `${asked} calls`);
+    assert.equal(existsSync(out), false);
+    const r = await distill({ prompts: file, teacher: `endpoint=${s.baseUrl},model=m`, out, env });
+    assert.equal(r.calls.teacher.cached, asked);
+    assert.equal(s.requests.length, 30);
   } finally {
     await s.close();
     t.cleanup();

@@ -79,9 +79,18 @@ test("migration: distill the old ft: model's answers, validate, split, train a s
     assert.ok(score("new") >= 0.9, `new model's format compliance ${score("new")}`);
     assert.deepEqual(res.gates.map((g: { failed: boolean }) => g.failed), [false]);
 
+    const requestsBefore = s.requests.length;
     // The untuned base model fails the same gate.
     const base = await cli(["eval", "--data", "data/test.jsonl", "--model", `name=old,model=${OLD}`, "--model", `name=base,local=${model}`, "--schema", "intent.schema.json", "--max-tokens", "24", "-o", "eval-base", "--fail-if", "base.format_compliance < 0.9"], 1);
     assert.match(base.stdout + base.stderr, /format_compliance/);
+    // The tuned model now owns the behaviour: it can be a teacher itself (a local run: base + adapter, batched).
+    writeFileSync(join(t.dir, "new-tickets.txt"), Array.from({ length: 12 }, (_, i) => `Order ${3000 + i} ${KINDS[(i + 1) % KINDS.length]}.`).join("\n") + "\n");
+    const own = await cli(["distill", "new-tickets.txt", "--teacher", "run=runs/new", "-o", "more.jsonl", "--system", "Classify the ticket.", "--format", "json-schema=intent.schema.json", "--max-tokens", "24", "--max-cost", "0", "--json"]);
+    const mine = JSON.parse(own.stdout);
+    assert.ok(mine.kept >= 11, `the tuned model's own answers kept: ${mine.kept} of 12`);
+    assert.equal(mine.costUsd, 0);
+    assert.match(mine.teacher.priceSource, /local model: CPU time only/);
+    assert.equal(s.requests.length, requestsBefore, "the old model was not asked");
     assertSecretNowhere(KEY, outputs, [t.dir]);
   } finally {
     await s.close();
