@@ -141,6 +141,20 @@ test("empty, cut-off and malformed answers are dropped with their reason; a prom
   }
 });
 
+test("the teacher's own system= prompt is what it sees; the examples keep the short one", async () => {
+  const s = await startFakeChat({ reply: twoLines });
+  const { t, file, out, env } = setup(["a ticket"]);
+  try {
+    writeFileSync(join(t.dir, "long.txt"), "Long instructions.\nExample: TL;DR: x\nNext step: y\n");
+    await distill({ prompts: file, teacher: `endpoint=${s.baseUrl},model=m,system=@${join(t.dir, "long.txt")}`, out, system: "Be brief.", env });
+    assert.deepEqual(s.requests[0].body.messages, [{ role: "system", content: "Long instructions.\nExample: TL;DR: x\nNext step: y" }, { role: "user", content: "a ticket" }]);
+    assert.deepEqual(lines(out)[0].messages.slice(0, 2), [{ role: "system", content: "Be brief." }, { role: "user", content: "a ticket" }]);
+  } finally {
+    await s.close();
+    t.cleanup();
+  }
+});
+
 test("rate limits wait for retry-after and are counted; the answers still come", async () => {
   const s = await startFakeChat({ reply: twoLines });
   const { t, file, out, env } = setup(["a", "b"]);
