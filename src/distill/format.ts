@@ -4,12 +4,11 @@
  * lines, in order), or `line-template` alone (the template the prompt file's reference replies follow).
  * The checks are evaluation's own (eval/format.ts over src/shape); this module only builds the plan.
  */
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { scoreFormat, type FormatPlan } from "../eval/format.js";
-import { checkJsonSchema, type JsonSchema } from "../shape/json-schema.js";
+import { readSchemaFile } from "../shape/schema-file.js";
 import { inferLineTemplate, type LineTemplate } from "../shape/line-template.js";
-import { TunekitError, fsError } from "../util/errors.js";
+import { TunekitError } from "../util/errors.js";
 
 export interface AnswerFormat {
   plan: FormatPlan;
@@ -30,30 +29,6 @@ function parseSlots(text: string, spec: string): string[] {
     }
   }
   return slots;
-}
-
-export async function readSchemaFile(path: string): Promise<{ schema: JsonSchema; unchecked: string[] }> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw fsError(e, path);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new TunekitError("bad_schema", `the schema file is not JSON: ${(e as Error).message}`, { file: path, hint: 'write a JSON Schema, e.g. {"type": "object", "required": ["intent"]}' });
-  }
-  const check = checkJsonSchema(value);
-  if (check.errors.length > 0 || typeof value === "boolean") {
-    const problems = typeof value === "boolean" ? ["$: a boolean schema does not describe an answer"] : check.errors;
-    throw new TunekitError("bad_schema", `the schema file is not a valid JSON Schema: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ""}`, {
-      file: path,
-      hint: 'fix the schema, e.g. {"type": "object", "properties": {"intent": {"type": "string"}}, "required": ["intent"]}',
-    });
-  }
-  return { schema: value as JsonSchema, unchecked: check.unchecked };
 }
 
 /**

@@ -3,5 +3,6 @@ export type { DistillOptions, DistillReport, DistillEstimate, DistillProgress, D
 export type { CallStats } from "./caller.js";
 export { readPrompts, withSystem } from "./prompts.js";
 export type { DistillPrompt, PromptFile, PromptFileFormat, ReadPromptsOptions } from "./prompts.js";
-export { resolveAnswerFormat, checkAnswer, readSchemaFile } from "./format.js";
+export { resolveAnswerFormat, checkAnswer } from "./format.js";
+export { readSchemaFile } from "../shape/schema-file.js";
 export type { AnswerFormat } from "./format.js";

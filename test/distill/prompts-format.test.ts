@@ -6,6 +6,7 @@ import { readPrompts, withSystem } from "../../src/distill/prompts.js";
 import { checkAnswer, resolveAnswerFormat } from "../../src/distill/format.js";
 import { checkJsonSchema } from "../../src/shape/json-schema.js";
 import { tempDir } from "../helpers/fixtures.js";
+import { runCli } from "../helpers/cli.js";
 
 function file(name: string, text: string | Buffer): { path: string; cleanup: () => void } {
   const t = tempDir("tunekit-prompts-");
@@ -167,6 +168,20 @@ test("a schema that is not valid JSON Schema is refused with where it is wrong",
     }
     await assert.rejects(resolveAnswerFormat("json-schema=missing.json", [], t.dir), code("file_not_found"));
     assert.deepEqual(checkJsonSchema({ type: ["string", "null"], anyOf: [{ minLength: 1 }], items: [{}], $ref: "#/x", description: "d" }), { errors: [], unchecked: ["$.items (a list of item schemas)", "$.$ref"] });
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("eval --schema refuses a malformed schema the same way", async () => {
+  const t = tempDir();
+  try {
+    writeFileSync(join(t.dir, "s.json"), '{"type": "objekt"}');
+    writeFileSync(join(t.dir, "d.jsonl"), JSON.stringify({ messages: [{ role: "user", content: "q" }, { role: "assistant", content: "{}" }] }) + "\n");
+    const r = await runCli(["eval", "--data", join(t.dir, "d.jsonl"), "--model", "endpoint=http://127.0.0.1:9/v1,model=m", "--schema", join(t.dir, "s.json"), "--json"], { env: { TUNEKIT_HOME: join(t.dir, "home") } });
+    assert.equal(r.code, 2);
+    assert.equal(JSON.parse(r.stdout).error.code, "bad_schema");
+    assert.match(JSON.parse(r.stdout).error.message, /\$\.type: "objekt" is not a JSON type/);
   } finally {
     t.cleanup();
   }
