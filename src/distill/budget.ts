@@ -1,8 +1,8 @@
 /**
  * `--max-cost`: money this run may spend on new calls (cached answers are free). A call is sent only
  * when what was spent, plus the worst case of every call in flight, plus its own worst case (its
- * estimated input tokens and all of --max-tokens) stays within the limit, so the limit is never passed
- * by more than the error of the input-token estimate.
+ * input tokens, counted with o200k_base and given a margin for other tokenizers, and all of --max-tokens)
+ * stays within the limit.
  */
 import type { ChatMessage } from "../chat/types.js";
 import { costOf, type Price } from "../eval/runner/types.js";
@@ -57,7 +57,15 @@ export function estimateTextTokens(text: string): number {
   return getOpenAiTokenizer(DEFAULT_TOKEN_MODEL as "o200k_base").count(text);
 }
 
-/** The most a call can cost: its input and every output token it may write. 0 without a price (checked earlier). */
-export function worstCaseUsd(price: Price | undefined, inputTokens: number, maxTokens: number): number {
-  return costOf(price, inputTokens, maxTokens) ?? 0;
+/** Other models' tokenizers count a text up to about this much higher than o200k_base does. */
+const INPUT_MARGIN = 1.25;
+
+/** What `inputTokens` prompt tokens and `outputTokens` answer tokens cost. 0 without a price (checked earlier). */
+export function worstCaseUsd(price: Price | undefined, inputTokens: number, outputTokens: number): number {
+  return costOf(price, inputTokens, outputTokens) ?? 0;
+}
+
+/** The most one call can cost, as the budget books it: its estimated input with the margin, and every token of --max-tokens. */
+export function callUpToUsd(price: Price | undefined, estimatedInputTokens: number, maxTokens: number): number {
+  return worstCaseUsd(price, Math.ceil(estimatedInputTokens * INPUT_MARGIN), maxTokens);
 }

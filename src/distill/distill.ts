@@ -19,7 +19,7 @@ import type { GenerationParams, Price } from "../eval/runner/types.js";
 import type { Store } from "../store/store.js";
 import { TunekitError } from "../util/errors.js";
 import { ensureDir, withAtomicWriter } from "../util/fs.js";
-import { Budget, estimateInputTokens, estimateTextTokens, worstCaseUsd } from "./budget.js";
+import { Budget, callUpToUsd, estimateInputTokens, estimateTextTokens, worstCaseUsd } from "./budget.js";
 import { CachedCaller, type CallStats } from "./caller.js";
 import { checkAnswer, resolveAnswerFormat, type AnswerFormat } from "./format.js";
 import { readPrompts, withSystem, type DistillPrompt, type PromptFileFormat } from "./prompts.js";
@@ -311,7 +311,7 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
         else {
           callsUpTo++;
           inputTokens += st.inputTokens;
-          smallestCall = Math.min(smallestCall, worstCaseUsd(teacher.price, st.inputTokens, maxTokens));
+          smallestCall = Math.min(smallestCall, callUpToUsd(teacher.price, st.inputTokens, maxTokens));
         }
       }
     }
@@ -396,7 +396,7 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
       const answers: Answer[] = [];
       for (let k = 0; k < n; k++) {
         if (stopping) return;
-        const out = await teacherCaller.call(st.teacherMessages, paramsFor(k, { temperature, maxTokens, seed }), worstCaseUsd(teacher.price, st.inputTokens, maxTokens));
+        const out = await teacherCaller.call(st.teacherMessages, paramsFor(k, { temperature, maxTokens, seed }), callUpToUsd(teacher.price, st.inputTokens, maxTokens));
         if (out.kind === "over_budget") {
           stopping ??= "max_cost";
           overBudgetBy = out.upToUsd;
@@ -445,7 +445,7 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
         for (const a of passing) {
           if (stopping) return;
           const prompt = judgePrompt(judgeRubric, question, st.prompt.reference ?? "(no reference reply given)", a.text);
-          const out = await judgeCaller.call(prompt, JUDGE_PARAMS, worstCaseUsd(judge.price, estimateInputTokens(prompt), JUDGE_PARAMS.maxTokens!));
+          const out = await judgeCaller.call(prompt, JUDGE_PARAMS, callUpToUsd(judge.price, estimateInputTokens(prompt), JUDGE_PARAMS.maxTokens!));
           if (out.kind === "over_budget") {
             stopping ??= "max_cost";
             overBudgetBy = out.upToUsd;

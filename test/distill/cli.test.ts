@@ -9,7 +9,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runCli } from "../helpers/cli.js";
+import { runCli, runCliInProcess } from "../helpers/cli.js";
 import { tempDir } from "../helpers/fixtures.js";
 import { assertSecretNowhere } from "../helpers/secrets.js";
 import { startFakeChat, type ChatRequestBody } from "../servers/fake-chat.js";
@@ -63,14 +63,14 @@ test("distill --json: the report, a file validate and split accept, and the key 
     assert.equal(rep.complete, true);
     assert.equal(rep.stopped, null);
 
-    const v = await runCli(["validate", out, "--json"], { env });
+    const v = await runCliInProcess(["validate", out, "--json"], { env });
     assert.equal(v.code, 0, v.stderr);
     assert.equal(JSON.parse(v.stdout).examples, 11);
-    const sp = await runCli(["split", out, "-o", join(t.dir, "data"), "--test", "0.25"], { env });
+    const sp = await runCliInProcess(["split", out, "-o", join(t.dir, "data"), "--test", "0.25"], { env });
     assert.equal(sp.code, 0, sp.stderr);
 
     // The terminal report, from the cache: no call.
-    const again = await runCli(args.filter((a) => a !== "--json"), { env });
+    const again = await runCliInProcess(args.filter((a) => a !== "--json"), { env });
     assert.equal(again.code, 0, again.stderr);
     assert.equal(s.requests.length, 12);
     assert.match(again.stdout, /distilled\.jsonl: 11 examples from 12 prompts, answered by old/);
@@ -196,7 +196,7 @@ test("bad input and faults: clear errors with codes and exit codes, no output fi
     ];
     const outputs: string[] = [];
     for (const c of cases) {
-      const r = await runCli(["distill", ...c.args, "-o", out, "--json"], { env: c.env ?? env });
+      const r = await runCliInProcess(["distill", ...c.args, "-o", out, "--json"], { env: c.env ?? env });
       outputs.push(r.stdout, r.stderr);
       assert.equal(r.code, c.code, `${c.error}: ${r.stderr}`);
       const e = JSON.parse(r.stdout).error;
@@ -237,13 +237,13 @@ test("a full disk: the output is refused whole (disk_full), the old file stays, 
     const env = { TUNEKIT_HOME: w.home };
     writeFileSync(join(mnt, "out.jsonl"), "previous\n");
     const args = (out: string) => ["distill", w.prompts, "--teacher", `endpoint=${s.baseUrl},model=old`, "-o", out];
-    const r = await runCli([...args(join(mnt, "out.jsonl")), "--json"], { env });
+    const r = await runCliInProcess([...args(join(mnt, "out.jsonl")), "--json"], { env });
     assert.equal(r.code, 2, r.stderr);
     assert.equal(JSON.parse(r.stdout).error.code, "disk_full");
     assert.deepEqual(readdirSync(mnt), ["out.jsonl"], "no temp file left");
     assert.equal(readFileSync(join(mnt, "out.jsonl"), "utf8"), "previous\n");
     assert.equal(s.requests.length, 20);
-    const ok = await runCli(args(join(w.t.dir, "out.jsonl")), { env });
+    const ok = await runCliInProcess(args(join(w.t.dir, "out.jsonl")), { env });
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(s.requests.length, 20, "the answers came from the cache");
   } finally {
@@ -265,7 +265,7 @@ test("a full disk under the cache stops the run with disk_full; after making roo
   try {
     const env = { TUNEKIT_HOME: w.home };
     const args = ["distill", w.prompts, "--teacher", `endpoint=${s.baseUrl},model=old`, "-o", w.out, "--concurrency", "1", "--json"];
-    const r = await runCli(args, { env });
+    const r = await runCliInProcess(args, { env });
     assert.equal(r.code, 2, r.stderr);
     const e = JSON.parse(r.stdout).error;
     assert.equal(e.code, "disk_full");
@@ -274,7 +274,7 @@ test("a full disk under the cache stops the run with disk_full; after making roo
     const first = s.requests.length;
     assert.ok(first > 1 && first < 40, `${first} requests before the disk filled`);
     execFileSync("mount", ["-o", "remount,size=16m", w.home]);
-    const ok = await runCli(args, { env });
+    const ok = await runCliInProcess(args, { env });
     assert.equal(ok.code, 0, ok.stderr);
     // Everything stored before the disk filled came from the cache; only the answer that could not be stored was asked again.
     assert.equal(s.requests.length, 41);

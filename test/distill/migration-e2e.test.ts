@@ -1,5 +1,5 @@
 /**
- * The migration off a retiring fine-tune, end to end through the CLI: the "old fine-tuned model" (an
+ * The migration off a retiring fine-tune, end to end through the CLI (its entry point, in this process): the "old fine-tuned model" (an
  * OpenAI `ft:` model on a local OpenAI-compatible fake, reached through OPENAI_BASE_URL) classifies
  * support tickets as strict JSON; `distill` turns real ticket texts into a training file with its
  * answers; `validate` and `split` check it; `train` tunes a tiny local chat model (built here); `eval`
@@ -10,7 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli } from "../helpers/cli.js";
+import { runCliInProcess } from "../helpers/cli.js";
 import { tempDir } from "../helpers/fixtures.js";
 import { assertSecretNowhere } from "../helpers/secrets.js";
 import { writeTinyChatModel } from "../helpers/tiny-chat-model.js";
@@ -34,11 +34,14 @@ test("migration: distill the old ft: model's answers, validate, split, train a s
   const t = tempDir("tunekit-migration-");
   const outputs: string[] = [];
   const cli = async (args: string[], expect = 0) => {
-    const r = await runCli(args, { cwd: t.dir, env, timeoutMs: 240_000 });
+    const r = await runCliInProcess(args, { cwd: t.dir, env });
     outputs.push(r.stdout, r.stderr);
     assert.equal(r.code, expect, `tunekit ${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
     return r;
   };
+  // Some commands read relative paths against the process's folder: run from the workspace, as a user would.
+  const startDir = process.cwd();
+  process.chdir(t.dir);
   const env = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: s.baseUrl, TUNEKIT_HOME: join(t.dir, "home"), HF_HUB_OFFLINE: "1" };
   try {
     const model = await writeTinyChatModel(join(t.dir, "small-model"));
@@ -93,6 +96,7 @@ test("migration: distill the old ft: model's answers, validate, split, train a s
     assert.equal(s.requests.length, requestsBefore, "the old model was not asked");
     assertSecretNowhere(KEY, outputs, [t.dir]);
   } finally {
+    process.chdir(startDir);
     await s.close();
     t.cleanup();
   }
