@@ -107,6 +107,26 @@ export { createRunner, type CreatedRunner, type CreateRunnerOptions } from "./ev
 export { parseModelSpec, parseModelSpecs, type ModelSpec, type ModelSource } from "./eval/runner/spec.js";
 export { GenerationCache, withCache } from "./eval/runner/cache.js";
 export type { ModelRunner, Generation, GenerationParams as EvalGenerationParams, Price } from "./eval/runner/types.js";
+// Distillation: training data from a teacher model's answers.
+export {
+  distill,
+  readPrompts,
+  resolveAnswerFormat,
+  checkAnswer,
+  DROP_REASONS,
+  DEFAULT_JUDGE_RUBRIC,
+  type DistillOptions,
+  type DistillReport,
+  type DistillEstimate,
+  type DistillProgress,
+  type DropReason,
+  type DroppedPrompt,
+  type CallStats,
+  type DistillPrompt,
+  type PromptFileFormat,
+  type AnswerFormat,
+} from "./distill/index.js";
+export { checkJsonSchema, type SchemaCheck } from "./shape/json-schema.js";
 export { renderHtml, type HtmlOptions } from "./report/html.js";
 export { renderMarkdown } from "./report/markdown.js";
 export { renderTerminal } from "./report/terminal.js";

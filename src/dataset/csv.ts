@@ -133,6 +133,11 @@ const TARGET_ALIASES: Record<string, keyof CsvMapping> = {
   context: "input",
 };
 
+/** The chat role a CSV column name stands for ("question" -> user, "answer" -> assistant), if any. */
+export function csvColumnTarget(name: string): keyof CsvMapping | undefined {
+  return TARGET_ALIASES[name.trim().toLowerCase()];
+}
+
 /** Parses `--columns user=question,assistant=answer` (targets may use aliases: prompt, completion, ...). */
 export function parseColumnSpec(spec: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -27,6 +27,8 @@ export interface ProviderInfo {
   inferencePrices: readonly InferencePrice[];
   /** Rates of its fine-tuned models, when they differ from the base model's. */
   fineTunedInferencePrices?: readonly InferencePrice[];
+  /** Host names of its OpenAI-compatible inference API, so a model called there gets this provider's price. */
+  inferenceHosts?: readonly string[];
 }
 
 export const PROVIDER_CATALOG: Record<ProviderId, ProviderInfo> = {
@@ -40,6 +42,7 @@ export const PROVIDER_CATALOG: Record<ProviderId, ProviderInfo> = {
     downloadable: true,
     trainingPrices: TOGETHER_TRAINING_PRICES,
     inferencePrices: TOGETHER_INFERENCE_PRICES,
+    inferenceHosts: ["api.together.xyz", "api.together.ai"],
   },
   fireworks: {
     id: "fireworks",
@@ -50,6 +53,7 @@ export const PROVIDER_CATALOG: Record<ProviderId, ProviderInfo> = {
     downloadable: true,
     trainingPrices: FIREWORKS_TRAINING_PRICES,
     inferencePrices: FIREWORKS_INFERENCE_PRICES,
+    inferenceHosts: ["api.fireworks.ai"],
   },
   openai: {
     id: "openai",
@@ -60,6 +64,7 @@ export const PROVIDER_CATALOG: Record<ProviderId, ProviderInfo> = {
     trainingPrices: OPENAI_TRAINING_PRICES,
     inferencePrices: OPENAI_INFERENCE_PRICES,
     fineTunedInferencePrices: OPENAI_FINE_TUNED_INFERENCE_PRICES,
+    inferenceHosts: ["api.openai.com"],
   },
   azure: { id: "azure", label: "Azure OpenAI", capabilities: openaiCapabilities, keyEnv: "AZURE_OPENAI_API_KEY", downloadable: false, trainingPrices: [], inferencePrices: [] },
 };
@@ -69,6 +74,17 @@ export type HostedProviderId = (typeof HOSTED_PROVIDERS)[number];
 
 export function providerInfo(id: string): ProviderInfo | undefined {
   return (PROVIDER_CATALOG as Record<string, ProviderInfo>)[id];
+}
+
+/** The provider whose inference API is at `baseUrl` (by host name), undefined for any other server. */
+export function providerForUrl(baseUrl: string): ProviderId | undefined {
+  let host: string;
+  try {
+    host = new URL(baseUrl).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+  return Object.values(PROVIDER_CATALOG).find((p) => p.inferenceHosts?.includes(host))?.id;
 }
 
 /** The training price of `model` at `provider` (local: 0), undefined when none is known. */

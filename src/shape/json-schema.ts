@@ -63,6 +63,88 @@ function deepEqual(a: unknown, b: unknown): boolean {
   );
 }
 
+const JSON_TYPES: ReadonlySet<string> = new Set(["object", "array", "string", "number", "integer", "boolean", "null"]);
+/** Keywords that only annotate (never reject a value), so ignoring them changes no verdict. */
+const ANNOTATIONS: ReadonlySet<string> = new Set(["$schema", "$id", "$comment", "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly"]);
+const CHECKED: ReadonlySet<string> = new Set(["type", "properties", "required", "items", "enum", "const", "additionalProperties", "anyOf", "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"]);
+
+export interface SchemaCheck {
+  /** "$.properties.age.type: ..." for every place the schema itself is malformed. */
+  errors: string[];
+  /** Keywords that would constrain a value but this subset does not check (pattern, oneOf, $ref, ...), by path. */
+  unchecked: string[];
+}
+
+/**
+ * Is `schema` a well-formed JSON Schema for the subset `validateJsonSchema` checks? Malformed keywords
+ * (a misspelt type, `required` that is not a list of names, ...) are errors; keywords outside the subset
+ * are listed, so a caller can say that they are not enforced rather than silently pass every value.
+ */
+export function checkJsonSchema(schema: unknown, path = "$"): SchemaCheck {
+  const out: SchemaCheck = { errors: [], unchecked: [] };
+  const err = (at: string, what: string) => out.errors.push(`${at}: ${what}`);
+  const sub = (v: unknown, at: string) => {
+    const r = checkJsonSchema(v, at);
+    out.errors.push(...r.errors);
+    out.unchecked.push(...r.unchecked);
+  };
+  if (typeof schema === "boolean") return out;
+  if (schema === null || typeof schema !== "object" || Array.isArray(schema)) {
+    err(path, `a schema must be an object (or true/false), got ${schema === null ? "null" : Array.isArray(schema) ? "a list" : typeof schema}`);
+    return out;
+  }
+  const s = schema as Record<string, unknown>;
+  const count = (k: string) => {
+    const v = s[k];
+    if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v >= 0)) err(`${path}.${k}`, `must be a whole number >= 0, got ${short(v)}`);
+  };
+  for (const [k, v] of Object.entries(s)) {
+    const at = `${path}.${k}`;
+    switch (k) {
+      case "type": {
+        const types = Array.isArray(v) ? v : [v];
+        if (types.length === 0) err(at, "an empty list of types allows nothing");
+        for (const t of types) if (typeof t !== "string" || !JSON_TYPES.has(t)) err(at, `${short(t)} is not a JSON type (${[...JSON_TYPES].join(", ")})`);
+        break;
+      }
+      case "properties":
+        if (v === null || typeof v !== "object" || Array.isArray(v)) err(at, "must be an object mapping names to schemas");
+        else for (const [name, p] of Object.entries(v)) sub(p, `${at}.${name}`);
+        break;
+      case "required":
+        if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) err(at, `must be a list of key names, got ${short(v)}`);
+        break;
+      case "items":
+        if (Array.isArray(v)) out.unchecked.push(`${at} (a list of item schemas)`);
+        else sub(v, at);
+        break;
+      case "additionalProperties":
+        sub(v, at);
+        break;
+      case "anyOf":
+        if (!Array.isArray(v) || v.length === 0) err(at, "must be a non-empty list of schemas");
+        else v.forEach((x, i) => sub(x, `${at}[${i}]`));
+        break;
+      case "enum":
+        if (!Array.isArray(v)) err(at, `must be a list of values, got ${short(v)}`);
+        break;
+      case "minimum":
+      case "maximum":
+        if (typeof v !== "number") err(at, `must be a number, got ${short(v)}`);
+        break;
+      case "minLength":
+      case "maxLength":
+      case "minItems":
+      case "maxItems":
+        count(k);
+        break;
+      default:
+        if (!CHECKED.has(k) && !ANNOTATIONS.has(k)) out.unchecked.push(at);
+    }
+  }
+  return out;
+}
+
 /** Validates `value` against `schema`; collects up to `maxErrors` problems. */
 export function validateJsonSchema(schema: JsonSchema | boolean, value: unknown, maxErrors = 20): SchemaValidation {
   const errors: string[] = [];

@@ -122,4 +122,11 @@ export const migrations: Migration[] = [
       CREATE INDEX eval_generation_cache_model ON eval_generation_cache (model_id);
     `,
   },
+  {
+    version: 3,
+    name: "generation cache: finish reason",
+    // Why a cached generation ended ("stop", "length", ...): distillation drops answers cut off at the
+    // token limit, also when they come from the cache. NULL for rows written before.
+    up: `ALTER TABLE eval_generation_cache ADD COLUMN finish_reason TEXT;`,
+  },
 ];

@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { projectRoot, runCli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/fixtures.js";
@@ -56,6 +56,8 @@ test("every command of the 'Moving off an OpenAI fine-tune' guide runs", async (
     together.artifacts = { adapter: await tinyAdapterFiles(base, "Qwen/Qwen3-8B") };
     fireworks.artifacts = await tinyAdapterFiles(base, "Qwen/Qwen3-8B");
     writeChatJsonl(t.dir, "train.jsonl", 20);
+    // The prompts the old model answers for `distill` (one per line).
+    writeFileSync(join(t.dir, "prompts.txt"), Array.from({ length: 20 }, (_, i) => `Ticket p-${i}: my order ${2000 + i} has not arrived.`).join("\n") + "\n");
     const env = {
       OPENAI_API_KEY: KEYS.openai,
       OPENAI_BASE_URL: chat.baseUrl,
@@ -92,6 +94,9 @@ test("every command of the 'Moving off an OpenAI fine-tune' guide runs", async (
     assert.deepEqual(ran, commands);
     assert.ok(existsSync(join(t.dir, "eval-old", "report.html")));
     assert.ok(existsSync(join(t.dir, "runs", "local", "adapter", "adapter_config.json")));
+    assert.equal(readFileSync(join(t.dir, "distilled.jsonl"), "utf8").trim().split("\n").length, 20);
+    assert.ok(existsSync(join(t.dir, "runs", "distilled", "adapter", "adapter_config.json")));
+    assert.ok(existsSync(join(t.dir, "eval-distilled", "report.html")));
     assert.ok(existsSync(join(t.dir, "runs", "together", "run.json")));
     assert.ok(existsSync(join(t.dir, "merged-model", "model.safetensors")));
     assert.ok(existsSync(join(t.dir, "ollama-model", "Modelfile")));

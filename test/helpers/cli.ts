@@ -37,3 +37,23 @@ export function runCli(
     child.stdin.end(options.input ?? "");
   });
 }
+
+/**
+ * The same CLI entry point (`main`) run in this process, with captured streams: no process start-up,
+ * for tests that run many commands. Signals and exit codes of a real process need `runCli`.
+ */
+export async function runCliInProcess(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const { main } = await import("../../src/cli/main.js");
+  const { PassThrough } = await import("node:stream");
+  const capture = () => {
+    const s = Object.assign(new PassThrough(), { isTTY: false });
+    let text = "";
+    s.setEncoding("utf8").on("data", (d: string) => (text += d));
+    return { s, text: () => text };
+  };
+  const out = capture();
+  const err = capture();
+  const code = await main(args, { stdout: out.s, stderr: err.s, env: { ...process.env, NO_COLOR: "1", ...options.env }, cwd: options.cwd ?? projectRoot });
+  await new Promise((r) => setImmediate(r));
+  return { code, signal: null, stdout: out.text(), stderr: err.text() };
+}

@@ -17,8 +17,12 @@ export interface ChatRequestBody {
 
 export type Fault =
   | { status: 429; retryAfter?: string; retryAfterMs?: string }
-  | { status: 500 | 503 | 400 | 401; message?: string }
-  | { delayMs: number };
+  | { status: 500 | 503 | 400 | 401 | 403 | 404; message?: string }
+  | { delayMs: number }
+  /** A 200 whose body is this text (an HTML error page, broken JSON). */
+  | { raw: string; contentType?: string }
+  /** The connection is closed without an answer. */
+  | { drop: true };
 
 export interface FakeChatOptions {
   /** The reply text for a request (default: echoes the last user message). */
@@ -27,6 +31,12 @@ export interface FakeChatOptions {
   delayMs?: number;
   /** If set, requests must carry `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
+  /** The finish_reason of a reply (default "stop"). */
+  finishReason?: (body: ChatRequestBody, text: string) => string;
+  /** Port on 127.0.0.1 (default: any free one). */
+  port?: number;
+  /** Called when a request arrives, before it is answered (a test may hold it, or kill its client). */
+  onRequest?: (body: ChatRequestBody, index: number) => void | Promise<void>;
 }
 
 export interface RecordedRequest {
@@ -90,6 +100,17 @@ export async function startFakeChat(options: FakeChatOptions = {}): Promise<Fake
         fault = undefined;
       }
       if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+      await options.onRequest?.(body, requests.length - 1);
+      if (fault && "drop" in fault) {
+        rec.status = 0;
+        req.socket.destroy();
+        return;
+      }
+      if (fault && "raw" in fault) {
+        res.writeHead(200, { "content-type": fault.contentType ?? "application/json" });
+        res.end(fault.raw);
+        return;
+      }
       if (fault && "status" in fault) {
         rec.status = fault.status;
         const headers: Record<string, string> = {};
@@ -109,14 +130,14 @@ export async function startFakeChat(options: FakeChatOptions = {}): Promise<Fake
         object: "chat.completion",
         created: Math.floor(Date.now() / 1000),
         model: body.model,
-        choices: [{ index: 0, message: { role: "assistant", content: text, refusal: null }, finish_reason: "stop", logprobs: null }],
+        choices: [{ index: 0, message: { role: "assistant", content: text, refusal: null }, finish_reason: options.finishReason?.(body, text) ?? "stop", logprobs: null }],
         usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
       });
     } finally {
       inFlight--;
     }
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  await new Promise<void>((r) => server.listen(options.port ?? 0, "127.0.0.1", () => r()));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   return {

@@ -11,10 +11,10 @@ import { readLossCurves, type LossCurves } from "../../eval/overfit.js";
 import { createRunner } from "../../eval/runner/create.js";
 import { parseModelSpec, parseModelSpecs } from "../../eval/runner/spec.js";
 import type { ModelRunner } from "../../eval/runner/types.js";
-import type { JsonSchema } from "../../shape/json-schema.js";
+import { readSchemaFile } from "../../shape/schema-file.js";
 import { renderTerminal } from "../../report/terminal.js";
 import { writeReport } from "../../report/write.js";
-import { TunekitError, fsError } from "../../util/errors.js";
+import { fsError } from "../../util/errors.js";
 
 const metricList = [
   ...Object.entries(PER_EXAMPLE_METRICS).map(([k, v]) => `  ${k.padEnd(20)}${v.description}`),
@@ -96,7 +96,9 @@ Exit codes: 0 done (all gates pass), 1 a gate failed or the data has errors, 2 u
     if (str(ctx, "judge") && !str(ctx, "rubric")) throw usageError(cmd, "--judge needs --rubric FILE");
     if (str(ctx, "rubric") && !str(ctx, "judge")) throw usageError(cmd, "--rubric goes with --judge SPEC");
 
-    const schema = str(ctx, "schema") ? await readSchema(resolve(cwd, str(ctx, "schema")!)) : undefined;
+    const schemaFile = str(ctx, "schema") ? await readSchemaFile(resolve(cwd, str(ctx, "schema")!)) : undefined;
+    const schema = schemaFile?.schema;
+    if (schemaFile?.unchecked.length) ctx.err(ctx.errColor.yellow(`warning: the schema's ${schemaFile.unchecked.join(", ")} not checked (tunekit checks type, properties, required, items, enum, const, additionalProperties, anyOf and min/max)`));
     const rubric = str(ctx, "rubric") ? await readText(resolve(cwd, str(ctx, "rubric")!)) : undefined;
     const items = await readEvalItems(resolve(cwd, data), limit !== undefined ? { limit } : {});
     const trainItems = str(ctx, "train-data") ? await readEvalItems(resolve(cwd, str(ctx, "train-data")!), { limit: trainLimit }) : undefined;
@@ -197,17 +199,6 @@ async function readText(path: string): Promise<string> {
     return await readFile(path, "utf8");
   } catch (e) {
     throw fsError(e, path);
-  }
-}
-
-async function readSchema(path: string): Promise<JsonSchema> {
-  const text = await readText(path);
-  try {
-    const v = JSON.parse(text);
-    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
-    return v as JsonSchema;
-  } catch (e) {
-    throw new TunekitError("bad_schema", `the schema file is not a JSON object: ${(e as Error).message}`, { file: path, hint: 'write a JSON Schema, e.g. {"type": "object", "required": ["intent"]}' });
   }
 }
 

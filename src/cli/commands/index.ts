@@ -19,6 +19,7 @@ export const commandTable: CommandEntry[] = [
   { name: "jobs watch", summary: "follow a hosted fine-tuning job to its end (resumes after restarts)", load: () => import("./jobs-watch.js") },
   { name: "jobs cancel", summary: "cancel a hosted fine-tuning job", load: () => import("./jobs-cancel.js") },
   { name: "jobs pull", summary: "download a finished hosted job's adapter (or merged weights) as a local run folder", load: () => import("./jobs-pull.js") },
+  { name: "distill", summary: "training data from a teacher model: it answers your prompts, the answers with the right format are kept", load: () => import("./distill.js") },
   { name: "train", summary: "fine-tune a model with LoRA on this machine (or a hosted provider with --provider)", load: () => import("./train.js") },
   { name: "export", summary: "export a training run (or a base model) as GGUF for llama.cpp / Ollama / LM Studio, an Ollama folder, or merged safetensors", load: () => import("./export.js") },
   { name: "stats", summary: "token and message distributions, hosted training cost, reply-format consistency, fact injection", load: () => import("./stats.js") },

@@ -28,10 +28,17 @@ export class GenerationCache {
   get(modelId: string, messages: ChatMessage[], params: GenerationParams): Generation | undefined {
     const { key } = cacheKey(modelId, messages, params);
     const row = this.store.db
-      .prepare(`SELECT text, tokens_in, tokens_out, latency_ms FROM eval_generation_cache WHERE key = ?`)
-      .get(key) as { text: string; tokens_in: number; tokens_out: number; latency_ms: number } | undefined;
+      .prepare(`SELECT text, tokens_in, tokens_out, latency_ms, finish_reason FROM eval_generation_cache WHERE key = ?`)
+      .get(key) as { text: string; tokens_in: number; tokens_out: number; latency_ms: number; finish_reason: string | null } | undefined;
     if (!row) return undefined;
-    return { text: row.text, tokensIn: row.tokens_in, tokensOut: row.tokens_out, latencyMs: row.latency_ms, cached: true };
+    return {
+      text: row.text,
+      tokensIn: row.tokens_in,
+      tokensOut: row.tokens_out,
+      latencyMs: row.latency_ms,
+      cached: true,
+      ...(row.finish_reason !== null ? { finishReason: row.finish_reason } : {}),
+    };
   }
 
   put(modelId: string, messages: ChatMessage[], params: GenerationParams, g: Generation): void {
@@ -39,10 +46,10 @@ export class GenerationCache {
     const { key, request } = cacheKey(modelId, messages, params);
     this.store.db
       .prepare(
-        `INSERT OR REPLACE INTO eval_generation_cache (key, model_id, request_json, text, tokens_in, tokens_out, latency_ms, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO eval_generation_cache (key, model_id, request_json, text, tokens_in, tokens_out, latency_ms, created_at, finish_reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(key, modelId, request, g.text, g.tokensIn, g.tokensOut, g.latencyMs, Date.now());
+      .run(key, modelId, request, g.text, g.tokensIn, g.tokensOut, g.latencyMs, Date.now(), g.finishReason ?? null);
   }
 
   /** How many generations are cached for a model (all models when omitted). */

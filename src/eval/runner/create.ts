@@ -9,16 +9,18 @@ import { join } from "node:path";
 import type { Store } from "../../store/store.js";
 import { TunekitError } from "../../util/errors.js";
 import { lookupPrice } from "../economics.js";
-import { trainingCost } from "../../providers/catalog.js";
+import { inferencePrice, PROVIDER_CATALOG, providerForUrl, trainingCost } from "../../providers/catalog.js";
 import { curvesFromRecords, readLossCurves, type LossCurves } from "../overfit.js";
 import { GenerationCache, withCache } from "./cache.js";
-import { createEndpointRunner } from "./endpoint.js";
+import { createEndpointRunner, type EndpointRunnerOptions } from "./endpoint.js";
 import { apiKeyFor, OPENAI_BASE_URL, type ModelSource, type ModelSpec } from "./spec.js";
 import type { ModelRunner, Price } from "./types.js";
 
 export interface CreatedRunner {
   runner: ModelRunner;
   price?: Price;
+  /** Where `price` comes from, in words ("given in the spec", "OpenAI list price as of 2026-12-06", "local: CPU time only"). */
+  priceSource?: string;
   /** Default calls in flight: endpoints take --concurrency, the local engine batches instead. */
   concurrency?: number;
   /** Loss curves of the run or job behind the model, when there is one. */
@@ -39,6 +41,8 @@ export interface CreateRunnerOptions {
   threads?: number;
   /** A local model starts loading (see LocalRunnerOptions.onLoading). */
   onLoading?(label: string): void;
+  /** Retry settings and the retry callback for endpoint models. */
+  endpoint?: Pick<EndpointRunnerOptions, "maxRetries" | "backoffMs" | "maxWaitMs" | "timeoutMs" | "onRetry">;
 }
 
 async function resolveJob(ref: string, store: Store | undefined): Promise<{ source: ModelSource; lossCurves?: LossCurves; trainingCostUsd?: number }> {
@@ -79,29 +83,34 @@ export async function createRunner(spec: ModelSpec, options: CreateRunnerOptions
   let created: CreatedRunner;
   if (source.kind === "endpoint") {
     const openai = source.baseUrl.replace(/\/+$/, "") === OPENAI_BASE_URL;
-    const price = spec.price ?? (openai ? lookupPrice(source.model) : undefined);
+    // A known provider's API (OpenAI, Together, Fireworks) prices its models from the catalog.
+    const provider = openai ? "openai" : providerForUrl(source.baseUrl);
+    const listed = spec.price ? undefined : provider ? inferencePrice(source.model, provider) : undefined;
+    const price = spec.price ?? (provider ? lookupPrice(source.model, provider) : undefined);
+    const priceSource = spec.price ? "given in the model spec" : listed ? `${PROVIDER_CATALOG[provider!].label} list price (${listed.covers}, as of ${listed.asOf})` : undefined;
     // OPENAI_BASE_URL points OpenAI model names at another OpenAI-compatible server, as for hosted training.
     const baseUrl = openai && options.env.OPENAI_BASE_URL ? options.env.OPENAI_BASE_URL : source.baseUrl;
-    const runner = createEndpointRunner({ baseUrl, model: source.model, label: spec.name, apiKey: apiKeyFor(source, options.env), ...(price ? { price } : {}) });
-    created = { runner, ...(price ? { price } : {}), resolved: `${source.model} at ${baseUrl}` };
+    const runner = createEndpointRunner({ ...options.endpoint, baseUrl, model: source.model, label: spec.name, apiKey: apiKeyFor(source, options.env), ...(price ? { price } : {}) });
+    created = { runner, ...(price ? { price } : {}), ...(priceSource ? { priceSource } : {}), resolved: `${source.model} at ${baseUrl}` };
   } else if (source.kind === "gguf") {
     // Loaded lazily: node-llama-cpp is imported only when the first prompt misses the cache.
     const { createGgufRunner } = await import("./gguf.js");
     const price = spec.price ?? { inputPerM: 0, outputPerM: 0 };
     const runner = createGgufRunner({ path: source.path, ...(source.adapter ? { lora: source.adapter } : {}), label: spec.name, price, threads: options.threads, onLoading: options.onLoading });
-    created = { runner, price, concurrency: 1, resolved: `GGUF ${source.path}${source.adapter ? ` + adapter ${source.adapter}` : ""} (llama.cpp)` };
+    created = { runner, price, priceSource: spec.price ? "given in the model spec" : "local model: CPU time only", concurrency: 1, resolved: `GGUF ${source.path}${source.adapter ? ` + adapter ${source.adapter}` : ""} (llama.cpp)` };
   } else {
     // Loaded lazily so `tunekit eval` against endpoints never loads the engine.
     const local = await import("./local.js");
     const price = spec.price ?? { inputPerM: 0, outputPerM: 0 };
+    const priceSource = spec.price ? "given in the model spec" : "local model: CPU time only";
     const common = { label: spec.name, price, env: options.env, cwd: options.cwd, offline: options.offline, threads: options.threads, onLoading: options.onLoading };
     if (source.kind === "run") {
       const runner = await local.createRunRunner(source.runDir, common);
       if (!lossCurves && existsSync(join(source.runDir, "metrics.jsonl"))) lossCurves = readLossCurves(source.runDir);
-      created = { runner, price, concurrency: 1, resolved: `training run ${source.runDir}` };
+      created = { runner, price, priceSource, concurrency: 1, resolved: `training run ${source.runDir}` };
     } else if (source.kind === "local") {
       const runner = local.createLocalRunner({ ...common, model: source.path, ...(source.adapter ? { adapter: source.adapter } : {}) });
-      created = { runner, price, concurrency: 1, resolved: source.adapter ? `${source.path} + adapter ${source.adapter}` : source.path };
+      created = { runner, price, priceSource, concurrency: 1, resolved: source.adapter ? `${source.path} + adapter ${source.adapter}` : source.path };
     } else {
       throw new TunekitError("bad_model_spec", `job ${source.ref} did not resolve to a model`);
     }

@@ -7,6 +7,7 @@
  */
 import OpenAI from "openai";
 import type { ChatMessage } from "../../dataset/types.js";
+import { redactSecret, toTrainerError } from "../../providers/errors.js";
 import { costOf, type Generation, type GenerationParams, type ModelRunner, type Price } from "./types.js";
 
 export interface EndpointRunnerOptions {
@@ -28,6 +29,8 @@ export interface EndpointRunnerOptions {
   timeoutMs?: number;
   /** Replaceable for tests. */
   sleep?: (ms: number) => Promise<void>;
+  /** Told before each wait between attempts (for a progress line). */
+  onRetry?: (info: { attempt: number; waitMs: number; error: string; errorCode: string }) => void;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -54,12 +57,35 @@ function retryable(status: number | undefined): boolean {
   return status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
-/** Message text without anything that could carry a secret (the SDK never puts the key in messages). */
-function describeError(e: unknown): string {
-  if (e instanceof OpenAI.APIError) {
-    return e.status ? `HTTP ${e.status}: ${e.message.replace(/^\d{3}\s*/, "")}` : e.message;
+/** Message text without anything that could carry a secret (the key is masked should a server echo it). */
+function describeError(e: unknown, secret: string | undefined): string {
+  const text = e instanceof OpenAI.APIError ? (e.status ? `HTTP ${e.status}: ${e.message.replace(/^\d{3}\s*/, "")}` : e.message) : ((e as Error)?.message ?? String(e));
+  return redactSecret(text, secret);
+}
+
+/** A JSON body that is not JSON surfaces from the SDK as a SyntaxError: the server's fault, like a 5xx. */
+class BadResponse extends Error {}
+
+/** The reply of a chat completion, or why the body is not one (an HTML error page answered with 200, ...). */
+function readCompletion(res: unknown): { text: string; finishReason?: string; tokensIn: number; tokensOut: number } {
+  const r = res as OpenAI.Chat.ChatCompletion | undefined;
+  if (!r || typeof r !== "object" || !Array.isArray(r.choices)) {
+    throw new BadResponse(`the server's answer is not a chat completion (${typeof res === "string" ? `text: ${JSON.stringify(res.slice(0, 80))}` : "no choices"})`);
   }
-  return (e as Error)?.message ?? String(e);
+  const choice = r.choices[0];
+  const content = choice?.message?.content;
+  return {
+    text: typeof content === "string" ? content : "",
+    ...(typeof choice?.finish_reason === "string" ? { finishReason: choice.finish_reason } : {}),
+    tokensIn: r.usage?.prompt_tokens ?? 0,
+    tokensOut: r.usage?.completion_tokens ?? 0,
+  };
+}
+
+/** The error's kind (auth, rate_limit, server, connection, ...) as the providers' errors name it. */
+function errorCodeOf(e: unknown): string {
+  if (e instanceof BadResponse || e instanceof SyntaxError) return "bad_response";
+  return toTrainerError(e, "the endpoint").code;
 }
 
 export function endpointModelId(baseUrl: string, model: string): string {
@@ -83,6 +109,8 @@ export function createEndpointRunner(options: EndpointRunnerOptions): ModelRunne
     label: options.label ?? options.model,
     async generate(messages: ChatMessage[], params: GenerationParams): Promise<Generation> {
       let lastError = "";
+      let lastCode = "unknown";
+      let badBodies = 0;
       for (let attempt = 0; attempt <= maxRetries; attempt++) {
         const started = performance.now();
         try {
@@ -96,20 +124,22 @@ export function createEndpointRunner(options: EndpointRunnerOptions): ModelRunne
             ...(params.stop !== undefined ? { stop: params.stop } : {}),
           });
           const latencyMs = performance.now() - started;
-          const text = res.choices?.[0]?.message?.content ?? "";
-          const tokensIn = res.usage?.prompt_tokens ?? 0;
-          const tokensOut = res.usage?.completion_tokens ?? 0;
-          return { text, tokensIn, tokensOut, latencyMs, costUsd: costOf(options.price, tokensIn, tokensOut) };
+          const { text, finishReason, tokensIn, tokensOut } = readCompletion(res);
+          return { text, tokensIn, tokensOut, latencyMs, costUsd: costOf(options.price, tokensIn, tokensOut), ...(finishReason ? { finishReason } : {}) };
         } catch (e) {
-          lastError = describeError(e);
+          lastError = describeError(e, options.apiKey);
+          lastCode = errorCodeOf(e);
           const status = e instanceof OpenAI.APIError ? e.status : undefined;
+          // A body that is not a completion is retried once (a proxy's glitch), not for the whole backoff schedule.
+          if (lastCode === "bad_response" && badBodies++ >= 1) break;
           if (!retryable(status) || attempt === maxRetries) break;
           const asked = e instanceof OpenAI.APIError ? retryAfterMs(e.headers) : undefined;
-          const wait = asked ?? backoff * 2 ** attempt * (0.75 + Math.random() * 0.5);
-          await sleep(Math.min(wait, maxWait));
+          const wait = Math.min(asked ?? backoff * 2 ** attempt * (0.75 + Math.random() * 0.5), maxWait);
+          options.onRetry?.({ attempt: attempt + 1, waitMs: wait, error: lastError, errorCode: lastCode });
+          await sleep(wait);
         }
       }
-      return { text: "", tokensIn: 0, tokensOut: 0, latencyMs: 0, error: lastError };
+      return { text: "", tokensIn: 0, tokensOut: 0, latencyMs: 0, error: lastError, errorCode: lastCode };
     },
   };
 }

@@ -70,7 +70,7 @@ export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
     }));
   };
 
-  const failed = (message: string): Generation => ({ text: "", tokensIn: 0, tokensOut: 0, latencyMs: 0, error: message });
+  const failed = (message: string, errorCode = "prompt"): Generation => ({ text: "", tokensIn: 0, tokensOut: 0, latencyMs: 0, error: message, errorCode });
 
   const runBatch = async (list: ChatMessage[][], params: GenerationParams): Promise<Generation[]> => {
     // A model that cannot load is a problem for the whole evaluation, not one bad call: that throws.
@@ -93,12 +93,13 @@ export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
         tokensOut: r.completionTokens,
         latencyMs: perCall,
         costUsd: costOf(options.price, r.promptTokens, r.completionTokens) ?? 0,
+        finishReason: r.finishReason,
       }));
     } catch (e) {
       if (e instanceof TunekitError && !PROMPT_ERRORS.has(e.code)) throw e;
       // One prompt the model cannot take (longer than its context) fails that prompt only: answer the
       // others one by one so a single long example is a row in the report, not a lost batch.
-      if (list.length === 1 || !(e instanceof TunekitError)) return list.map(() => failed((e as Error).message));
+      if (list.length === 1 || !(e instanceof TunekitError)) return list.map(() => failed((e as Error).message, e instanceof TunekitError ? "prompt" : "unknown"));
       const out: Generation[] = [];
       for (const messages of list) out.push(...(await runBatch([messages], params)));
       return out;

@@ -89,7 +89,10 @@ export function parseModelSpec(spec: string, index: number, cwd: string): ModelS
     } else pairs.set("model", s);
   }
   if (pairs.has("key") || pairs.has("api_key")) {
-    throw bad(spec, "API keys are not accepted on the command line", "put the key in an environment variable and name it with key_env=VAR (default OPENAI_API_KEY for OpenAI)");
+    // The message repeats the spec: never with the key in it.
+    let masked = spec;
+    for (const k of [pairs.get("key"), pairs.get("api_key")]) if (k) masked = masked.split(k).join("[redacted]");
+    throw bad(masked, "API keys are not accepted on the command line", "put the key in an environment variable and name it with key_env=VAR (default OPENAI_API_KEY for OpenAI)");
   }
   const name = pairs.get("name") ?? `model${index + 1}`;
   if (!/^[\w.@-]{1,40}$/.test(name)) throw bad(spec, `name "${name}" must be 1-40 letters, digits, '.', '-', '_' or '@'`);
@@ -175,4 +178,10 @@ export function apiKeyFor(source: Extract<ModelSource, { kind: "endpoint" }>, en
     return v;
   }
   return env.TUNEKIT_API_KEY || undefined;
+}
+
+/** The name of the variable an endpoint's key is read from (for messages; the key itself is never shown). */
+export function apiKeyEnvName(source: Extract<ModelSource, { kind: "endpoint" }>): string {
+  if (source.keyEnv) return source.keyEnv;
+  return source.baseUrl.replace(/\/+$/, "") === OPENAI_BASE_URL ? "OPENAI_API_KEY" : "TUNEKIT_API_KEY";
 }

@@ -22,6 +22,15 @@ export interface Generation {
   costUsd?: number;
   /** Set when the call failed for good (after retries); `text` is then "". */
   error?: string;
+  /**
+   * What kind of failure `error` is: auth, permission, not_found, invalid_request (HTTP 4xx), rate_limit,
+   * server (429 / 5xx after retries), connection (unreachable, timed out, dropped), bad_response (the
+   * server's answer is not a chat completion), prompt (this prompt cannot be run: longer than the
+   * model's context), unknown.
+   */
+  errorCode?: string;
+  /** Why generation ended, as the model reported it: "stop", "length" (hit maxTokens), ... */
+  finishReason?: string;
   /** True when served from the generation cache. */
   cached?: boolean;
 }
