@@ -37,6 +37,19 @@ export async function prepareEach(data: TrainingData, one: (path: string) => Pro
   return ok({ training: training.value, validation: validation.value });
 }
 
+/**
+ * Deletes each remote file through `remove`; a file the provider no longer has counts as deleted.
+ * Returns the ids that are gone; other failures leave their ids out.
+ */
+export async function deleteEach(fileIds: string[], remove: (id: string) => Promise<TrainerResult<unknown>>): Promise<TrainerResult<string[]>> {
+  const deleted: string[] = [];
+  for (const id of fileIds) {
+    const r = await remove(id);
+    if (r.ok || r.error.code === "not_found") deleted.push(id);
+  }
+  return ok(deleted);
+}
+
 /** How one provider uploads a file, and what it says of a file it holds. */
 export interface FileUploader {
   provider: string;

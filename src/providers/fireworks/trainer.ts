@@ -23,29 +23,11 @@ import { createInterface } from "node:readline";
 import { basename, dirname, join, normalize, sep } from "node:path";
 import { Readable } from "node:stream";
 import type { JobStatus } from "../../store/store.js";
-import { hashDataFile, prepareEach, sleep } from "../files.js";
+import { deleteEach, hashDataFile, prepareEach, sleep } from "../files.js";
 import { httpJson, httpRequest, type HttpOptions } from "../http.js";
 import { fireworksCapabilities } from "./catalog.js";
-import {
-  fail,
-  ok,
-  validateWithCapabilities,
-  type Checkpoint,
-  type DownloadedWeights,
-  type DownloadOptions,
-  type EventsOptions,
-  type JobSnapshot,
-  type PreparedData,
-  type PreparedFile,
-  type PrepareOptions,
-  type Trainer,
-  type TrainerError,
-  type TrainerEvent,
-  type TrainerResult,
-  type TrainingData,
-  type TrainingOutput,
-  type TrainParams,
-} from "../types.js";
+import { fail, ok, validateWithCapabilities } from "../types.js";
+import type * as C from "../types.js";
 
 export { fireworksCapabilities };
 
@@ -129,7 +111,7 @@ const ms = (iso: string | undefined) => {
 /** The last path segment of a resource name ("accounts/a/datasets/d" -> "d"). */
 const shortId = (name: string) => name.split("/").pop()!;
 
-function snapshot(job: FwJob): JobSnapshot {
+function snapshot(job: FwJob): C.JobSnapshot {
   const state = job.state ?? "JOB_STATE_UNSPECIFIED";
   let status = STATE[state] ?? "running";
   if (state === "JOB_STATE_EARLY_STOPPED" && !job.outputModel) status = "failed";
@@ -162,7 +144,7 @@ async function countLines(path: string): Promise<number> {
   return n;
 }
 
-export class FireworksTrainer implements Trainer {
+export class FireworksTrainer implements C.Trainer {
   readonly specificationVersion = "v1" as const;
   readonly id = "fireworks";
   readonly capabilities = fireworksCapabilities;
@@ -179,7 +161,7 @@ export class FireworksTrainer implements Trainer {
     this.pollMs = options.pollMs ?? 2000;
   }
 
-  private configError(): TrainerError | undefined {
+  private configError(): C.TrainerError | undefined {
     if (!this.apiKey) return { code: "auth", message: "FIREWORKS_API_KEY is not set: export your Fireworks API key in the environment", retryable: false };
     if (!this.account) return { code: "invalid_params", message: "FIREWORKS_ACCOUNT_ID is not set: export your Fireworks account id (the ACCOUNT in accounts/ACCOUNT/...)", retryable: false, param: "account" };
     return undefined;
@@ -204,23 +186,23 @@ export class FireworksTrainer implements Trainer {
     return path.startsWith("accounts/") ? `${this.baseUrl}/v1/${path}` : `${this.baseUrl}/v1/accounts/${this.account}${path}`;
   }
 
-  private async api<T>(method: "GET" | "POST" | "DELETE", path: string, json?: unknown, signal?: AbortSignal): Promise<TrainerResult<T>> {
+  private async api<T>(method: "GET" | "POST" | "DELETE", path: string, json?: unknown, signal?: AbortSignal): Promise<C.TrainerResult<T>> {
     const bad = this.configError();
     if (bad) return fail(bad);
     return httpJson<T>({ method, url: this.url(path), headers: this.auth, ...(json !== undefined ? { json } : {}) }, this.http(signal));
   }
 
-  validateParams(params: TrainParams): TrainerResult<TrainParams> {
+  validateParams(params: C.TrainParams): C.TrainerResult<C.TrainParams> {
     return validateWithCapabilities(this.capabilities, params);
   }
 
-  async prepare(data: TrainingData, options: PrepareOptions = {}): Promise<TrainerResult<PreparedData>> {
+  async prepare(data: C.TrainingData, options: C.PrepareOptions = {}): Promise<C.TrainerResult<C.PreparedData>> {
     const bad = this.configError();
     if (bad) return fail(bad);
     return prepareEach(data, (path) => this.prepareFile(path, options));
   }
 
-  private async prepareFile(path: string, options: PrepareOptions): Promise<TrainerResult<PreparedFile>> {
+  private async prepareFile(path: string, options: C.PrepareOptions): Promise<C.TrainerResult<C.PreparedFile>> {
     const hashed = await hashDataFile(path, options);
     if (!hashed.ok) return hashed;
     const { sha256, bytes } = hashed.value;
@@ -257,7 +239,7 @@ export class FireworksTrainer implements Trainer {
     return ok({ path, sha256, bytes, remoteFileId: name, reused: false });
   }
 
-  private async uploadSmall(datasetId: string, path: string, signal?: AbortSignal): Promise<TrainerResult<true>> {
+  private async uploadSmall(datasetId: string, path: string, signal?: AbortSignal): Promise<C.TrainerResult<true>> {
     const blob = await openAsBlob(path, { type: "application/jsonl" });
     const r = await httpRequest(
       {
@@ -276,7 +258,7 @@ export class FireworksTrainer implements Trainer {
     return r.ok ? ok(true) : r;
   }
 
-  private async uploadSigned(datasetId: string, path: string, bytes: number, signal?: AbortSignal): Promise<TrainerResult<true>> {
+  private async uploadSigned(datasetId: string, path: string, bytes: number, signal?: AbortSignal): Promise<C.TrainerResult<true>> {
     const file = basename(path);
     const ep = await this.api<{ filenameToSignedUrls?: Record<string, string> }>("POST", `/datasets/${datasetId}:getUploadEndpoint`, { filenameToSize: { [file]: String(bytes) } }, signal);
     if (!ep.ok) return ep;
@@ -299,7 +281,7 @@ export class FireworksTrainer implements Trainer {
     return v.ok ? ok(true) : v;
   }
 
-  private async waitReady(datasetId: string, path: string, options: PrepareOptions): Promise<TrainerResult<true>> {
+  private async waitReady(datasetId: string, path: string, options: C.PrepareOptions): Promise<C.TrainerResult<true>> {
     const deadline = Date.now() + (this.options.fileProcessingTimeoutMs ?? 30 * 60_000);
     for (;;) {
       const d = await this.api<FwDataset>("GET", `/datasets/${datasetId}`, undefined, options.signal);
@@ -323,7 +305,7 @@ export class FireworksTrainer implements Trainer {
     return tag ? tag.toLowerCase().replace(/[^a-z0-9-]/g, "-") : undefined;
   }
 
-  async start(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<JobSnapshot>> {
+  async start(prepared: C.PreparedData, params: C.TrainParams): Promise<C.TrainerResult<C.JobSnapshot>> {
     const checked = this.validateParams(params);
     if (!checked.ok) return checked;
     const hp = params.hyperparameters ?? {};
@@ -351,13 +333,13 @@ export class FireworksTrainer implements Trainer {
     return ok(snapshot(r.value));
   }
 
-  async status(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
+  async status(remoteId: string): Promise<C.TrainerResult<C.JobSnapshot>> {
     const r = await this.api<FwJob>("GET", `/supervisedFineTuningJobs/${remoteId}`);
     return r.ok ? ok(snapshot(r.value)) : r;
   }
 
   /** One event per state and progress reading (Fireworks has no event feed for these jobs). */
-  async *events(remoteId: string, options: EventsOptions = {}): AsyncIterable<TrainerEvent | { kind: "error"; error: TrainerError }> {
+  async *events(remoteId: string, options: C.EventsOptions = {}): AsyncIterable<C.TrainerEvent | { kind: "error"; error: C.TrainerError }> {
     void options;
     const r = await this.api<FwJob>("GET", `/supervisedFineTuningJobs/${remoteId}`);
     if (!r.ok) {
@@ -379,32 +361,27 @@ export class FireworksTrainer implements Trainer {
     };
   }
 
-  async checkpoints(): Promise<TrainerResult<Checkpoint[]>> {
+  async checkpoints(): Promise<C.TrainerResult<C.Checkpoint[]>> {
     return ok([]);
   }
 
-  async cancel(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
+  async cancel(remoteId: string): Promise<C.TrainerResult<C.JobSnapshot>> {
     const r = await this.api<unknown>("POST", `/supervisedFineTuningJobs/${remoteId}:cancel`, {});
     if (!r.ok) return r;
     return this.status(remoteId);
   }
 
-  async findByTag(tag: string): Promise<TrainerResult<JobSnapshot | undefined>> {
+  async findByTag(tag: string): Promise<C.TrainerResult<C.JobSnapshot | undefined>> {
     const r = await this.api<FwJob>("GET", `/supervisedFineTuningJobs/${this.jobIdFor(tag)}`);
     if (!r.ok) return r.error.code === "not_found" ? ok(undefined) : r;
     return ok(snapshot(r.value));
   }
 
-  async deleteFiles(fileIds: string[]): Promise<TrainerResult<string[]>> {
-    const deleted: string[] = [];
-    for (const id of fileIds) {
-      const r = await this.api<unknown>("DELETE", `/datasets/${shortId(id)}`);
-      if (r.ok || r.error.code === "not_found") deleted.push(id);
-    }
-    return ok(deleted);
+  deleteFiles(fileIds: string[]): Promise<C.TrainerResult<string[]>> {
+    return deleteEach(fileIds, (id) => this.api<unknown>("DELETE", `/datasets/${shortId(id)}`));
   }
 
-  async result(remoteId: string): Promise<TrainerResult<TrainingOutput>> {
+  async result(remoteId: string): Promise<C.TrainerResult<C.TrainingOutput>> {
     const s = await this.status(remoteId);
     if (!s.ok) return s;
     if (s.value.status === "succeeded" && s.value.fineTunedModel) return ok({ kind: "hosted", model: s.value.fineTunedModel });
@@ -416,7 +393,7 @@ export class FireworksTrainer implements Trainer {
    * Downloads the job's output model: Fireworks signs one URL per file (`:getDownloadEndpoint`); each
    * is fetched without the API key. A LoRA job's model is a PEFT adapter (kind HF_PEFT_ADDON).
    */
-  async download(remoteId: string, dir: string, options: DownloadOptions = {}): Promise<TrainerResult<DownloadedWeights>> {
+  async download(remoteId: string, dir: string, options: C.DownloadOptions = {}): Promise<C.TrainerResult<C.DownloadedWeights>> {
     const s = await this.status(remoteId);
     if (!s.ok) return s;
     if (s.value.status !== "succeeded" || !s.value.fineTunedModel) return fail({ code: "not_finished", message: `the job is ${s.value.providerStatus}; only a completed job can be downloaded`, retryable: false });

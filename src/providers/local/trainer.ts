@@ -18,22 +18,8 @@ import { resumeTraining, train, type TrainCallbacks, type TrainResult, type Trai
 import type { TrainBackend } from "../../engine/train/backend.js";
 import { hashDataFile, prepareEach, sleep } from "../files.js";
 import { localCapabilities } from "./catalog.js";
-import {
-  fail,
-  ok,
-  validateWithCapabilities,
-  type Checkpoint,
-  type EventsOptions,
-  type JobSnapshot,
-  type PreparedData,
-  type Trainer,
-  type TrainerError,
-  type TrainerEvent,
-  type TrainerResult,
-  type TrainingData,
-  type TrainingOutput,
-  type TrainParams,
-} from "../types.js";
+import { fail, ok, validateWithCapabilities } from "../types.js";
+import type * as C from "../types.js";
 
 export { localCapabilities };
 
@@ -62,7 +48,7 @@ const RUN_STATUS: Record<RunRecord["status"], JobStatus> = {
 
 interface LiveRun {
   stop: boolean;
-  error?: TrainerError;
+  error?: C.TrainerError;
   /** The engine's own error (a TunekitError with its hint and exit code). */
   cause?: unknown;
   finished: boolean;
@@ -80,7 +66,7 @@ function targetsOf(modules: string | undefined): LoraSpec["targets"] | undefined
   return out.length > 0 ? out : undefined;
 }
 
-function toEvent(e: TrainRunEvent, id: string, at: number): TrainerEvent {
+function toEvent(e: TrainRunEvent, id: string, at: number): C.TrainerEvent {
   switch (e.type) {
     case "step":
       return { kind: "metrics", id, createdAt: at, step: e.step, totalSteps: e.totalSteps, values: { train_loss: e.loss, learning_rate: e.lr, grad_norm: e.gradNorm, tokens_per_second: e.tokensPerSecond } };
@@ -104,7 +90,7 @@ function lineId(i: number, text: string): string {
   return `line-${i}-${createHash("sha1").update(text).digest("hex").slice(0, 10)}`;
 }
 
-export class LocalTrainer implements Trainer {
+export class LocalTrainer implements C.Trainer {
   readonly specificationVersion = "v1" as const;
   readonly id = "local";
   readonly capabilities = localCapabilities;
@@ -114,12 +100,12 @@ export class LocalTrainer implements Trainer {
 
   constructor(private readonly options: LocalTrainerOptions = {}) {}
 
-  validateParams(params: TrainParams): TrainerResult<TrainParams> {
+  validateParams(params: C.TrainParams): C.TrainerResult<C.TrainParams> {
     return validateWithCapabilities(this.capabilities, params);
   }
 
   /** Nothing to upload: the files are hashed (the store keeps the hash) and used in place. */
-  async prepare(data: TrainingData): Promise<TrainerResult<PreparedData>> {
+  async prepare(data: C.TrainingData): Promise<C.TrainerResult<C.PreparedData>> {
     return prepareEach(data, async (path) => {
       const hashed = await hashDataFile(path);
       return hashed.ok ? ok({ path, ...hashed.value, remoteFileId: resolve(path), reused: true }) : hashed;
@@ -127,7 +113,7 @@ export class LocalTrainer implements Trainer {
   }
 
   /** The engine options a job's parameters give (the base options, then the parameters). */
-  engineOptions(params: TrainParams): TrainOptions {
+  engineOptions(params: C.TrainParams): TrainOptions {
     const hp = params.hyperparameters ?? {};
     const base = { ...DEFAULT_TRAIN_OPTIONS, ...this.options.baseOptions };
     const targets = targetsOf(params.lora?.modules);
@@ -153,7 +139,7 @@ export class LocalTrainer implements Trainer {
     return join(resolve(this.options.runsDir ?? "."), `run-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`);
   }
 
-  async start(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<JobSnapshot>> {
+  async start(prepared: C.PreparedData, params: C.TrainParams): Promise<C.TrainerResult<C.JobSnapshot>> {
     const checked = this.validateParams(params);
     if (!checked.ok) return checked;
     const dir = this.nextRunDir();
@@ -174,7 +160,7 @@ export class LocalTrainer implements Trainer {
   }
 
   /** Continues an interrupted run in its own folder, with the options it was started with. */
-  async resume(runDir: string): Promise<TrainerResult<JobSnapshot>> {
+  async resume(runDir: string): Promise<C.TrainerResult<C.JobSnapshot>> {
     const dir = resolve(runDir);
     return this.launch(dir, "", (cb) => resumeTraining(dir, cb, ...(this.options.backend ? [this.options.backend] : [])));
   }
@@ -183,7 +169,7 @@ export class LocalTrainer implements Trainer {
    * Starts the engine in the background and returns once it has checked its folder (an occupied
    * folder fails here, not later) or failed before its first phase.
    */
-  private async launch(dir: string, model: string, run: (cb: TrainCallbacks) => Promise<TrainResult>): Promise<TrainerResult<JobSnapshot>> {
+  private async launch(dir: string, model: string, run: (cb: TrainCallbacks) => Promise<TrainResult>): Promise<C.TrainerResult<C.JobSnapshot>> {
     const user = this.options.callbacks ?? {};
     let begun!: () => void;
     const begin = new Promise<void>((r) => (begun = r));
@@ -236,7 +222,7 @@ export class LocalTrainer implements Trainer {
     await Promise.race([sleep(ms, signal), ...(live && !live.finished ? [live.done] : [])]);
   }
 
-  async status(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
+  async status(remoteId: string): Promise<C.TrainerResult<C.JobSnapshot>> {
     const live = this.live.get(remoteId);
     let rec: RunRecord | undefined;
     if (existsSync(runPaths(remoteId).run)) {
@@ -259,7 +245,7 @@ export class LocalTrainer implements Trainer {
     if (live?.finished && status === "running") status = "failed";
     // A resumed run still shows its old "interrupted" until the engine rewrites run.json.
     if (live && !live.finished) status = "running";
-    const snap: JobSnapshot = {
+    const snap: C.JobSnapshot = {
       remoteId,
       status,
       providerStatus: rec.status,
@@ -273,7 +259,7 @@ export class LocalTrainer implements Trainer {
     return ok(snap);
   }
 
-  async *events(remoteId: string, options: EventsOptions = {}): AsyncIterable<TrainerEvent | { kind: "error"; error: TrainerError }> {
+  async *events(remoteId: string, options: C.EventsOptions = {}): AsyncIterable<C.TrainerEvent | { kind: "error"; error: C.TrainerError }> {
     let text: string;
     try {
       text = await fsp.readFile(runPaths(remoteId).metrics, "utf8");
@@ -301,8 +287,8 @@ export class LocalTrainer implements Trainer {
     }
   }
 
-  async checkpoints(remoteId: string): Promise<TrainerResult<Checkpoint[]>> {
-    const out: Checkpoint[] = [];
+  async checkpoints(remoteId: string): Promise<C.TrainerResult<C.Checkpoint[]>> {
+    const out: C.Checkpoint[] = [];
     for await (const e of this.events(remoteId)) {
       if (e.kind === "message" && (e.data as TrainEvent | undefined)?.type === "checkpoint") {
         const ck = e.data as Extract<TrainEvent, { type: "checkpoint" }>;
@@ -312,7 +298,7 @@ export class LocalTrainer implements Trainer {
     return ok(out);
   }
 
-  async cancel(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
+  async cancel(remoteId: string): Promise<C.TrainerResult<C.JobSnapshot>> {
     const live = this.live.get(remoteId);
     if (!live) {
       return fail({ code: "not_cancellable", message: `${remoteId} is trained by another process; stop that process (Ctrl-C) instead`, retryable: false });
@@ -321,7 +307,7 @@ export class LocalTrainer implements Trainer {
     return ok({ remoteId, status: "running", providerStatus: "stopping", model: "" });
   }
 
-  async result(remoteId: string): Promise<TrainerResult<TrainingOutput>> {
+  async result(remoteId: string): Promise<C.TrainerResult<C.TrainingOutput>> {
     const s = await this.status(remoteId);
     if (!s.ok) return s;
     if (s.value.status === "succeeded" && existsSync(runPaths(remoteId).adapter)) return ok({ kind: "local", adapterDir: runPaths(remoteId).adapter });

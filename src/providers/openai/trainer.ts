@@ -15,25 +15,9 @@ import type { JobStatus } from "../../store/store.js";
 import { knownRetirement, trainingCost } from "../catalog.js";
 import { OPENAI_NEW_JOBS_END, openaiCapabilities } from "./catalog.js";
 import { toTrainerError } from "../errors.js";
-import { prepareEach, sleep, uploadOnce, type FileUploader } from "../files.js";
-import {
-  fail,
-  ok,
-  validateWithCapabilities,
-  type Checkpoint,
-  type EventsOptions,
-  type JobSnapshot,
-  type Notice,
-  type PreparedData,
-  type PrepareOptions,
-  type Trainer,
-  type TrainerError,
-  type TrainerEvent,
-  type TrainerResult,
-  type TrainingData,
-  type TrainingOutput,
-  type TrainParams,
-} from "../types.js";
+import { deleteEach, prepareEach, sleep, uploadOnce, type FileUploader } from "../files.js";
+import { fail, ok, validateWithCapabilities } from "../types.js";
+import type * as C from "../types.js";
 
 export const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
@@ -46,7 +30,7 @@ export interface OpenAITrainerOptions {
    * Another client of the same API (the SDK's AzureOpenAI), with its provider id, name, base URL and
    * key (masked in messages); or the reason there is none (a missing variable).
    */
-  client?: { sdk?: OpenAI; id: string; label: string; baseUrl: string; secret?: string; missing?: TrainerError; calendar?: boolean };
+  client?: { sdk?: OpenAI; id: string; label: string; baseUrl: string; secret?: string; missing?: C.TrainerError; calendar?: boolean };
   /** Retries of 429 / 5xx / connection failures per request (default 4). */
   maxRetries?: number;
   /** Per-request timeout in ms (default 120 s). */
@@ -66,7 +50,7 @@ const STATUS: Record<string, JobStatus> = {
   cancelled: "cancelled",
 };
 
-function snapshot(job: OpenAI.FineTuning.Jobs.FineTuningJob): JobSnapshot {
+function snapshot(job: OpenAI.FineTuning.Jobs.FineTuningJob): C.JobSnapshot {
   return {
     remoteId: job.id,
     status: STATUS[job.status] ?? "running",
@@ -84,7 +68,7 @@ function snapshot(job: OpenAI.FineTuning.Jobs.FineTuningJob): JobSnapshot {
   };
 }
 
-function toEvent(e: OpenAI.FineTuning.Jobs.FineTuningJobEvent): TrainerEvent {
+function toEvent(e: OpenAI.FineTuning.Jobs.FineTuningJobEvent): C.TrainerEvent {
   const createdAt = e.created_at * 1000;
   const data = (e.data ?? undefined) as Record<string, unknown> | undefined;
   if (e.type === "metrics" && data && typeof data.step === "number") {
@@ -109,13 +93,13 @@ function toEvent(e: OpenAI.FineTuning.Jobs.FineTuningJobEvent): TrainerEvent {
  * A refused job creation that means "no more fine-tuning jobs here": 403 on create, or a message that
  * says fine-tuning is closed, unavailable or not allowed for the organisation.
  */
-export function isFineTuningClosed(e: TrainerError): boolean {
+export function isFineTuningClosed(e: C.TrainerError): boolean {
   if (e.code === "permission") return true;
   return /fine[- ]?tun\w*[^.]*\b(no longer|not (available|enabled|allowed|accepting)|closed|wind(ing)? down|deprecated)|not (eligible|allowed) to (create|fine[- ]?tune)/i.test(e.message);
 }
 
 /** The error a user gets when OpenAI refuses new fine-tuning jobs, with the ways that remain. */
-export function fineTuningClosedError(e: TrainerError): TrainerError {
+export function fineTuningClosedError(e: C.TrainerError): C.TrainerError {
   return {
     ...e,
     code: "fine_tuning_closed",
@@ -129,14 +113,14 @@ export function fineTuningClosedError(e: TrainerError): TrainerError {
   };
 }
 
-export class OpenAITrainer implements Trainer {
+export class OpenAITrainer implements C.Trainer {
   readonly specificationVersion = "v1" as const;
   readonly id: string;
   readonly label: string;
   readonly capabilities = openaiCapabilities;
   readonly baseUrl: string;
   private readonly client?: OpenAI;
-  private readonly keyError?: TrainerError;
+  private readonly keyError?: C.TrainerError;
   private readonly secret?: string;
   private readonly pollMs: number;
   private readonly fileTimeoutMs: number;
@@ -179,7 +163,7 @@ export class OpenAITrainer implements Trainer {
     });
   }
 
-  private async call<T>(fn: (c: OpenAI) => Promise<T>): Promise<TrainerResult<T>> {
+  private async call<T>(fn: (c: OpenAI) => Promise<T>): Promise<C.TrainerResult<T>> {
     if (!this.client) return fail(this.keyError!);
     try {
       return ok(await fn(this.client));
@@ -188,11 +172,11 @@ export class OpenAITrainer implements Trainer {
     }
   }
 
-  validateParams(params: TrainParams): TrainerResult<TrainParams> {
+  validateParams(params: C.TrainParams): C.TrainerResult<C.TrainParams> {
     return validateWithCapabilities(this.capabilities, params);
   }
 
-  async prepare(data: TrainingData, options: PrepareOptions = {}): Promise<TrainerResult<PreparedData>> {
+  async prepare(data: C.TrainingData, options: C.PrepareOptions = {}): Promise<C.TrainerResult<C.PreparedData>> {
     if (!this.client) return fail(this.keyError!);
     const uploader: FileUploader = {
       provider: this.id,
@@ -214,7 +198,7 @@ export class OpenAITrainer implements Trainer {
     return prepareEach(data, (path) => uploadOnce(uploader, path, options));
   }
 
-  private async waitProcessed(fileId: string, path: string, options: PrepareOptions): Promise<TrainerResult<true>> {
+  private async waitProcessed(fileId: string, path: string, options: C.PrepareOptions): Promise<C.TrainerResult<true>> {
     const deadline = Date.now() + this.fileTimeoutMs;
     for (;;) {
       const f = await this.call((c) => c.files.retrieve(fileId));
@@ -233,7 +217,7 @@ export class OpenAITrainer implements Trainer {
     }
   }
 
-  async start(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<JobSnapshot>> {
+  async start(prepared: C.PreparedData, params: C.TrainParams): Promise<C.TrainerResult<C.JobSnapshot>> {
     const checked = this.validateParams(params);
     if (!checked.ok) return checked;
     const hp = params.hyperparameters ?? {};
@@ -260,9 +244,9 @@ export class OpenAITrainer implements Trainer {
    * reports one, else the known calendar; plus the end of new jobs. A model the endpoint does not
    * know, or a failed lookup, falls back to the calendar.
    */
-  async notices(params: TrainParams): Promise<Notice[]> {
+  async notices(params: C.TrainParams): Promise<C.Notice[]> {
     if (!this.calendar) return [];
-    const out: Notice[] = [];
+    const out: C.Notice[] = [];
     let date: string | undefined;
     let from = "";
     const base = params.model.startsWith("ft:") ? params.model.slice(3).split(":")[0] : params.model;
@@ -291,16 +275,11 @@ export class OpenAITrainer implements Trainer {
     return out;
   }
 
-  async deleteFiles(fileIds: string[]): Promise<TrainerResult<string[]>> {
-    const deleted: string[] = [];
-    for (const id of fileIds) {
-      const r = await this.call((c) => c.files.delete(id));
-      if (r.ok || r.error.code === "not_found") deleted.push(id);
-    }
-    return ok(deleted);
+  deleteFiles(fileIds: string[]): Promise<C.TrainerResult<string[]>> {
+    return deleteEach(fileIds, (id) => this.call((c) => c.files.delete(id)));
   }
 
-  async status(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
+  async status(remoteId: string): Promise<C.TrainerResult<C.JobSnapshot>> {
     const r = await this.call((c) => c.fineTuning.jobs.retrieve(remoteId));
     if (!r.ok) return r;
     const snap = snapshot(r.value);
@@ -311,7 +290,7 @@ export class OpenAITrainer implements Trainer {
    * OpenAI lists events newest first and `after` pages towards OLDER events, so new events since the
    * cursor are collected from the newest page down to the cursor, then returned oldest first.
    */
-  async *events(remoteId: string, options: EventsOptions = {}): AsyncIterable<TrainerEvent | { kind: "error"; error: TrainerError }> {
+  async *events(remoteId: string, options: C.EventsOptions = {}): AsyncIterable<C.TrainerEvent | { kind: "error"; error: C.TrainerError }> {
     if (!this.client) {
       yield { kind: "error", error: this.keyError! };
       return;
@@ -335,9 +314,9 @@ export class OpenAITrainer implements Trainer {
     for (let i = fresh.length - 1; i >= 0; i--) yield toEvent(fresh[i]);
   }
 
-  async checkpoints(remoteId: string): Promise<TrainerResult<Checkpoint[]>> {
+  async checkpoints(remoteId: string): Promise<C.TrainerResult<C.Checkpoint[]>> {
     const r = await this.call(async (c) => {
-      const all: Checkpoint[] = [];
+      const all: C.Checkpoint[] = [];
       for await (const ck of c.fineTuning.jobs.checkpoints.list(remoteId, { limit: 100 })) {
         const metrics: Record<string, number> = {};
         for (const [k, v] of Object.entries(ck.metrics ?? {})) if (typeof v === "number") metrics[k] = v;
@@ -348,12 +327,12 @@ export class OpenAITrainer implements Trainer {
     return r;
   }
 
-  async cancel(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
+  async cancel(remoteId: string): Promise<C.TrainerResult<C.JobSnapshot>> {
     const r = await this.call((c) => c.fineTuning.jobs.cancel(remoteId));
     return r.ok ? ok(snapshot(r.value)) : r;
   }
 
-  async findByTag(tag: string): Promise<TrainerResult<JobSnapshot | undefined>> {
+  async findByTag(tag: string): Promise<C.TrainerResult<C.JobSnapshot | undefined>> {
     return this.call(async (c) => {
       // The metadata filter narrows the list; the tag is checked again in case a compatible server
       // ignores the filter (then only the newest 100 jobs are searched).
@@ -363,7 +342,7 @@ export class OpenAITrainer implements Trainer {
     });
   }
 
-  async result(remoteId: string): Promise<TrainerResult<TrainingOutput>> {
+  async result(remoteId: string): Promise<C.TrainerResult<C.TrainingOutput>> {
     const s = await this.status(remoteId);
     if (!s.ok) return s;
     const snap = s.value;

@@ -22,27 +22,9 @@ import { extractTarStream } from "../archive.js";
 import { findWeights } from "../weights.js";
 import { uploadFile } from "./upload.js";
 import { togetherCapabilities } from "./catalog.js";
-import { prepareEach, sleep, uploadOnce, type FileUploader } from "../files.js";
-import {
-  fail,
-  ok,
-  validateWithCapabilities,
-  type Checkpoint,
-  type DownloadedWeights,
-  type DownloadOptions,
-  type EventsOptions,
-  type JobSnapshot,
-  type PreparedData,
-  type PrepareOptions,
-  type ProviderEstimate,
-  type Trainer,
-  type TrainerError,
-  type TrainerEvent,
-  type TrainerResult,
-  type TrainingData,
-  type TrainingOutput,
-  type TrainParams,
-} from "../types.js";
+import { deleteEach, prepareEach, sleep, uploadOnce, type FileUploader } from "../files.js";
+import { fail, ok, validateWithCapabilities } from "../types.js";
+import type * as C from "../types.js";
 import type TogetherClient from "together-ai";
 
 export const TOGETHER_DEFAULT_BASE_URL = "https://api.together.xyz/v1";
@@ -84,13 +66,13 @@ function eventId(e: FinetuneEvent): string {
   return "tgev-" + createHash("sha1").update(`${e.created_at}|${e.type}|${e.step ?? ""}|${e.message}`).digest("hex").slice(0, 16);
 }
 
-function jobError(job: FinetuneResponse): JobSnapshot["error"] | undefined {
+function jobError(job: FinetuneResponse): C.JobSnapshot["error"] | undefined {
   if (job.status !== "error") return undefined;
   const ev = [...(job.events ?? [])].reverse().find((e) => e.type === "job_error" || e.level === "error");
   return { code: ev?.type ?? "job_error", message: ev?.message ?? "the job failed (Together gave no reason)", param: null };
 }
 
-function snapshot(job: FinetuneResponse): JobSnapshot {
+function snapshot(job: FinetuneResponse): C.JobSnapshot {
   const status = STATUS[job.status] ?? "running";
   const err = jobError(job);
   const output = job.model_output_name;
@@ -123,7 +105,7 @@ function metricValues(row: Record<string, number>): Record<string, number> {
   return out;
 }
 
-export class TogetherTrainer implements Trainer {
+export class TogetherTrainer implements C.Trainer {
   readonly specificationVersion = "v1" as const;
   readonly id = "together";
   readonly capabilities = togetherCapabilities;
@@ -141,7 +123,7 @@ export class TogetherTrainer implements Trainer {
     this.apiKey = env.TOGETHER_API_KEY || undefined;
   }
 
-  private keyError(): TrainerError {
+  private keyError(): C.TrainerError {
     return { code: "auth", message: "TOGETHER_API_KEY is not set: export your Together AI API key in the environment", retryable: false };
   }
 
@@ -159,7 +141,7 @@ export class TogetherTrainer implements Trainer {
     return this.clientPromise;
   }
 
-  private async call<T>(fn: (c: TogetherClient) => Promise<T>): Promise<TrainerResult<T>> {
+  private async call<T>(fn: (c: TogetherClient) => Promise<T>): Promise<C.TrainerResult<T>> {
     if (!this.apiKey) return fail(this.keyError());
     try {
       return ok(await fn(await this.client()));
@@ -168,11 +150,11 @@ export class TogetherTrainer implements Trainer {
     }
   }
 
-  validateParams(params: TrainParams): TrainerResult<TrainParams> {
+  validateParams(params: C.TrainParams): C.TrainerResult<C.TrainParams> {
     return validateWithCapabilities(this.capabilities, params);
   }
 
-  async prepare(data: TrainingData, options: PrepareOptions = {}): Promise<TrainerResult<PreparedData>> {
+  async prepare(data: C.TrainingData, options: C.PrepareOptions = {}): Promise<C.TrainerResult<C.PreparedData>> {
     if (!this.apiKey) return fail(this.keyError());
     const uploader: FileUploader = {
       provider: this.id,
@@ -197,7 +179,7 @@ export class TogetherTrainer implements Trainer {
     });
   }
 
-  private async waitProcessed(fileId: string, path: string, options: PrepareOptions): Promise<TrainerResult<true>> {
+  private async waitProcessed(fileId: string, path: string, options: C.PrepareOptions): Promise<C.TrainerResult<true>> {
     const deadline = Date.now() + (this.options.fileProcessingTimeoutMs ?? 30 * 60_000);
     for (;;) {
       const f = await this.call((c) => c.files.retrieve(fileId));
@@ -218,7 +200,7 @@ export class TogetherTrainer implements Trainer {
   }
 
   /** The job as Together's create (and estimate) endpoints take it. */
-  private jobBody(prepared: PreparedData, params: TrainParams): TogetherClient.FineTuning.FineTuningCreateParams {
+  private jobBody(prepared: C.PreparedData, params: C.TrainParams): TogetherClient.FineTuning.FineTuningCreateParams {
     const hp = params.hyperparameters ?? {};
     const lora =
       this.options.lora === false || params.method === "supervised-full"
@@ -240,7 +222,7 @@ export class TogetherTrainer implements Trainer {
     };
   }
 
-  async start(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<JobSnapshot>> {
+  async start(prepared: C.PreparedData, params: C.TrainParams): Promise<C.TrainerResult<C.JobSnapshot>> {
     const checked = this.validateParams(params);
     if (!checked.ok) return checked;
     const body = this.jobBody(prepared, params);
@@ -249,7 +231,7 @@ export class TogetherTrainer implements Trainer {
     return ok(snapshot(r.value as unknown as FinetuneResponse));
   }
 
-  async status(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
+  async status(remoteId: string): Promise<C.TrainerResult<C.JobSnapshot>> {
     const r = await this.call((c) => c.fineTuning.retrieve(remoteId));
     if (!r.ok) return r;
     const snap = snapshot(r.value);
@@ -259,7 +241,7 @@ export class TogetherTrainer implements Trainer {
     });
   }
 
-  async *events(remoteId: string, options: EventsOptions = {}): AsyncIterable<TrainerEvent | { kind: "error"; error: TrainerError }> {
+  async *events(remoteId: string, options: C.EventsOptions = {}): AsyncIterable<C.TrainerEvent | { kind: "error"; error: C.TrainerError }> {
     void options; // no cursor at Together: see the module comment
     const evs = await this.call((c) => c.fineTuning.listEvents(remoteId));
     if (!evs.ok) {
@@ -271,7 +253,7 @@ export class TogetherTrainer implements Trainer {
       yield { kind: "error", error: mets.error };
       return;
     }
-    const out: TrainerEvent[] = [];
+    const out: C.TrainerEvent[] = [];
     for (const e of evs.value.data ?? []) {
       out.push({ kind: "message", id: eventId(e), createdAt: ms(e.created_at) ?? Date.now(), level: e.level ?? "info", message: e.message, data: { type: e.type, ...(e.step !== undefined ? { step: e.step } : {}) } });
     }
@@ -286,7 +268,7 @@ export class TogetherTrainer implements Trainer {
     for (const e of out) yield e;
   }
 
-  async checkpoints(remoteId: string): Promise<TrainerResult<Checkpoint[]>> {
+  async checkpoints(remoteId: string): Promise<C.TrainerResult<C.Checkpoint[]>> {
     const r = await this.call((c) => c.fineTuning.listCheckpoints(remoteId));
     if (!r.ok) return r;
     return ok(
@@ -296,14 +278,14 @@ export class TogetherTrainer implements Trainer {
     );
   }
 
-  async cancel(remoteId: string): Promise<TrainerResult<JobSnapshot>> {
+  async cancel(remoteId: string): Promise<C.TrainerResult<C.JobSnapshot>> {
     const r = await this.call((c) => c.fineTuning.cancel(remoteId));
     if (!r.ok) return r;
     return ok(snapshot(r.value as unknown as FinetuneResponse));
   }
 
   /** Base models Together fine-tunes (GET /fine-tunes/models/supported; the SDK has no method for it). */
-  async supportedModels(): Promise<TrainerResult<string[]>> {
+  async supportedModels(): Promise<C.TrainerResult<string[]>> {
     const r = await this.call((c) => c.get<{ models?: unknown }>("/fine-tunes/models/supported"));
     if (!r.ok) return r;
     const models = Array.isArray(r.value.models) ? r.value.models.filter((m): m is string => typeof m === "string") : [];
@@ -311,7 +293,7 @@ export class TogetherTrainer implements Trainer {
   }
 
   /** Together's own price for the uploaded files (POST /fine-tunes/estimate-price). */
-  async estimate(prepared: PreparedData, params: TrainParams): Promise<TrainerResult<ProviderEstimate>> {
+  async estimate(prepared: C.PreparedData, params: C.TrainParams): Promise<C.TrainerResult<C.ProviderEstimate>> {
     const b = this.jobBody(prepared, params);
     const r = await this.call((c) =>
       c.fineTuning.estimatePrice({
@@ -335,20 +317,15 @@ export class TogetherTrainer implements Trainer {
     });
   }
 
-  async deleteFiles(fileIds: string[]): Promise<TrainerResult<string[]>> {
-    const deleted: string[] = [];
-    for (const id of fileIds) {
-      const r = await this.call((c) => c.files.delete(id));
-      if (r.ok || r.error.code === "not_found") deleted.push(id);
-    }
-    return ok(deleted);
+  deleteFiles(fileIds: string[]): Promise<C.TrainerResult<string[]>> {
+    return deleteEach(fileIds, (id) => this.call((c) => c.files.delete(id)));
   }
 
   /**
    * Downloads the finished job's weights (GET /finetune/download, through the SDK): the LoRA adapter
    * when the job trained one, else the merged/full weights; a zstd-compressed tar unpacked into `dir`.
    */
-  async download(remoteId: string, dir: string, options: DownloadOptions = {}): Promise<TrainerResult<DownloadedWeights>> {
+  async download(remoteId: string, dir: string, options: C.DownloadOptions = {}): Promise<C.TrainerResult<C.DownloadedWeights>> {
     const job = await this.call((c) => c.fineTuning.retrieve(remoteId));
     if (!job.ok) return job;
     if (job.value.status !== "completed") return fail({ code: "not_finished", message: `the job is ${job.value.status}; only a completed job can be downloaded`, retryable: false });
@@ -376,7 +353,7 @@ export class TogetherTrainer implements Trainer {
     return findWeights(dir, lora && checkpoint === "adapter" ? "adapter" : "merged");
   }
 
-  async result(remoteId: string): Promise<TrainerResult<TrainingOutput>> {
+  async result(remoteId: string): Promise<C.TrainerResult<C.TrainingOutput>> {
     const s = await this.status(remoteId);
     if (!s.ok) return s;
     const snap = s.value;
