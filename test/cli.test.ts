@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, projectRoot } from "./helpers/cli.js";
 import { VERSION } from "../src/version.js";
+import { shownPath } from "../src/cli/io.js";
 
 test("version matches package.json", () => {
   const pkg = JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8"));
@@ -36,4 +37,11 @@ test("output piped into a reader that closes early (| head) ends quietly, withou
   const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
   assert.doesNotMatch(stderr, /EPIPE|\n\s+at /);
   assert.ok(code === 0 || code === 1, `exit code ${code}`);
+});
+
+test("paths are shown as the user typed them: relative inside the working folder, absolute outside", () => {
+  assert.equal(shownPath("/work/p/runs/r1/adapter", "/work/p"), join("runs", "r1", "adapter"));
+  assert.equal(shownPath("/srv/runs/r1", "/work/p"), "/srv/runs/r1");
+  assert.equal(shownPath("/work/p", "/work/p"), "/work/p");
+  assert.equal(shownPath("/work/px/a", "/work/p"), "/work/px/a");
 });

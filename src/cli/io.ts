@@ -2,6 +2,7 @@
  * What a command talks to: its streams, environment and working folder. Commands never touch
  * process.stdout directly, so the CLI can be driven in-process by tests and by other programs.
  */
+import { isAbsolute, relative } from "node:path";
 import type { Writable } from "node:stream";
 import { removeLiveTempFiles } from "../util/fs.js";
 
@@ -51,4 +52,10 @@ export function exitQuietlyOnClosedPipe(): void {
       throw e;
     });
   }
+}
+
+/** A path as the user would type it: relative to the working folder when it lies inside it. */
+export function shownPath(path: string, cwd = process.cwd()): string {
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }

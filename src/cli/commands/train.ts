@@ -5,6 +5,7 @@
  */
 import { bool, num, str, usageError, type Command, type CommandContext } from "../command.js";
 import { createProgress, createStatusLine } from "../progress.js";
+import { shownPath } from "../io.js";
 import { isTunekitError, TunekitError } from "../../util/errors.js";
 import type { LoraSpec } from "../../engine/train/engine.js";
 import { FAMILIES } from "../../engine/models/families/index.js";
@@ -191,8 +192,8 @@ async function runLocal(ctx: CommandContext): Promise<number> {
       const dn = result.done;
       const what = dn.reason === "interrupted" ? "stopped" : dn.reason === "early_stopped" ? "stopped early (held-out loss stopped improving)" : "done";
       ctx.out(`${what} at step ${dn.step}: train loss ${fmt(dn.trainLoss)}, held-out loss ${fmt(dn.heldOutLoss)} (best ${fmt(dn.bestHeldOutLoss)} at step ${dn.bestStep ?? "-"})`);
-      ctx.out(`adapter (step ${dn.adapterStep}): ${result.adapterDir}`);
-      if (dn.reason === "interrupted") ctx.out(`continue with: tunekit train --resume ${result.runDir}`);
+      ctx.out(`adapter (step ${dn.adapterStep}): ${shownPath(result.adapterDir)}`);
+      if (dn.reason === "interrupted") ctx.out(`continue with: tunekit train --resume ${shownPath(result.runDir)}`);
     }
     return result.done.reason === "interrupted" ? 130 : 0;
   } catch (e) {
