@@ -51,6 +51,7 @@ function optionsFrom(ctx: CommandContext): TrainOptions {
   if (!["cosine", "linear", "constant"].includes(schedule)) {
     throw new TunekitError("usage", `--schedule must be cosine, linear or constant, got "${schedule}"`, { hint: "run `tunekit train --help`" });
   }
+  const threads = num(ctx, cmd, "threads", { integer: true, min: 1, max: 1024 });
   return {
     epochs: numOrAuto(ctx, "epochs", { min: 1, integer: true }) ?? d.epochs,
     maxSteps: num(ctx, cmd, "max-steps", { integer: true, min: 1 }),
@@ -68,6 +69,8 @@ function optionsFrom(ctx: CommandContext): TrainOptions {
     evalEvery: num(ctx, cmd, "eval-every", { integer: true, min: 0 }) ?? d.evalEvery,
     patience: num(ctx, cmd, "patience", { integer: true, min: 0 }) ?? d.patience,
     saveEvery: num(ctx, cmd, "save-every", { integer: true, min: 0 }) ?? d.saveEvery,
+    ...(threads !== undefined ? { threads } : {}),
+    ...(bool(ctx, "gradient-checkpointing") ? { gradientCheckpointing: true } : {}),
   };
 }
 
@@ -256,6 +259,8 @@ const cmd: Command = {
     packing: { type: "boolean", description: "pack several examples per window (no attention across them)" },
     "eval-every": { type: "string", valueName: "N", description: "held-out loss every N steps (default: ~10% of the steps)" },
     "save-every": { type: "string", valueName: "N", description: "checkpoint every N steps (default: at each eval)" },
+    threads: { type: "string", valueName: "N", description: "CPU threads for ONNX Runtime (default: one per physical core)" },
+    "gradient-checkpointing": { type: "boolean", description: "keep only each layer's input and recompute the layer in the backward pass: less memory for long examples, about a third more time per step" },
     patience: { type: "string", valueName: "N", description: "stop after N evals without a better held-out loss, keep the best adapter (default off)" },
     json: { type: "boolean", description: "print one JSON event per line" },
     yes: { type: "boolean", description: "hosted: skip the cost confirmation" },

@@ -42,6 +42,14 @@ export interface DecoderOutputs {
   hidden: Value;
   /** Keys/values including the new tokens, [B, kvH, S, hd] per layer. */
   presents: { k: Value; v: Value }[];
+  /** Each layer's input and output hidden states [B, T, hidden] (layer i's output is layer i+1's input). */
+  layerInputs: Value[];
+  layerOutputs: Value[];
+  /**
+   * Emits layer i again on `h` (same weights, adapters, biases and dropout masks): the new ops give the
+   * same values, so autodiff through them recomputes the layer in the backward pass (no cache).
+   */
+  rebuildLayer(i: number, h: Value): Value;
 }
 
 export type WeightSource = (name: string) => Value;
@@ -224,7 +232,7 @@ export function buildDecoder(
   let h = op.gather(g, weight(tensorName(c, "embed")), inp.ids); // [B, T, D]
   if (c.embedScale !== undefined) h = op.mul(g, h, g.constF(dtype, c.embedScale));
   const presents: { k: Value; v: Value }[] = [];
-  for (let i = 0; i < c.numLayers; i++) {
+  const decoderLayer = (i: number, h: Value, keep: boolean): Value => {
     const layer = c.layers[i];
     const spec = (role: LinearRole, bias?: TensorRole): LinearSpec => {
       const name = tensorName(c, role, i);
@@ -246,7 +254,7 @@ export function buildDecoder(
       k = op.concat(g, [inp.past[i].k, k], 2);
       v = op.concat(g, [inp.past[i].v, v], 2);
     }
-    presents.push({ k, v });
+    if (keep) presents.push({ k, v });
     const bias = biasFor(layer);
     let ctx: Value; // [B, H, T, hd]
     if (halfSizes) {
@@ -269,9 +277,16 @@ export function buildDecoder(
     const act = op.mul(g, c.activation === "gelu_tanh" ? op.geluTanh(g, gate) : op.silu(g, gate), up);
     let mlpOut = lin(act, spec("down"))[0];
     if (c.sandwichNorms) mlpOut = norm(mlpOut, "mlpOutNorm", i);
-    h = op.add(g, h, mlpOut);
+    return op.add(g, h, mlpOut);
+  };
+  const layerInputs: Value[] = [];
+  const layerOutputs: Value[] = [];
+  for (let i = 0; i < c.numLayers; i++) {
+    layerInputs.push(h);
+    h = decoderLayer(i, h, true);
+    layerOutputs.push(h);
   }
-  return { hidden: norm(h, "finalNorm"), presents };
+  return { hidden: norm(h, "finalNorm"), presents, layerInputs, layerOutputs, rebuildLayer: (i, x) => decoderLayer(i, x, false) };
 }
 
 /** For block-causal attention over T positions (no cache): the split sizes [h, T - h], h = floor(T / 2). */

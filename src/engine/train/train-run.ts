@@ -213,7 +213,10 @@ async function execute(
   let engine: TrainStepEngine | undefined;
   try {
     phase("building the training graph (ONNX Runtime session)");
-    engine = await backend.createEngine(model.config, model.weights, o.lora);
+    engine = await backend.createEngine(model.config, model.weights, o.lora, {
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      ...(o.gradientCheckpointing ? { gradientCheckpointing: true } : {}),
+    });
     const shapes = new Map(engine.paramShapes.map((p) => [p.name, [...p.shape]]));
     const pending: Promise<void>[] = [];
     const result = await trainLoop(
