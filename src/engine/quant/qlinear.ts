@@ -6,9 +6,13 @@
  */
 import type { Graph, Value } from "../graph/graph.js";
 import { int } from "../onnx/model.js";
+import type { Tensor } from "../types.js";
 import { blocksPerRow, type QuantizedMatrix } from "./blockwise.js";
 
-/** MatMulNBits' accuracy_level 4: int8 activations and integer dot products (VNNI where the CPU has it). */
+/**
+ * MatMulNBits' accuracy_level 4: the activations rounded to int8 per block and integer dot products
+ * (VNNI where the CPU has it). 0 computes in float32 on the dequantized weights (tests).
+ */
 export const ACCURACY_LEVEL = 4;
 
 /** A quantized matrix as three graph values (codes, scales, zero points). */
@@ -37,13 +41,13 @@ export function quantizedInitializer(g: Graph, name: string, q: QuantizedMatrix)
 }
 
 /** x [..., cols] times W^T for a quantized W [rows, cols]: [..., rows] (no gradient recorded). */
-export function matmulNBits(g: Graph, x: Value, w: QuantizedValue): Value {
+export function matmulNBits(g: Graph, x: Value, w: QuantizedValue, accuracyLevel = ACCURACY_LEVEL): Value {
   return g.emit1("MatMulNBits", [x, w.data, w.scales, w.zeroPoints], x.dtype, [...x.shape.slice(0, -1), w.rows], {
     K: int(w.cols),
     N: int(w.rows),
     bits: int(w.bits),
     block_size: int(w.block),
-    accuracy_level: int(ACCURACY_LEVEL),
+    accuracy_level: int(accuracyLevel),
   }, "com.microsoft");
 }
 
@@ -51,8 +55,29 @@ export function matmulNBits(g: Graph, x: Value, w: QuantizedValue): Value {
  * y = x W^T for a frozen quantized W; `wt` (W^T quantized) is asked for only when the backward pass
  * needs x's gradient, so layers below every adapter never get the second copy.
  */
-export function frozenQuantizedMatmul(g: Graph, x: Value, w: QuantizedValue, wt: () => QuantizedValue): Value {
-  const y = matmulNBits(g, x, w);
-  g.record([x], [y], ([gy]) => [matmulNBits(g, gy!, wt())]);
+export function frozenQuantizedMatmul(g: Graph, x: Value, w: QuantizedValue, wt: () => QuantizedValue, accuracyLevel = ACCURACY_LEVEL): Value {
+  const y = matmulNBits(g, x, w, accuracyLevel);
+  g.record([x], [y], ([gy]) => [matmulNBits(g, gy!, wt(), accuracyLevel)]);
   return y;
+}
+
+/**
+ * The frozen product of each quantized weight in `weights` (undefined for float ones), its codes added
+ * to the graph as initializers (MatMulNBits pre-packs constant weights once; fed as inputs it repacked
+ * them on every run, 2-300x slower). `training`: the product records its input gradient on W^T.
+ */
+export function quantizedLinears(g: Graph, weights: Map<string, Tensor>, training: boolean, accuracyLevel = ACCURACY_LEVEL): (name: string) => ((x: Value) => Value) | undefined {
+  return (name) => {
+    const q = weights.get(name)?.quantized;
+    if (!q) return undefined;
+    return (x) => {
+      const w = quantizedInitializer(g, name, q.w);
+      if (!training) return matmulNBits(g, x, w, accuracyLevel);
+      let wt: QuantizedValue | undefined;
+      return frozenQuantizedMatmul(g, x, w, () => {
+        if (!q.wt) throw new Error(`${name}: no transposed quantized copy for the backward pass`);
+        return (wt ??= quantizedInitializer(g, `${name}^T`, q.wt));
+      }, accuracyLevel);
+    };
+  };
 }
