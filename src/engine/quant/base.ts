@@ -50,3 +50,9 @@ export function tensorBytes(t: Tensor): number {
   const q = t.quantized;
   return t.data.byteLength + (q ? quantizedBytes(q.w) + (q.wt ? quantizedBytes(q.wt) : 0) : 0);
 }
+
+/** `{ baseBits }` for an options object when `raw` asks for a quantized base, else `{}` (parseBaseBits' errors). */
+export function baseBitsField(raw: unknown): { baseBits?: BaseBits } {
+  const bits = parseBaseBits(raw);
+  return bits ? { baseBits: bits } : {};
+}
