@@ -45,6 +45,7 @@ import { cacheBias, segmentBias, segmentPositions } from "./masks.js";
 import { dropoutMask } from "./dropout.js";
 import { outputEmbeddingName } from "./tensors.js";
 import { tensorName } from "./family.js";
+import { quantizedLinears } from "../quant/qlinear.js";
 
 export { loraParamShapes, loraScaling, loraWeights, mergeLora, type LoraSpec, type LoraTarget } from "./lora.js";
 
@@ -80,6 +81,11 @@ export interface EngineOptions extends RuntimeOptions {
    * layer's activations instead of all of them, for about one more forward pass of time.
    */
   gradientCheckpointing?: boolean;
+  /**
+   * MatMulNBits' accuracy level for a quantized base (quant/qlinear.ts): 4 (default) rounds the
+   * activations to int8 for integer dot products; 0 multiplies in float32 by the dequantized weights.
+   */
+  quantizedAccuracyLevel?: 0 | 4;
 }
 
 export interface TrainBatch {
@@ -269,7 +275,11 @@ function buildLossGraph(
       dropout: seed ? (x) => op.mul(g, x, dropoutMask(g, x, seed, layerIndex, spec.dropout!)) : undefined,
     });
   }
-  const decoder = buildDecoder(g, c, w.source, { ids, positions, biases }, lora, dtype, { fusedRotary: dtype === "float32" && (o.fusedRotary ?? true), blockCausal: o.blockCausal ?? true });
+  const decoder = buildDecoder(g, c, w.source, { ids, positions, biases }, lora, dtype, {
+    fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
+    blockCausal: o.blockCausal ?? true,
+    quantizedLinear: quantizedLinears(g, weights, withGrads, o.quantizedAccuracyLevel),
+  });
   const D = c.hiddenSize;
   const h2 = op.reshape(g, decoder.hidden, [-1, D]);
   const flat = (v: Value) => g.emit1("Reshape", [v, g.constI64([-1])], v.dtype, ["N"]);
@@ -419,7 +429,12 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
         v: g.input(`past_v_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
       }));
   const pretransposed = !asInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
-  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past }, new Map(), dtype, { pretransposedWeights: pretransposed, fusableNorms: true, fusedRotary: dtype === "float32" && (o.fusedRotary ?? true) });
+  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past }, new Map(), dtype, {
+    pretransposedWeights: pretransposed,
+    fusableNorms: true,
+    fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
+    quantizedLinear: quantizedLinears(g, weights, false, o.quantizedAccuracyLevel),
+  });
   const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
   if (allLogits) {
     g.output(frozenMatmul(g, hidden, W, pretransposed), "logits");

@@ -42,6 +42,8 @@ export interface TrainOptions {
   threads?: number;
   /** Keep only each layer's input and recompute the layer in the backward pass (less memory, more time). */
   gradientCheckpointing?: boolean;
+  /** Keep the frozen base's linear weights in 4 or 8 bits (QLoRA; quant/base.ts); absent: float32. */
+  baseBits?: 4 | 8;
 }
 
 export type TrainEvent =

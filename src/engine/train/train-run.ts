@@ -176,7 +176,7 @@ async function execute(
 
   // A resumed run loads the folder it resolved at the start (the user's path may have been relative).
   phase("loading the model");
-  const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model);
+  const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model, o.baseBits ? { baseBits: o.baseBits } : undefined);
   for (const note of model.notes ?? []) emit({ type: "warning", code: "text_model_only", message: note });
   const startedAt = previous?.createdAt ?? new Date().toISOString();
   const tok = await backend.tokenizerFor(model.dir, { now: new Date(startedAt) });
