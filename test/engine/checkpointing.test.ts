@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch } from "../../src/engine/models/causal-lm.js";
 import { randomParams, tinyConfig, tinyWeights } from "./tiny-model.js";
 import type { ModelConfig } from "../../src/engine/types.js";
+import { quantizeWeights } from "../../src/engine/quant/base.js";
 
 const BATCH: TrainBatch = {
   batchSize: 2,
@@ -20,8 +21,7 @@ const BATCH: TrainBatch = {
   segmentIds: [1, 1, 1, 2, 2, 2, 0, 1, 1, 1, 1, 1, 1, 1],
 };
 
-async function compare(c: ModelConfig, spec: LoraSpec): Promise<void> {
-  const weights = tinyWeights(c);
+async function compare(c: ModelConfig, spec: LoraSpec, weights = tinyWeights(c)): Promise<void> {
   const params = randomParams(loraParamShapes(c, spec));
   const plain = await createTrainStep(c, weights, spec, { threads: 1 });
   const recomputed = await createTrainStep(c, weights, spec, { threads: 1, gradientCheckpointing: true });
@@ -50,6 +50,11 @@ test("gradient checkpointing gives the plain step's loss and LoRA gradients (Lla
     tinyConfig({ architectures: ["Gemma3ForCausalLM"], model_type: "gemma3_text", head_dim: 6, layer_types: ["sliding_attention", "full_attention"], sliding_window: 3 }),
     { r: 2, alpha: 3, targets: ["q", "v", "down"] },
   );
+});
+
+test("gradient checkpointing on a 4-bit base gives that base's plain gradients", async () => {
+  const c = tinyConfig({ hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2 });
+  await compare(c, { r: 2, alpha: 3, targets: "all-linear" }, quantizeWeights(c, tinyWeights(c), 4, true));
 });
 
 test("gradient checkpointing lowers the step's peak memory", () => {
