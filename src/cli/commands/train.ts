@@ -247,7 +247,7 @@ const cmd: Command = {
     "max-steps": { type: "string", valueName: "N", description: "stop after N optimizer steps (overrides --epochs)" },
     "batch-size": { type: "string", valueName: "N", description: `examples (or packed windows) per micro-batch (hosted: N or auto; default ${d.batchSize})` },
     "grad-accum": { type: "string", valueName: "N", description: `micro-batches per optimizer step (default ${d.gradAccum})` },
-    "max-seq-len": { type: "string", valueName: "N", description: `tokens per example/window (default ${d.maxSeqLen})` },
+    "max-seq-len": { type: "string", valueName: "N", description: `tokens per example/window; a full window trains N-1 positions (next-token targets), as Hugging Face's Trainer and TRL do (default ${d.maxSeqLen})` },
     lr: { type: "string", valueName: "X", description: `peak learning rate (default ${d.lr})` },
     warmup: { type: "string", valueName: "N|FRAC", description: `warmup steps, or a fraction of all steps when < 1 (default ${d.warmup})` },
     schedule: { type: "string", valueName: "KIND", description: `cosine, linear or constant (default ${d.schedule})` },
