@@ -73,8 +73,8 @@ export interface EngineOptions extends RuntimeOptions {
   pretransposedWeights?: boolean;
   /** ORT's RotaryEmbedding kernel for rotary embeddings, float32 (default true; see DecoderOptions). */
   fusedRotary?: boolean;
-  /** Training and eval: attention in two causal blocks (default true; see DecoderOptions). */
-  blockCausal?: boolean;
+  /** Training and eval: attention in causal query blocks (default true = 2; a number: that many; see DecoderOptions). */
+  blockCausal?: boolean | number;
   /**
    * Activation recomputation: the backward pass keeps only each layer's input and emits the layer's
    * forward again from it, inside the same graph (recomputeGradients). Peak memory then holds one

@@ -13,6 +13,8 @@ import type { ExampleTokenizer } from "./prepare.js";
 export interface EngineChoices {
   threads?: number;
   gradientCheckpointing?: boolean;
+  /** Causal query blocks in attention (EngineOptions.blockCausal; default 2). */
+  blockCausal?: number;
 }
 
 export interface TrainBackend {
