@@ -339,7 +339,9 @@ async function main(): Promise<void> {
           gemm ??= e.gemmFlopsPerSecond as number;
         }
         if (torchToo) {
-          for (const ct of coretypes) {
+          // The 1B shape's PyTorch step takes about a minute: only the setting that won on an earlier shape.
+          const won = [...peers.values()].find((b) => b)?.ct;
+          for (const ct of shape === "1b" && won ? [won === "unset" ? undefined : won] : coretypes) {
             const p = child(py, [join(root, "scripts/reference/bench_train_family_torch.py"), dir, String(shapeSteps), String(THREADS), String(c.batch), String(T), String(R)], torchEnv(ct));
             add(torch, ct ?? "unset", { ...p, tokens: c.batch * T });
           }
