@@ -325,7 +325,7 @@ async function main(): Promise<void> {
     for (const [label, c] of cases) {
       const T = c.seqLen - 1;
       const ours = new Map<string, Side>();
-      const key = `${c.batch}x${T}`;
+      const key = `${shape} ${c.batch}x${T}`;
       const torch = new Map<string, Side>();
       // A case and its checkpointed twin share the peer's figures. No peer for 2048-token rows: PyTorch's
       // unfused attention alone would keep 16 layers x 32 heads x 2048^2 floats (8.6 GB) on this 24 GB machine.
