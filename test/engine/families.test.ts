@@ -197,8 +197,6 @@ test("families: SmolLM3's config: NoPE layers by no_rope_layers (or the interval
 
 test("families: hybrids are refused by name; unimplemented fields are refused naming the field", () => {
   for (const [raw, name] of [
-    [{ architectures: ["Qwen3_5ForConditionalGeneration"], model_type: "qwen3_5" }, /Qwen3\.5/],
-    [{ model_type: "qwen3_5_text" }, /Qwen3\.5/],
     [{ architectures: ["Qwen3NextForCausalLM"], model_type: "qwen3_next" }, /Qwen3-Next/],
     [{ architectures: ["GraniteMoeHybridForCausalLM"], model_type: "granitemoehybrid" }, /Granite 4\.0 H/],
     [{ architectures: ["Lfm2ForCausalLM"], model_type: "lfm2" }, /LFM2/],

@@ -154,8 +154,10 @@ export async function openModelWeights(dirOrId: string, opts: ResolveOptions = {
     const embed = found.values().next().value as string;
     const dtype = where.get(embed)!.info(embed)!.dtype;
     const notes: string[] = [];
-    const vision = [...where.keys()].filter((n) => /(^|\.)(vision_tower|vision_model|multi_modal_projector)\./.test(n)).length;
+    const vision = [...where.keys()].filter((n) => /(^|\.)(vision_tower|vision_model|multi_modal_projector|visual)\./.test(n)).length;
     if (vision > 0) notes.push(`the checkpoint's vision tower (${vision} tensors) is not loaded: tunekit trains and runs the text model only`);
+    const mtp = [...where.keys()].filter((n) => /^mtp\./.test(n)).length;
+    if (mtp > 0) notes.push(`the checkpoint's multi-token-prediction head (${mtp} tensors) is not loaded: tunekit predicts one token at a time`);
     const stored = (name: string): [SafetensorsFile, string] => {
       const s = found.get(name);
       if (s === undefined) throw new Error(`the model has no tensor ${name}`);

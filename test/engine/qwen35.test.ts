@@ -1,0 +1,81 @@
+/**
+ * Qwen3.5 (hybrid Gated DeltaNet + gated full attention) against the committed PyTorch reference
+ * (scripts/reference/qwen35_reference.py): logits, LoRA logits through mergeLora, the weighted loss
+ * sum and every LoRA gradient, on checkpoints whose 67-70 tokens span two chunks of the recurrence.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadModel } from "../../src/engine/io/model.js";
+import { readSafetensors } from "../../src/engine/io/safetensors.js";
+import { createInferenceModel, createTrainStep } from "../../src/engine/models/causal-lm.js";
+import { loraParamShapes, loraWeights, mergeLora, parseLoraTensorName, type LoraSpec } from "../../src/engine/models/lora.js";
+import { projectRoot } from "../helpers/cli.js";
+
+const refDir = join(projectRoot, "test", "fixtures", "reference-qwen35");
+const manifest = JSON.parse(readFileSync(join(refDir, "manifest.json"), "utf8"));
+
+/** max |a - b| / max |b|: the error relative to the reference's scale. */
+function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, "length mismatch");
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+for (const m of manifest.models) {
+  test(`qwen3.5 ${m.name}: logits, LoRA logits, loss and LoRA gradients match PyTorch`, async () => {
+    const { config, weights, notes } = await loadModel(join(refDir, m.modelDir));
+    assert.equal(config.family, "qwen3_5");
+    if (m.name.includes("multimodal")) {
+      assert.match(notes.join("\n"), /vision tower \(1 tensors\) is not loaded/);
+      assert.match(notes.join("\n"), /multi-token-prediction head \(1 tensors\) is not loaded/);
+    }
+    const ids: number[][] = m.inputIds;
+    const B = ids.length;
+    const T = ids[0].length;
+    const model = await createInferenceModel(config, weights, { threads: 1 });
+    const logits = await model.allLogits(ids);
+    await model.dispose();
+    const refLogits = (await readSafetensors(join(refDir, m.logitsFile))).tensors.get("logits")!;
+    assert.deepEqual(refLogits.shape, [B, T, config.vocabSize]);
+    const e1 = relError(logits, refLogits.data);
+    assert.ok(e1 <= 1e-4, `logits rel error ${e1}`);
+
+    const lora = m.lora;
+    const spec: LoraSpec = { r: lora.r, alpha: lora.alpha, targets: lora.targets };
+    const adapter = (await readSafetensors(join(refDir, lora.adapterDir, "adapter_model.safetensors"))).tensors;
+    const params = new Map<string, Float32Array>();
+    for (const [k, v] of adapter) params.set(parseLoraTensorName(config, k)!.param, v.data);
+    const shapes = loraParamShapes(config, spec);
+    assert.equal(shapes.length, params.size, "adapter tensor count");
+    for (const s of shapes) assert.equal(params.get(s.name)?.length, s.shape[0] * s.shape[1], s.name);
+
+    const merged = await createInferenceModel(config, mergeLora(config, weights, loraWeights(config, spec, params)), { threads: 1 });
+    const loraLogits = await merged.allLogits(ids);
+    await merged.dispose();
+    const refLora = (await readSafetensors(join(refDir, lora.logitsFile))).tensors.get("logits")!;
+    const e2 = relError(loraLogits, refLora.data);
+    assert.ok(e2 <= 1e-4, `LoRA logits rel error ${e2}`);
+
+    const step = await createTrainStep(config, weights, spec, { threads: 1, vocabChunk: 40 });
+    const batch = { batchSize: B, seqLen: T, inputIds: ids.flat(), targets: (lora.labels as number[][]).flat(), lossWeights: (lora.weights as number[][]).flat() };
+    const res = await step.run(batch, params);
+    assert.ok(Math.abs(res.lossSum - lora.lossSum) / lora.lossSum <= 1e-5, `lossSum ${res.lossSum} vs ${lora.lossSum}`);
+    const refGrads = (await readSafetensors(join(refDir, lora.gradsFile))).tensors;
+    assert.equal(res.grads.size, refGrads.size);
+    for (const [k, v] of refGrads) {
+      const name = parseLoraTensorName(config, k)!.param;
+      const got = res.grads.get(name);
+      assert.ok(got, `no gradient for ${name}`);
+      const e = relError(got, v.data);
+      assert.ok(e <= 1e-4, `grad ${name} rel error ${e}`);
+    }
+    await step.dispose();
+  });
+}
