@@ -220,7 +220,7 @@ test("families: hybrids are refused by name; unimplemented fields are refused na
 test("registry: every family has one entry, its targets resolve to PEFT names, and its GGUF slot names an architecture", () => {
   assert.deepEqual(
     FAMILIES.map((f) => f.id),
-    ["llama", "mistral", "qwen2", "qwen3", "gemma3", "smollm3"],
+    ["llama", "mistral", "qwen2", "qwen3", "qwen3_5", "gemma3", "smollm3"],
   );
   const seen = new Set<string>();
   for (const f of [...FAMILIES, ...REFUSED_FAMILIES]) {
