@@ -79,3 +79,17 @@ for (const m of manifest.models) {
     await step.dispose();
   });
 }
+
+test("qwen3.5: a packed row (two examples) is refused with unsupported_packing; padding after one example is fine", async () => {
+  const m = manifest.models[0];
+  const { config, weights } = await loadModel(join(refDir, m.modelDir));
+  const spec: LoraSpec = { r: 2, alpha: 4, targets: ["q", "lin_qkv"] };
+  const step = await createTrainStep(config, weights, spec, { threads: 1 });
+  const params = new Map(loraParamShapes(config, spec).map((s) => [s.name, new Float32Array(s.shape[0] * s.shape[1]).fill(0.01)]));
+  const batch = (segmentIds: number[]) => ({ batchSize: 1, seqLen: 6, inputIds: [1, 5, 6, 7, 8, 9], targets: [5, 6, 7, 8, 9, -100], lossWeights: [1, 1, 1, 1, 1, 0], segmentIds });
+  const ok = await step.run(batch([1, 1, 1, 1, 0, 0]), params);
+  assert.ok(Number.isFinite(ok.lossSum));
+  await assert.rejects(step.run(batch([1, 1, 1, 2, 2, 2]), params), (e: unknown) => (e as { code?: string }).code === "unsupported_packing");
+  await assert.rejects(step.run(batch([0, 0, 1, 1, 1, 1]), params), (e: unknown) => (e as { code?: string }).code === "unsupported_packing");
+  await step.dispose();
+});

@@ -44,7 +44,7 @@ import { loraParamShapes, loraScaling, type LoraSpec } from "./lora.js";
 import { cacheBias, segmentBias, segmentPositions } from "./masks.js";
 import { dropoutMask } from "./dropout.js";
 import { outputEmbeddingName } from "./tensors.js";
-import { tensorName } from "./family.js";
+import { hasRecurrentLayers, packingRefused, tensorName } from "./family.js";
 
 export { loraParamShapes, loraScaling, loraWeights, mergeLora, type LoraSpec, type LoraTarget } from "./lora.js";
 
@@ -183,6 +183,17 @@ function floatArray(dtype: "float32" | "float64", n: number): Float32Array | Flo
   return dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
 }
 
+/** Rows of a model with recurrent layers hold one example (one segment id), any padding after it. */
+function checkUnpacked(c: ModelConfig, seg: ArrayLike<number>, B: number, T: number): void {
+  for (let b = 0; b < B; b++) {
+    const first = seg[b * T];
+    for (let t = 1; t < T; t++) {
+      const s = seg[b * T + t];
+      if (s !== 0 && s !== first) throw packingRefused(c);
+    }
+  }
+}
+
 function batchFeeds(c: ModelConfig, batch: TrainBatch, dtype: "float32" | "float64"): { feeds: Record<string, ort.Tensor>; tokenCount: number } {
   const { batchSize: B, seqLen: T } = batch;
   const n = B * T;
@@ -190,6 +201,7 @@ function batchFeeds(c: ModelConfig, batch: TrainBatch, dtype: "float32" | "float
     if (a.length !== n) throw new Error(`train batch: ${k} has ${a.length} entries, expected ${B}x${T}`);
   }
   const seg = batch.segmentIds ?? new Int32Array(n).fill(1);
+  if (hasRecurrentLayers(c)) checkUnpacked(c, seg, B, T);
   const pos = batch.positions ?? segmentPositions(seg, B, T);
   const targets = new BigInt64Array(n);
   const weights = floatArray(dtype, n);
