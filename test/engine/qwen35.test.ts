@@ -93,3 +93,50 @@ test("qwen3.5: a packed row (two examples) is refused with unsupported_packing; 
   await assert.rejects(step.run(batch([0, 0, 1, 1, 1, 1]), params), (e: unknown) => (e as { code?: string }).code === "unsupported_packing");
   await step.dispose();
 });
+
+for (const m of manifest.models) {
+  test(`qwen3.5 ${m.name}: the state cache (prefill, then one token at a time) gives the reference logits; greedy with the cache equals PyTorch's full recompute`, async () => {
+    const { config, weights } = await loadModel(join(refDir, m.modelDir));
+    const ids: number[][] = m.inputIds;
+    const B = ids.length;
+    const T = ids[0].length;
+    const V = config.vocabSize;
+    const refLogits = (await readSafetensors(join(refDir, m.logitsFile))).tensors.get("logits")!;
+    const model = await createInferenceModel(config, weights, { threads: 1 });
+    // Rows of different lengths in one prefill (the shorter one left-padded), then decoding.
+    const start = [5, 9];
+    let { logits: last, cache } = await model.prefill(ids.map((r, b) => r.slice(0, start[b])));
+    const pos = [...start];
+    while (pos[0] <= T && pos[1] <= T) {
+      for (let b = 0; b < B; b++) {
+        const ref = refLogits.data.subarray((b * T + pos[b] - 1) * V, (b * T + pos[b]) * V);
+        const e = relError(last.subarray(b * V, (b + 1) * V), ref);
+        assert.ok(e <= 1e-4, `cached logits at t=${pos[b] - 1} row ${b}: rel error ${e}`);
+      }
+      if (pos[1] === T) break;
+      ({ logits: last, cache } = await model.decode(cache, ids.map((r, b) => r[pos[b]])));
+      pos[0]++;
+      pos[1]++;
+    }
+    // Greedy decoding with the cache.
+    let { logits, cache: c2 } = await model.prefill([m.greedy.promptIds]);
+    const out: number[] = [];
+    const argmax = (l: Float32Array) => l.reduce((best, v, i, a) => (v > a[best] ? i : best), 0);
+    for (let i = 0; i < m.greedy.tokens.length; i++) {
+      out.push(argmax(logits));
+      ({ logits, cache: c2 } = await model.decode(c2, [out[i]]));
+    }
+    // And by recomputing the whole prefix (chunked form) at every step.
+    const seq = [...m.greedy.promptIds];
+    const recomputed: number[] = [];
+    for (let i = 0; i < m.greedy.tokens.length; i++) {
+      const all = await model.allLogits([seq]);
+      const t = argmax(all.subarray((seq.length - 1) * V, seq.length * V));
+      recomputed.push(t);
+      seq.push(t);
+    }
+    await model.dispose();
+    assert.deepEqual(out, m.greedy.tokens);
+    assert.deepEqual(recomputed, m.greedy.tokens);
+  });
+}

@@ -389,14 +389,18 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   const ids = g.input("input_ids", "int64", ["B", "T"]);
   const positions = g.input("positions", "int64", ["B", "T"]);
   const biases = new Map(attentionWindows(c).map((win) => [biasKeyOf(win), g.input(biasInputName(win), dtype, ["B", 1, "T", "S"])]));
+  // Per layer: keys/values, or for a linear-attention layer its convolution and recurrent states.
   const past = allLogits
     ? undefined
-    : Array.from({ length: c.numLayers }, (_, i) => ({
-        k: g.input(`past_k_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
-        v: g.input(`past_v_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
-      }));
+    : Array.from({ length: c.numLayers }, (_, i) => {
+        const [k, v] = cacheShapes(c, i, "B", "P");
+        return { k: g.input(`past_k_${i}`, dtype, k), v: g.input(`past_v_${i}`, dtype, v) };
+      });
+  const recurrent = hasRecurrentLayers(c) && past !== undefined;
+  const linearPast = recurrent ? past.map((p, i) => (c.layers[i].mixer === "linear_attention" ? { conv: p.k, recurrent: p.v } : undefined)) : undefined;
+  const tokenMask = recurrent ? g.input("token_mask", dtype, ["B", "T"]) : undefined;
   const pretransposed = !asInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
-  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past }, new Map(), dtype, { pretransposedWeights: pretransposed, fusableNorms: true, fusedRotary: dtype === "float32" && (o.fusedRotary ?? true) });
+  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past, linearPast, tokenMask }, new Map(), dtype, { pretransposedWeights: pretransposed, fusableNorms: true, fusedRotary: dtype === "float32" && (o.fusedRotary ?? true) });
   const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
   if (allLogits) {
     g.output(frozenMatmul(g, hidden, W, pretransposed), "logits");
@@ -413,6 +417,25 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   return { bytes: encodeModel(g.toModel()), weightFeeds: w.feeds };
 }
 
+/**
+ * The cache tensors' shapes of layer i: keys and values [B, kvH, P, hd]; a linear-attention layer's
+ * last convolution inputs [B, C, K-1] and recurrent state [B, nv, dk, dv] (fixed sizes).
+ */
+function cacheShapes<D extends number | string>(c: ModelConfig, i: number, B: D, P: D): [(D | number)[], (D | number)[]] {
+  const la = c.linearAttention;
+  if (c.layers[i].mixer === "linear_attention" && la) {
+    const C = 2 * la.numKeyHeads * la.keyHeadDim + la.numValueHeads * la.valueHeadDim;
+    return [
+      [B, C, la.convKernel - 1],
+      [B, la.numValueHeads, la.keyHeadDim, la.valueHeadDim],
+    ];
+  }
+  return [
+    [B, c.numKvHeads, P, c.headDim],
+    [B, c.numKvHeads, P, c.headDim],
+  ];
+}
+
 function toFloat32(t: ort.Tensor): Float32Array {
   const d = t.data as Float32Array | Float64Array;
   return d instanceof Float32Array ? d : Float32Array.from(d);
@@ -425,9 +448,8 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
   const session = await Session.create(built.bytes, o);
   const main = { weightFeeds: built.weightFeeds };
   let full: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
-  const KV = c.numKvHeads;
-  const hd = c.headDim;
   const windows = attentionWindows(c);
+  const recurrent = hasRecurrentLayers(c);
   const presentNames = Array.from({ length: c.numLayers }, (_, i) => [`present_k_${i}`, `present_v_${i}`]).flat();
 
   const checkIds = (ids: number[]) => {
@@ -467,6 +489,11 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
       positions: tensor("int64", pos, [B, T]),
     };
     for (const w of windows) feeds[biasInputName(w)] = tensor(dtype, cacheBias(mask, B, T, S, w, floatArray(dtype, B * T * S)), [B, 1, T, S]);
+    if (recurrent) {
+      const tm = floatArray(dtype, B * T);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) tm[b * T + t] = mask[b * S + P + t];
+      feeds.token_mask = tensor(dtype, tm, [B, T]);
+    }
     for (let i = 0; i < c.numLayers; i++) {
       feeds[`past_k_${i}`] = cache.k[i];
       feeds[`past_v_${i}`] = cache.v[i];
@@ -491,12 +518,16 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
       if (rows.length === 0 || rows.some((r) => r.length === 0)) throw new TunekitError("EMPTY_PROMPT", "every prompt needs at least one token");
       rows.forEach(checkIds);
       const B = rows.length;
-      const empty = () => tensor(dtype, floatArray(dtype, 0), [B, KV, 0, hd]);
+      // Empty keys/values; zero states for linear-attention layers.
+      const empty = (i: number, which: 0 | 1) => {
+        const shape = cacheShapes(c, i, B, 0)[which] as number[];
+        return tensor(dtype, floatArray(dtype, shape.reduce((a, b) => a * b, 1)), shape);
+      };
       const cache: KvCache = {
         batch: B,
         length: 0,
-        k: Array.from({ length: c.numLayers }, empty),
-        v: Array.from({ length: c.numLayers }, empty),
+        k: Array.from({ length: c.numLayers }, (_, i) => empty(i, 0)),
+        v: Array.from({ length: c.numLayers }, (_, i) => empty(i, 1)),
         mask: new Uint8Array(0),
         nextPos: new Array(B).fill(0),
       };

@@ -36,8 +36,10 @@ export interface DecoderInputs {
   biases: Map<string, Value>;
   /** Cached keys/values per layer, [B, kvH, P, hd] (linear-attention layers: unused entries). */
   past?: { k: Value; v: Value }[];
-  /** Linear-attention layers' cached states (decoding one token per row), by layer index. */
+  /** Linear-attention layers' cached states, by layer index (inference with a cache). */
   linearPast?: (DeltaNetState | undefined)[];
+  /** [B, T] 1 for real tokens, 0 for left padding: linear-attention layers see zeros there (no state change). */
+  tokenMask?: Value;
 }
 
 export interface DecoderOutputs {
@@ -252,7 +254,7 @@ export function buildDecoder(
         project: (y) => lin(y, spec("linQkv"), spec("linZ")) as [Value, Value],
         out: (y) => lin(y, spec("linOut"))[0],
         inB: w("linB"), inA: w("linA"), conv: w("linConv"), dtBias: w("linDtBias"), aLog: w("linALog"), norm: w("linNorm"),
-      }, x, c.rmsNormEps, inp.linearPast?.[i]);
+      }, inp.tokenMask ? op.mul(g, x, op.unsqueeze(g, inp.tokenMask, [2])) : x, c.rmsNormEps, inp.linearPast?.[i]);
       presents.push({ k: r.state.conv, v: r.state.recurrent });
       h = op.add(g, h, r.y);
     } else {

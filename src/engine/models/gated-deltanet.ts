@@ -8,7 +8,8 @@
  * block doubling (no per-token loop); across chunks the state follows a linear recurrence
  * S_{c+1} = A_c S_c + B_c, run by one ONNX Scan over the chunks. Its backward pass is the same scan
  * run in reverse with A^T, so the training graph keeps one state per chunk (not per token) per head.
- * Decoding runs the per-token form above, one step, on a cached state.
+ * With a cache (prefill and decoding) the per-token form above continues from the cached state: the
+ * state has a fixed size, so a decoding step costs the same at any length.
  */
 import type { Graph, Value } from "../graph/graph.js";
 import * as op from "../graph/ops.js";
@@ -39,8 +40,9 @@ export interface DeltaNetState {
 }
 
 /**
- * The layer on normed hidden states x [B, T, D] -> [B, T, D]. With `past`, x is one token per row
- * (decoding); `state` is the state after the last token (for the inference cache).
+ * The layer on normed hidden states x [B, T, D] -> [B, T, D]: the chunked form, or with `past` (a
+ * cache) the per-token form continuing from it. `state` is the state after the last token (for the
+ * inference cache).
  */
 export function gatedDeltaNet(g: Graph, s: LinearAttentionSpec, w: DeltaNetWeights, x: Value, eps: number, past?: DeltaNetState): { y: Value; state: DeltaNetState } {
   const { numKeyHeads: nk, numValueHeads: nv, keyHeadDim: dk, valueHeadDim: dv } = s;
@@ -53,9 +55,10 @@ export function gatedDeltaNet(g: Graph, s: LinearAttentionSpec, w: DeltaNetWeigh
   let convIn = qkvT;
   let conv: Value;
   if (past) {
-    convIn = g.emit1("Concat", [past.conv, qkvT], d, [qkvT.shape[0], C, K], { axis: int(2) });
-    const full = g.emit1("Conv", [convIn, w.conv], d, [qkvT.shape[0], C, 1], { group: int(C), kernel_shape: ints([K]) });
-    conv = full;
+    // Continue from the cached inputs: convolve [cached K-1, new T] and keep the last T outputs.
+    convIn = g.emit1("Concat", [past.conv, qkvT], d, [qkvT.shape[0], C, unknownDim()], { axis: int(2) });
+    const full = op.causalDepthwiseConv(g, convIn, w.conv);
+    conv = g.emit1("Slice", [full, g.constI64([K - 1]), g.constI64([2 ** 62]), g.constI64([2])], d, qkvT.shape);
   } else {
     conv = op.causalDepthwiseConv(g, qkvT, w.conv);
   }
@@ -85,7 +88,7 @@ export function gatedDeltaNet(g: Graph, s: LinearAttentionSpec, w: DeltaNetWeigh
   const decay = op.mul(g, op.softplus(g, op.add(g, op.matmul(g, x, w.inA, { transB: true }), w.dtBias)), negA);
   const gl = op.transpose(g, decay, [0, 2, 1]); // [B, nv, T]
 
-  const r = past ? recurrentStep(g, q, k, v, gl, beta, past.recurrent) : chunkedDeltaRule(g, q, k, v, gl, beta);
+  const r = past ? recurrentScan(g, q, k, v, gl, beta, past.recurrent) : chunkedDeltaRule(g, q, k, v, gl, beta);
   // Gated RMSNorm per head (plain w), then the output projection.
   const o = op.transpose(g, r.o, [0, 2, 1, 3]); // [B, T, nv, dv]
   const normed = op.rmsNorm(g, o, w.norm, eps, false, 0);
@@ -99,18 +102,58 @@ function lastSteps(g: Graph, x: Value, n: number, C: number): Value {
   return g.emit1("Slice", [padded, g.constI64([-n]), g.constI64([2 ** 62]), g.constI64([2])], x.dtype, [x.shape[0], C, n]);
 }
 
-/** One token per row: q, k [B, H, 1, dk], v [B, H, 1, dv], gl, beta [B, H, 1]; state [B, H, dk, dv] (inference only). */
-function recurrentStep(g: Graph, q: Value, k: Value, v: Value, gl: Value, beta: Value, S0: Value): { o: Value; state: Value } {
+/**
+ * The per-token recurrence from a given state, for inference with a cache: q, k [B, H, T, dk], v
+ * [B, H, T, dv], gl, beta [B, H, T], S0 [B, H, dk, dv] -> o [B, H, T, dv] and the last state. One
+ * ONNX Scan over the tokens (a decoding step is T = 1); no gradient.
+ */
+function recurrentScan(g: Graph, q: Value, k: Value, v: Value, gl: Value, beta: Value, S0: Value): { o: Value; state: Value } {
   const d = q.dtype;
-  const sh = S0.shape;
-  const mm = (a: Value, b: Value, shape: readonly (number | string)[], transA = false) =>
-    g.emit1("MatMul", [transA ? g.emit1("Transpose", [a], d, [], { perm: ints([0, 1, 3, 2]) }) : a, b], d, shape);
-  const decay = g.emit1("Exp", [g.emit1("Unsqueeze", [gl, g.constI64([3])], d, [])], d, []); // [B, H, 1, 1]
-  const S = g.emit1("Mul", [S0, decay], d, sh);
-  const pred = mm(k, S, v.shape); // k^T S: [B, H, 1, dv]
-  const delta = g.emit1("Mul", [g.emit1("Sub", [v, pred], d, v.shape), g.emit1("Unsqueeze", [beta, g.constI64([3])], d, [])], d, v.shape);
-  const S1 = g.emit1("Add", [S, mm(k, delta, sh, true)], d, sh); // + k delta^T
-  return { o: mm(q, S1, v.shape), state: S1 };
+  const p = g.fresh("rec");
+  const n = (x: string) => `${p}_${x}`;
+  const ax = (axes: number[]) => g.constI64(axes).name; // outer-scope constants, read by the body
+  const node = (opType: string, inputs: string[], out: string): OnnxNode => ({ opType, name: n(`n_${out}`), inputs, outputs: [n(out)], attrs: {} });
+  const body: OnnxNode[] = [
+    node("Exp", [n("g")], "e"),
+    node("Unsqueeze", [n("e"), ax([2, 3])], "e4"),
+    node("Mul", [n("s"), n("e4")], "s1"), // decay
+    node("Unsqueeze", [n("k"), ax([2])], "krow"),
+    node("MatMul", [n("krow"), n("s1")], "pred"), // k^T S
+    node("Unsqueeze", [n("v"), ax([2])], "vrow"),
+    node("Sub", [n("vrow"), n("pred")], "err"),
+    node("Unsqueeze", [n("b"), ax([2, 3])], "b4"),
+    node("Mul", [n("err"), n("b4")], "delta"),
+    node("Unsqueeze", [n("k"), ax([3])], "kcol"),
+    node("MatMul", [n("kcol"), n("delta")], "upd"),
+    node("Add", [n("s1"), n("upd")], "s2"), // S += k delta^T
+    node("Unsqueeze", [n("q"), ax([2])], "qrow"),
+    node("MatMul", [n("qrow"), n("s2")], "orow"),
+    node("Squeeze", [n("orow"), ax([2])], "o"),
+  ];
+  const info = (name: string, rank: number) => ({ name: n(name), elemType: d, shape: new Array(rank).fill("") });
+  const front = (x: Value) => op.transpose(g, x, x.shape.length === 4 ? [2, 0, 1, 3] : [2, 0, 1]); // time axis first
+  const [state, oT] = g.emit(
+    "Scan",
+    [S0, front(q), front(k), front(v), front(gl), front(beta)],
+    [
+      { dtype: d, shape: S0.shape },
+      { dtype: d, shape: [q.shape[2], q.shape[0], q.shape[1], v.shape[3]] },
+    ],
+    {
+      body: {
+        kind: "graph",
+        value: {
+          name: n("body"),
+          nodes: body,
+          inputs: [info("s", 4), info("q", 3), info("k", 3), info("v", 3), info("g", 2), info("b", 2)],
+          outputs: [info("s2", 4), info("o", 3)],
+          initializers: [],
+        },
+      },
+      num_scan_inputs: int(5),
+    },
+  );
+  return { o: g.emit1("Transpose", [oT], d, [q.shape[0], q.shape[1], q.shape[2], v.shape[3]], { perm: ints([1, 2, 0, 3]) }), state };
 }
 
 /** A [n, n] 0/1 matrix from a predicate on (row, column). */
