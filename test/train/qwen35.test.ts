@@ -1,7 +1,8 @@
 /**
  * Qwen3.5 end to end on a tiny random hybrid model (Gated DeltaNet + gated attention layers) with the
  * real ONNX engine: LoRA on attention, MLP and Gated DeltaNet projections learns a reply format, the
- * PEFT adapter carries PEFT's module names; packed rows are refused with `unsupported_packing`.
+ * PEFT adapter carries PEFT's module names and reads back, the merged export loads with the adapter's
+ * logits; packed rows are refused with `unsupported_packing`.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,6 +12,11 @@ import { DEFAULT_TRAIN_OPTIONS } from "../../src/engine/train/defaults.js";
 import { train, type TrainRunEvent } from "../../src/engine/train/train-run.js";
 import { readSafetensors } from "../../src/engine/io/safetensors.js";
 import { isTunekitError } from "../../src/util/errors.js";
+import { loadModel } from "../../src/engine/io/model.js";
+import { readPeftAdapter } from "../../src/engine/io/peft.js";
+import { mergeLora } from "../../src/engine/models/lora.js";
+import { createInferenceModel } from "../../src/engine/models/causal-lm.js";
+import { exportMerged } from "../../src/export/merged.js";
 import { tempDir } from "../helpers/fixtures.js";
 import { ALPHABET, BOS, EOS, formatDataset, tinyBackend, writeJsonl, writeTinyModel } from "./helpers/tiny.js";
 
@@ -61,6 +67,31 @@ test("qwen3.5: a tiny hybrid model learns a reply format with LoRA on attention,
   assert.ok(names.includes("base_model.model.model.layers.0.linear_attn.in_proj_qkv.lora_A.weight"));
   assert.ok(names.includes("base_model.model.model.layers.3.self_attn.q_proj.lora_B.weight"));
   assert.ok(!names.some((n) => /layers\.0\.self_attn|layers\.3\.linear_attn/.test(n)), "each layer adapts only the projections it has");
+
+  // The PEFT adapter reads back; the merged export loads as a Qwen3.5 model with base + adapter's logits.
+  const base = await loadModel(model);
+  const adapter = await readPeftAdapter(join(out, "adapter"), { config: base.config });
+  const tuned = mergeLora(base.config, base.weights, adapter);
+  const mergedDir = join(tmp.dir, "merged");
+  await exportMerged(out, mergedDir);
+  const merged = await loadModel(mergedDir);
+  assert.equal(merged.config.family, "qwen3_5");
+  const ids = [[BOS, 5, 9, 14, 20, 7, 3, 11]];
+  const a = await createInferenceModel(base.config, tuned, { threads: 1 });
+  const b = await createInferenceModel(merged.config, merged.weights, { threads: 1 });
+  const la = await a.allLogits(ids);
+  const lb = await b.allLogits(ids);
+  const c = await createInferenceModel(base.config, base.weights, { threads: 1 });
+  const lbase = await c.allLogits(ids);
+  for (const m of [a, b, c]) await m.dispose();
+  let diff = 0;
+  let moved = 0;
+  for (let i = 0; i < la.length; i++) {
+    diff = Math.max(diff, Math.abs(la[i] - lb[i]));
+    moved = Math.max(moved, Math.abs(la[i] - lbase[i]));
+  }
+  assert.ok(diff < 1e-5, `merged export logits differ by ${diff}`);
+  assert.ok(moved > 1e-2, "the adapter changes the logits");
 });
 
 test("qwen3.5: --packing is refused with unsupported_packing before any training", async () => {
