@@ -67,6 +67,8 @@ export interface DistillOptions {
   /** The store holding the generation cache (default: $TUNEKIT_HOME/tunekit.db, opened and closed here). */
   store?: Store;
   offline?: boolean;
+  /** Local teacher or judge: the linear weights in 4 or 8 bits (quant/base.ts). */
+  baseBits?: 4 | 8;
   /** Endpoint retries (default: 5 retries from 500 ms, doubling). */
   retry?: { maxRetries?: number; backoffMs?: number; maxWaitMs?: number; timeoutMs?: number };
   /** Stop after the calls in flight; throws `interrupted` (everything answered so far is cached). */
@@ -253,6 +255,7 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
       store,
       cache: false,
       ...(options.offline !== undefined ? { offline: options.offline } : {}),
+      ...(options.baseBits ? { baseBits: options.baseBits } : {}),
       ...(options.onLoading ? { onLoading: options.onLoading } : {}),
       endpoint: {
         ...options.retry,

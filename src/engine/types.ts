@@ -3,10 +3,14 @@
  * family (models/families/) reads from config.json and the shared runtime (models/causal-lm.ts,
  * models/decoder.ts, generate/js-decoder.ts) builds from.
  */
+import type { QuantizedMatrix } from "./quant/blockwise.js";
 
 export interface Tensor {
   shape: number[];
+  /** The values; empty when the tensor is quantized. */
   data: Float32Array;
+  /** A frozen linear weight kept block-quantized (quant/base.ts): W, and W^T for training's backward product. */
+  quantized?: { w: QuantizedMatrix; wt?: QuantizedMatrix };
 }
 
 /** Rotary embedding of one layer (HF "rotate_half" layout). */

@@ -8,6 +8,7 @@ import { fsError } from "../../util/errors.js";
 import { DROP_REASONS, type DistillEstimate, type DistillReport } from "../../distill/distill.js";
 import type { PromptFileFormat } from "../../distill/prompts.js";
 import type { CallStats } from "../../distill/caller.js";
+import { baseBitsField } from "../../engine/quant/base.js";
 
 const cmd: Command = {
   name: "distill",
@@ -64,6 +65,7 @@ prompt lines, 2 usage, I/O or teacher problems (bad key, unreachable), 130 Ctrl-
     "input-format": { type: "string", valueName: "jsonl|text|csv", description: "how to read PROMPTS (default: by extension and content)" },
     "prompt-column": { type: "string", valueName: "NAME", description: "CSV: the column that holds the prompt" },
     offline: { type: "boolean", description: "never download models (local teacher or judge)" },
+    "base-bits": { type: "string", valueName: "4|8|32", description: "local models: keep the linear weights in 4 or 8 bits (faster, smaller; default 32 = float32)" },
     json: { type: "boolean", description: "print the report as JSON on stdout" },
   },
   positionals: { min: 1, max: 1, names: "PROMPTS" },
@@ -122,6 +124,7 @@ prompt lines, 2 usage, I/O or teacher problems (bad key, unreachable), 130 Ctrl-
         ...(inputFormat ? { inputFormat: inputFormat as PromptFileFormat } : {}),
         ...(str(ctx, "prompt-column") ? { promptColumn: str(ctx, "prompt-column")! } : {}),
         offline: bool(ctx, "offline"),
+        ...baseBitsField(str(ctx, "base-bits")),
         env: ctx.io.env,
         cwd,
         onLoading: (label) => status.show(`distilling: loading ${label} ...`),

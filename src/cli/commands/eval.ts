@@ -15,6 +15,7 @@ import { readSchemaFile } from "../../shape/schema-file.js";
 import { renderTerminal } from "../../report/terminal.js";
 import { writeReport } from "../../report/write.js";
 import { fsError } from "../../util/errors.js";
+import { baseBitsField } from "../../engine/quant/base.js";
 
 const metricList = [
   ...Object.entries(PER_EXAMPLE_METRICS).map(([k, v]) => `  ${k.padEnd(20)}${v.description}`),
@@ -71,6 +72,7 @@ Exit codes: 0 done (all gates pass), 1 a gate failed or the data has errors, 2 u
     "rag-k": { type: "string", valueName: "K", description: "chunks to retrieve per question", default: "4" },
     "no-cache": { type: "boolean", description: "do not read or write the generation cache" },
     offline: { type: "boolean", description: "never download models (local models only)" },
+    "base-bits": { type: "string", valueName: "4|8|32", description: "local models: keep the linear weights in 4 or 8 bits (faster, smaller; default 32 = float32)" },
     threads: { type: "string", valueName: "N", description: "CPU threads for local models and GGUF files (default: all cores)" },
     json: { type: "boolean", description: "print the results as JSON on stdout" },
   },
@@ -115,7 +117,7 @@ Exit codes: 0 done (all gates pass), 1 a gate failed or the data has errors, 2 u
       // work before that model's first answer, said on a status line that the progress bar then overwrites.
       const status = createStatusLine(ctx.io);
       const threads = num(ctx, cmd, "threads", { integer: true, min: 1, max: 1024 });
-      const opts = { env: ctx.io.env, cwd, store, cache: useCache, offline: bool(ctx, "offline"), ...(threads !== undefined ? { threads } : {}), onLoading: (name: string) => status.show(`evaluating: loading ${name} ...`) };
+      const opts = { env: ctx.io.env, cwd, store, cache: useCache, offline: bool(ctx, "offline"), ...baseBitsField(str(ctx, "base-bits")), ...(threads !== undefined ? { threads } : {}), onLoading: (name: string) => status.show(`evaluating: loading ${name} ...`) };
       const evalModels: EvalModel[] = [];
       for (const m of models) {
         const c = await createRunner(m, opts);

@@ -13,6 +13,7 @@ import { resolve } from "node:path";
 import { fsError, TunekitError } from "../../util/errors.js";
 import { isGgufPath } from "../../llamacpp/load.js";
 import { contentText, type ChatMessage } from "../../dataset/types.js";
+import { baseBitsField } from "../../engine/quant/base.js";
 
 function paramsFrom(ctx: CommandContext): GenerationParams {
   const stop = strList(ctx, "stop");
@@ -152,6 +153,7 @@ const cmd: Command = {
     "chat-template": { type: "string", valueName: "FILE", description: "a Jinja chat template file to use instead of the model's" },
     threads: { type: "string", valueName: "N", description: "CPU threads for ONNX Runtime (default: all cores)" },
     offline: { type: "boolean", description: "never download (same as HF_HUB_OFFLINE=1)" },
+    "base-bits": { type: "string", valueName: "4|8|32", description: "keep the linear weights in 4 or 8 bits (faster, smaller; default 32 = float32)" },
     "ignore-adapter-base": { type: "boolean", description: "accept an adapter whose base model name differs (shapes must still fit)" },
     json: { type: "boolean", description: "print text, token counts and timings as JSON" },
   },
@@ -183,6 +185,7 @@ const cmd: Command = {
     const resolvedModel = resolve(ctx.io.cwd, model);
     if (isGgufPath(resolvedModel)) {
       const adapter = str(ctx, "adapter");
+      if (str(ctx, "base-bits") !== undefined) throw usageError(cmd, "--base-bits applies to safetensors models; a GGUF file keeps its own quantization");
       if (adapter !== undefined && !/\.gguf$/i.test(adapter)) {
         throw usageError(cmd, "a GGUF model takes a GGUF LoRA adapter (tunekit export RUN --gguf-adapter FILE), not a PEFT folder");
       }
@@ -203,6 +206,7 @@ const cmd: Command = {
         ...(threads !== undefined ? { threads } : {}),
         ...(chatTemplate !== undefined ? { chatTemplate } : {}),
         offline: bool(ctx, "offline"),
+        ...baseBitsField(str(ctx, "base-bits")),
         ignoreAdapterBaseName: bool(ctx, "ignore-adapter-base"),
         env: ctx.io.env,
         cwd: ctx.io.cwd,

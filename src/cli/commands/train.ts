@@ -12,6 +12,7 @@ import { FAMILIES } from "../../engine/models/families/index.js";
 import { DEFAULT_TRAIN_OPTIONS } from "../../engine/train/defaults.js";
 import type { TrainOptions } from "../../engine/train/loop.js";
 import type { TrainRunEvent } from "../../engine/train/train-run.js";
+import { baseBitsField } from "../../engine/quant/base.js";
 
 const d = DEFAULT_TRAIN_OPTIONS;
 
@@ -68,6 +69,8 @@ function optionsFrom(ctx: CommandContext): TrainOptions {
     evalEvery: num(ctx, cmd, "eval-every", { integer: true, min: 0 }) ?? d.evalEvery,
     patience: num(ctx, cmd, "patience", { integer: true, min: 0 }) ?? d.patience,
     saveEvery: num(ctx, cmd, "save-every", { integer: true, min: 0 }) ?? d.saveEvery,
+    // Only set when quantized, so run.json stays as before for the float32 base.
+    ...baseBitsField(str(ctx, "base-bits")),
   };
 }
 
@@ -252,6 +255,7 @@ const cmd: Command = {
     "lora-dropout": { type: "string", valueName: "P", description: `dropout on the LoRA input (default ${d.lora.dropout})` },
     "lora-targets": { type: "string", valueName: "LIST", description: "comma list of the model's targets (q,k,v,o,gate,up,down for every family today) or all-linear (default all-linear)" },
     rslora: { type: "boolean", description: "rank-stabilised LoRA: scale = alpha/sqrt(r)" },
+    "base-bits": { type: "string", valueName: "4|8|32", description: "keep the frozen base's linear weights in 4 or 8 bits (QLoRA: less memory, faster steps; default 32 = float32)" },
     seed: { type: "string", valueName: "N", description: `seed for init, data order and dropout (default ${d.seed})` },
     packing: { type: "boolean", description: "pack several examples per window (no attention across them)" },
     "eval-every": { type: "string", valueName: "N", description: "held-out loss every N steps (default: ~10% of the steps)" },
@@ -267,6 +271,7 @@ const cmd: Command = {
   async run(ctx) {
     const provider = str(ctx, "provider") ?? "local";
     if (provider !== "local") {
+      if (str(ctx, "base-bits") !== undefined) throw usageError(cmd, "--base-bits applies to local training only (a hosted provider trains on its own hardware)");
       // Hosted training lives with the providers; its module is loaded only when asked for.
       const { runHostedTrain } = await import("../train-hosted.js");
       return runHostedTrain(ctx);

@@ -11,6 +11,7 @@ import { chatTemplateFor, encodeChatPrompt, type ChatTemplateRenderer } from "..
 import { loadModel, type LoadModelOptions } from "../io/model.js";
 import { readPeftAdapter, type PeftAdapter } from "../io/peft.js";
 import { mergeLora } from "../models/lora.js";
+import { quantizeWeights } from "../quant/base.js";
 import type { ModelConfig } from "../types.js";
 import { createDecoder, type DecoderOptions } from "./backend.js";
 import { defaultStopTokenIds, generateBatchFromIds, type GenerationHooks, type GenerationParams, type GenerationResult } from "./generate.js";
@@ -49,7 +50,11 @@ export class TextGenerator {
   ) {}
 
   static async load(model: string, opts: GeneratorOptions = {}): Promise<TextGenerator> {
-    const loaded = await loadModel(model, opts);
+    if (opts.baseBits && opts.backend === "js") {
+      throw new TunekitError("usage", "--base-bits needs the ONNX Runtime decoder (the plain-JS decoder reads float32 weights only)");
+    }
+    // With an adapter, the float32 weights are merged first and the merged model quantized.
+    const loaded = await loadModel(model, opts.adapter ? { ...opts, baseBits: undefined } : opts);
     const tokenizer = await loadTokenizerFromDir(loaded.dir);
     let weights = loaded.weights;
     let adapter: PeftAdapter | undefined;
@@ -60,6 +65,7 @@ export class TextGenerator {
         ignoreBaseName: opts.ignoreAdapterBaseName,
       });
       weights = mergeLora(loaded.config, weights, adapter);
+      if (opts.baseBits) weights = quantizeWeights(loaded.config, weights, opts.baseBits, false);
     }
     const decoder = await createDecoder(loaded.config, weights, opts);
     const template = chatTemplateFor(tokenizer, opts.chatTemplate !== undefined ? { override: opts.chatTemplate } : {});

@@ -11,6 +11,7 @@ import type { ModelConfig, Tensor } from "../types.js";
 import { readModelConfig } from "./config.js";
 import { expectedTensorShapes } from "../models/tensors.js";
 import { SafetensorsFile } from "./safetensors.js";
+import { quantizedWeightNames, quantizeTensor, type BaseBits } from "../quant/base.js";
 
 export interface LoadedModel {
   config: ModelConfig;
@@ -29,6 +30,13 @@ export interface LoadedModel {
 export interface LoadModelOptions extends ResolveOptions {
   /** Called after each tensor is read (for a progress bar). */
   onTensor?: (done: number, total: number) => void;
+  /**
+   * Keep the linear layers' weights block-quantized in 4 or 8 bits (quant/base.ts), each quantized as
+   * soon as it is read, so the float32 model is never whole in memory.
+   */
+  baseBits?: BaseBits;
+  /** With baseBits: also keep W^T quantized (the training step's backward product). */
+  quantizeTransposed?: boolean;
 }
 
 export { expectedTensorShapes } from "../models/tensors.js";
@@ -194,9 +202,11 @@ export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): P
   const m = await openModelWeights(dirOrId, opts);
   try {
     const weights = new Map<string, Tensor>();
+    const quantized = opts.baseBits ? quantizedWeightNames(m.config) : new Set<string>();
     let done = 0;
     for (const name of m.shapes.keys()) {
-      weights.set(name, await m.read(name));
+      const t = await m.read(name);
+      weights.set(name, quantized.has(name) ? quantizeTensor(t, opts.baseBits!, opts.quantizeTransposed ?? false) : t);
       opts.onTensor?.(++done, m.shapes.size);
     }
     return { config: m.config, weights, dir: m.dir, files: m.files, dtype: m.dtype, notes: m.notes };

@@ -45,6 +45,7 @@ import { cacheBias, segmentBias, segmentPositions } from "./masks.js";
 import { dropoutMask } from "./dropout.js";
 import { outputEmbeddingName } from "./tensors.js";
 import { hasRecurrentLayers, packingRefused, tensorName } from "./family.js";
+import { quantizedLinears } from "../quant/qlinear.js";
 
 export { loraParamShapes, loraScaling, loraWeights, mergeLora, type LoraSpec, type LoraTarget } from "./lora.js";
 
@@ -74,6 +75,11 @@ export interface EngineOptions extends RuntimeOptions {
   fusedRotary?: boolean;
   /** Training and eval: attention in two causal blocks (default true; see DecoderOptions). */
   blockCausal?: boolean;
+  /**
+   * MatMulNBits' accuracy level for a quantized base (quant/qlinear.ts): 4 (default) rounds the
+   * activations to int8 for integer dot products; 0 multiplies in float32 by the dequantized weights.
+   */
+  quantizedAccuracyLevel?: 0 | 4;
 }
 
 export interface TrainBatch {
@@ -275,7 +281,11 @@ function buildLossGraph(
       dropout: seed ? (x) => op.mul(g, x, dropoutMask(g, x, seed, layerIndex, spec.dropout!)) : undefined,
     });
   }
-  const { hidden } = buildDecoder(g, c, w.source, { ids, positions, biases }, lora, dtype, { fusedRotary: dtype === "float32" && (o.fusedRotary ?? true), blockCausal: o.blockCausal ?? true });
+  const { hidden } = buildDecoder(g, c, w.source, { ids, positions, biases }, lora, dtype, {
+    fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
+    blockCausal: o.blockCausal ?? true,
+    quantizedLinear: quantizedLinears(g, weights, withGrads, o.quantizedAccuracyLevel),
+  });
   const D = c.hiddenSize;
   const h2 = op.reshape(g, hidden, [-1, D]);
   const flat = (v: Value) => g.emit1("Reshape", [v, g.constI64([-1])], v.dtype, ["N"]);
@@ -400,7 +410,12 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   const linearPast = recurrent ? past.map((p, i) => (c.layers[i].mixer === "linear_attention" ? { conv: p.k, recurrent: p.v } : undefined)) : undefined;
   const tokenMask = recurrent ? g.input("token_mask", dtype, ["B", "T"]) : undefined;
   const pretransposed = !asInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
-  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past, linearPast, tokenMask }, new Map(), dtype, { pretransposedWeights: pretransposed, fusableNorms: true, fusedRotary: dtype === "float32" && (o.fusedRotary ?? true) });
+  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past, linearPast, tokenMask }, new Map(), dtype, {
+    pretransposedWeights: pretransposed,
+    fusableNorms: true,
+    fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
+    quantizedLinear: quantizedLinears(g, weights, false, o.quantizedAccuracyLevel),
+  });
   const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
   if (allLogits) {
     g.output(frozenMatmul(g, hidden, W, pretransposed), "logits");

@@ -73,6 +73,8 @@ export interface DecoderOptions {
    * and softmax work, whose other half would be masked out (training graphs).
    */
   blockCausal?: boolean;
+  /** The product x W^T of a frozen weight stored quantized (quant/qlinear.ts), or undefined for a float weight. */
+  quantizedLinear?: (name: string) => ((x: Value) => Value) | undefined;
 }
 
 /** y = x W^T for a frozen weight W [out, in] (see DecoderOptions.pretransposedWeights; that form records no gradient: inference graphs only). */
@@ -99,7 +101,9 @@ function loraDown(g: Graph, x: Value, loras: LoraBinding[]): Value[] {
 }
 
 interface LinearSpec {
-  w: Value;
+  /** The float weight, or `frozen`: its product computed elsewhere (a quantized weight). */
+  w?: Value;
+  frozen?: (x: Value) => Value;
   bias?: Value;
   lora?: LoraBinding;
 }
@@ -109,7 +113,7 @@ function linears(g: Graph, x: Value, specs: LinearSpec[], pretransposed = false)
   const adapted = specs.filter((s) => s.lora);
   const down = adapted.length > 0 ? loraDown(g, x, adapted.map((s) => s.lora!)) : [];
   return specs.map((s) => {
-    let y = frozenMatmul(g, x, s.w, pretransposed);
+    let y = s.frozen ? s.frozen(x) : frozenMatmul(g, x, s.w!, pretransposed);
     if (s.bias) y = op.add(g, y, s.bias);
     if (s.lora) y = op.add(g, y, op.matmul(g, down[adapted.indexOf(s)], s.lora.B, { transB: true, alpha: s.lora.scale }));
     return y;
@@ -243,7 +247,8 @@ export function buildDecoder(
     const layer = c.layers[i];
     const spec = (role: LinearRole, bias?: TensorRole): LinearSpec => {
       const name = tensorName(c, role, i);
-      return { w: weight(name), bias: bias ? weight(tensorName(c, bias, i)) : undefined, lora: lora.get(stemOf(name)) };
+      const frozen = options.quantizedLinear?.(name);
+      return { w: frozen ? undefined : weight(name), frozen, bias: bias ? weight(tensorName(c, bias, i)) : undefined, lora: lora.get(stemOf(name)) };
     };
     const lin = (x: Value, ...specs: LinearSpec[]) => linears(g, x, specs, options.pretransposedWeights);
 

@@ -149,6 +149,7 @@ export function mergeLora(c: ModelConfig, weights: Map<string, Tensor>, lora: Lo
     if (!A || !B) throw new TunekitError("adapter_missing_tensor", `the adapter has no ${stem} lora_A/lora_B`, { hint: "the adapter was trained with other target modules" });
     const base = weights.get(site.weight);
     if (!base) throw new TunekitError("missing_tensor", `the model has no tensor "${site.weight}"`);
+    if (base.quantized) throw new Error(`mergeLora: ${site.weight} is quantized; merge into the float32 weights, then quantize`);
     const [outDim, inDim] = base.shape;
     const r = A.length / inDim;
     if (!Number.isInteger(r) || r < 1 || B.length !== outDim * r) {

@@ -4,10 +4,11 @@
  */
 import { ProtoWriter } from "./protobuf.js";
 
-export type ElemType = "float32" | "float64" | "int64" | "int32" | "bool" | "float16";
+export type ElemType = "float32" | "float64" | "int64" | "int32" | "bool" | "float16" | "uint8";
 
 export const ELEM_TYPE_CODE: Record<ElemType, number> = {
   float32: 1,
+  uint8: 2,
   int32: 6,
   int64: 7,
   bool: 9,

@@ -45,7 +45,7 @@ export type FeedValue = ort.Tensor;
 
 export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
 
-export function tensor(type: "float32" | "float64" | "int64" | "int32" | "bool", data: TensorData, dims: readonly number[]): ort.Tensor {
+export function tensor(type: "float32" | "float64" | "int64" | "int32" | "bool" | "uint8", data: TensorData, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor(type, data as never, dims);
 }
 

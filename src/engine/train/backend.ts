@@ -11,7 +11,8 @@ import type { ExampleTokenizer } from "./prepare.js";
 
 export interface TrainBackend {
   /** The model; `notes` say what was left out of it (e.g. a multimodal checkpoint's vision tower). */
-  loadModel(model: string): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor>; notes?: string[] }>;
+  /** `baseBits`: the linear weights quantized as they load, with the W^T copy training needs. */
+  loadModel(model: string, options?: { baseBits?: 4 | 8 }): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor>; notes?: string[] }>;
   /** `now`: the date templates see (the run's start, so a resumed run tokenizes as the first did). */
   tokenizerFor(modelDir: string, options?: { now?: Date }): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
   createEngine(config: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec): Promise<TrainStepEngine>;
@@ -21,7 +22,7 @@ export interface TrainBackend {
 
 export function defaultBackend(): TrainBackend {
   return {
-    loadModel: (model) => loadModel(model),
+    loadModel: (model, options) => loadModel(model, options?.baseBits ? { baseBits: options.baseBits, quantizeTransposed: true } : {}),
     tokenizerFor: async (dir, options) => (await import("./wiring.js")).trainingTokenizer(dir, options),
     createEngine: async (config, weights, spec) => (await import("./onnx-engine.js")).createOnnxTrainEngine(config, weights, spec),
     split: async (file, fraction, seed, outDir) => (await import("./wiring.js")).leakFreeSplit(file, fraction, seed, outDir),

@@ -38,6 +38,8 @@ export interface TrainOptions {
   patience: number;
   /** Checkpoint every N optimizer steps (0: only at evals and the end; < 0: with the evals). */
   saveEvery: number;
+  /** Keep the frozen base's linear weights in 4 or 8 bits (QLoRA; quant/base.ts); absent: float32. */
+  baseBits?: 4 | 8;
 }
 
 export type TrainEvent =

@@ -177,7 +177,7 @@ async function execute(
 
   // A resumed run loads the folder it resolved at the start (the user's path may have been relative).
   phase("loading the model");
-  const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model);
+  const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model, o.baseBits ? { baseBits: o.baseBits } : undefined);
   for (const note of model.notes ?? []) emit({ type: "warning", code: "text_model_only", message: note });
   if (o.packing && hasRecurrentLayers(model.config)) throw packingRefused(model.config);
   const startedAt = previous?.createdAt ?? new Date().toISOString();

@@ -39,6 +39,8 @@ export interface CreateRunnerOptions {
   cache?: boolean;
   offline?: boolean;
   threads?: number;
+  /** Local models: the linear weights in 4 or 8 bits (LocalRunnerOptions.baseBits). */
+  baseBits?: 4 | 8;
   /** A local model starts loading (see LocalRunnerOptions.onLoading). */
   onLoading?(label: string): void;
   /** Retry settings and the retry callback for endpoint models. */
@@ -103,7 +105,7 @@ export async function createRunner(spec: ModelSpec, options: CreateRunnerOptions
     const local = await import("./local.js");
     const price = spec.price ?? { inputPerM: 0, outputPerM: 0 };
     const priceSource = spec.price ? "given in the model spec" : "local model: CPU time only";
-    const common = { label: spec.name, price, env: options.env, cwd: options.cwd, offline: options.offline, threads: options.threads, onLoading: options.onLoading };
+    const common = { label: spec.name, price, env: options.env, cwd: options.cwd, offline: options.offline, threads: options.threads, baseBits: options.baseBits, onLoading: options.onLoading };
     if (source.kind === "run") {
       const runner = await local.createRunRunner(source.runDir, common);
       if (!lossCurves && existsSync(join(source.runDir, "metrics.jsonl"))) lossCurves = readLossCurves(source.runDir);

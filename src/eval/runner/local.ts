@@ -27,6 +27,8 @@ export interface LocalRunnerOptions {
   cwd?: string;
   offline?: boolean;
   threads?: number;
+  /** Keep the linear weights block-quantized in 4 or 8 bits (quant/base.ts); absent: float32. */
+  baseBits?: 4 | 8;
   /** Prompts decoded together (default 8). */
   batchSize?: number;
   /** Called when the model starts loading (on the first call that misses the cache), for a status line. */
@@ -64,6 +66,7 @@ export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
     return (loading ??= TextGenerator.load(options.model, {
       ...(options.adapter ? { adapter: options.adapter } : {}),
       ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.baseBits ? { baseBits: options.baseBits } : {}),
       offline: options.offline,
       env: options.env,
       cwd: options.cwd,
@@ -107,7 +110,8 @@ export function createLocalRunner(options: LocalRunnerOptions): ModelRunner {
   };
 
   return {
-    id: localModelId(options.model, options.adapter, options.cwd),
+    // Quantized weights answer differently: their own cache entries.
+    id: localModelId(options.model, options.adapter, options.cwd) + (options.baseBits ? `|bits:${options.baseBits}` : ""),
     label: options.label ?? (options.adapter ? `${options.model} + adapter` : options.model),
     async generate(messages, params) {
       return (await runBatch([messages], params))[0];

@@ -1,0 +1,83 @@
+/**
+ * Frozen linear layers on block-quantized weights (QLoRA's frozen base): y = x W^T with ONNX Runtime's
+ * com.microsoft MatMulNBits, and the gradient to the input, dx = dy W, with the same kernel on W^T
+ * quantized on its own (MatMulNBits only multiplies by a transposed right operand). W gets no
+ * gradient: it is frozen.
+ */
+import type { Graph, Value } from "../graph/graph.js";
+import { int } from "../onnx/model.js";
+import type { Tensor } from "../types.js";
+import { blocksPerRow, type QuantizedMatrix } from "./blockwise.js";
+
+/**
+ * MatMulNBits' accuracy_level 4: the activations rounded to int8 per block and integer dot products
+ * (VNNI where the CPU has it). 0 computes in float32 on the dequantized weights (tests).
+ */
+export const ACCURACY_LEVEL = 4;
+
+/** A quantized matrix as three graph values (codes, scales, zero points). */
+export interface QuantizedValue {
+  rows: number;
+  cols: number;
+  bits: number;
+  block: number;
+  data: Value;
+  scales: Value;
+  zeroPoints: Value;
+}
+
+/** Add a quantized matrix to the graph as initializers named after `name`. */
+export function quantizedInitializer(g: Graph, name: string, q: QuantizedMatrix): QuantizedValue {
+  const nb = blocksPerRow(q.cols, q.block);
+  return {
+    rows: q.rows,
+    cols: q.cols,
+    bits: q.bits,
+    block: q.block,
+    data: g.initializer(`${name}:q`, "uint8", [q.rows, nb, (q.block * q.bits) / 8], q.data),
+    scales: g.initializer(`${name}:scales`, "float32", [q.rows * nb], q.scales),
+    zeroPoints: g.initializer(`${name}:zp`, "uint8", [q.zeroPoints.length], q.zeroPoints),
+  };
+}
+
+/** x [..., cols] times W^T for a quantized W [rows, cols]: [..., rows] (no gradient recorded). */
+export function matmulNBits(g: Graph, x: Value, w: QuantizedValue, accuracyLevel = ACCURACY_LEVEL): Value {
+  return g.emit1("MatMulNBits", [x, w.data, w.scales, w.zeroPoints], x.dtype, [...x.shape.slice(0, -1), w.rows], {
+    K: int(w.cols),
+    N: int(w.rows),
+    bits: int(w.bits),
+    block_size: int(w.block),
+    accuracy_level: int(accuracyLevel),
+  }, "com.microsoft");
+}
+
+/**
+ * y = x W^T for a frozen quantized W; `wt` (W^T quantized) is asked for only when the backward pass
+ * needs x's gradient, so layers below every adapter never get the second copy.
+ */
+export function frozenQuantizedMatmul(g: Graph, x: Value, w: QuantizedValue, wt: () => QuantizedValue, accuracyLevel = ACCURACY_LEVEL): Value {
+  const y = matmulNBits(g, x, w, accuracyLevel);
+  g.record([x], [y], ([gy]) => [matmulNBits(g, gy!, wt(), accuracyLevel)]);
+  return y;
+}
+
+/**
+ * The frozen product of each quantized weight in `weights` (undefined for float ones), its codes added
+ * to the graph as initializers (MatMulNBits pre-packs constant weights once; fed as inputs it repacked
+ * them on every run, 2-300x slower). `training`: the product records its input gradient on W^T.
+ */
+export function quantizedLinears(g: Graph, weights: Map<string, Tensor>, training: boolean, accuracyLevel = ACCURACY_LEVEL): (name: string) => ((x: Value) => Value) | undefined {
+  return (name) => {
+    const q = weights.get(name)?.quantized;
+    if (!q) return undefined;
+    return (x) => {
+      const w = quantizedInitializer(g, name, q.w);
+      if (!training) return matmulNBits(g, x, w, accuracyLevel);
+      let wt: QuantizedValue | undefined;
+      return frozenQuantizedMatmul(g, x, w, () => {
+        if (!q.wt) throw new Error(`${name}: no transposed quantized copy for the backward pass`);
+        return (wt ??= quantizedInitializer(g, `${name}^T`, q.wt));
+      }, accuracyLevel);
+    };
+  };
+}
