@@ -104,8 +104,8 @@ def full_attention(cfg, W, p, x, positions, lora, scaling):
     rd = int(hd * cfg.partial)
     inv = 1.0 / (cfg.theta ** (torch.arange(0, rd, 2, dtype=torch.float64) / rd))
     ang = positions[:, :, None].double() * inv
-    cos = torch.cat([ang, ang], -1).cos()[:, None]
-    sin = torch.cat([ang, ang], -1).sin()[:, None]
+    cos = torch.cat([ang, ang], -1).cos().to(q.dtype)[:, None]
+    sin = torch.cat([ang, ang], -1).sin().to(q.dtype)[:, None]
 
     def rot(t):
         r, rest = t[..., :rd], t[..., rd:]
