@@ -116,6 +116,9 @@ function biasInputName(window: number | undefined): string {
 
 const TWO_GB_SAFE = 1.8e9;
 
+/** Initializer bytes stored outside the model (quantized weights), by location. */
+type ExternalData = { path: string; data: Uint8Array }[];
+
 /** Vocabularies above this recompute the loss's logits in the backward pass and feed their tables as inputs. */
 const LARGE_VOCAB = 65536;
 
@@ -232,7 +235,7 @@ function buildLossGraph(
   spec: LoraSpec,
   o: EngineOptions,
   withGrads: boolean,
-): { bytes: Uint8Array; weightFeeds: Record<string, ort.Tensor>; gradNames: string[]; hasDropout: boolean } {
+): { bytes: Uint8Array; externalData: ExternalData; weightFeeds: Record<string, ort.Tensor>; gradNames: string[]; hasDropout: boolean } {
   checkConfig(c);
   const dtype = o.dtype ?? "float32";
   const outName = outputEmbeddingName(c, (n) => weights.has(n));
@@ -296,7 +299,7 @@ function buildLossGraph(
       gradNames.push(name);
     });
   }
-  return { bytes: encodeModel(g.toModel()), weightFeeds: w.feeds, gradNames, hasDropout };
+  return { bytes: encodeModel(g.toModel()), externalData: g.externalData(), weightFeeds: w.feeds, gradNames, hasDropout };
 }
 
 function paramFeeds(shapes: { name: string; shape: [number, number] }[], params: Map<string, Float32Array>, dtype: "float32" | "float64"): Record<string, ort.Tensor> {
@@ -315,7 +318,7 @@ export async function createTrainStep(c: ModelConfig, weights: Map<string, Tenso
   const dtype = o.dtype ?? "float32";
   const shapes = loraParamShapes(c, spec);
   const built = buildLossGraph(c, weights, spec, o, true);
-  const trainSession = await Session.create(built.bytes, o);
+  const trainSession = await Session.create(built.bytes, o, built.externalData);
   // Keep only what runs need: the serialised model (as large as the weights) can be collected.
   const train = { weightFeeds: built.weightFeeds, gradNames: built.gradNames, hasDropout: built.hasDropout };
   let evalSession: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
@@ -338,7 +341,7 @@ export async function createTrainStep(c: ModelConfig, weights: Map<string, Tenso
     async evalLoss(batch, params) {
       evalSession ??= (async () => {
         const ev = buildLossGraph(c, weights, spec, o, false);
-        return { session: await Session.create(ev.bytes, o), weightFeeds: ev.weightFeeds };
+        return { session: await Session.create(ev.bytes, o, ev.externalData), weightFeeds: ev.weightFeeds };
       })();
       const { session, weightFeeds } = await evalSession;
       const { feeds, tokenCount } = batchFeeds(c, batch, dtype);
@@ -378,7 +381,7 @@ export interface InferenceModel {
   dispose(): Promise<void>;
 }
 
-function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions, allLogits: boolean): { bytes: Uint8Array; weightFeeds: Record<string, ort.Tensor> } {
+function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions, allLogits: boolean): { bytes: Uint8Array; externalData: ExternalData; weightFeeds: Record<string, ort.Tensor> } {
   checkConfig(c);
   const dtype = o.dtype ?? "float32";
   const asInputs = o.weightsAsInputs ?? totalBytes(weights) > TWO_GB_SAFE;
@@ -413,7 +416,7 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
       g.output(p.v, `present_v_${i}`);
     });
   }
-  return { bytes: encodeModel(g.toModel()), weightFeeds: w.feeds };
+  return { bytes: encodeModel(g.toModel()), externalData: g.externalData(), weightFeeds: w.feeds };
 }
 
 function toFloat32(t: ort.Tensor): Float32Array {
@@ -425,7 +428,7 @@ function toFloat32(t: ort.Tensor): Float32Array {
 export async function createInferenceModel(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions = {}): Promise<InferenceModel> {
   const dtype = o.dtype ?? "float32";
   const built = buildInferenceGraph(c, weights, o, false);
-  const session = await Session.create(built.bytes, o);
+  const session = await Session.create(built.bytes, o, built.externalData);
   const main = { weightFeeds: built.weightFeeds };
   let full: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
   const KV = c.numKvHeads;
@@ -517,7 +520,7 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
       if (rows.some((r) => r.length !== T)) throw new Error("allLogits: rows must have equal length");
       full ??= (async () => {
         const f = buildInferenceGraph(c, weights, o, true);
-        return { session: await Session.create(f.bytes, o), weightFeeds: f.weightFeeds };
+        return { session: await Session.create(f.bytes, o, f.externalData), weightFeeds: f.weightFeeds };
       })();
       const { session: s, weightFeeds } = await full;
       const mask = new Uint8Array(B * T).fill(1);
