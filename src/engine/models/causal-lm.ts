@@ -384,7 +384,10 @@ export interface InferenceModel {
 function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions, allLogits: boolean): { bytes: Uint8Array; externalData: ExternalData; weightFeeds: Record<string, ort.Tensor> } {
   checkConfig(c);
   const dtype = o.dtype ?? "float32";
-  const asInputs = o.weightsAsInputs ?? totalBytes(weights) > TWO_GB_SAFE;
+  // A quantized base leaves only the vocabulary tables in float32: zero-copy inputs (embedded, ORT copied
+  // and pre-packed them several times over; the head's product runs on its quantized copy anyway).
+  const quantized = [...weights.values()].some((t) => t.quantized);
+  const asInputs = o.weightsAsInputs ?? (quantized || totalBytes(weights) > TWO_GB_SAFE);
   const g = new Graph({ fusedMatMul: dtype === "float32" });
   const w = planWeights(g, weights, dtype, asInputs);
   const ids = g.input("input_ids", "int64", ["B", "T"]);
@@ -403,14 +406,17 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
     fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
     quantizedLinear: quantizedLinears(g, weights, false, o.quantizedAccuracyLevel),
   });
-  const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
+  const outName = outputEmbeddingName(c, (n) => weights.has(n));
+  const quantizedHead = quantizedLinears(g, weights, false, o.quantizedAccuracyLevel)(outName);
+  const W = quantizedHead ? undefined : w.source(outName);
+  const head = (x: Value) => (quantizedHead ? quantizedHead(x) : frozenMatmul(g, x, W!, pretransposed));
   if (allLogits) {
-    g.output(frozenMatmul(g, hidden, W, pretransposed), "logits");
+    g.output(head(hidden), "logits");
   } else {
     const D = c.hiddenSize;
     const last = g.emit1("Slice", [hidden, g.constI64([-1]), g.constI64([2 ** 53]), g.constI64([1])], dtype, ["B", 1, D]);
     const last2 = g.emit1("Reshape", [last, g.constI64([0, D])], dtype, ["B", D]);
-    g.output(frozenMatmul(g, last2, W, pretransposed), "logits_last");
+    g.output(head(last2), "logits_last");
     presents.forEach((p, i) => {
       g.output(p.k, `present_k_${i}`);
       g.output(p.v, `present_v_${i}`);
