@@ -45,9 +45,11 @@ const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
 function ensureModel(name: string, layers: number | undefined): string {
   const raw = { ...SHAPES[name].raw, ...(layers ? { num_hidden_layers: layers } : {}) };
   const dir = join(tmpdir(), `tunekit-bench-quantized-${name}${layers ? `-${layers}l` : ""}`);
+  if (!existsSync(join(dir, "model.safetensors"))) {
+    console.log(`writing the random ${name} model folder (BF16) to ${dir} ...`);
+    writeRandomModel(dir, raw, "BF16", smolTokenizer);
+  }
   if (existsSync(join(dir, "train.jsonl"))) return dir;
-  console.log(`writing the random ${name} model folder (BF16) to ${dir} ...`);
-  writeRandomModel(dir, raw, "BF16", smolTokenizer);
   let s = 12345;
   const words = "the quick brown fox jumps over a lazy dog while seven wizards quietly judge boxing matches".split(" ");
   const text = (n: number) =>
