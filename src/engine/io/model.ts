@@ -9,9 +9,9 @@ import { TunekitError, fsError } from "../../util/errors.js";
 import { resolveModelDir, type ResolveOptions } from "../../hub/resolve.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import { readModelConfig } from "./config.js";
-import { expectedTensorShapes } from "../models/tensors.js";
+import { expectedTensorShapes, outputEmbeddingName } from "../models/tensors.js";
 import { SafetensorsFile } from "./safetensors.js";
-import { quantizedWeightNames, quantizeTensor, type BaseBits } from "../quant/base.js";
+import { quantizedWeightNames, quantizeTensor, withQuantizedHead, type BaseBits } from "../quant/base.js";
 
 export interface LoadedModel {
   config: ModelConfig;
@@ -208,6 +208,10 @@ export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): P
       const t = await m.read(name);
       weights.set(name, quantized.has(name) ? quantizeTensor(t, opts.baseBits!, opts.quantizeTransposed ?? false) : t);
       opts.onTensor?.(++done, m.shapes.size);
+    }
+    if (opts.baseBits && !opts.quantizeTransposed) {
+      const head = outputEmbeddingName(m.config, (n) => weights.has(n));
+      weights.set(head, withQuantizedHead(weights.get(head)!, opts.baseBits));
     }
     return { config: m.config, weights, dir: m.dir, files: m.files, dtype: m.dtype, notes: m.notes };
   } finally {

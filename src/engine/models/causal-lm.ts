@@ -116,6 +116,9 @@ function biasInputName(window: number | undefined): string {
 
 const TWO_GB_SAFE = 1.8e9;
 
+/** Initializer bytes stored outside the model (quantized weights), by location. */
+type ExternalData = { path: string; data: Uint8Array }[];
+
 /** Vocabularies above this recompute the loss's logits in the backward pass and feed their tables as inputs. */
 const LARGE_VOCAB = 65536;
 
@@ -244,7 +247,7 @@ function buildLossGraph(
   spec: LoraSpec,
   o: EngineOptions,
   withGrads: boolean,
-): { bytes: Uint8Array; weightFeeds: Record<string, ort.Tensor>; gradNames: string[]; hasDropout: boolean } {
+): { bytes: Uint8Array; externalData: ExternalData; weightFeeds: Record<string, ort.Tensor>; gradNames: string[]; hasDropout: boolean } {
   checkConfig(c);
   const dtype = o.dtype ?? "float32";
   const outName = outputEmbeddingName(c, (n) => weights.has(n));
@@ -308,7 +311,7 @@ function buildLossGraph(
       gradNames.push(name);
     });
   }
-  return { bytes: encodeModel(g.toModel()), weightFeeds: w.feeds, gradNames, hasDropout };
+  return { bytes: encodeModel(g.toModel()), externalData: g.externalData(), weightFeeds: w.feeds, gradNames, hasDropout };
 }
 
 function paramFeeds(shapes: { name: string; shape: [number, number] }[], params: Map<string, Float32Array>, dtype: "float32" | "float64"): Record<string, ort.Tensor> {
@@ -327,7 +330,7 @@ export async function createTrainStep(c: ModelConfig, weights: Map<string, Tenso
   const dtype = o.dtype ?? "float32";
   const shapes = loraParamShapes(c, spec);
   const built = buildLossGraph(c, weights, spec, o, true);
-  const trainSession = await Session.create(built.bytes, o);
+  const trainSession = await Session.create(built.bytes, o, built.externalData);
   // Keep only what runs need: the serialised model (as large as the weights) can be collected.
   const train = { weightFeeds: built.weightFeeds, gradNames: built.gradNames, hasDropout: built.hasDropout };
   let evalSession: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
@@ -350,7 +353,7 @@ export async function createTrainStep(c: ModelConfig, weights: Map<string, Tenso
     async evalLoss(batch, params) {
       evalSession ??= (async () => {
         const ev = buildLossGraph(c, weights, spec, o, false);
-        return { session: await Session.create(ev.bytes, o), weightFeeds: ev.weightFeeds };
+        return { session: await Session.create(ev.bytes, o, ev.externalData), weightFeeds: ev.weightFeeds };
       })();
       const { session, weightFeeds } = await evalSession;
       const { feeds, tokenCount } = batchFeeds(c, batch, dtype);
@@ -390,10 +393,13 @@ export interface InferenceModel {
   dispose(): Promise<void>;
 }
 
-function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions, allLogits: boolean): { bytes: Uint8Array; weightFeeds: Record<string, ort.Tensor> } {
+function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions, allLogits: boolean): { bytes: Uint8Array; externalData: ExternalData; weightFeeds: Record<string, ort.Tensor> } {
   checkConfig(c);
   const dtype = o.dtype ?? "float32";
-  const asInputs = o.weightsAsInputs ?? totalBytes(weights) > TWO_GB_SAFE;
+  // A quantized base leaves only the vocabulary tables in float32: zero-copy inputs (embedded, ORT copied
+  // and pre-packed them several times over; the head's product runs on its quantized copy anyway).
+  const quantized = [...weights.values()].some((t) => t.quantized);
+  const asInputs = o.weightsAsInputs ?? (quantized || totalBytes(weights) > TWO_GB_SAFE);
   const g = new Graph({ fusedMatMul: dtype === "float32" });
   const w = planWeights(g, weights, dtype, asInputs);
   const ids = g.input("input_ids", "int64", ["B", "T"]);
@@ -416,20 +422,23 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
     fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
     quantizedLinear: quantizedLinears(g, weights, false, o.quantizedAccuracyLevel),
   });
-  const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
+  const outName = outputEmbeddingName(c, (n) => weights.has(n));
+  const quantizedHead = quantizedLinears(g, weights, false, o.quantizedAccuracyLevel)(outName);
+  const W = quantizedHead ? undefined : w.source(outName);
+  const head = (x: Value) => (quantizedHead ? quantizedHead(x) : frozenMatmul(g, x, W!, pretransposed));
   if (allLogits) {
-    g.output(frozenMatmul(g, hidden, W, pretransposed), "logits");
+    g.output(head(hidden), "logits");
   } else {
     const D = c.hiddenSize;
     const last = g.emit1("Slice", [hidden, g.constI64([-1]), g.constI64([2 ** 53]), g.constI64([1])], dtype, ["B", 1, D]);
     const last2 = g.emit1("Reshape", [last, g.constI64([0, D])], dtype, ["B", D]);
-    g.output(frozenMatmul(g, last2, W, pretransposed), "logits_last");
+    g.output(head(last2), "logits_last");
     presents.forEach((p, i) => {
       g.output(p.k, `present_k_${i}`);
       g.output(p.v, `present_v_${i}`);
     });
   }
-  return { bytes: encodeModel(g.toModel()), weightFeeds: w.feeds };
+  return { bytes: encodeModel(g.toModel()), externalData: g.externalData(), weightFeeds: w.feeds };
 }
 
 /**
@@ -460,7 +469,7 @@ function toFloat32(t: ort.Tensor): Float32Array {
 export async function createInferenceModel(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions = {}): Promise<InferenceModel> {
   const dtype = o.dtype ?? "float32";
   const built = buildInferenceGraph(c, weights, o, false);
-  const session = await Session.create(built.bytes, o);
+  const session = await Session.create(built.bytes, o, built.externalData);
   const main = { weightFeeds: built.weightFeeds };
   let full: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
   const windows = attentionWindows(c);
@@ -560,7 +569,7 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
       if (rows.some((r) => r.length !== T)) throw new Error("allLogits: rows must have equal length");
       full ??= (async () => {
         const f = buildInferenceGraph(c, weights, o, true);
-        return { session: await Session.create(f.bytes, o), weightFeeds: f.weightFeeds };
+        return { session: await Session.create(f.bytes, o, f.externalData), weightFeeds: f.weightFeeds };
       })();
       const { session: s, weightFeeds } = await full;
       const mask = new Uint8Array(B * T).fill(1);

@@ -54,6 +54,11 @@ export interface TensorInit {
   dims: number[];
   /** Raw little-endian bytes of the tensor (referenced, not copied, when encoding). */
   raw: Uint8Array;
+  /**
+   * Stored outside the model under this location (ONNX external data): the bytes are handed to ONNX
+   * Runtime beside the model (`externalData`), so the model stays under protobuf's 2 GB limit.
+   */
+  external?: string;
 }
 
 export interface ValueInfo {
@@ -82,7 +87,12 @@ function encodeTensor(t: TensorInit): ProtoWriter {
   w.packedInts(1, t.dims);
   w.int(2, ELEM_TYPE_CODE[t.elemType]);
   w.string(8, t.name);
-  w.bytes(9, t.raw);
+  if (t.external === undefined) return w.bytes(9, t.raw);
+  const entry = (key: string, value: string) => new ProtoWriter().string(1, key).string(2, value);
+  w.message(13, entry("location", t.external));
+  w.message(13, entry("offset", "0"));
+  w.message(13, entry("length", String(t.raw.byteLength)));
+  w.int(14, 1); // data_location = EXTERNAL
   return w;
 }
 
