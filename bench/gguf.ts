@@ -15,14 +15,13 @@
  *        [--layers N (smoke test only)] [--skip-export] [--skip-decode]
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { parseModelConfig } from "../src/engine/io/config.js";
-import { expectedTensorShapes } from "../src/engine/models/tensors.js";
-import { SMOLLM2_135M } from "./helpers/shapes.js";
+import { LLAMA_1B, SMOLLM2_135M } from "./helpers/shapes.js";
+import { writeRandomModel } from "./helpers/model-folder.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "bin", "tunekit.js");
@@ -30,80 +29,9 @@ const rssReporter = join(root, "bench", "helpers", "report-rss.mjs");
 const THREADS = "2";
 const smolTokenizer = join(root, "..", "shared", "fixtures", "tokenizers", "smollm2-135m-instruct");
 
-const LLAMA_1B = {
-  architectures: ["LlamaForCausalLM"],
-  model_type: "llama",
-  vocab_size: 128256,
-  hidden_size: 2048,
-  intermediate_size: 8192,
-  num_hidden_layers: 16,
-  num_attention_heads: 32,
-  num_key_value_heads: 8,
-  head_dim: 64,
-  max_position_embeddings: 131072,
-  rms_norm_eps: 1e-5,
-  rope_theta: 500000,
-  rope_scaling: { rope_type: "llama3", factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
-  hidden_act: "silu",
-  tie_word_embeddings: true,
-  bos_token_id: 1,
-  eos_token_id: 2,
-  torch_dtype: "bfloat16",
-};
-
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (bytes: number) => bytes / (1024 * 1024);
-
-/**
- * Writes model.safetensors tensor by tensor (a 1B model never sits in memory): random values of a
- * realistic size (|x| about 2^-10 .. 2^-6, random signs), norms 1. Cheap xorshift, not a distribution study.
- */
-function writeRandomModel(dir: string, raw: Record<string, unknown>, dtype: "BF16" | "F32"): void {
-  mkdirSync(dir, { recursive: true });
-  const config = parseModelConfig(raw);
-  const shapes = [...expectedTensorShapes(config)];
-  const size = dtype === "BF16" ? 2 : 4;
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const [name, shape] of shapes) {
-    const n = shape.reduce((a, b) => a * b, 1) * size;
-    header[name] = { dtype, shape, data_offsets: [offset, offset + n] };
-    offset += n;
-  }
-  let json = JSON.stringify(header);
-  json += " ".repeat((8 - (json.length % 8)) % 8);
-  const fd = openSync(join(dir, "model.safetensors"), "w");
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  writeSync(fd, len);
-  writeSync(fd, json);
-  let s = 0x9e3779b9;
-  const chunk = 1 << 22;
-  for (const [name, shape] of shapes) {
-    let left = shape.reduce((a, b) => a * b, 1);
-    const norm = name.endsWith("norm.weight");
-    while (left > 0) {
-      const n = Math.min(left, chunk);
-      const buf = Buffer.alloc(n * size);
-      for (let i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >>> 17;
-        s ^= s << 5;
-        const bits = norm ? 0x3f80 : (s & 0x8000) | ((117 + ((s >>> 16) & 3)) << 7) | (s & 0x7f);
-        if (size === 2) buf.writeUInt16LE(bits, i * 2);
-        else buf.writeUInt32LE((bits << 16) >>> 0, i * 4);
-      }
-      writeSync(fd, buf);
-      left -= n;
-    }
-  }
-  closeSync(fd);
-  writeFileSync(join(dir, "config.json"), JSON.stringify(raw, null, 2));
-  // The SmolLM2 tokenizer (49,152 tokens); the export pads the vocabulary to the model's size.
-  copyFileSync(join(smolTokenizer, "tokenizer.json"), join(dir, "tokenizer.json"));
-  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ bos_token: "<|im_start|>", eos_token: "<|im_end|>" }));
-}
 
 /** Runs the CLI in a fresh process; returns its stdout, wall time and peak RSS (reported by the child at exit). */
 function runCli(args: string[]): { stdout: string; seconds: number; rssMb: number } {
@@ -120,7 +48,7 @@ function benchExport(base: string, layers: number | undefined): void {
   const dir = join(base, `llama-1b${layers ? `-${layers}l` : ""}`);
   if (!existsSync(join(dir, "model.safetensors"))) {
     console.log(`writing the random ${layers ? `${layers}-layer ` : ""}1B-shaped model (BF16) ...`);
-    writeRandomModel(dir, raw, "BF16");
+    writeRandomModel(dir, raw, "BF16", smolTokenizer);
   }
   const weights = join(dir, "model.safetensors");
   const bytes = statSync(weights).size;
@@ -144,7 +72,7 @@ function benchExport(base: string, layers: number | undefined): void {
 function benchDecode(base: string, rounds: number, decode: number, promptLen: number, layers: number | undefined): void {
   const raw = { ...SMOLLM2_135M, ...(layers ? { num_hidden_layers: layers } : {}) };
   const dir = join(base, `smollm2-135m${layers ? `-${layers}l` : ""}`);
-  if (!existsSync(join(dir, "model.safetensors"))) writeRandomModel(dir, raw, "F32");
+  if (!existsSync(join(dir, "model.safetensors"))) writeRandomModel(dir, raw, "F32", smolTokenizer);
   const files: Record<string, string> = {};
   for (const dtype of ["f32", "q8_0"]) {
     files[dtype] = join(base, `smollm2-135m-${dtype}.gguf`);

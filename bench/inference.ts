@@ -5,7 +5,15 @@
  * GOMP_SPINCOUNT=0, the faster of OPENBLAS_CORETYPE=SkylakeX and the machine default). Same weights
  * file, same prompt. Each side runs in its own process so peak RSS is its own.
  *
+ * Then decode on the Llama-3.2-1B shape (random BF16 weights, the SmolLM2 tokenizer), through
+ * `tunekit generate --raw --json` as users run it, each run a fresh process, sides alternating: tunekit
+ * with the float32 base, with `--base-bits 8` and `--base-bits 4`, and llama.cpp (node-llama-cpp's CPU
+ * build) on the same weights exported by `tunekit export --model DIR --gguf --dtype q8_0` (tunekit's GGUF
+ * export writes f32, f16, bf16 and q8_0; q8_0 is the nearest to the quantized bases). Target: 4-bit
+ * decode >= 3x tunekit's float32 decode.
+ *
  *   node --import tsx bench/inference.ts [--prompt 128] [--decode 64] [--runs 3]
+ *        [--skip-small] [--skip-quantized] [--quantized-rounds 2] [--layers N (1B smoke test only)]
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
@@ -18,7 +26,8 @@ import { parseModelConfig } from "../src/engine/io/config.js";
 import { expectedTensorShapes, loadModel } from "../src/engine/io/model.js";
 import { createInferenceModel } from "../src/engine/models/causal-lm.js";
 import { SeededRng, argmax } from "../src/engine/generate/sampling.js";
-import { SMOLLM2_135M } from "./helpers/shapes.js";
+import { LLAMA_1B, SMOLLM2_135M } from "./helpers/shapes.js";
+import { writeRandomModel } from "./helpers/model-folder.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const THREADS = 2;
@@ -144,15 +153,77 @@ function ensureBaseline(): void {
   console.log(`torch BLAS: ${target}`);
 }
 
+/** `tunekit generate` (or another CLI command) in a fresh process: stdout and peak RSS. */
+function cli(args: string[]): { stdout: string; rssMb: number } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--import", join(root, "bench", "helpers", "report-rss.mjs"), join(root, "src", "cli", "main.ts"), ...args], { cwd: root, encoding: "utf8", maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`tunekit ${args.join(" ")} failed (${r.status}):\n${r.stderr.slice(-2000)}`);
+  const m = /TUNEKIT_MAX_RSS_KB=(\d+)/.exec(r.stderr);
+  return { stdout: r.stdout, rssMb: m ? Number(m[1]) / 1024 : NaN };
+}
+
+/** Decode on the 1B shape: float32, 8-bit and 4-bit bases, and llama.cpp on a q8_0 GGUF of the same weights. */
+function benchQuantizedDecode(rounds: number, decode: number, promptWords: number, layers: number | undefined): void {
+  const tokenizer = join(root, "..", "shared", "fixtures", "tokenizers", "smollm2-135m-instruct");
+  if (!existsSync(join(tokenizer, "tokenizer.json"))) {
+    console.log(`\n1B decode SKIPPED: the SmolLM2 tokenizer fixture (${tokenizer}) is needed`);
+    return;
+  }
+  // The same folder bench/quantized.ts trains on.
+  const dir = join(tmpdir(), `tunekit-bench-quantized-llama-1b${layers ? `-${layers}l` : ""}`);
+  if (!existsSync(join(dir, "model.safetensors"))) writeRandomModel(dir, { ...LLAMA_1B, ...(layers ? { num_hidden_layers: layers } : {}) }, "BF16", tokenizer);
+  const gguf = join(dir, "model-q8_0.gguf");
+  if (!existsSync(gguf)) cli(["export", "--model", dir, "--gguf", gguf, "--dtype", "q8_0"]);
+  const prompt = Array.from({ length: promptWords }, (_, i) => ["the", "model", "runs", "on", "a", "small", "machine"][i % 7]).join(" ");
+  const sides: [string, string[]][] = [
+    ["tunekit float32", ["--model", dir]],
+    ["tunekit --base-bits 8", ["--model", dir, "--base-bits", "8"]],
+    ["tunekit --base-bits 4", ["--model", dir, "--base-bits", "4"]],
+    ["llama.cpp q8_0 GGUF", ["--model", gguf]],
+  ];
+  const rates = new Map<string, number[]>(sides.map(([n]) => [n, []]));
+  const rss = new Map<string, number>();
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, args] of r % 2 === 0 ? sides : [...sides].reverse()) {
+      const res = cli(["generate", ...args, "--raw", "--prompt", prompt, "--max-tokens", String(decode), "--threads", String(THREADS), "--json"]);
+      const j = JSON.parse(res.stdout) as { timings: { decodeTokensPerSecond: number } };
+      rates.get(name)!.push(j.timings.decodeTokensPerSecond);
+      rss.set(name, Math.max(rss.get(name) ?? 0, res.rssMb));
+    }
+  }
+  console.log(`\ndecode: Llama-3.2-1B shape${layers ? ` cut to ${layers} layers (smoke test)` : ""}, random weights, \`tunekit generate --raw --json\`, ${promptWords}-word prompt, up to ${decode} tokens, ${THREADS} threads; medians of ${rounds} round(s)`);
+  const f32 = median(rates.get(sides[0][0])!);
+  for (const [name] of sides) {
+    const d = median(rates.get(name)!);
+    console.log(`  ${name.padEnd(22)} decode ${d.toFixed(1).padStart(7)} tok/s  peak RSS ${rss.get(name)!.toFixed(0).padStart(5)} MB  (${(d / f32).toFixed(2)}x tunekit float32)`);
+  }
+  const q4 = median(rates.get("tunekit --base-bits 4")!);
+  console.log(`  target 4-bit decode >= 3x tunekit float32: ${q4 >= 3 * f32 ? "met" : "NOT met"}; 4-bit vs llama.cpp q8_0: ${(q4 / median(rates.get("llama.cpp q8_0 GGUF")!)).toFixed(2)}x`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { prompt: { type: "string" }, decode: { type: "string" }, runs: { type: "string" }, child: { type: "string" }, dir: { type: "string" } },
+    options: {
+      prompt: { type: "string" },
+      decode: { type: "string" },
+      runs: { type: "string" },
+      child: { type: "string" },
+      dir: { type: "string" },
+      "skip-small": { type: "boolean" },
+      "skip-quantized": { type: "boolean" },
+      "quantized-rounds": { type: "string" },
+      layers: { type: "string" },
+    },
   });
   const promptLen = Number(values.prompt ?? 128);
   const decodeTokens = Number(values.decode ?? 64);
   const runs = Number(values.runs ?? 3);
   const dir = values.dir ?? join(tmpdir(), "tunekit-bench-inference");
   if (values.child === "ours") return runOurs(dir, promptLen, decodeTokens, runs);
+  if (!values["skip-small"]) await benchSmall(dir, promptLen, decodeTokens, runs);
+  if (!values["skip-quantized"]) benchQuantizedDecode(Number(values["quantized-rounds"] ?? 2), decodeTokens, 64, values.layers ? Number(values.layers) : undefined);
+}
+
+async function benchSmall(dir: string, promptLen: number, decodeTokens: number, runs: number): Promise<void> {
 
   ensureBaseline();
   await ensureModel(dir, promptLen);

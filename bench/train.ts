@@ -43,7 +43,7 @@ import { createOnnxTrainEngine } from "../src/engine/train/onnx-engine.js";
 import { Rng } from "../src/engine/train/rng.js";
 import { train } from "../src/engine/train/train-run.js";
 import type { ModelConfig } from "../src/engine/types.js";
-import { LLAMA32_1B, SMOLLM2_135M } from "./helpers/shapes.js";
+import { LLAMA_1B, SMOLLM2_135M } from "./helpers/shapes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -51,7 +51,7 @@ const THREADS = 2;
 const R = 16;
 const SHAPES: Record<string, { raw: Record<string, unknown>; label: string }> = {
   "135m": { raw: SMOLLM2_135M, label: "SmolLM2-135M shape" },
-  "1b": { raw: LLAMA32_1B, label: "Llama-3.2-1B shape" },
+  "1b": { raw: LLAMA_1B, label: "Llama-3.2-1B shape" },
 };
 const TOKENIZER = join(root, "../shared/fixtures/tokenizers/smollm2-135m-instruct/tokenizer.json");
 const CHATML =

@@ -20,8 +20,8 @@ export const SMOLLM2_135M = {
   torch_dtype: "float32",
 };
 
-/** Llama-3.2-1B: 16 layers, hidden 2048, 32/8 heads of 64, MLP 8192, vocab 128256, tied, llama3 rope scaling. */
-export const LLAMA32_1B = {
+/** Llama-3.2-1B: 16 layers, hidden 2048, 32/8 heads of 64, MLP 8192, vocab 128256, tied, BF16, llama3 rope scaling. */
+export const LLAMA_1B = {
   architectures: ["LlamaForCausalLM"],
   model_type: "llama",
   vocab_size: 128256,
@@ -37,7 +37,29 @@ export const LLAMA32_1B = {
   rope_scaling: { rope_type: "llama3", factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
   hidden_act: "silu",
   tie_word_embeddings: true,
-  bos_token_id: 128000,
-  eos_token_id: 128001,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  torch_dtype: "bfloat16",
+};
+
+/** Qwen3-4B: 36 layers, hidden 2560, 32/8 heads of 128, MLP 9728, vocab 151936, tied, BF16. */
+export const QWEN3_4B = {
+  architectures: ["Qwen3ForCausalLM"],
+  model_type: "qwen3",
+  vocab_size: 151936,
+  hidden_size: 2560,
+  intermediate_size: 9728,
+  num_hidden_layers: 36,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  head_dim: 128,
+  max_position_embeddings: 40960,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000,
+  tie_word_embeddings: true,
+  use_sliding_window: false,
+  hidden_act: "silu",
+  bos_token_id: 1,
+  eos_token_id: 2,
   torch_dtype: "bfloat16",
 };

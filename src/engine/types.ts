@@ -29,6 +29,18 @@ export interface LayerSpec {
   rope?: RopeSpec;
   /** Sliding-window attention: query q sees key k only when q - k < slidingWindow. */
   slidingWindow?: number;
+  /** The layer's token mixer: softmax attention (default) or Gated DeltaNet linear attention (Qwen3.5). */
+  mixer?: "attention" | "linear_attention";
+}
+
+/** Gated DeltaNet layers' sizes (Qwen3.5's linear_* config fields). */
+export interface LinearAttentionSpec {
+  numKeyHeads: number;
+  numValueHeads: number;
+  keyHeadDim: number;
+  valueHeadDim: number;
+  /** Length of the causal depthwise convolution over q/k/v. */
+  convKernel: number;
 }
 
 /**
@@ -55,10 +67,21 @@ export type TensorRole =
   | "gate"
   | "up"
   | "down"
-  | "mlpOutNorm";
+  | "mlpOutNorm"
+  // Gated DeltaNet (linear-attention layers): input projections (q/k/v together, z, beta, decay
+  // input a), the depthwise convolution, the decay parameters, the gated output norm, the output.
+  | "linQkv"
+  | "linZ"
+  | "linB"
+  | "linA"
+  | "linConv"
+  | "linDtBias"
+  | "linALog"
+  | "linNorm"
+  | "linOut";
 
 /** The linear layers LoRA can adapt. */
-export type LinearRole = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
+export type LinearRole = "q" | "k" | "v" | "o" | "gate" | "up" | "down" | "linQkv" | "linZ" | "linOut";
 
 /**
  * A LoRA target of a family: the name users give (`--lora-targets q,v`), the linear layer it adapts,
@@ -101,6 +124,12 @@ export interface ModelConfig {
   activation: "silu" | "gelu_tanh";
   /** Input embeddings are multiplied by this (Gemma: sqrt(hidden), rounded to the weights' dtype). */
   embedScale?: number;
+  /** The query projection also yields a per-head output gate: o = attention * sigmoid(gate) (Qwen3.5). */
+  attnOutputGate?: boolean;
+  /** Rotary embedding on the first rotaryDim dims of each head only (partial rotary); default headDim. */
+  rotaryDim?: number;
+  /** Sizes of the linear-attention layers (layers whose mixer is "linear_attention"). */
+  linearAttention?: LinearAttentionSpec;
   /** Attention logits scale (1/sqrt(head_dim) unless the family says otherwise). */
   attentionScale: number;
   /** One entry per layer. */

@@ -197,8 +197,6 @@ test("families: SmolLM3's config: NoPE layers by no_rope_layers (or the interval
 
 test("families: hybrids are refused by name; unimplemented fields are refused naming the field", () => {
   for (const [raw, name] of [
-    [{ architectures: ["Qwen3_5ForConditionalGeneration"], model_type: "qwen3_5" }, /Qwen3\.5/],
-    [{ model_type: "qwen3_5_text" }, /Qwen3\.5/],
     [{ architectures: ["Qwen3NextForCausalLM"], model_type: "qwen3_next" }, /Qwen3-Next/],
     [{ architectures: ["GraniteMoeHybridForCausalLM"], model_type: "granitemoehybrid" }, /Granite 4\.0 H/],
     [{ architectures: ["Lfm2ForCausalLM"], model_type: "lfm2" }, /LFM2/],
@@ -222,7 +220,7 @@ test("families: hybrids are refused by name; unimplemented fields are refused na
 test("registry: every family has one entry, its targets resolve to PEFT names, and its GGUF slot names an architecture", () => {
   assert.deepEqual(
     FAMILIES.map((f) => f.id),
-    ["llama", "mistral", "qwen2", "qwen3", "gemma3", "smollm3"],
+    ["llama", "mistral", "qwen2", "qwen3", "qwen3_5", "gemma3", "smollm3"],
   );
   const seen = new Set<string>();
   for (const f of [...FAMILIES, ...REFUSED_FAMILIES]) {

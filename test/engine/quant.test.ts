@@ -30,7 +30,7 @@ async function ortProduct(x: Float32Array, M: number, w: Float32Array, N: number
     block_size: { kind: "int", value: block },
   }, "com.microsoft");
   g.output(y, "y");
-  const s = await Session.create(encodeModel(g.toModel()), { threads: 1 });
+  const s = await Session.create(encodeModel(g.toModel()), { threads: 1 }, g.externalData());
   const res = await s.run({ x: tensor("float32", x, [M, K]) }, ["y"]);
   await s.dispose();
   return res.y.data as Float32Array;
@@ -96,7 +96,7 @@ test("frozen quantized linear: forward x W^T and input gradient dy W on the dequ
     g.output(y, "y");
     g.output(gradients(g, loss, [xi])[0], "dx");
     assert.equal(wtAsked, 1);
-    const s = await Session.create(encodeModel(g.toModel()), { threads: 1 });
+    const s = await Session.create(encodeModel(g.toModel()), { threads: 1 }, g.externalData());
     const res = await s.run({ x: tensor("float32", x, [M, K]), dy: tensor("float32", dy, [M, N]) }, ["y", "dx"]);
     await s.dispose();
     const refY = new Float32Array(M * N);

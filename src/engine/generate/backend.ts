@@ -6,6 +6,8 @@ import type { ModelConfig, Tensor } from "../types.js";
 import { createInferenceModel, type KvCache } from "../models/causal-lm.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import { JsDecoder } from "./js-decoder.js";
+import { hasRecurrentLayers } from "../models/family.js";
+import { TunekitError } from "../../util/errors.js";
 import type { DecoderBatch, DecoderModel } from "./types.js";
 
 export type DecoderBackend = "onnx" | "js";
@@ -20,7 +22,10 @@ function rowsOf(logits: Float32Array, batch: number, vocab: number): Float32Arra
 }
 
 export async function createDecoder(config: ModelConfig, weights: Map<string, Tensor>, opts: DecoderOptions = {}): Promise<DecoderModel> {
-  if (opts.backend === "js") return new JsDecoder(config, weights);
+  if (opts.backend === "js") {
+    if (hasRecurrentLayers(config)) throw new TunekitError("unsupported_architecture", `the plain-JS decoder does not run ${config.family}'s Gated DeltaNet layers`, { hint: "use the default ONNX backend" });
+    return new JsDecoder(config, weights);
+  }
   const { backend: _ignored, ...runtime } = opts;
   const model = await createInferenceModel(config, weights, runtime);
   const V = config.vocabSize;

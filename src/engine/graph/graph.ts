@@ -68,8 +68,17 @@ export class Graph {
   }
 
   /** A constant tensor stored in the model (frozen weights, tables). */
-  initializer(name: string, dtype: ElemType, dims: number[], data: ArrayBufferView): Value {
-    return this.addInitializer(this.claim(name), dtype, dims, data);
+  initializer(name: string, dtype: ElemType, dims: number[], data: ArrayBufferView, external = false): Value {
+    const v = this.addInitializer(this.claim(name), dtype, dims, data);
+    if (external) this.initializers[this.initializers.length - 1].external = `ext${this.externalCount++}.bin`;
+    return v;
+  }
+
+  private externalCount = 0;
+
+  /** The bytes of the initializers stored as external data, for ONNX Runtime's `externalData` option. */
+  externalData(): { path: string; data: Uint8Array }[] {
+    return this.initializers.filter((t) => t.external !== undefined).map((t) => ({ path: t.external!, data: t.raw }));
   }
 
   private addInitializer(name: string, dtype: ElemType, dims: number[], data: ArrayBufferView): Value {

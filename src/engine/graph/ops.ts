@@ -3,7 +3,7 @@
  * vector-Jacobian product written in terms of other ops. Gradients of broadcast operands are summed
  * back to the operand's shape (`sumTo`).
  */
-import { fl, int, str, type Dim } from "../onnx/model.js";
+import { fl, int, ints, str, type Dim } from "../onnx/model.js";
 import type { Graph, Value } from "./graph.js";
 import { broadcastShapes, normAxis, reshapeShape, sameShape, unknownDim } from "./shape.js";
 
@@ -128,6 +128,19 @@ export function silu(g: Graph, a: Value): Value {
   const y = binaryRaw(g, "Mul", a, s);
   // d/dx = s + x s (1 - s) = s (1 - y) + y
   g.record([a], [y], ([gy]) => [mul(g, gy!, add(g, mul(g, s, sub(g, scalar(g, a, 1), y)), y))]);
+  return y;
+}
+
+/**
+ * softplus(x) = log(1 + exp(x)), written as max(x, 0) + log(1 + exp(-|x|)) so large |x| neither
+ * overflows nor loses x; its derivative is sigmoid(x).
+ */
+export function softplus(g: Graph, x: Value): Value {
+  const d = x.dtype;
+  const abs = g.emit1("Abs", [x], d, x.shape);
+  const tail = g.emit1("Log", [g.emit1("Add", [g.constF(d, 1), g.emit1("Exp", [g.emit1("Neg", [abs], d, x.shape)], d, x.shape)], d, x.shape)], d, x.shape);
+  const y = g.emit1("Add", [g.emit1("Relu", [x], d, x.shape), tail], d, x.shape);
+  g.record([x], [y], ([gy]) => [mul(g, gy!, g.emit1("Sigmoid", [x], d, x.shape))]);
   return y;
 }
 
@@ -428,6 +441,78 @@ export function slice(g: Graph, x: Value, axis: number, start: number, end: numb
     return [g.emit1("Pad", [gy!, g.constI64(pads)], x.dtype, x.shape)];
   });
   return y;
+}
+
+/** Runtime size of `axis` of x as an int64 [1] vector. */
+function axisSize(g: Graph, x: Value, axis: number): Value {
+  return g.emit1("Slice", [shapeOf(g, x), g.constI64([axis]), g.constI64([axis + 1])], "int64", [1]);
+}
+
+/** Pads `axis` with zeros at the end to a multiple of `m` (sizes known when the graph runs); the gradient drops the padding. */
+export function padToMultiple(g: Graph, x: Value, axis: number, m: number): Value {
+  const ax = normAxis(axis, x.shape.length);
+  const n = axisSize(g, x, ax);
+  const mC = g.constI64([m]);
+  const extra = g.emit1("Mod", [g.emit1("Sub", [mC, g.emit1("Mod", [n, mC], "int64", [1])], "int64", [1]), mC], "int64", [1]);
+  const zeros = g.constI64(new Array(2 * x.shape.length).fill(0));
+  const at = g.constI64([x.shape.length + ax]);
+  const pads = g.emit1("ScatterElements", [zeros, at, extra], "int64", [2 * x.shape.length], { axis: int(0) });
+  const y = g.emit1("Pad", [x, pads], x.dtype, x.shape.map((d, i) => (i === ax ? unknownDim() : d)));
+  g.record([x], [y], ([gy]) => [g.emit1("Slice", [gy!, g.constI64([0]), n, g.constI64([ax])], x.dtype, x.shape)]);
+  return y;
+}
+
+/** The first `size` entries of `axis` (size: an int64 [1] value, e.g. axisSize of another tensor); the gradient pads with zeros. */
+export function takeFirst(g: Graph, x: Value, axis: number, size: Value, shape: readonly Dim[]): Value {
+  const ax = normAxis(axis, x.shape.length);
+  const full = axisSize(g, x, ax);
+  const y = g.emit1("Slice", [x, g.constI64([0]), size, g.constI64([ax])], x.dtype, shape);
+  g.record([x], [y], ([gy]) => {
+    const zeros = g.constI64(new Array(2 * x.shape.length).fill(0));
+    const extra = g.emit1("Sub", [full, size], "int64", [1]);
+    const pads = g.emit1("ScatterElements", [zeros, g.constI64([x.shape.length + ax]), extra], "int64", [2 * x.shape.length], { axis: int(0) });
+    return [g.emit1("Pad", [gy!, pads], x.dtype, x.shape)];
+  });
+  return y;
+}
+
+/** The runtime length of `axis` of x as an int64 [1] value (for takeFirst). */
+export function lengthOf(g: Graph, x: Value, axis: number): Value {
+  return axisSize(g, x, normAxis(axis, x.shape.length));
+}
+
+/**
+ * Causal depthwise convolution over time: x [B, C, T], w [C, 1, K] (frozen), y[c, t] =
+ * sum_j w[c, j] x[c, t - K + 1 + j] with zeros before the start. The input gradient is the same
+ * convolution run backwards in time: the kernel flipped, the zeros after the end.
+ */
+export function causalDepthwiseConv(g: Graph, x: Value, w: Value): Value {
+  const y = depthwiseConvRaw(g, x, w, "causal");
+  g.record([x, w], [y], ([gy], need) => {
+    if (need[1]) throw new Error("causalDepthwiseConv: the kernel is frozen (no gradient)");
+    const K = w.shape[2] as number;
+    const flipped = g.emit1("Slice", [w, g.constI64([K - 1]), g.constI64([-(2 ** 62)]), g.constI64([2]), g.constI64([-1])], w.dtype, w.shape);
+    return [depthwiseConvRaw(g, gy!, flipped, "anticausal"), undefined];
+  });
+  return y;
+}
+
+/** The convolution's forward pass: ONNX Conv in float32; in float64 (no CPU kernel) K shifted products. */
+function depthwiseConvRaw(g: Graph, x: Value, w: Value, side: "causal" | "anticausal"): Value {
+  const C = w.shape[0] as number;
+  const K = w.shape[2] as number;
+  const pads = side === "causal" ? [K - 1, 0] : [0, K - 1];
+  if (x.dtype === "float32") return g.emit1("Conv", [x, w], x.dtype, x.shape, { group: int(C), pads: ints(pads), kernel_shape: ints([K]) });
+  const padded = g.emit1("Pad", [x, g.constI64([0, 0, pads[0], 0, 0, pads[1]])], x.dtype, [x.shape[0], x.shape[1], unknownDim()]);
+  const T = axisSize(g, x, 2);
+  let y: Value | undefined;
+  for (let j = 0; j < K; j++) {
+    const xj = g.emit1("Slice", [padded, g.constI64([j]), g.emit1("Add", [T, g.constI64([j])], "int64", [1]), g.constI64([2])], x.dtype, x.shape);
+    const wj = g.emit1("Reshape", [g.emit1("Slice", [w, g.constI64([j]), g.constI64([j + 1]), g.constI64([2])], w.dtype, [C, 1, 1]), g.constI64([C, 1])], w.dtype, [C, 1]);
+    const term = g.emit1("Mul", [xj, wj], x.dtype, x.shape);
+    y = y ? g.emit1("Add", [y, term], x.dtype, x.shape) : term;
+  }
+  return y!;
 }
 
 // ---------------------------------------------------------------- normalisation and attention pieces

@@ -9,9 +9,9 @@ import { TunekitError, fsError } from "../../util/errors.js";
 import { resolveModelDir, type ResolveOptions } from "../../hub/resolve.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import { readModelConfig } from "./config.js";
-import { expectedTensorShapes } from "../models/tensors.js";
+import { expectedTensorShapes, outputEmbeddingName } from "../models/tensors.js";
 import { SafetensorsFile } from "./safetensors.js";
-import { quantizedWeightNames, quantizeTensor, type BaseBits } from "../quant/base.js";
+import { quantizedWeightNames, quantizeTensor, withQuantizedHead, type BaseBits } from "../quant/base.js";
 
 export interface LoadedModel {
   config: ModelConfig;
@@ -162,8 +162,10 @@ export async function openModelWeights(dirOrId: string, opts: ResolveOptions = {
     const embed = found.values().next().value as string;
     const dtype = where.get(embed)!.info(embed)!.dtype;
     const notes: string[] = [];
-    const vision = [...where.keys()].filter((n) => /(^|\.)(vision_tower|vision_model|multi_modal_projector)\./.test(n)).length;
+    const vision = [...where.keys()].filter((n) => /(^|\.)(vision_tower|vision_model|multi_modal_projector|visual)\./.test(n)).length;
     if (vision > 0) notes.push(`the checkpoint's vision tower (${vision} tensors) is not loaded: tunekit trains and runs the text model only`);
+    const mtp = [...where.keys()].filter((n) => /^mtp\./.test(n)).length;
+    if (mtp > 0) notes.push(`the checkpoint's multi-token-prediction head (${mtp} tensors) is not loaded: tunekit predicts one token at a time`);
     const stored = (name: string): [SafetensorsFile, string] => {
       const s = found.get(name);
       if (s === undefined) throw new Error(`the model has no tensor ${name}`);
@@ -206,6 +208,10 @@ export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): P
       const t = await m.read(name);
       weights.set(name, quantized.has(name) ? quantizeTensor(t, opts.baseBits!, opts.quantizeTransposed ?? false) : t);
       opts.onTensor?.(++done, m.shapes.size);
+    }
+    if (opts.baseBits && !opts.quantizeTransposed) {
+      const head = outputEmbeddingName(m.config, (n) => weights.has(n));
+      weights.set(head, withQuantizedHead(weights.get(head)!, opts.baseBits));
     }
     return { config: m.config, weights, dir: m.dir, files: m.files, dtype: m.dtype, notes: m.notes };
   } finally {

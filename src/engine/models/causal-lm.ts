@@ -44,7 +44,7 @@ import { loraParamShapes, loraScaling, type LoraSpec } from "./lora.js";
 import { cacheBias, segmentBias, segmentPositions } from "./masks.js";
 import { dropoutMask } from "./dropout.js";
 import { outputEmbeddingName } from "./tensors.js";
-import { tensorName } from "./family.js";
+import { hasRecurrentLayers, packingRefused, tensorName } from "./family.js";
 import { quantizedLinears } from "../quant/qlinear.js";
 
 export { loraParamShapes, loraScaling, loraWeights, mergeLora, type LoraSpec, type LoraTarget } from "./lora.js";
@@ -122,6 +122,9 @@ function biasInputName(window: number | undefined): string {
 
 const TWO_GB_SAFE = 1.8e9;
 
+/** Initializer bytes stored outside the model (quantized weights), by location. */
+type ExternalData = { path: string; data: Uint8Array }[];
+
 /** Vocabularies above this recompute the loss's logits in the backward pass and feed their tables as inputs. */
 const LARGE_VOCAB = 65536;
 
@@ -195,6 +198,17 @@ function floatArray(dtype: "float32" | "float64", n: number): Float32Array | Flo
   return dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
 }
 
+/** Rows of a model with recurrent layers hold one example (one segment id), any padding after it. */
+function checkUnpacked(c: ModelConfig, seg: ArrayLike<number>, B: number, T: number): void {
+  for (let b = 0; b < B; b++) {
+    const first = seg[b * T];
+    for (let t = 1; t < T; t++) {
+      const s = seg[b * T + t];
+      if (s !== 0 && s !== first) throw packingRefused(c);
+    }
+  }
+}
+
 function batchFeeds(c: ModelConfig, batch: TrainBatch, dtype: "float32" | "float64"): { feeds: Record<string, ort.Tensor>; tokenCount: number } {
   const { batchSize: B, seqLen: T } = batch;
   const n = B * T;
@@ -202,6 +216,7 @@ function batchFeeds(c: ModelConfig, batch: TrainBatch, dtype: "float32" | "float
     if (a.length !== n) throw new Error(`train batch: ${k} has ${a.length} entries, expected ${B}x${T}`);
   }
   const seg = batch.segmentIds ?? new Int32Array(n).fill(1);
+  if (hasRecurrentLayers(c)) checkUnpacked(c, seg, B, T);
   const pos = batch.positions ?? segmentPositions(seg, B, T);
   const targets = new BigInt64Array(n);
   const weights = floatArray(dtype, n);
@@ -238,7 +253,7 @@ function buildLossGraph(
   spec: LoraSpec,
   o: EngineOptions,
   withGrads: boolean,
-): { bytes: Uint8Array; weightFeeds: Record<string, ort.Tensor>; gradNames: string[]; hasDropout: boolean } {
+): { bytes: Uint8Array; externalData: ExternalData; weightFeeds: Record<string, ort.Tensor>; gradNames: string[]; hasDropout: boolean } {
   checkConfig(c);
   const dtype = o.dtype ?? "float32";
   const outName = outputEmbeddingName(c, (n) => weights.has(n));
@@ -302,7 +317,7 @@ function buildLossGraph(
       gradNames.push(name);
     });
   }
-  return { bytes: encodeModel(g.toModel()), weightFeeds: w.feeds, gradNames, hasDropout };
+  return { bytes: encodeModel(g.toModel()), externalData: g.externalData(), weightFeeds: w.feeds, gradNames, hasDropout };
 }
 
 /**
@@ -350,7 +365,7 @@ export async function createTrainStep(c: ModelConfig, weights: Map<string, Tenso
   const dtype = o.dtype ?? "float32";
   const shapes = loraParamShapes(c, spec);
   const built = buildLossGraph(c, weights, spec, o, true);
-  const trainSession = await Session.create(built.bytes, o);
+  const trainSession = await Session.create(built.bytes, o, built.externalData);
   // Keep only what runs need: the serialised model (as large as the weights) can be collected.
   const train = { weightFeeds: built.weightFeeds, gradNames: built.gradNames, hasDropout: built.hasDropout };
   let evalSession: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
@@ -373,7 +388,7 @@ export async function createTrainStep(c: ModelConfig, weights: Map<string, Tenso
     async evalLoss(batch, params) {
       evalSession ??= (async () => {
         const ev = buildLossGraph(c, weights, spec, o, false);
-        return { session: await Session.create(ev.bytes, o), weightFeeds: ev.weightFeeds };
+        return { session: await Session.create(ev.bytes, o, ev.externalData), weightFeeds: ev.weightFeeds };
       })();
       const { session, weightFeeds } = await evalSession;
       const { feeds, tokenCount } = batchFeeds(c, batch, dtype);
@@ -413,42 +428,71 @@ export interface InferenceModel {
   dispose(): Promise<void>;
 }
 
-function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions, allLogits: boolean): { bytes: Uint8Array; weightFeeds: Record<string, ort.Tensor> } {
+function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions, allLogits: boolean): { bytes: Uint8Array; externalData: ExternalData; weightFeeds: Record<string, ort.Tensor> } {
   checkConfig(c);
   const dtype = o.dtype ?? "float32";
-  const asInputs = o.weightsAsInputs ?? totalBytes(weights) > TWO_GB_SAFE;
+  // A quantized base leaves only the vocabulary tables in float32: zero-copy inputs (embedded, ORT copied
+  // and pre-packed them several times over; the head's product runs on its quantized copy anyway).
+  const quantized = [...weights.values()].some((t) => t.quantized);
+  const asInputs = o.weightsAsInputs ?? (quantized || totalBytes(weights) > TWO_GB_SAFE);
   const g = new Graph({ fusedMatMul: dtype === "float32" });
   const w = planWeights(g, weights, dtype, asInputs);
   const ids = g.input("input_ids", "int64", ["B", "T"]);
   const positions = g.input("positions", "int64", ["B", "T"]);
   const biases = new Map(attentionWindows(c).map((win) => [biasKeyOf(win), g.input(biasInputName(win), dtype, ["B", 1, "T", "S"])]));
+  // Per layer: keys/values, or for a linear-attention layer its convolution and recurrent states.
   const past = allLogits
     ? undefined
-    : Array.from({ length: c.numLayers }, (_, i) => ({
-        k: g.input(`past_k_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
-        v: g.input(`past_v_${i}`, dtype, ["B", c.numKvHeads, "P", c.headDim]),
-      }));
+    : Array.from({ length: c.numLayers }, (_, i) => {
+        const [k, v] = cacheShapes(c, i, "B", "P");
+        return { k: g.input(`past_k_${i}`, dtype, k), v: g.input(`past_v_${i}`, dtype, v) };
+      });
+  const recurrent = hasRecurrentLayers(c) && past !== undefined;
+  const linearPast = recurrent ? past.map((p, i) => (c.layers[i].mixer === "linear_attention" ? { conv: p.k, recurrent: p.v } : undefined)) : undefined;
+  const tokenMask = recurrent ? g.input("token_mask", dtype, ["B", "T"]) : undefined;
   const pretransposed = !asInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
-  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past }, new Map(), dtype, {
+  const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past, linearPast, tokenMask }, new Map(), dtype, {
     pretransposedWeights: pretransposed,
     fusableNorms: true,
     fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
     quantizedLinear: quantizedLinears(g, weights, false, o.quantizedAccuracyLevel),
   });
-  const W = w.source(outputEmbeddingName(c, (n) => weights.has(n)));
+  const outName = outputEmbeddingName(c, (n) => weights.has(n));
+  const quantizedHead = quantizedLinears(g, weights, false, o.quantizedAccuracyLevel)(outName);
+  const W = quantizedHead ? undefined : w.source(outName);
+  const head = (x: Value) => (quantizedHead ? quantizedHead(x) : frozenMatmul(g, x, W!, pretransposed));
   if (allLogits) {
-    g.output(frozenMatmul(g, hidden, W, pretransposed), "logits");
+    g.output(head(hidden), "logits");
   } else {
     const D = c.hiddenSize;
     const last = g.emit1("Slice", [hidden, g.constI64([-1]), g.constI64([2 ** 53]), g.constI64([1])], dtype, ["B", 1, D]);
     const last2 = g.emit1("Reshape", [last, g.constI64([0, D])], dtype, ["B", D]);
-    g.output(frozenMatmul(g, last2, W, pretransposed), "logits_last");
+    g.output(head(last2), "logits_last");
     presents.forEach((p, i) => {
       g.output(p.k, `present_k_${i}`);
       g.output(p.v, `present_v_${i}`);
     });
   }
-  return { bytes: encodeModel(g.toModel()), weightFeeds: w.feeds };
+  return { bytes: encodeModel(g.toModel()), externalData: g.externalData(), weightFeeds: w.feeds };
+}
+
+/**
+ * The cache tensors' shapes of layer i: keys and values [B, kvH, P, hd]; a linear-attention layer's
+ * last convolution inputs [B, C, K-1] and recurrent state [B, nv, dk, dv] (fixed sizes).
+ */
+function cacheShapes<D extends number | string>(c: ModelConfig, i: number, B: D, P: D): [(D | number)[], (D | number)[]] {
+  const la = c.linearAttention;
+  if (c.layers[i].mixer === "linear_attention" && la) {
+    const C = 2 * la.numKeyHeads * la.keyHeadDim + la.numValueHeads * la.valueHeadDim;
+    return [
+      [B, C, la.convKernel - 1],
+      [B, la.numValueHeads, la.keyHeadDim, la.valueHeadDim],
+    ];
+  }
+  return [
+    [B, c.numKvHeads, P, c.headDim],
+    [B, c.numKvHeads, P, c.headDim],
+  ];
 }
 
 function toFloat32(t: ort.Tensor): Float32Array {
@@ -460,12 +504,11 @@ function toFloat32(t: ort.Tensor): Float32Array {
 export async function createInferenceModel(c: ModelConfig, weights: Map<string, Tensor>, o: EngineOptions = {}): Promise<InferenceModel> {
   const dtype = o.dtype ?? "float32";
   const built = buildInferenceGraph(c, weights, o, false);
-  const session = await Session.create(built.bytes, o);
+  const session = await Session.create(built.bytes, o, built.externalData);
   const main = { weightFeeds: built.weightFeeds };
   let full: Promise<{ session: Session; weightFeeds: Record<string, ort.Tensor> }> | undefined;
-  const KV = c.numKvHeads;
-  const hd = c.headDim;
   const windows = attentionWindows(c);
+  const recurrent = hasRecurrentLayers(c);
   const presentNames = Array.from({ length: c.numLayers }, (_, i) => [`present_k_${i}`, `present_v_${i}`]).flat();
 
   const checkIds = (ids: number[]) => {
@@ -505,6 +548,11 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
       positions: tensor("int64", pos, [B, T]),
     };
     for (const w of windows) feeds[biasInputName(w)] = tensor(dtype, cacheBias(mask, B, T, S, w, floatArray(dtype, B * T * S)), [B, 1, T, S]);
+    if (recurrent) {
+      const tm = floatArray(dtype, B * T);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) tm[b * T + t] = mask[b * S + P + t];
+      feeds.token_mask = tensor(dtype, tm, [B, T]);
+    }
     for (let i = 0; i < c.numLayers; i++) {
       feeds[`past_k_${i}`] = cache.k[i];
       feeds[`past_v_${i}`] = cache.v[i];
@@ -529,12 +577,16 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
       if (rows.length === 0 || rows.some((r) => r.length === 0)) throw new TunekitError("EMPTY_PROMPT", "every prompt needs at least one token");
       rows.forEach(checkIds);
       const B = rows.length;
-      const empty = () => tensor(dtype, floatArray(dtype, 0), [B, KV, 0, hd]);
+      // Empty keys/values; zero states for linear-attention layers.
+      const empty = (i: number, which: 0 | 1) => {
+        const shape = cacheShapes(c, i, B, 0)[which] as number[];
+        return tensor(dtype, floatArray(dtype, shape.reduce((a, b) => a * b, 1)), shape);
+      };
       const cache: KvCache = {
         batch: B,
         length: 0,
-        k: Array.from({ length: c.numLayers }, empty),
-        v: Array.from({ length: c.numLayers }, empty),
+        k: Array.from({ length: c.numLayers }, (_, i) => empty(i, 0)),
+        v: Array.from({ length: c.numLayers }, (_, i) => empty(i, 1)),
         mask: new Uint8Array(0),
         nextPos: new Array(B).fill(0),
       };
@@ -552,7 +604,7 @@ export async function createInferenceModel(c: ModelConfig, weights: Map<string, 
       if (rows.some((r) => r.length !== T)) throw new Error("allLogits: rows must have equal length");
       full ??= (async () => {
         const f = buildInferenceGraph(c, weights, o, true);
-        return { session: await Session.create(f.bytes, o), weightFeeds: f.weightFeeds };
+        return { session: await Session.create(f.bytes, o, f.externalData), weightFeeds: f.weightFeeds };
       })();
       const { session: s, weightFeeds } = await full;
       const mask = new Uint8Array(B * T).fill(1);

@@ -15,6 +15,7 @@ import { stemOf } from "./lora.js";
 import { ropeInvFreq, ropeKey } from "./rope.js";
 import { normOffset } from "./tensors.js";
 import { unknownDim } from "../graph/shape.js";
+import { gatedDeltaNet, type DeltaNetState } from "./gated-deltanet.js";
 
 /** The adapter applied to one linear layer: y += scale * (x A^T) B^T, x optionally dropped out first. */
 export interface LoraBinding {
@@ -33,14 +34,18 @@ export interface DecoderInputs {
    * layers use (`biasKey`): causal, padding and segments, plus the window where there is one.
    */
   biases: Map<string, Value>;
-  /** Cached keys/values per layer, [B, kvH, P, hd]. */
+  /** Cached keys/values per layer, [B, kvH, P, hd] (linear-attention layers: unused entries). */
   past?: { k: Value; v: Value }[];
+  /** Linear-attention layers' cached states, by layer index (inference with a cache). */
+  linearPast?: (DeltaNetState | undefined)[];
+  /** [B, T] 1 for real tokens, 0 for left padding: linear-attention layers see zeros there (no state change). */
+  tokenMask?: Value;
 }
 
 export interface DecoderOutputs {
   /** Final-normed hidden states [B, T, hidden]. */
   hidden: Value;
-  /** Keys/values including the new tokens, [B, kvH, S, hd] per layer. */
+  /** Keys/values including the new tokens, [B, kvH, S, hd] per layer (linear-attention layers: k = the convolution state, v = the recurrent state). */
   presents: { k: Value; v: Value }[];
   /** Each layer's input and output hidden states [B, T, hidden] (layer i's output is layer i+1's input). */
   layerInputs: Value[];
@@ -155,16 +160,17 @@ function rotaryCaches(g: Graph, c: ModelConfig, rope: RopeSpec): { cos: Value; s
 
 /** cos/sin tables [B, 1, T, hd] from integer positions (computed in the graph's float type). */
 function rotaryTables(g: Graph, c: ModelConfig, rope: RopeSpec, positions: Value, dtype: "float32" | "float64"): { cos: Value; sin: Value } {
-  const inv = ropeInvFreq(rope, c.headDim);
+  const rd = c.rotaryDim ?? c.headDim;
+  const inv = ropeInvFreq(rope, rd);
   const B = positions.shape[0];
   const T = positions.shape[1];
-  const half = c.headDim / 2;
+  const half = rd / 2;
   const pos = g.emit1("Cast", [positions], dtype, [B, T], { to: int(dtype === "float64" ? 11 : 1) });
   const pos3 = g.emit1("Unsqueeze", [pos, g.constI64([2])], dtype, [B, T, 1]);
   const invC = g.constF(dtype, dtype === "float64" ? inv : Float32Array.from(inv), [half]);
   const freqs = g.emit1("Mul", [pos3, invC], dtype, [B, T, half]);
-  const emb = g.emit1("Concat", [freqs, freqs], dtype, [B, T, c.headDim], { axis: int(2) });
-  const emb4 = g.emit1("Unsqueeze", [emb, g.constI64([1])], dtype, [B, 1, T, c.headDim]);
+  const emb = g.emit1("Concat", [freqs, freqs], dtype, [B, T, rd], { axis: int(2) });
+  const emb4 = g.emit1("Unsqueeze", [emb, g.constI64([1])], dtype, [B, 1, T, rd]);
   return {
     cos: g.emit1("Cos", [emb4], dtype, emb4.shape),
     sin: g.emit1("Sin", [emb4], dtype, emb4.shape),
@@ -175,7 +181,9 @@ function rotaryTables(g: Graph, c: ModelConfig, rope: RopeSpec, positions: Value
 function rotaryFunctions(g: Graph, c: ModelConfig, positions: Value, dtype: "float32" | "float64", fusedRotary: boolean | undefined): (rope: RopeSpec) => (x: Value) => Value {
   const made = new Map<string, (x: Value) => Value>();
   // The tables hold every position: for very long contexts (over 2^23 entries, 32 MB each) the ops stay.
-  const fused = fusedRotary && c.maxPositionEmbeddings * (c.headDim / 2) <= 1 << 23;
+  // Partial rotary (the first rotaryDim dims of each head) keeps the ops: rotate that part, pass the rest.
+  const rd = c.rotaryDim ?? c.headDim;
+  const fused = fusedRotary && rd === c.headDim && c.maxPositionEmbeddings * (c.headDim / 2) <= 1 << 23;
   return (rope) => {
     const key = ropeKey(rope);
     let f = made.get(key);
@@ -186,6 +194,13 @@ function rotaryFunctions(g: Graph, c: ModelConfig, positions: Value, dtype: "flo
       } else {
         const t = rotaryTables(g, c, rope, positions, dtype);
         f = (x) => op.rope(g, x, t.cos, t.sin);
+      }
+      if (rd < c.headDim) {
+        const whole = f;
+        f = (x) => {
+          const [r, rest] = op.split(g, x, -1, [rd, c.headDim - rd]);
+          return op.concat(g, [whole(r), rest], -1);
+        };
       }
       made.set(key, f);
     }
@@ -245,13 +260,31 @@ export function buildDecoder(
     const lin = (x: Value, ...specs: LinearSpec[]) => linears(g, x, specs, options.pretransposedWeights);
 
     const x = norm(h, "attnNorm", i);
+    if (layer.mixer === "linear_attention") {
+      const w = (role: TensorRole) => weight(tensorName(c, role, i));
+      const r = gatedDeltaNet(g, c.linearAttention!, {
+        project: (y) => lin(y, spec("linQkv"), spec("linZ")) as [Value, Value],
+        out: (y) => lin(y, spec("linOut"))[0],
+        inB: w("linB"), inA: w("linA"), conv: w("linConv"), dtBias: w("linDtBias"), aLog: w("linALog"), norm: w("linNorm"),
+      }, inp.tokenMask ? op.mul(g, x, op.unsqueeze(g, inp.tokenMask, [2])) : x, c.rmsNormEps, inp.linearPast?.[i]);
+      presents.push({ k: r.state.conv, v: r.state.recurrent });
+      h = op.add(g, h, r.y);
+    } else {
     const [qp, kp, vp] = lin(x, spec("q", c.qkvBias ? "qBias" : undefined), spec("k", c.qkvBias ? "kBias" : undefined), spec("v", c.qkvBias ? "vBias" : undefined));
     const split = (y: Value, n: number) => op.reshape(g, y, [0, 0, n, hd]); // [B, T, n, hd]
     const heads = (y: Value) => op.transpose(g, y, [0, 2, 1, 3]); // [B, n, T, hd]
     const rope = layer.rope ? rotary(layer.rope) : (y: Value) => y;
     // Per-head norms over head_dim before RoPE (the training graph keeps the small ops; see op.rmsNorm).
     const qkNorm = (y: Value, role: TensorRole) => (c.qkNorm ? norm(y, role, i, false) : y);
-    const q = rope(heads(qkNorm(split(qp, H), "qNorm")));
+    let qRaw = qp;
+    let outGate: Value | undefined;
+    if (c.attnOutputGate) {
+      // Per head [q, gate]: the gate scales the attention output through a sigmoid.
+      const [qh, gh] = op.split(g, op.reshape(g, qp, [0, 0, H, 2 * hd]), -1, [hd, hd]);
+      qRaw = qh;
+      outGate = op.reshape(g, gh, [0, 0, H * hd]);
+    }
+    const q = rope(heads(qkNorm(c.attnOutputGate ? qRaw : split(qRaw, H), "qNorm")));
     let k = rope(heads(qkNorm(split(kp, KV), "kNorm")));
     let v = heads(split(vp, KV));
     if (inp.past) {
@@ -274,10 +307,12 @@ export function buildDecoder(
     } else {
       ctx = attend(q, k, v, bias.full!);
     }
-    const merged = op.reshape(g, op.transpose(g, ctx, [0, 2, 1, 3]), [0, 0, H * hd]);
+    let merged = op.reshape(g, op.transpose(g, ctx, [0, 2, 1, 3]), [0, 0, H * hd]);
+    if (outGate) merged = op.mul(g, merged, op.sigmoid(g, outGate));
     let attnOut = lin(merged, spec("o", c.oBias ? "oBias" : undefined))[0];
     if (c.sandwichNorms) attnOut = norm(attnOut, "attnOutNorm", i);
     h = op.add(g, h, attnOut);
+    }
 
     const x2 = norm(h, "mlpNorm", i);
     const [gate, up] = lin(x2, spec("gate"), spec("up"));

@@ -335,3 +335,15 @@ export function readQwenWindows(r: ConfigReader, numLayers: number): (number | u
     return sliding ? window : undefined;
   });
 }
+
+/** Whether the model has recurrent (linear-attention) layers, whose state runs through a whole row. */
+export function hasRecurrentLayers(c: ModelConfig): boolean {
+  return c.layers.some((l) => l.mixer === "linear_attention");
+}
+
+/** The error for packed rows on a model with recurrent layers (the state would carry from one example into the next). */
+export function packingRefused(c: ModelConfig): TunekitError {
+  return new TunekitError("unsupported_packing", `${c.family} models have recurrent (Gated DeltaNet) layers: packed rows would carry the state from one example into the next, and rows must not start with padding`, {
+    hint: "train without --packing (one example per row)",
+  });
+}

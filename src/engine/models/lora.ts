@@ -9,7 +9,7 @@
 import { TunekitError } from "../../util/errors.js";
 import type { LoraModuleSpec, ModelConfig, Tensor } from "../types.js";
 import { tensorName } from "./family.js";
-import { linearShape } from "./tensors.js";
+import { layerRoles, linearShape } from "./tensors.js";
 
 /** A family's target name ("q", "gate", ...) or its PEFT module name ("q_proj"). */
 export type LoraTarget = string;
@@ -67,7 +67,9 @@ export function loraSites(c: ModelConfig, targets: LoraSpec["targets"]): LoraSit
   const mods = resolveLoraTargets(c, targets);
   const out: LoraSite[] = [];
   for (let i = 0; i < c.numLayers; i++) {
+    const roles = layerRoles(c, i);
     for (const m of mods) {
+      if (!roles.includes(m.role)) continue; // a hybrid model's layers differ
       const weight = tensorName(c, m.role, i);
       out.push({ layer: i, module: m, stem: stemOf(weight), weight, shape: linearShape(c, m.role) });
     }

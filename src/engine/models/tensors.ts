@@ -5,8 +5,11 @@
 import type { LinearRole, ModelConfig, TensorRole } from "../types.js";
 import { tensorName } from "./family.js";
 
-/** The per-layer roles this model has, in checkpoint order. */
-export function layerRoles(c: ModelConfig): TensorRole[] {
+/** The roles of layer `i`, in checkpoint order. */
+export function layerRoles(c: ModelConfig, i: number): TensorRole[] {
+  if (c.layers[i]?.mixer === "linear_attention") {
+    return ["attnNorm", "linQkv", "linZ", "linB", "linA", "linConv", "linDtBias", "linALog", "linNorm", "linOut", "mlpNorm", "gate", "up", "down"];
+  }
   const roles: TensorRole[] = ["attnNorm", "q", "k", "v", "o"];
   if (c.qkvBias) roles.push("qBias", "kBias", "vBias");
   if (c.oBias) roles.push("oBias");
@@ -23,9 +26,18 @@ export function linearShape(c: ModelConfig, role: LinearRole): [number, number] 
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
   const I = c.intermediateSize;
+  const la = c.linearAttention;
+  const lk = la ? la.numKeyHeads * la.keyHeadDim : 0;
+  const lv = la ? la.numValueHeads * la.valueHeadDim : 0;
   switch (role) {
     case "q":
-      return [q, H];
+      return [c.attnOutputGate ? 2 * q : q, H];
+    case "linQkv":
+      return [2 * lk + lv, H];
+    case "linZ":
+      return [lv, H];
+    case "linOut":
+      return [H, lv];
     case "k":
     case "v":
       return [kv, H];
@@ -60,6 +72,16 @@ export function roleShape(c: ModelConfig, role: TensorRole): number[] {
     case "qNorm":
     case "kNorm":
       return [c.headDim];
+    case "linB":
+    case "linA":
+      return [c.linearAttention!.numValueHeads, H];
+    case "linConv":
+      return [linearShape(c, "linQkv")[0], 1, c.linearAttention!.convKernel];
+    case "linDtBias":
+    case "linALog":
+      return [c.linearAttention!.numValueHeads];
+    case "linNorm":
+      return [c.linearAttention!.valueHeadDim];
     default:
       return linearShape(c, role);
   }
@@ -69,8 +91,7 @@ export function roleShape(c: ModelConfig, role: TensorRole): number[] {
 export function expectedTensorShapes(c: ModelConfig): Map<string, number[]> {
   const m = new Map<string, number[]>();
   m.set(tensorName(c, "embed"), roleShape(c, "embed"));
-  const roles = layerRoles(c);
-  for (let i = 0; i < c.numLayers; i++) for (const role of roles) m.set(tensorName(c, role, i), roleShape(c, role));
+  for (let i = 0; i < c.numLayers; i++) for (const role of layerRoles(c, i)) m.set(tensorName(c, role, i), roleShape(c, role));
   m.set(tensorName(c, "finalNorm"), roleShape(c, "finalNorm"));
   if (!c.tieWordEmbeddings) m.set(tensorName(c, "lmHead"), roleShape(c, "lmHead"));
   return m;

@@ -26,7 +26,18 @@ export type AttrValue =
   | { kind: "string"; value: string }
   | { kind: "ints"; value: number[] }
   | { kind: "floats"; value: number[] }
-  | { kind: "tensor"; value: TensorInit };
+  | { kind: "tensor"; value: TensorInit }
+  /** A subgraph (the body of Scan / Loop); it may read values of the enclosing graph by name. */
+  | { kind: "graph"; value: OnnxGraph };
+
+/** The graph part of a model: a subgraph attribute's value. */
+export interface OnnxGraph {
+  name: string;
+  nodes: OnnxNode[];
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  initializers: TensorInit[];
+}
 
 export interface OnnxNode {
   opType: string;
@@ -43,6 +54,11 @@ export interface TensorInit {
   dims: number[];
   /** Raw little-endian bytes of the tensor (referenced, not copied, when encoding). */
   raw: Uint8Array;
+  /**
+   * Stored outside the model under this location (ONNX external data): the bytes are handed to ONNX
+   * Runtime beside the model (`externalData`), so the model stays under protobuf's 2 GB limit.
+   */
+  external?: string;
 }
 
 export interface ValueInfo {
@@ -71,7 +87,12 @@ function encodeTensor(t: TensorInit): ProtoWriter {
   w.packedInts(1, t.dims);
   w.int(2, ELEM_TYPE_CODE[t.elemType]);
   w.string(8, t.name);
-  w.bytes(9, t.raw);
+  if (t.external === undefined) return w.bytes(9, t.raw);
+  const entry = (key: string, value: string) => new ProtoWriter().string(1, key).string(2, value);
+  w.message(13, entry("location", t.external));
+  w.message(13, entry("offset", "0"));
+  w.message(13, entry("length", String(t.raw.byteLength)));
+  w.int(14, 1); // data_location = EXTERNAL
   return w;
 }
 
@@ -96,6 +117,9 @@ function encodeAttr(name: string, a: AttrValue): ProtoWriter {
       break;
     case "ints":
       w.packedInts(8, a.value).int(20, 7);
+      break;
+    case "graph":
+      w.message(6, encodeGraph(a.value)).int(20, 5);
       break;
   }
   return w;
@@ -125,14 +149,19 @@ function encodeValueInfo(v: ValueInfo): ProtoWriter {
   return new ProtoWriter().string(1, v.name).message(2, type);
 }
 
-/** Serialise to ModelProto bytes (IR version 8). */
-export function encodeModel(m: OnnxModel): Uint8Array {
+function encodeGraph(m: OnnxGraph): ProtoWriter {
   const g = new ProtoWriter();
   for (const n of m.nodes) g.message(1, encodeNode(n));
-  g.string(2, "tunekit");
+  g.string(2, m.name);
   for (const t of m.initializers) g.message(5, encodeTensor(t));
   for (const v of m.inputs) g.message(11, encodeValueInfo(v));
   for (const v of m.outputs) g.message(12, encodeValueInfo(v));
+  return g;
+}
+
+/** Serialise to ModelProto bytes (IR version 8). */
+export function encodeModel(m: OnnxModel): Uint8Array {
+  const g = encodeGraph({ ...m, name: "tunekit" });
 
   const model = new ProtoWriter();
   model.int(1, 8);

@@ -7,6 +7,7 @@
  */
 import { TunekitError } from "../../util/errors.js";
 import { loraSites } from "../models/lora.js";
+import { outputEmbeddingName } from "../models/tensors.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import { DEFAULT_BLOCK, quantize, quantizedBytes, type BaseBits } from "./blockwise.js";
 
@@ -38,11 +39,29 @@ export function quantizeTensor(t: Tensor, bits: BaseBits, transposed: boolean, b
   return { shape: t.shape, data: new Float32Array(0), quantized: { w, wt } };
 }
 
-/** Replaces the linear weights of `weights` by quantized ones, one at a time (each float copy can be freed as soon as it is quantized). */
+/**
+ * Replaces the linear weights of `weights` by quantized ones, one at a time (each float copy can be
+ * freed as soon as it is quantized). Inference (`transposed` false) also gets the LM head quantized.
+ */
 export function quantizeWeights(c: ModelConfig, weights: Map<string, Tensor>, bits: BaseBits, transposed: boolean): Map<string, Tensor> {
   const names = quantizedWeightNames(c);
   for (const [name, t] of weights) if (names.has(name)) weights.set(name, quantizeTensor(t, bits, transposed));
+  if (!transposed) {
+    const head = outputEmbeddingName(c, (n) => weights.has(n));
+    weights.set(head, withQuantizedHead(weights.get(head)!, bits));
+  }
   return weights;
+}
+
+/**
+ * The LM head for inference: its float data stays (a tied head is also the embedding table the lookup
+ * reads), and a quantized copy multiplies the last hidden states, the largest product of a decode step
+ * with a large vocabulary. Training keeps the head in float32 (the loss and its gradient use it).
+ */
+export function withQuantizedHead(t: Tensor, bits: BaseBits, block = DEFAULT_BLOCK): Tensor {
+  if (t.quantized) return t;
+  const [rows, cols] = t.shape;
+  return { ...t, quantized: { w: quantize(t.data, rows, cols, bits, block) } };
 }
 
 /** Bytes a tensor holds, float or quantized. */

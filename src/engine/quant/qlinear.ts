@@ -26,7 +26,10 @@ export interface QuantizedValue {
   zeroPoints: Value;
 }
 
-/** Add a quantized matrix to the graph as initializers named after `name`. */
+/**
+ * Add a quantized matrix to the graph as initializers named after `name`, stored as external data (a
+ * quantized 4B model's two copies are over protobuf's 2 GB limit; ORT reads them from our buffers).
+ */
 export function quantizedInitializer(g: Graph, name: string, q: QuantizedMatrix): QuantizedValue {
   const nb = blocksPerRow(q.cols, q.block);
   return {
@@ -34,9 +37,9 @@ export function quantizedInitializer(g: Graph, name: string, q: QuantizedMatrix)
     cols: q.cols,
     bits: q.bits,
     block: q.block,
-    data: g.initializer(`${name}:q`, "uint8", [q.rows, nb, (q.block * q.bits) / 8], q.data),
-    scales: g.initializer(`${name}:scales`, "float32", [q.rows * nb], q.scales),
-    zeroPoints: g.initializer(`${name}:zp`, "uint8", [q.zeroPoints.length], q.zeroPoints),
+    data: g.initializer(`${name}:q`, "uint8", [q.rows, nb, (q.block * q.bits) / 8], q.data, true),
+    scales: g.initializer(`${name}:scales`, "float32", [q.rows * nb], q.scales, true),
+    zeroPoints: g.initializer(`${name}:zp`, "uint8", [q.zeroPoints.length], q.zeroPoints, true),
   };
 }
 

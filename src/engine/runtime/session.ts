@@ -61,7 +61,8 @@ export class Session {
     readonly outputNames: readonly string[],
   ) {}
 
-  static async create(model: Uint8Array, options: RuntimeOptions = {}): Promise<Session> {
+  /** `externalData`: the bytes of initializers the model stores externally (by location). */
+  static async create(model: Uint8Array, options: RuntimeOptions = {}, externalData: { path: string; data: Uint8Array }[] = []): Promise<Session> {
     const so: ort.InferenceSession.SessionOptions = {
       executionProviders: options.executionProviders ?? ["cpu"],
       graphOptimizationLevel: options.optimizationLevel ?? "all",
@@ -80,6 +81,7 @@ export class Session {
     if (options.spinning === false) Object.assign(config, { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } });
     if (options.denormalsAsZero ?? true) config.set_denormal_as_zero = "1";
     so.extra = { session: config };
+    if (externalData.length > 0) so.externalData = externalData;
     if (options.optimizedModelPath) so.optimizedModelFilePath = options.optimizedModelPath;
     if (options.profilePrefix) {
       so.enableProfiling = true;

@@ -16,6 +16,7 @@ import { prepareSet, readExamples, requireValidDataset, type ExampleTokenizer } 
 import { MetricsLog, readRunRecord, runPaths, sha256File, writeRunRecord, type RunRecord } from "./run-dir.js";
 import { defaultBackend, type TrainBackend } from "./backend.js";
 import { writePeftAdapter } from "../io/peft.js";
+import { hasRecurrentLayers, packingRefused } from "../models/family.js";
 
 export interface TrainRequest {
   data: string;
@@ -178,6 +179,7 @@ async function execute(
   phase("loading the model");
   const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model, o.baseBits ? { baseBits: o.baseBits } : undefined);
   for (const note of model.notes ?? []) emit({ type: "warning", code: "text_model_only", message: note });
+  if (o.packing && hasRecurrentLayers(model.config)) throw packingRefused(model.config);
   const startedAt = previous?.createdAt ?? new Date().toISOString();
   const tok = await backend.tokenizerFor(model.dir, { now: new Date(startedAt) });
   phase(`tokenizing ${(examples.length + heldOutRaw.length).toLocaleString("en-US")} examples`);

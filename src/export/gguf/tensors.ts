@@ -107,8 +107,7 @@ export function modelTensors(
   opts: { dtype: GgufDtype; lora?: Map<string, LoraDelta>; ropeFreqs?: Float32Array },
 ): GgufTensor[] {
   const plans: Plan[] = [{ hfName: tensorName(c, "embed"), role: "embed" }];
-  const roles = layerRoles(c);
-  for (let i = 0; i < c.numLayers; i++) for (const role of roles) plans.push({ hfName: tensorName(c, role, i), role, layer: i });
+  for (let i = 0; i < c.numLayers; i++) for (const role of layerRoles(c, i)) plans.push({ hfName: tensorName(c, role, i), role, layer: i });
   plans.push({ hfName: tensorName(c, "finalNorm"), role: "finalNorm" });
   if (!c.tieWordEmbeddings) plans.push({ hfName: tensorName(c, "lmHead"), role: "lmHead" });
 

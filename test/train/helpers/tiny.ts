@@ -51,9 +51,8 @@ export const tinyRaw = (vocab: number) => ({
 });
 
 /** Writes a tiny random model into `dir` and returns the folder. */
-export async function writeTinyModel(dir: string, seed = 3): Promise<string> {
+export async function writeTinyModel(dir: string, seed = 3, raw: Record<string, unknown> = tinyRaw(ALPHABET.length + 3)): Promise<string> {
   mkdirSync(dir, { recursive: true });
-  const raw = tinyRaw(ALPHABET.length + 3);
   writeFileSync(join(dir, "config.json"), JSON.stringify(raw, null, 2));
   const config = parseModelConfig(raw);
   const rng = new Rng(seed);

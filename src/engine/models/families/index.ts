@@ -10,6 +10,7 @@ import { llama } from "./llama.js";
 import { mistral } from "./mistral.js";
 import { qwen2 } from "./qwen2.js";
 import { qwen3 } from "./qwen3.js";
+import { qwen3_5 } from "./qwen3_5.js";
 import { smollm3 } from "./smollm3.js";
 
 export const FAMILIES: readonly ModelFamily[] = [
@@ -17,6 +18,7 @@ export const FAMILIES: readonly ModelFamily[] = [
   mistral,
   qwen2,
   qwen3,
+  qwen3_5,
   gemma3,
   smollm3,
 ];
@@ -24,10 +26,10 @@ export const FAMILIES: readonly ModelFamily[] = [
 /** Architectures refused by name until the engine has their layers. */
 export const REFUSED_FAMILIES: readonly RefusedFamily[] = [
   {
-    name: "Qwen3.5 / Qwen3-Next",
-    architectures: ["Qwen3_5ForConditionalGeneration", "Qwen3_5ForCausalLM", "Qwen3NextForCausalLM"],
-    modelTypes: ["qwen3_5", "qwen3_5_text", "qwen3_next"],
-    reason: "a hybrid model: most layers are Gated DeltaNet linear attention, which tunekit's engine does not run yet; Qwen3 (e.g. Qwen/Qwen3-0.6B) trains locally",
+    name: "Qwen3-Next",
+    architectures: ["Qwen3NextForCausalLM"],
+    modelTypes: ["qwen3_next"],
+    reason: "a mixture-of-experts hybrid, which tunekit's engine does not run; Qwen3.5 (e.g. Qwen/Qwen3.5-0.8B) and Qwen3 train locally",
   },
   {
     name: "Granite 4.0 H",
