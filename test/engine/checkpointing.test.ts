@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch } from "../../src/engine/models/causal-lm.js";
 import { randomParams, tinyConfig, tinyWeights } from "./tiny-model.js";
@@ -21,12 +22,12 @@ const BATCH: TrainBatch = {
   segmentIds: [1, 1, 1, 2, 2, 2, 0, 1, 1, 1, 1, 1, 1, 1],
 };
 
-async function compare(c: ModelConfig, spec: LoraSpec, weights = tinyWeights(c)): Promise<void> {
+async function compare(c: ModelConfig, spec: LoraSpec, weights = tinyWeights(c), batch = BATCH): Promise<void> {
   const params = randomParams(loraParamShapes(c, spec));
   const plain = await createTrainStep(c, weights, spec, { threads: 1 });
   const recomputed = await createTrainStep(c, weights, spec, { threads: 1, gradientCheckpointing: true });
-  const a = await plain.run(BATCH, params, { dropoutSeed: 7 });
-  const b = await recomputed.run(BATCH, params, { dropoutSeed: 7 });
+  const a = await plain.run(batch, params, { dropoutSeed: 7 });
+  const b = await recomputed.run(batch, params, { dropoutSeed: 7 });
   assert.equal(b.lossSum, a.lossSum);
   assert.equal(b.grads.size, a.grads.size);
   for (const [name, ga] of a.grads) {
@@ -71,4 +72,13 @@ test("gradient checkpointing lowers the step's peak memory", () => {
   // causal blocks, 12 MB) and more, for 12 layers; with it, one layer's worth plus the layer inputs (0.5 MB
   // each). Measured: about 0.55 of the plain step's memory (the rest does not grow with depth).
   assert.ok(on < 0.7 * off, `peak memory of the step: ${on.toFixed(0)} MB with checkpointing, ${off.toFixed(0)} MB without`);
+});
+
+test("gradient checkpointing gives the plain step's gradients on Qwen3.5's linear-attention (Gated DeltaNet) layers", async () => {
+  const { loadModel } = await import("../../src/engine/io/model.js");
+  const { projectRoot } = await import("../helpers/cli.js");
+  const { config, weights } = await loadModel(join(projectRoot, "test", "fixtures", "reference-qwen35", "qwen35_text_tied"));
+  // Recurrent layers take neither packed rows nor leading padding: one example per row.
+  const { segmentIds: _, ...unpacked } = BATCH;
+  await compare(config, { r: 2, alpha: 3, targets: "all-linear" }, weights, { ...unpacked, inputIds: Array.from(BATCH.inputIds).map((x) => x % config.vocabSize), targets: Array.from(BATCH.targets).map((x) => (x < 0 ? x : x % config.vocabSize)) });
 });

@@ -267,7 +267,7 @@ export function buildDecoder(
         out: (y) => lin(y, spec("linOut"))[0],
         inB: w("linB"), inA: w("linA"), conv: w("linConv"), dtBias: w("linDtBias"), aLog: w("linALog"), norm: w("linNorm"),
       }, inp.tokenMask ? op.mul(g, x, op.unsqueeze(g, inp.tokenMask, [2])) : x, c.rmsNormEps, inp.linearPast?.[i]);
-      presents.push({ k: r.state.conv, v: r.state.recurrent });
+      if (keep) presents.push({ k: r.state.conv, v: r.state.recurrent });
       h = op.add(g, h, r.y);
     } else {
     const [qp, kp, vp] = lin(x, spec("q", c.qkvBias ? "qBias" : undefined), spec("k", c.qkvBias ? "kBias" : undefined), spec("v", c.qkvBias ? "vBias" : undefined));
