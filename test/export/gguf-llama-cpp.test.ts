@@ -10,7 +10,8 @@
  * teacher-forced positions for F16 and BF16 and >= 90% for Q8_0, and probabilities within 0.005 (F16),
  * 0.02 (BF16), 0.08 (Q8_0) (measured: 64 of 64 for each; 1e-3, 1e-2, 3e-2).
  * Gemma 3's GELU: ggml's CPU build reads GELU from an F16 lookup table, so Gemma 3 files agree
- * within 3e-3 (measured: 6e-4). Tiny random models have weights scaled so the two best logits differ
+ * within 3e-3 (measured: 6e-4). Qwen3.5 (qwen35, Gated DeltaNet layers) agrees within 3e-4 (measured:
+ * 1.1e-4; llama.cpp runs the delta rule per token with its own L2 norm and softplus, tunekit in chunks). Tiny random models have weights scaled so the two best logits differ
  * by more than 1e-3 at every greedy step (checked), so equal tokens are not luck.
  */
 import { test } from "node:test";
@@ -222,7 +223,7 @@ test("base GGUF + --gguf-adapter in llama.cpp gives the merged GGUF's greedy tok
 test("every family tunekit loads exports a GGUF llama.cpp runs as tunekit does (f32)", async () => {
   const bl = chatmlTokenizerFiles(CHATML_TEMPLATE);
   const gm = gemmaStyleTokenizerFiles(chatTemplateFixture("gemma3-format.jinja"));
-  const archs: Record<string, string> = { llama: "llama", mistral: "llama", qwen2: "qwen2", qwen3: "qwen3", gemma3: "gemma3", "gemma3-multimodal": "gemma3", smollm3: "smollm3" };
+  const archs: Record<string, string> = { llama: "llama", mistral: "llama", qwen2: "qwen2", qwen3: "qwen3", gemma3: "gemma3", "gemma3-multimodal": "gemma3", smollm3: "smollm3", qwen35: "qwen35" };
   for (const [family, raw] of Object.entries(familyConfigs(bl.size, gm.size))) {
     const gemma = family.startsWith("gemma3");
     // The multimodal checkpoint stores its text model as transformers < 4.52 did, beside a vision tower.
@@ -235,7 +236,7 @@ test("every family tunekit loads exports a GGUF llama.cpp runs as tunekit does (
     assert.equal(r.architecture, archs[family]);
     if (family === "gemma3-multimodal") assert.ok(r.notes.some((n) => /vision tower \(1 tensors\)/.test(n)), r.notes.join("; "));
     const gen = await TextGenerator.load(m.dir, { threads: 2 });
-    const tolerance = gemma ? 3e-3 : 1e-4;
+    const tolerance = gemma ? 3e-3 : family === "qwen35" ? 3e-4 : 1e-4;
     try {
       const { model } = await compare(gen, out, "the model says hello to the user, and then", { tolerance });
       // Teacher-forced along a varied text too (greedy output of a random model repeats itself).
@@ -245,6 +246,7 @@ test("every family tunekit loads exports a GGUF llama.cpp runs as tunekit does (
       const theirs = await llamaTeacherForced(model, ids, text);
       const worst = Math.max(...theirs.probs.map((p, i) => maxProbDiff(mine[i], p)));
       assert.ok(worst <= tolerance, `${family}: teacher-forced probabilities differ by up to ${worst}`);
+      if (process.env.TUNEKIT_TEST_VERBOSE) console.log(`${family}: teacher-forced probabilities differ by up to ${worst}`);
       assert.deepEqual(theirs.argmax, mine.map(argmax), `${family}: teacher-forced argmax`);
       await model.dispose();
     } finally {

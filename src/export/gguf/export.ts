@@ -75,10 +75,10 @@ export function runBaseModel(runDir: string, rec: RunRecord): string {
   });
 }
 
-/** The llama.cpp names of a model's family, refusing families llama.cpp has no architecture for. */
+/** The llama.cpp names of a model's family, refusing a family tunekit has no llama.cpp mapping for. */
 export function ggufNamesFor(family: ModelFamily): GgufNames {
   if (!family.gguf) {
-    throw new TunekitError("gguf_unsupported_architecture", `llama.cpp has no architecture for ${family.label}, so it cannot be exported as GGUF`, {
+    throw new TunekitError("gguf_unsupported_architecture", `tunekit has no mapping of ${family.label} to a llama.cpp architecture, so it cannot be exported as GGUF`, {
       hint: "export the merged model (--merged) for tools that load safetensors",
     });
   }
