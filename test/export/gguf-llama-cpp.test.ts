@@ -255,6 +255,37 @@ test("every family tunekit loads exports a GGUF llama.cpp runs as tunekit does (
   }
 });
 
+test("Qwen3.5 (qwen35): a run's merged GGUF gives tunekit's greedy tokens with the adapter, and base GGUF + --gguf-adapter gives the merged GGUF's", async () => {
+  const bl = chatmlTokenizerFiles(CHATML_TEMPLATE);
+  const m = await writeModelFolder(join(tmp.dir, "q35-lora"), familyConfigs(bl.size, 0).qwen35, bl, 7);
+  const run = join(tmp.dir, "q35-run");
+  // all-linear: the Gated DeltaNet's in_proj_qkv, in_proj_z and out_proj too, whose value heads llama.cpp reorders.
+  await writeRun(run, m.dir, m.config, { r: 4, alpha: 8, targets: "all-linear" });
+  const mergedOut = join(tmp.dir, "q35-merged.gguf");
+  const baseOut = join(tmp.dir, "q35-base.gguf");
+  const adapterOut = join(tmp.dir, "q35-lora.gguf");
+  await exportGguf({ runDir: run }, mergedOut, { dtype: "f32" });
+  await exportGguf({ model: m.dir }, baseOut, { dtype: "f32" });
+  const a = await exportGgufAdapter(run, adapterOut);
+  assert.equal(a.architecture, "qwen35");
+  const names = new Set((await readGgufFileInfo(adapterOut)).fullTensorInfo!.map((x) => x.name));
+  for (const n of ["blk.0.attn_qkv.weight.lora_a", "blk.0.attn_gate.weight.lora_b", "blk.0.ssm_out.weight.lora_a", "blk.3.attn_q.weight.lora_b"]) assert.ok(names.has(n), `${n} missing from the adapter`);
+  const gen = await TextGenerator.load(m.dir, { adapter: join(run, "adapter"), threads: 2 });
+  try {
+    const { tokens, model: merged } = await compare(gen, mergedOut, "the model says hello to the user, and then", { tolerance: 3e-4 });
+    await merged.dispose();
+    const ids = gen.promptIds("the model says hello to the user, and then", { raw: true });
+    const base = await loadGguf(baseOut);
+    const viaAdapter = await llamaGreedy(base, ids, GREEDY, { lora: adapterOut });
+    const plain = await llamaGreedy(base, ids, GREEDY);
+    await base.dispose();
+    assert.deepEqual(viaAdapter, tokens, "base + adapter differs from the merged file");
+    assert.notDeepEqual(plain, tokens, "the adapter should change the output");
+  } finally {
+    await gen.dispose();
+  }
+});
+
 /** node-llama-cpp's chat history for a conversation ending with a user turn (the model's reply is next). */
 function chatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   const h: ChatHistoryItem[] = messages.map((m) =>

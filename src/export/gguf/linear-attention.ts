@@ -98,3 +98,14 @@ export function linearAttentionLayout(c: ModelConfig, role: TensorRole, data: Fl
   }
   return data;
 }
+
+/**
+ * A LoRA update of a Gated DeltaNet projection in llama.cpp's layout (copies; the inputs are kept):
+ * the output rows of B move as the weight's rows do (in_proj_qkv, in_proj_z), the input columns of
+ * A as the weight's columns do (out_proj).
+ */
+export function linearAttentionLora(c: ModelConfig, role: TensorRole, A: Float32Array, B: Float32Array, outDim: number, inDim: number, rank: number): { A: Float32Array; B: Float32Array } {
+  if (!c.linearAttention || !role.startsWith("lin")) return { A, B };
+  if (role === "linOut") return { A: linearAttentionLayout(c, role, A.slice(), [rank, inDim]), B };
+  return { A, B: linearAttentionLayout(c, role, B.slice(), [outDim, rank]) };
+}
