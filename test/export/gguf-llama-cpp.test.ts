@@ -223,20 +223,25 @@ test("base GGUF + --gguf-adapter in llama.cpp gives the merged GGUF's greedy tok
 test("every family tunekit loads exports a GGUF llama.cpp runs as tunekit does (f32)", async () => {
   const bl = chatmlTokenizerFiles(CHATML_TEMPLATE);
   const gm = gemmaStyleTokenizerFiles(chatTemplateFixture("gemma3-format.jinja"));
-  const archs: Record<string, string> = { llama: "llama", mistral: "llama", qwen2: "qwen2", qwen3: "qwen3", gemma3: "gemma3", "gemma3-multimodal": "gemma3", smollm3: "smollm3", qwen35: "qwen35" };
+  const archs: Record<string, string> = { llama: "llama", mistral: "llama", qwen2: "qwen2", qwen3: "qwen3", gemma3: "gemma3", "gemma3-multimodal": "gemma3", smollm3: "smollm3", qwen35: "qwen35", "qwen35-multimodal": "qwen35" };
   for (const [family, raw] of Object.entries(familyConfigs(bl.size, gm.size))) {
     const gemma = family.startsWith("gemma3");
-    // The multimodal checkpoint stores its text model as transformers < 4.52 did, beside a vision tower.
+    // The multimodal Gemma 3 checkpoint stores its text model as transformers < 4.52 did, beside a vision tower;
+    // Qwen3.5's under model.language_model, beside a vision tower and a multi-token-prediction head.
+    const one = (name: string) => ({ name, shape: [8], data: new Float32Array(8).fill(1) });
     const multimodal = family === "gemma3-multimodal"
-      ? { stored: (n: string) => n.replace(/^model\./, "language_model.model.").replace(/^lm_head\./, "language_model.lm_head."), extra: [{ name: "vision_tower.vision_model.post_layernorm.weight", shape: [8], data: new Float32Array(8).fill(1) }] }
-      : {};
+      ? { stored: (n: string) => n.replace(/^model\./, "language_model.model.").replace(/^lm_head\./, "language_model.lm_head."), extra: [one("vision_tower.vision_model.post_layernorm.weight")] }
+      : family === "qwen35-multimodal"
+        ? { stored: (n: string) => n.replace(/^model\./, "model.language_model."), extra: [one("model.visual.merger.norm.weight"), one("mtp.norm.weight")] }
+        : {};
     const m = await writeModelFolder(join(tmp.dir, `fam-${family}`), raw, gemma ? gm : bl, 7, multimodal);
     const out = join(tmp.dir, `fam-${family}.gguf`);
     const r = await exportGguf({ model: m.dir }, out, { dtype: "f32" });
     assert.equal(r.architecture, archs[family]);
-    if (family === "gemma3-multimodal") assert.ok(r.notes.some((n) => /vision tower \(1 tensors\)/.test(n)), r.notes.join("; "));
+    if (family.endsWith("-multimodal")) assert.ok(r.notes.some((n) => /vision tower \(1 tensors\)/.test(n)), r.notes.join("; "));
+    if (family === "qwen35-multimodal") assert.ok(r.notes.some((n) => /multi-token-prediction head \(1 tensors\)/.test(n)), r.notes.join("; "));
     const gen = await TextGenerator.load(m.dir, { threads: 2 });
-    const tolerance = gemma ? 3e-3 : family === "qwen35" ? 3e-4 : 1e-4;
+    const tolerance = gemma ? 3e-3 : family.startsWith("qwen35") ? 3e-4 : 1e-4;
     try {
       const { model } = await compare(gen, out, "the model says hello to the user, and then", { tolerance });
       // Teacher-forced along a varied text too (greedy output of a random model repeats itself).
@@ -266,6 +271,10 @@ test("Qwen3.5 (qwen35): a run's merged GGUF gives tunekit's greedy tokens with t
   const adapterOut = join(tmp.dir, "q35-lora.gguf");
   await exportGguf({ runDir: run }, mergedOut, { dtype: "f32" });
   await exportGguf({ model: m.dir }, baseOut, { dtype: "f32" });
+  const md = (await readGgufFileInfo(baseOut)).metadata as unknown as { qwen35: Record<string, unknown> & { ssm: Record<string, unknown>; rope: Record<string, unknown> } };
+  assert.deepEqual(md.qwen35.ssm, { conv_kernel: 4, state_size: 16, group_count: 2, time_step_rank: 4, inner_size: 64 });
+  assert.equal(md.qwen35.full_attention_interval, 4);
+  assert.equal(md.qwen35.rope.dimension_count, 8);
   const a = await exportGgufAdapter(run, adapterOut);
   assert.equal(a.architecture, "qwen35");
   const names = new Set((await readGgufFileInfo(adapterOut)).fullTensorInfo!.map((x) => x.name));
