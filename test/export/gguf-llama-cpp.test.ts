@@ -298,6 +298,33 @@ test("Qwen3.5 (qwen35): a run's merged GGUF gives tunekit's greedy tokens with t
   }
 });
 
+test("a tokenizer with Qwen3.5's split regex is written as pre-tokenizer qwen35, and llama.cpp splits text as tunekit does", async () => {
+  const bl = chatmlTokenizerFiles(CHATML_TEMPLATE);
+  const regex = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  // Merges across a letter and its combining mark (e + U+0301, bytes CC 81), which only Qwen3.5's split keeps together.
+  const bpe = bl.tokenizerJson.model as { vocab: Record<string, number>; merges: string[] };
+  const byteChar = (b: number) => Object.keys(bpe.vocab).find((k) => bpe.vocab[k] === b)!;
+  const [e, cc, x81] = [byteChar(0x65), byteChar(0xcc), byteChar(0x81)];
+  const model = { ...bpe, vocab: { ...bpe.vocab, [e + cc]: bl.size, [e + cc + x81]: bl.size + 1 }, merges: [`${e} ${cc}`, `${e + cc} ${x81}`] };
+  const tokenizerJson = { ...bl.tokenizerJson, model, pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Split", pattern: { Regex: regex }, behavior: "Isolated", invert: false }, { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false }] } };
+  const m = await writeModelFolder(join(tmp.dir, "q35-tok"), familyConfigs(bl.size + 2, 0).qwen35, { ...bl, tokenizerJson }, 7);
+  const out = join(tmp.dir, "q35-tok.gguf");
+  const r = await exportGguf({ model: m.dir }, out, { dtype: "f32" });
+  assert.deepEqual(r.tokenizer, { model: "gpt2", pre: "qwen35" });
+  const gen = await TextGenerator.load(m.dir, { threads: 1 });
+  const llama = await loadGguf(out);
+  try {
+    assert.ok(gen.tokenizer.encode("cafe\u0301").includes(bl.size + 1), "the merged e + U+0301 token is used");
+    // Combining marks (decomposed accents, Devanagari, Thai) are where Qwen3.5's split differs from Qwen2's.
+    for (const text of ["cafe\u0301 re\u0301sume\u0301, na\u0308ive", "नमस्ते दुनिया", "สวัสดีครับ 123 ok", "I'll say 'RE you sure? x\u0301\u0302!"]) {
+      assert.deepEqual([...llama.tokenize(text)], gen.tokenizer.encode(text), `tokenization of ${JSON.stringify(text)}`);
+    }
+  } finally {
+    await llama.dispose();
+    await gen.dispose();
+  }
+});
+
 /** node-llama-cpp's chat history for a conversation ending with a user turn (the model's reply is next). */
 function chatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   const h: ChatHistoryItem[] = messages.map((m) =>
