@@ -79,9 +79,9 @@ test("a run whose base model files are gone: run_base_model_missing, nothing wri
   assert.deepEqual(readdirSync(tmp.dir).filter((f) => f.includes(".tmp-")), []);
 });
 
-test("a family llama.cpp has no architecture for is refused by name", () => {
+test("a family without a llama.cpp mapping is refused by name", () => {
   const noGguf: ModelFamily = { ...llama, id: "newfamily", label: "NewForCausalLM (a family without llama.cpp names)", gguf: undefined };
-  assert.throws(() => ggufNamesFor(noGguf), (e: Error & { code?: string; hint?: string }) => e.code === "gguf_unsupported_architecture" && /NewForCausalLM/.test(e.message) && /--merged/.test(e.hint ?? ""));
+  assert.throws(() => ggufNamesFor(noGguf), (e: Error & { code?: string; hint?: string }) => e.code === "gguf_unsupported_architecture" && /NewForCausalLM/.test(e.message) && /no mapping/.test(e.message) && /--merged/.test(e.hint ?? ""));
   assert.equal(ggufNamesFor(llama).architecture, "llama");
 });
 
@@ -91,6 +91,8 @@ test("configurations llama.cpp's graphs cannot run as trained are refused before
     ["a Qwen3 output-projection bias", { ...configs.qwen3, attention_bias: true }, /output projection has a bias/, bl],
     ["Gemma 3 attention scale other than 1/sqrt(head_dim)", { ...configs.gemma3, query_pre_attn_scalar: 64 }, /attention scale/, gm],
     ["Gemma 3 sliding layers in no repeating pattern", { ...configs.gemma3, num_hidden_layers: 4, layer_types: ["sliding_attention", "full_attention", "full_attention", "sliding_attention"] }, /repeating pattern/, gm],
+    ["Qwen3.5 full-attention layers at no fixed interval", { ...configs.qwen35, layer_types: ["linear_attention", "full_attention", "linear_attention", "linear_attention"] }, /full_attention_interval/, bl],
+    ["Qwen3.5 linear-attention key and value heads of different sizes", { ...configs.qwen35, linear_value_head_dim: 32 }, /ssm\.state_size/, bl],
     ["llama3 rope scaling on Qwen3", { ...configs.qwen3, rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 } }, /llama3 rope scaling/, bl],
   ];
   for (const [what, raw, msg, tok] of refusals) {

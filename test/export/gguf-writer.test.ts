@@ -135,4 +135,6 @@ test("the pre-tokenizer name is llama.cpp's: by the converter's hash for known t
   const split = (regex: string) => ({ ...tj, pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Split", pattern: { Regex: regex }, behavior: "Isolated", invert: false }, { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false }] } });
   assert.deepEqual(choosePreTokenizer(tok(split(llama3Regex)), split(llama3Regex)).name, "llama-bpe");
   assert.equal(choosePreTokenizer(tok(split(llama3Regex.replace("{1,3}", "{1,2}"))), split(llama3Regex.replace("{1,3}", "{1,2}"))).name, undefined);
+  const qwen35Regex = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  assert.equal(choosePreTokenizer(tok(split(qwen35Regex)), split(qwen35Regex)).name, "qwen35");
 });

@@ -54,7 +54,9 @@ export function saneWeights(config: ModelConfig, seed: number, gain = 3): { name
   return [...expectedTensorShapes(config)].map(([name, shape]) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
-    const isNorm = /norm\.weight$/.test(name);
+    // The Gated DeltaNet's output norm scales by w, not 1 + w.
+    const isNorm = /norm\.weight$/.test(name) && !/linear_attn\.norm\.weight$/.test(name);
+    const isPlainNorm = /linear_attn\.norm\.weight$/.test(name);
     const isFinalNorm = name === "model.norm.weight";
     const isPostNorm = /post_(attention|feedforward)_layernorm\.weight$/.test(name) && zeroCentred;
     const isBias = /\.bias$/.test(name);
@@ -65,6 +67,7 @@ export function saneWeights(config: ModelConfig, seed: number, gain = 3): { name
       if (isPostNorm) data[i] = gain - 1 + 0.1 * z;
       else if (isFinalNorm) data[i] = (zeroCentred ? 4 : 5) + 0.1 * z;
       else if (isNorm) data[i] = (zeroCentred ? 0 : 1) + 0.1 * z;
+      else if (isPlainNorm) data[i] = 1 + 0.1 * z;
       else if (isBias) data[i] = 0.1 * z;
       else if (isEmbed) data[i] = 0.1 * z;
       else data[i] = ((isOut ? gain : 1) * z) / Math.sqrt(shape[shape.length - 1]);
@@ -173,6 +176,49 @@ export function familyConfigs(vocab: number, gemmaVocab: number): Record<string,
         rope_scaling: { rope_type: "linear", factor: 8 },
       },
       vision_config: { model_type: "siglip_vision_model" },
+    },
+    // Gated DeltaNet layers with 2 key / 4 value heads (value heads reordered), a gated full-attention layer
+    // with partial rotary embeddings, 1 + w norms
+    qwen35: {
+      ...base(vocab),
+      architectures: ["Qwen3_5ForCausalLM"],
+      model_type: "qwen3_5_text",
+      num_hidden_layers: 4,
+      head_dim: 32,
+      linear_num_key_heads: 2,
+      linear_num_value_heads: 4,
+      linear_key_head_dim: 16,
+      linear_value_head_dim: 16,
+      linear_conv_kernel_dim: 4,
+      rope_theta: 10000000,
+      partial_rotary_factor: 0.25,
+      rms_norm_eps: 1e-6,
+      tie_word_embeddings: true,
+    },
+    // A Qwen3_5ForConditionalGeneration checkpoint: the text model under text_config (untied here)
+    "qwen35-multimodal": {
+      architectures: ["Qwen3_5ForConditionalGeneration"],
+      model_type: "qwen3_5",
+      torch_dtype: "float32",
+      tie_word_embeddings: false,
+      text_config: {
+        model_type: "qwen3_5_text",
+        vocab_size: vocab,
+        hidden_size: 64,
+        intermediate_size: 96,
+        num_hidden_layers: 4,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        head_dim: 32,
+        linear_num_key_heads: 2,
+        linear_num_value_heads: 4,
+        linear_key_head_dim: 16,
+        linear_value_head_dim: 16,
+        max_position_embeddings: 512,
+        rms_norm_eps: 1e-6,
+        rope_parameters: { rope_type: "default", rope_theta: 10000000, partial_rotary_factor: 0.25, mrope_section: [11, 11, 10] },
+      },
+      vision_config: { model_type: "qwen3_5" },
     },
     // NoPE in every 4th layer
     smollm3: { ...base(vocab), architectures: ["SmolLM3ForCausalLM"], model_type: "smollm3", num_hidden_layers: 4, rope_theta: 2000000, no_rope_layer_interval: 4, tie_word_embeddings: true },

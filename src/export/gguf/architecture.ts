@@ -11,6 +11,7 @@ import { ropeInvFreq } from "../../engine/models/rope.js";
 import type { ModelConfig, RopeSpec } from "../../engine/types.js";
 import { TunekitError } from "../../util/errors.js";
 import { kv, type MetadataEntry } from "./container.js";
+import { linearAttentionMetadata } from "./linear-attention.js";
 
 export interface ArchitectureMetadata {
   metadata: MetadataEntry[];
@@ -50,8 +51,9 @@ export function architectureMetadata(c: ModelConfig, g: GgufNames): Architecture
     kv.u32(`${a}.attention.key_length`, c.headDim),
     kv.u32(`${a}.attention.value_length`, c.headDim),
     kv.f32(`${a}.attention.layer_norm_rms_epsilon`, c.rmsNormEps),
-    kv.u32(`${a}.rope.dimension_count`, c.headDim),
+    kv.u32(`${a}.rope.dimension_count`, c.rotaryDim ?? c.headDim),
   ];
+  if (c.linearAttention) m.push(...linearAttentionMetadata(c, a));
 
   if (c.oBias && !g.outputBias) throw refuse(`the output projection has a bias, which llama.cpp's ${a} graph does not load`);
   // llama.cpp scales attention by 1/sqrt(head_dim) for these graphs (Gemma 3's 62-layer size by 1/sqrt(hidden / heads)).
@@ -80,12 +82,14 @@ export function architectureMetadata(c: ModelConfig, g: GgufNames): Architecture
   } else if (windows.some((w) => w < c.maxPositionEmbeddings)) {
     notes.push(`llama.cpp's ${a} graph attends to the whole context in every layer: the model was trained with a sliding window of ${Math.min(...windows)} tokens, so outputs match up to that length`);
   }
+  // Linear-attention layers have no positions at all; only attention layers are checked for RoPE.
+  const attention = c.layers.map((l) => l.mixer !== "linear_attention");
   const ropeLayers = c.layers.filter((l, i) => l.rope !== undefined && !(swaRope && sliding[i]));
   const fullRope = ropeLayers[0]?.rope;
   if (ropeLayers.some((l) => !sameRope(l.rope, fullRope))) throw refuse("its layers use different rotary embeddings");
 
   // Layers without RoPE (SmolLM3's NoPE layers): only llama.cpp's fixed pattern can be expressed.
-  const noRope = c.layers.map((l) => l.rope === undefined);
+  const noRope = c.layers.map((l, i) => attention[i] && l.rope === undefined);
   if (g.noRopeEvery !== undefined) {
     const every = g.noRopeEvery;
     const expected = c.layers.map((_, i) => (i + 1) % every === 0);

@@ -23,6 +23,7 @@ import { TunekitError } from "../../util/errors.js";
 import { ensureDir } from "../../util/fs.js";
 import { architectureMetadata } from "./architecture.js";
 import { kv, writeGguf, type GgufTensor, type MetadataEntry } from "./container.js";
+import { linearAttentionLora } from "./linear-attention.js";
 import { GGML_TYPE, encodeRows } from "./tensor-data.js";
 import { FILE_TYPE, ggufTensorName, modelTensors, permuteHeadsFor, permuteRopeRows, type GgufDtype, type LoraDelta } from "./tensors.js";
 import { ggufTokenizer } from "./tokenizer.js";
@@ -75,10 +76,10 @@ export function runBaseModel(runDir: string, rec: RunRecord): string {
   });
 }
 
-/** The llama.cpp names of a model's family, refusing families llama.cpp has no architecture for. */
+/** The llama.cpp names of a model's family, refusing a family tunekit has no llama.cpp mapping for. */
 export function ggufNamesFor(family: ModelFamily): GgufNames {
   if (!family.gguf) {
-    throw new TunekitError("gguf_unsupported_architecture", `llama.cpp has no architecture for ${family.label}, so it cannot be exported as GGUF`, {
+    throw new TunekitError("gguf_unsupported_architecture", `tunekit has no mapping of ${family.label} to a llama.cpp architecture, so it cannot be exported as GGUF`, {
       hint: "export the merged model (--merged) for tools that load safetensors",
     });
   }
@@ -219,13 +220,14 @@ export async function exportGgufAdapter(runDir: string, out: string, opts: { cwd
     const heads = permuteHeadsFor(config, g, site.module.role);
     // llama.cpp multiplies by alpha / rank; fold what differs from this layer's scale into B.
     const fold = (d.scale * rank) / alpha;
-    tensors.push({ name: `${name}.lora_a`, dims: [inDim, rank], type: GGML_TYPE.F32, produce: (write) => write(encodeRows(GGML_TYPE.F32, d.A, inDim)) });
+    const laid = linearAttentionLora(config, site.module.role, d.A, d.B, outDim, inDim, rank);
+    tensors.push({ name: `${name}.lora_a`, dims: [inDim, rank], type: GGML_TYPE.F32, produce: (write) => write(encodeRows(GGML_TYPE.F32, laid.A, inDim)) });
     tensors.push({
       name: `${name}.lora_b`,
       dims: [rank, outDim],
       type: GGML_TYPE.F32,
       produce: (write) => {
-        let b = fold === 1 ? d.B : Float32Array.from(d.B, (x) => x * fold);
+        let b = fold === 1 ? laid.B : Float32Array.from(laid.B, (x) => x * fold);
         if (heads !== undefined) b = permuteRopeRows(b, outDim, rank, heads);
         return write(encodeRows(GGML_TYPE.F32, b, rank));
       },

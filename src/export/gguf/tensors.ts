@@ -9,6 +9,7 @@
  * - for llama.cpp's `llama`-style RoPE (pairs of adjacent dimensions), the q and k rows (and biases)
  *   permuted from Hugging Face's half-split layout: per head, row j * (d/2) + i goes to 2i + j;
  * - a LoRA adapter merged into the weight it adapts (W + scale * B A), before the permutation;
+ * - Gated DeltaNet tensors in llama.cpp's qwen35 layout (linear-attention.ts);
  * - the tied output head left out (llama.cpp then uses token_embd);
  * - norms, biases and other 1-D tensors in F32; matrices in the export dtype (Q8_0 needs rows that are
  *   a multiple of 32 values and falls back to F16 otherwise, as llama.cpp's converter does).
@@ -19,6 +20,7 @@ import { addLoraDelta } from "../../engine/models/lora.js";
 import { layerRoles, normOffset } from "../../engine/models/tensors.js";
 import type { ModelConfig, Tensor, TensorRole } from "../../engine/types.js";
 import type { GgufTensor } from "./container.js";
+import { linearAttentionDims, linearAttentionLayout } from "./linear-attention.js";
 import { encodeRows, GGML_TYPE, Q8_0_BLOCK, type GgmlType } from "./tensor-data.js";
 
 export const GGUF_DTYPES = ["f32", "f16", "bf16", "q8_0"] as const;
@@ -30,7 +32,9 @@ export const FILE_TYPE: Record<GgufDtype, number> = { f32: 0, f16: 1, q8_0: 7, b
 const MATRIX_TYPE: Record<GgufDtype, GgmlType> = { f32: GGML_TYPE.F32, f16: GGML_TYPE.F16, bf16: GGML_TYPE.BF16, q8_0: GGML_TYPE.Q8_0 };
 
 const NORM_ROLES = new Set<TensorRole>(["finalNorm", "attnNorm", "qNorm", "kNorm", "attnOutNorm", "mlpNorm", "mlpOutNorm"]);
-const BIAS_ROLES = new Set<TensorRole>(["qBias", "kBias", "vBias", "oBias"]);
+const BIAS_ROLES = new Set<TensorRole>(["qBias", "kBias", "vBias", "oBias", "linDtBias"]);
+/** Roles llama.cpp names without a ".weight"/".bias" suffix. */
+const BARE_ROLES = new Set<TensorRole>(["linALog"]);
 
 /** Where weights come from: a model opened for streaming (engine/io/model.ts openModelWeights). */
 export interface WeightSource {
@@ -48,7 +52,8 @@ export interface LoraDelta {
 
 /** The ggml type a tensor is stored in: F32 for vectors and norms, the export dtype for matrices. */
 export function ggmlTypeFor(dtype: GgufDtype, ggufName: string, dims: readonly number[]): GgmlType {
-  if (dims.length < 2 || /_norm\.weight$/.test(ggufName)) return GGML_TYPE.F32;
+  // ggml's convolution of recurrent layers (ssm_conv) reads an F32 kernel only.
+  if (dims.length < 2 || /_norm\.weight$|ssm_conv1d\.weight$/.test(ggufName)) return GGML_TYPE.F32;
   const t = MATRIX_TYPE[dtype];
   if (t === GGML_TYPE.Q8_0 && dims[0] % Q8_0_BLOCK !== 0) return GGML_TYPE.F16;
   return t;
@@ -79,7 +84,7 @@ export function permuteRopeRows(data: Float32Array, rows: number, cols: number, 
 export function ggufTensorName(g: GgufNames, role: TensorRole, layer?: number): string {
   const t = g.tensors[role];
   if (t === undefined) throw new Error(`llama.cpp has no tensor name for ${role}`);
-  return (layer === undefined ? t : t.replace("{i}", String(layer))) + (BIAS_ROLES.has(role) ? ".bias" : ".weight");
+  return (layer === undefined ? t : t.replace("{i}", String(layer))) + (BARE_ROLES.has(role) ? "" : BIAS_ROLES.has(role) ? ".bias" : ".weight");
 }
 
 /** Heads to permute a role's rows by (llama-style RoPE), or undefined. */
@@ -116,7 +121,7 @@ export function modelTensors(
     const shape = source.shapes.get(p.hfName);
     if (!shape) throw new Error(`the model has no tensor ${p.hfName}`);
     const name = ggufTensorName(g, p.role, p.layer);
-    const dims = [...shape].reverse();
+    const dims = linearAttentionDims(p.role, shape) ?? [...shape].reverse();
     const type = ggmlTypeFor(opts.dtype, name, dims);
     const rows = shape[0];
     const cols = shape.length === 1 ? 1 : shape.slice(1).reduce((a, b) => a * b, 1);
@@ -124,6 +129,7 @@ export function modelTensors(
     const lora = opts.lora?.get(p.hfName);
     const shift = NORM_ROLES.has(p.role) ? offset : 0;
     const rowLength = dims[0];
+    const relaid = p.role.startsWith("lin");
     return {
       name,
       dims,
@@ -133,11 +139,11 @@ export function modelTensors(
           if (lora) addLoraDelta(data, rowStart, count, cols, lora.A, lora.B, lora.scale);
           if (shift !== 0) for (let i = 0; i < data.length; i++) data[i] += shift;
         };
-        if (heads !== undefined || shape.length === 1) {
-          // Permuted and 1-D tensors are small: whole.
+        if (heads !== undefined || relaid || shape.length === 1) {
+          // Permuted, relaid and 1-D tensors are small (one layer's projection at most): whole.
           const data = (await source.read(p.hfName)).data; // a fresh buffer: transformed in place
           transform(data, 0, rows);
-          const out = heads !== undefined ? permuteRopeRows(data, rows, cols, heads) : data;
+          const out = heads !== undefined ? permuteRopeRows(data, rows, cols, heads) : relaid ? linearAttentionLayout(c, p.role, data, shape) : data;
           await write(encodeRows(type, out, rowLength));
           return;
         }

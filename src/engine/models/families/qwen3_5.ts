@@ -11,7 +11,7 @@
  * multi-token-prediction head (mtp.*) are left out with a note (io/model.ts).
  */
 import type { ModelFamily } from "../family.js";
-import { ConfigReader, HF_DECODER_TENSORS, PROJECTION_LORA_TARGETS, readDecoderBasics, readRope } from "../family.js";
+import { ConfigReader, HF_DECODER_TENSORS, LLAMA_CPP_TENSORS, PROJECTION_LORA_TARGETS, readDecoderBasics, readRope } from "../family.js";
 import type { LayerSpec, LoraModuleSpec } from "../../types.js";
 
 /** Qwen3_5TextConfig's defaults that the engine reads. */
@@ -44,6 +44,23 @@ export const qwen3_5: ModelFamily = {
   architectures: ["Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration"],
   modelTypes: ["qwen3_5_text", "qwen3_5"],
   loraTargets: QWEN3_5_LORA_TARGETS,
+  // llama.cpp's qwen35 graph; its Gated DeltaNet tensors' layout is export/gguf/linear-attention.ts.
+  gguf: {
+    architecture: "qwen35",
+    tensors: {
+      ...LLAMA_CPP_TENSORS,
+      mlpNorm: "blk.{i}.post_attention_norm",
+      linQkv: "blk.{i}.attn_qkv",
+      linZ: "blk.{i}.attn_gate",
+      linB: "blk.{i}.ssm_beta",
+      linA: "blk.{i}.ssm_alpha",
+      linConv: "blk.{i}.ssm_conv1d",
+      linDtBias: "blk.{i}.ssm_dt",
+      linALog: "blk.{i}.ssm_a",
+      linNorm: "blk.{i}.ssm_norm",
+      linOut: "blk.{i}.ssm_out",
+    },
+  },
   parseConfig(raw, file) {
     const multimodal = raw.model_type === "qwen3_5" || (Array.isArray(raw.architectures) && raw.architectures.includes("Qwen3_5ForConditionalGeneration"));
     const text = multimodal ? (raw.text_config as Record<string, unknown> | undefined) : raw;
