@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch CPU peer for bench/families.ts: one LoRA training step (forward, backward, AdamW) of any family
+"""PyTorch CPU peer for bench/train.ts and bench/families.ts: one LoRA training step (forward, backward, AdamW) of any family
 tunekit runs, on a model folder (config.json + model.safetensors), with tunekit's PyTorch reference
 (decoder_reference.py: the model math and config reading written from transformers' source) in
 float32 with autograd. LoRA r on every linear layer (nn.Parameters, kaiming-uniform A, zero B), the

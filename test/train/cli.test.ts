@@ -152,3 +152,22 @@ test("a learning rate that diverges stops with a clear error (exit 1) and keeps 
   assert.equal(JSON.parse(readFileSync(join(run, "run.json"), "utf8")).status, "failed");
   assert.ok(!existsSync(join(run, "adapter")));
 });
+
+test("--gradient-checkpointing and --threads train the same steps; an explicit --save-every is the only checkpoint cadence", async (t) => {
+  const model = sharedFixture("models", "stories260K");
+  if (!model) return t.skip("shared fixture models/stories260K missing");
+  const data = writeJsonl(join(tmp.dir, "gc.jsonl"), nameDataset().slice(0, 24));
+  const run = async (name: string, extra: string[]) => {
+    const r = await runCli(["train", data, "--model", model, "-o", join(tmp.dir, name), "--max-steps", "4", "--batch-size", "2", "--save-every", "100", "--json", ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  };
+  const plain = await run("run-plain", []);
+  const recomputed = await run("run-gc", ["--gradient-checkpointing", "--threads", "1"]);
+  const losses = (events: { type: string; loss?: number }[]) => events.filter((e) => e.type === "step").map((e) => e.loss!);
+  assert.equal(losses(plain).length, 4);
+  losses(recomputed).forEach((l, i) => assert.ok(Math.abs(l - losses(plain)[i]) <= 1e-5 * Math.abs(losses(plain)[i]), `step ${i + 1}: ${l} vs ${losses(plain)[i]}`));
+  // Fewer than ten steps make the automatic eval cadence every step; checkpoints still follow --save-every.
+  assert.deepEqual(plain.filter((e) => e.type === "checkpoint").map((e) => e.step), [4]);
+  assert.equal(JSON.parse(readFileSync(join(tmp.dir, "run-gc", "run.json"), "utf8")).options.gradientCheckpointing, true);
+});

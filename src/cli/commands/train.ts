@@ -52,6 +52,7 @@ function optionsFrom(ctx: CommandContext): TrainOptions {
   if (!["cosine", "linear", "constant"].includes(schedule)) {
     throw new TunekitError("usage", `--schedule must be cosine, linear or constant, got "${schedule}"`, { hint: "run `tunekit train --help`" });
   }
+  const threads = num(ctx, cmd, "threads", { integer: true, min: 1, max: 1024 });
   return {
     epochs: numOrAuto(ctx, "epochs", { min: 1, integer: true }) ?? d.epochs,
     maxSteps: num(ctx, cmd, "max-steps", { integer: true, min: 1 }),
@@ -69,6 +70,8 @@ function optionsFrom(ctx: CommandContext): TrainOptions {
     evalEvery: num(ctx, cmd, "eval-every", { integer: true, min: 0 }) ?? d.evalEvery,
     patience: num(ctx, cmd, "patience", { integer: true, min: 0 }) ?? d.patience,
     saveEvery: num(ctx, cmd, "save-every", { integer: true, min: 0 }) ?? d.saveEvery,
+    ...(threads !== undefined ? { threads } : {}),
+    ...(bool(ctx, "gradient-checkpointing") ? { gradientCheckpointing: true } : {}),
     // Only set when quantized, so run.json stays as before for the float32 base.
     ...baseBitsField(str(ctx, "base-bits")),
   };
@@ -244,7 +247,7 @@ const cmd: Command = {
     "max-steps": { type: "string", valueName: "N", description: "stop after N optimizer steps (overrides --epochs)" },
     "batch-size": { type: "string", valueName: "N", description: `examples (or packed windows) per micro-batch (hosted: N or auto; default ${d.batchSize})` },
     "grad-accum": { type: "string", valueName: "N", description: `micro-batches per optimizer step (default ${d.gradAccum})` },
-    "max-seq-len": { type: "string", valueName: "N", description: `tokens per example/window (default ${d.maxSeqLen})` },
+    "max-seq-len": { type: "string", valueName: "N", description: `tokens per example/window; a full window trains N-1 positions (next-token targets), as Hugging Face's Trainer and TRL do (default ${d.maxSeqLen})` },
     lr: { type: "string", valueName: "X", description: `peak learning rate (default ${d.lr})` },
     warmup: { type: "string", valueName: "N|FRAC", description: `warmup steps, or a fraction of all steps when < 1 (default ${d.warmup})` },
     schedule: { type: "string", valueName: "KIND", description: `cosine, linear or constant (default ${d.schedule})` },
@@ -260,6 +263,8 @@ const cmd: Command = {
     packing: { type: "boolean", description: "pack several examples per window (no attention across them)" },
     "eval-every": { type: "string", valueName: "N", description: "held-out loss every N steps (default: ~10% of the steps)" },
     "save-every": { type: "string", valueName: "N", description: "checkpoint every N steps (default: at each eval)" },
+    threads: { type: "string", valueName: "N", description: "CPU threads for ONNX Runtime (default: one per physical core)" },
+    "gradient-checkpointing": { type: "boolean", description: "keep only each layer's input and recompute the layer in the backward pass: less memory for long examples, about a third more time per step" },
     patience: { type: "string", valueName: "N", description: "stop after N evals without a better held-out loss, keep the best adapter (default off)" },
     json: { type: "boolean", description: "print one JSON event per line" },
     yes: { type: "boolean", description: "hosted: skip the cost confirmation" },

@@ -174,12 +174,29 @@ export class Graph {
     return this.producers.get(name);
   }
 
+  /**
+   * The nodes whose outputs something reads (a graph output, or a live node's input). Ops emit some
+   * values eagerly for a backward pass that may never use them (e.g. a split's part shapes); ONNX
+   * Runtime keeps such dead nodes and runs them last, which keeps their inputs alive to the end.
+   */
+  private liveNodes(): OnnxNode[] {
+    const needed = new Set(this.outputs.map((o) => o.name));
+    const live: boolean[] = new Array(this.nodes.length).fill(false);
+    for (let k = this.nodes.length - 1; k >= 0; k--) {
+      const n = this.nodes[k];
+      if (!n.outputs.some((o) => needed.has(o))) continue;
+      live[k] = true;
+      for (const i of n.inputs) needed.add(i);
+    }
+    return this.nodes.filter((_, k) => live[k]);
+  }
+
   toModel(): OnnxModel {
     if (this.renamed.size > 0) {
       for (const n of this.nodes) n.inputs = n.inputs.map((i) => this.resolve(i));
     }
     return {
-      nodes: this.nodes,
+      nodes: this.liveNodes(),
       inputs: this.inputs,
       outputs: this.outputs,
       initializers: this.initializers,

@@ -35,7 +35,7 @@ import { totalmem } from "node:os";
 import { Graph, type Value } from "../graph/graph.js";
 import * as op from "../graph/ops.js";
 import { gradients } from "../graph/autodiff.js";
-import { encodeModel } from "../onnx/model.js";
+import { encodeModel, int } from "../onnx/model.js";
 import { Session, tensor, type ort, type RuntimeOptions } from "../runtime/session.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import { TunekitError } from "../../util/errors.js";
@@ -73,8 +73,14 @@ export interface EngineOptions extends RuntimeOptions {
   pretransposedWeights?: boolean;
   /** ORT's RotaryEmbedding kernel for rotary embeddings, float32 (default true; see DecoderOptions). */
   fusedRotary?: boolean;
-  /** Training and eval: attention in two causal blocks (default true; see DecoderOptions). */
-  blockCausal?: boolean;
+  /** Training and eval: attention in causal query blocks (default true = 2; a number: that many; see DecoderOptions). */
+  blockCausal?: boolean | number;
+  /**
+   * Activation recomputation: the backward pass keeps only each layer's input and emits the layer's
+   * forward again from it, inside the same graph (recomputeGradients). Peak memory then holds one
+   * layer's activations instead of all of them, for about one more forward pass of time.
+   */
+  gradientCheckpointing?: boolean;
   /**
    * MatMulNBits' accuracy level for a quantized base (quant/qlinear.ts): 4 (default) rounds the
    * activations to int8 for integer dot products; 0 multiplies in float32 by the dequantized weights.
@@ -272,13 +278,13 @@ function buildLossGraph(
       dropout: seed ? (x) => op.mul(g, x, dropoutMask(g, x, seed, layerIndex, spec.dropout!)) : undefined,
     });
   }
-  const { hidden } = buildDecoder(g, c, w.source, { ids, positions, biases }, lora, dtype, {
+  const decoder = buildDecoder(g, c, w.source, { ids, positions, biases }, lora, dtype, {
     fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
     blockCausal: o.blockCausal ?? true,
     quantizedLinear: quantizedLinears(g, weights, withGrads, o.quantizedAccuracyLevel),
   });
   const D = c.hiddenSize;
-  const h2 = op.reshape(g, hidden, [-1, D]);
+  const h2 = op.reshape(g, decoder.hidden, [-1, D]);
   const flat = (v: Value) => g.emit1("Reshape", [v, g.constI64([-1])], v.dtype, ["N"]);
   const W = w.source(outName);
   const chunkSize = o.vocabChunk ?? 8192;
@@ -292,7 +298,7 @@ function buildLossGraph(
   g.output(loss, "loss_sum");
   const gradNames: string[] = [];
   if (withGrads) {
-    const grads = gradients(g, loss, params);
+    const grads = o.gradientCheckpointing ? recomputeGradients(g, loss, params, decoder) : gradients(g, loss, params);
     grads.forEach((gv, i) => {
       const name = `grad:${shapes[i].name}`;
       g.output(gv, name);
@@ -300,6 +306,35 @@ function buildLossGraph(
     });
   }
   return { bytes: encodeModel(g.toModel()), externalData: g.externalData(), weightFeeds: w.feeds, gradNames, hasDropout };
+}
+
+/**
+ * Gradients of `loss` for the LoRA parameters with each layer recomputed: the head's gradient reaches
+ * the last layer's output; then, from the last layer down, the layer is emitted again on its kept
+ * input and differentiated with the incoming gradient as seed, giving its parameters' gradients and
+ * the gradient of its input. The recomputed input is made to depend on that incoming gradient (an empty
+ * slice of it concatenated on), so ONNX Runtime can neither run the recomputation during the forward
+ * pass nor merge it with the forward's identical ops; the forward's activations die after the forward.
+ */
+function recomputeGradients(g: Graph, loss: Value, params: Value[], d: ReturnType<typeof buildDecoder>): Value[] {
+  const L = d.layerOutputs.length;
+  const byLayer = new Map<number, Value[]>();
+  for (const p of params) {
+    const i = Number(/^layers\.(\d+)\./.exec(p.name)?.[1]);
+    byLayer.set(i, [...(byLayer.get(i) ?? []), p]);
+  }
+  const out = new Map<string, Value>();
+  let gh = gradients(g, loss, [d.layerOutputs[L - 1]])[0];
+  for (let i = L - 1; i >= 0; i--) {
+    const x = d.layerInputs[i];
+    const empty = g.emit1("Slice", [gh, g.constI64([0]), g.constI64([0]), g.constI64([0])], gh.dtype, [0, ...gh.shape.slice(1)]);
+    const xi = g.emit1("Concat", [x, empty], x.dtype, x.shape, { axis: int(0) });
+    const ps = byLayer.get(i) ?? [];
+    const gs = gradients(g, d.rebuildLayer(i, xi), [xi, ...ps], gh);
+    ps.forEach((p, k) => out.set(p.name, gs[k + 1]));
+    gh = gs[0];
+  }
+  return params.map((p) => out.get(p.name)!);
 }
 
 function paramFeeds(shapes: { name: string; shape: [number, number] }[], params: Map<string, Float32Array>, dtype: "float32" | "float64"): Record<string, ort.Tensor> {

@@ -42,6 +42,14 @@ export interface DecoderOutputs {
   hidden: Value;
   /** Keys/values including the new tokens, [B, kvH, S, hd] per layer. */
   presents: { k: Value; v: Value }[];
+  /** Each layer's input and output hidden states [B, T, hidden] (layer i's output is layer i+1's input). */
+  layerInputs: Value[];
+  layerOutputs: Value[];
+  /**
+   * Emits layer i again on `h` (same weights, adapters, biases and dropout masks): the new ops give the
+   * same values, so autodiff through them recomputes the layer in the backward pass (no cache).
+   */
+  rebuildLayer(i: number, h: Value): Value;
 }
 
 export type WeightSource = (name: string) => Value;
@@ -63,11 +71,11 @@ export interface DecoderOptions {
    */
   fusedRotary?: boolean;
   /**
-   * Causal attention without a cache in two blocks: the first half of the queries against the first half
-   * of the keys only, the second half against all keys. It skips a quarter of the attention's products
-   * and softmax work, whose other half would be masked out (training graphs).
+   * Causal attention without a cache in query blocks (true: 2; a number: that many): block j of the
+   * queries against the keys up to its own end only. Two blocks skip a quarter of the attention's
+   * products and softmax work, which would be masked out; n blocks skip (n-1)/2n (training graphs).
    */
-  blockCausal?: boolean;
+  blockCausal?: boolean | number;
   /** The product x W^T of a frozen weight stored quantized (quant/qlinear.ts), or undefined for a float weight. */
   quantizedLinear?: (name: string) => ((x: Value) => Value) | undefined;
 }
@@ -200,19 +208,18 @@ export function buildDecoder(
   // Queries of one KV head are processed as one [group*T] block, so K and V are never repeated; the
   // bias is tiled to match (rows ordered group-major, like the reshaped queries).
   const tiled = (b: Value) => (group === 1 ? b : g.emit1("Tile", [b, g.constI64([1, 1, group, 1])], dtype, [b.shape[0], 1, unknownDim(), b.shape[3]]));
-  const halfSizes = options.blockCausal && !inp.past ? causalHalfSizes(g, inp.positions) : undefined;
-  /** Per attention window: the tiled bias, or the tiled bias blocks of the two query halves. */
-  const biases = new Map<string, { full?: Value; a?: Value; b?: Value }>();
+  const nBlocks = options.blockCausal === true ? 2 : options.blockCausal || 0;
+  const blocks = nBlocks > 1 && !inp.past ? causalBlocks(g, inp.positions, nBlocks) : undefined;
+  /** Per attention window: the tiled bias, or the tiled bias blocks of the query blocks. */
+  const biases = new Map<string, { full?: Value; parts?: Value[] }>();
   const biasFor = (layer: LayerSpec) => {
     const key = biasKey(layer);
     let hit = biases.get(key);
     if (!hit) {
       const bias = inp.biases.get(key);
       if (!bias) throw new Error(`decoder: no attention bias input for ${key}`);
-      if (halfSizes) {
-        const h = causalHalves(g, halfSizes.h, bias);
-        hit = { a: tiled(h.biasA), b: tiled(h.biasB) };
-      } else hit = { full: tiled(bias) };
+      if (blocks) hit = { parts: blocks.ends.map((end, j) => tiled(causalBiasBlock(g, bias, blocks.starts[j], end))) };
+      else hit = { full: tiled(bias) };
       biases.set(key, hit);
     }
     return hit;
@@ -228,7 +235,7 @@ export function buildDecoder(
   let h = op.gather(g, weight(tensorName(c, "embed")), inp.ids); // [B, T, D]
   if (c.embedScale !== undefined) h = op.mul(g, h, g.constF(dtype, c.embedScale));
   const presents: { k: Value; v: Value }[] = [];
-  for (let i = 0; i < c.numLayers; i++) {
+  const decoderLayer = (i: number, h: Value, keep: boolean): Value => {
     const layer = c.layers[i];
     const spec = (role: LinearRole, bias?: TensorRole): LinearSpec => {
       const name = tensorName(c, role, i);
@@ -251,16 +258,19 @@ export function buildDecoder(
       k = op.concat(g, [inp.past[i].k, k], 2);
       v = op.concat(g, [inp.past[i].v, v], 2);
     }
-    presents.push({ k, v });
+    if (keep) presents.push({ k, v });
     const bias = biasFor(layer);
     let ctx: Value; // [B, H, T, hd]
-    if (halfSizes) {
-      // The first half of the queries only sees the first half of the keys (the rest is masked anyway).
-      const { sizes } = halfSizes;
-      const [qA, qB] = op.splitBy(g, q, 2, sizes, 2);
-      const [kA] = op.splitBy(g, k, 2, sizes, 2);
-      const [vA] = op.splitBy(g, v, 2, sizes, 2);
-      ctx = op.concatBy(g, [attend(qA, kA, vA, bias.a!), attend(qB, k, v, bias.b!)], 2, sizes);
+    if (blocks) {
+      // Query block j only sees the keys up to its own end (the rest is masked anyway).
+      const qs = op.splitBy(g, q, 2, blocks.sizes, nBlocks);
+      const parts = qs.map((qj, j) => {
+        if (j === nBlocks - 1) return attend(qj, k, v, bias.parts![j]);
+        const [kj] = op.splitBy(g, k, 2, blocks.prefix[j], 2);
+        const [vj] = op.splitBy(g, v, 2, blocks.prefix[j], 2);
+        return attend(qj, kj, vj, bias.parts![j]);
+      });
+      ctx = op.concatBy(g, parts, 2, blocks.sizes);
     } else {
       ctx = attend(q, k, v, bias.full!);
     }
@@ -274,26 +284,41 @@ export function buildDecoder(
     const act = op.mul(g, c.activation === "gelu_tanh" ? op.geluTanh(g, gate) : op.silu(g, gate), up);
     let mlpOut = lin(act, spec("down"))[0];
     if (c.sandwichNorms) mlpOut = norm(mlpOut, "mlpOutNorm", i);
-    h = op.add(g, h, mlpOut);
+    return op.add(g, h, mlpOut);
+  };
+  const layerInputs: Value[] = [];
+  const layerOutputs: Value[] = [];
+  for (let i = 0; i < c.numLayers; i++) {
+    layerInputs.push(h);
+    h = decoderLayer(i, h, true);
+    layerOutputs.push(h);
   }
-  return { hidden: norm(h, "finalNorm"), presents };
-}
-
-/** For block-causal attention over T positions (no cache): the split sizes [h, T - h], h = floor(T / 2). */
-function causalHalfSizes(g: Graph, positions: Value): { sizes: Value; h: Value } {
-  const T = g.emit1("Slice", [g.emit1("Shape", [positions], "int64", [2]), g.constI64([1]), g.constI64([2])], "int64", [1]);
-  const h = g.emit1("Div", [T, g.constI64([2])], "int64", [1]);
-  return { sizes: g.emit1("Concat", [h, g.emit1("Sub", [T, h], "int64", [1])], "int64", [2], { axis: int(0) }), h };
+  return { hidden: norm(h, "finalNorm"), presents, layerInputs, layerOutputs, rebuildLayer: (i, x) => decoderLayer(i, x, false) };
 }
 
 /**
- * The bias blocks the two halves of the queries need: [B, 1, h, h] (first half over the first half
- * of the keys) and [B, 1, T - h, T].
+ * For block-causal attention over T positions (no cache) in n query blocks: block j holds rows
+ * [starts[j], starts[j] + size) with its end floor(T (j+1) / n); the sizes for splitting the queries, and
+ * for each block the end of the keys it sees (`ends`: its own end, 0 when empty) and the split of the
+ * keys into [0, end) and the rest.
  */
-function causalHalves(g: Graph, h: Value, bias: Value): { biasA: Value; biasB: Value } {
-  const zero2 = g.constI64([0, 0]);
-  const hh = g.emit1("Concat", [h, h], "int64", [2], { axis: int(0) });
-  const biasA = g.emit1("Slice", [bias, zero2, hh, g.constI64([2, 3])], bias.dtype, [bias.shape[0], 1, unknownDim(), unknownDim()]);
-  const biasB = g.emit1("Slice", [bias, h, g.constI64([2 ** 53]), g.constI64([2])], bias.dtype, [bias.shape[0], 1, unknownDim(), bias.shape[3]]);
-  return { biasA, biasB };
+function causalBlocks(g: Graph, positions: Value, n: number): { sizes: Value; starts: Value[]; ends: Value[]; prefix: Value[] } {
+  const T = g.emit1("Slice", [g.emit1("Shape", [positions], "int64", [2]), g.constI64([1]), g.constI64([2])], "int64", [1]);
+  const ends = Array.from({ length: n }, (_, j) =>
+    j === n - 1 ? T : g.emit1("Div", [g.emit1("Mul", [T, g.constI64([j + 1])], "int64", [1]), g.constI64([n])], "int64", [1]),
+  );
+  const starts = [g.constI64([0]), ...ends.slice(0, -1)];
+  const cat = (xs: Value[]) => g.emit1("Concat", xs, "int64", [xs.length], { axis: int(0) });
+  const rows = ends.map((e, j) => g.emit1("Sub", [e, starts[j]], "int64", [1]));
+  // An empty block (T < n) gets no keys either: a product over an empty axis (its keys' gradient)
+  // may leave MLAS's output unwritten.
+  const keyEnds = ends.map((e, j) => g.emit1("Mul", [e, g.emit1("Min", [rows[j], g.constI64([1])], "int64", [1])], "int64", [1]));
+  const prefix = keyEnds.map((e) => cat([e, g.emit1("Sub", [T, e], "int64", [1])]));
+  return { sizes: cat(rows), starts, ends: keyEnds, prefix };
+}
+
+/** The bias rows [start, end) over the keys [0, end): [B, 1, end - start, end] (empty when end is 0). */
+function causalBiasBlock(g: Graph, bias: Value, start: Value, end: Value): Value {
+  const cat = (xs: Value[]) => g.emit1("Concat", xs, "int64", [xs.length], { axis: int(0) });
+  return g.emit1("Slice", [bias, cat([start, g.constI64([0])]), cat([end, end]), g.constI64([2, 3])], bias.dtype, [bias.shape[0], 1, unknownDim(), unknownDim()]);
 }

@@ -70,16 +70,18 @@ export function frozenQuantizedMatmul(g: Graph, x: Value, w: QuantizedValue, wt:
  * them on every run, 2-300x slower). `training`: the product records its input gradient on W^T.
  */
 export function quantizedLinears(g: Graph, weights: Map<string, Tensor>, training: boolean, accuracyLevel = ACCURACY_LEVEL): (name: string) => ((x: Value) => Value) | undefined {
+  // One initializer per weight, however often a layer is emitted (gradient checkpointing emits it twice).
+  const made = new Map<string, QuantizedValue>();
+  const once = (key: string, make: () => QuantizedValue) => made.get(key) ?? made.set(key, make()).get(key)!;
   return (name) => {
     const q = weights.get(name)?.quantized;
     if (!q) return undefined;
     return (x) => {
-      const w = quantizedInitializer(g, name, q.w);
+      const w = once(name, () => quantizedInitializer(g, name, q.w));
       if (!training) return matmulNBits(g, x, w, accuracyLevel);
-      let wt: QuantizedValue | undefined;
       return frozenQuantizedMatmul(g, x, w, () => {
         if (!q.wt) throw new Error(`${name}: no transposed quantized copy for the backward pass`);
-        return (wt ??= quantizedInitializer(g, `${name}^T`, q.wt));
+        return once(`${name}^T`, () => quantizedInitializer(g, `${name}^T`, q.wt!));
       }, accuracyLevel);
     };
   };

@@ -9,13 +9,21 @@ import type { ModelConfig, Tensor } from "../types.js";
 import type { LoraSpec, TrainStepEngine } from "./engine.js";
 import type { ExampleTokenizer } from "./prepare.js";
 
+/** How the engine runs (not what it computes): threads and activation recomputation. */
+export interface EngineChoices {
+  threads?: number;
+  gradientCheckpointing?: boolean;
+  /** Causal query blocks in attention (EngineOptions.blockCausal; default 2). */
+  blockCausal?: number;
+}
+
 export interface TrainBackend {
   /** The model; `notes` say what was left out of it (e.g. a multimodal checkpoint's vision tower). */
   /** `baseBits`: the linear weights quantized as they load, with the W^T copy training needs. */
   loadModel(model: string, options?: { baseBits?: 4 | 8 }): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor>; notes?: string[] }>;
   /** `now`: the date templates see (the run's start, so a resumed run tokenizes as the first did). */
   tokenizerFor(modelDir: string, options?: { now?: Date }): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
-  createEngine(config: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec): Promise<TrainStepEngine>;
+  createEngine(config: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec, options?: EngineChoices): Promise<TrainStepEngine>;
   /** Leak-free split of `file` (its split files may be kept in `outDir`). */
   split(file: string, fraction: number, seed: number, outDir: string): Promise<{ train: SourcedExample[]; test: SourcedExample[] }>;
 }
@@ -24,7 +32,7 @@ export function defaultBackend(): TrainBackend {
   return {
     loadModel: (model, options) => loadModel(model, options?.baseBits ? { baseBits: options.baseBits, quantizeTransposed: true } : {}),
     tokenizerFor: async (dir, options) => (await import("./wiring.js")).trainingTokenizer(dir, options),
-    createEngine: async (config, weights, spec) => (await import("./onnx-engine.js")).createOnnxTrainEngine(config, weights, spec),
+    createEngine: async (config, weights, spec, options) => (await import("./onnx-engine.js")).createOnnxTrainEngine(config, weights, spec, options),
     split: async (file, fraction, seed, outDir) => (await import("./wiring.js")).leakFreeSplit(file, fraction, seed, outDir),
   };
 }

@@ -36,8 +36,12 @@ export interface TrainOptions {
   evalEvery: number;
   /** Stop after this many evaluations without a better held-out loss (0: never). */
   patience: number;
-  /** Checkpoint every N optimizer steps (0: only at evals and the end; < 0: with the evals). */
+  /** Checkpoint every N optimizer steps only (0: only at evals and the end; < 0: with the evals). Early stops and Ctrl-C always checkpoint. */
   saveEvery: number;
+  /** ONNX Runtime intra-op threads (default: ORT's choice, one per physical core). */
+  threads?: number;
+  /** Keep only each layer's input and recompute the layer in the backward pass (less memory, more time). */
+  gradientCheckpointing?: boolean;
   /** Keep the frozen base's linear weights in 4 or 8 bits (QLoRA; quant/base.ts); absent: float32. */
   baseBits?: 4 | 8;
 }
@@ -241,9 +245,12 @@ export async function trainLoop(
       await evaluate();
       evaluatedAtStep = state.step;
       if (o.patience > 0 && state.evalsWithoutImprovement >= o.patience) reason = "early_stopped";
-      await checkpoint();
-      lastSavedStep = state.step;
-      saved = true;
+      // An explicit --save-every is the checkpoint cadence; otherwise checkpoints go with the evals.
+      if (o.saveEvery <= 0) {
+        await checkpoint();
+        lastSavedStep = state.step;
+        saved = true;
+      }
     }
     if (reason === "early_stopped") break;
     if (io.shouldStop?.()) {

@@ -1,13 +1,14 @@
 /** The TrainStepEngine backed by the engine's ONNX training-step graph (models/causal-lm.ts). */
 import { createTrainStep } from "../models/causal-lm.js";
 import type { ModelConfig, Tensor } from "../types.js";
+import type { EngineChoices } from "./backend.js";
 import type { LoraSpec, TrainStepEngine } from "./engine.js";
 
 export async function createOnnxTrainEngine(
   config: ModelConfig,
   weights: Map<string, Tensor>,
   spec: LoraSpec,
-  options: { threads?: number } = {},
+  options: EngineChoices = {},
 ): Promise<TrainStepEngine> {
   const step = await createTrainStep(config, weights, spec, options);
   return {

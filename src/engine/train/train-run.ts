@@ -213,7 +213,12 @@ async function execute(
   let engine: TrainStepEngine | undefined;
   try {
     phase("building the training graph (ONNX Runtime session)");
-    engine = await backend.createEngine(model.config, model.weights, o.lora);
+    engine = await backend.createEngine(model.config, model.weights, o.lora, {
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      ...(o.gradientCheckpointing ? { gradientCheckpointing: true } : {}),
+      // Query blocks of about 256 rows: long windows skip almost half the attention work and memory.
+      blockCausal: Math.min(16, Math.max(2, Math.round(o.maxSeqLen / 256))),
+    });
     const shapes = new Map(engine.paramShapes.map((p) => [p.name, [...p.shape]]));
     const pending: Promise<void>[] = [];
     const result = await trainLoop(
