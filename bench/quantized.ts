@@ -13,7 +13,9 @@
  * printed at the start and the end.
  *
  *   node --import tsx bench/quantized.ts [--shape llama-1b,qwen3-4b] [--bits 32,8,4] [--steps 3]
- *        [--layers N (smoke test only)]
+ *        [--checkpointing] [--layers N (smoke test only)]
+ * --checkpointing: every row trains with --gradient-checkpointing (each layer recomputed in the backward
+ * pass); the activations of the 16 layers, not the weights, are most of a 4-bit base's plain peak.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
@@ -63,7 +65,7 @@ function ensureModel(name: string, layers: number | undefined): string {
 }
 
 /** Child: `train()` on the folder with `bits` (32: float32 base); per-step seconds and peak RSS. */
-async function child(dir: string, bits: number, steps: number): Promise<void> {
+async function child(dir: string, bits: number, steps: number, checkpointing: boolean): Promise<void> {
   const stepAt: number[] = [];
   const t0 = performance.now();
   let setup = 0;
@@ -81,6 +83,7 @@ async function child(dir: string, bits: number, steps: number): Promise<void> {
         evalEvery: 0,
         saveEvery: 0,
         ...(bits === 32 ? {} : { baseBits: bits as 4 | 8 }),
+        ...(checkpointing ? { gradientCheckpointing: true } : {}),
       },
     },
     {
@@ -94,8 +97,9 @@ async function child(dir: string, bits: number, steps: number): Promise<void> {
   console.log(JSON.stringify({ stepSeconds, setupSeconds: setup, peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
 }
 
-function runChild(dir: string, bits: number, steps: number): { stepSeconds: number[]; setupSeconds: number; peakRssBytes: number } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", self, "--child", "--dir", dir, "--bits", String(bits), "--steps", String(steps)], { cwd: root, encoding: "utf8", maxBuffer: 1 << 26 });
+function runChild(dir: string, bits: number, steps: number, checkpointing: boolean): { stepSeconds: number[]; setupSeconds: number; peakRssBytes: number } {
+  const args = ["--import", "tsx", self, "--child", "--dir", dir, "--bits", String(bits), "--steps", String(steps), ...(checkpointing ? ["--checkpointing"] : [])];
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", maxBuffer: 1 << 26 });
   const line = r.stdout.trim().split("\n").reverse().find((l) => l.startsWith("{"));
   if (r.status !== 0 || !line) throw new Error(`the ${bits}-bit training process failed (${r.status}):\n${r.stderr.slice(-3000)}`);
   return JSON.parse(line);
@@ -103,10 +107,11 @@ function runChild(dir: string, bits: number, steps: number): { stepSeconds: numb
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { shape: { type: "string" }, bits: { type: "string" }, steps: { type: "string" }, layers: { type: "string" }, child: { type: "boolean" }, dir: { type: "string" } },
+    options: { shape: { type: "string" }, bits: { type: "string" }, steps: { type: "string" }, layers: { type: "string" }, checkpointing: { type: "boolean" }, child: { type: "boolean" }, dir: { type: "string" } },
   });
   const steps = Number(values.steps ?? 3);
-  if (values.child) return child(values.dir!, Number(values.bits), steps);
+  const gc = values.checkpointing ?? false;
+  if (values.child) return child(values.dir!, Number(values.bits), steps, gc);
   if (!existsSync(join(smolTokenizer, "tokenizer.json"))) {
     console.log(`SKIPPED: the SmolLM2 tokenizer fixture (${smolTokenizer}) is needed for the models' tokenizer`);
     return;
@@ -119,10 +124,10 @@ async function main(): Promise<void> {
     if (!shape) throw new Error(`unknown --shape ${name} (${Object.keys(SHAPES).join(", ")})`);
     const bitsList = values.bits ? values.bits.split(",").map(Number).filter((b) => shape.bits.includes(b)) : shape.bits;
     const dir = ensureModel(name, layers);
-    console.log(`\n${shape.label}${layers ? `, cut to ${layers} layers` : ""}: train() with LoRA r=${R} alpha ${2 * R} on every linear layer, ${B} x ${T} tokens, ${steps} timed steps after the first, 2 threads (ORT's default here)`);
+    console.log(`\n${shape.label}${layers ? `, cut to ${layers} layers` : ""}: train() with LoRA r=${R} alpha ${2 * R} on every linear layer, ${B} x ${T} tokens, ${steps} timed steps after the first, 2 threads (ORT's default here)${gc ? ", --gradient-checkpointing" : ""}`);
     const rows = new Map<number, { med: number; rss: number; setup: number }>();
     for (const bits of bitsList) {
-      const r = runChild(dir, bits, steps);
+      const r = runChild(dir, bits, steps, gc);
       rows.set(bits, { med: median(r.stepSeconds), rss: r.peakRssBytes, setup: r.setupSeconds });
       const base = bits === 32 ? "float32 base" : `${bits}-bit base  `;
       const ref = rows.get(32);
