@@ -3,7 +3,8 @@
  * one row of --seq tokens) on tunekit's engine (createTrainStep, the step `tunekit train` runs) next to
  * the PyTorch reference's step at the same shape (scripts/reference/bench_qwen35_torch.py: the chunked
  * delta rule as transformers' torch path computes it, float32 autograd); and tunekit's decoding with the
- * state cache at two context lengths (the per-token cost must not grow with the length). Each side runs
+ * state cache at two context lengths (the per-token cost must not grow with the length) next to the
+ * reference's cached decode step (scripts/reference/bench_qwen35_decode_torch.py). Each side runs
  * in a fresh process (its own peak RSS); figures are medians.
  *
  * The shape: 24 layers (18 Gated DeltaNet + 6 gated attention), hidden 1024, 8 query / 2 KV heads
@@ -134,6 +135,8 @@ async function main(): Promise<void> {
   let ptRss = 0;
   const dec: Record<string, number[]> = {};
   let decRss = 0;
+  const decPt: Record<string, number[]> = {};
+  let decPtRss = 0;
   for (let round = 0; round < Number(a.rounds); round++) {
     const t = node("train");
     tk.push(Math.min(...(t.stepMs as number[])));
@@ -146,12 +149,20 @@ async function main(): Promise<void> {
     const d = node("decode");
     for (const [k, v] of Object.entries(d)) if (k.startsWith("decode")) (dec[k] ??= []).push(v as number);
     decRss = Math.max(decRss, d.maxRssKb as number);
+    if (!a["skip-torch"]) {
+      const p = run(["/usr/bin/python3", "scripts/reference/bench_qwen35_decode_torch.py", cfgPath, a.decode!, "128", a.seq!], { GOMP_SPINCOUNT: "0", OPENBLAS_CORETYPE: "SkylakeX", OMP_NUM_THREADS: "2" });
+      for (const [k, v] of Object.entries(p)) if (k.startsWith("decode")) (decPt[k] ??= []).push(v as number);
+      decPtRss = Math.max(decPtRss, p.maxRssKb as number);
+    }
   }
   const gb = (kb: number) => `${(kb / 1024 / 1024).toFixed(2)} GB`;
   console.log(`Qwen3.5-0.8B shape, ${a.layers} layers, one row of ${a.seq} tokens, LoRA r=16 all targets, 2 threads`);
   console.log(`training step  tunekit ${(median(tk) / 1000).toFixed(2)} s (peak RSS ${gb(tkRss)})` + (pt.length ? `   PyTorch ${(median(pt) / 1000).toFixed(2)} s (peak RSS ${gb(ptRss)})   ratio ${(median(tk) / median(pt)).toFixed(2)}` : ""));
-  for (const [k, v] of Object.entries(dec)) console.log(`decode ${k.replace("decodeMsPerToken@", "after ")} tokens: ${median(v).toFixed(1)} ms/token`);
-  console.log(`decode peak RSS ${gb(decRss)}`);
+  for (const [k, v] of Object.entries(dec)) {
+    const peer = decPt[k] ? `   PyTorch ${median(decPt[k]).toFixed(1)} ms/token   speed ratio ${(median(decPt[k]) / median(v)).toFixed(2)}x` : "";
+    console.log(`decode ${k.replace("decodeMsPerToken@", "after ")} tokens: tunekit ${median(v).toFixed(1)} ms/token${peer}`);
+  }
+  console.log(`decode peak RSS tunekit ${gb(decRss)}` + (decPtRss ? `   PyTorch ${gb(decPtRss)}` : ""));
 }
 
 await main();
