@@ -337,16 +337,37 @@ function recomputeGradients(g: Graph, loss: Value, params: Value[], d: ReturnTyp
   }
   const out = new Map<string, Value>();
   let gh = gradients(g, loss, [d.layerOutputs[L - 1]])[0];
+  let above: Value[] = [];
   for (let i = L - 1; i >= 0; i--) {
     const x = d.layerInputs[i];
-    const empty = g.emit1("Slice", [gh, g.constI64([0]), g.constI64([0]), g.constI64([0])], gh.dtype, [0, ...gh.shape.slice(1)]);
+    const empty = g.emit1("Slice", [gh, g.constI64([0]), after(g, above), g.constI64([0])], gh.dtype, [0, ...gh.shape.slice(1)]);
     const xi = g.emit1("Concat", [x, empty], x.dtype, x.shape, { axis: int(0) });
     const ps = byLayer.get(i) ?? [];
     const gs = gradients(g, d.rebuildLayer(i, xi), [xi, ...ps], gh);
     ps.forEach((p, k) => out.set(p.name, gs[k + 1]));
     gh = gs[0];
+    above = gs.slice(1);
   }
   return params.map((p) => out.get(p.name)!);
+}
+
+/**
+ * The int64 tensor [0], computed from `values` so that whatever reads it runs after them. ONNX
+ * Runtime orders a graph by a depth-first walk from its outputs, which leaves every LoRA weight
+ * gradient (a graph output) to the end of the step; each layer's recomputed activations would then
+ * live until the end, and recomputation would save almost nothing. Making the next layer's
+ * recomputation wait for these gradients frees each layer's activations before the next is rebuilt.
+ * (The sum of an empty slice is data, not a constant, so no optimisation folds it away.)
+ */
+function after(g: Graph, values: Value[]): Value {
+  if (values.length === 0) return g.constI64([0]);
+  const parts = values.map((v) => {
+    const none = g.emit1("Slice", [v, g.constI64([0]), g.constI64([0]), g.constI64([0])], v.dtype, [0, ...v.shape.slice(1)]);
+    return g.emit1("Reshape", [none, g.constI64([-1])], v.dtype, [0]);
+  });
+  const all = parts.length === 1 ? parts[0] : g.emit1("Concat", parts, parts[0].dtype, [0], { axis: int(0) });
+  const zero = g.emit1("ReduceSum", [all], all.dtype, [1], { keepdims: int(1) });
+  return g.emit1("Cast", [zero], "int64", [1], { to: int(7) });
 }
 
 function paramFeeds(shapes: { name: string; shape: [number, number] }[], params: Map<string, Float32Array>, dtype: "float32" | "float64"): Record<string, ort.Tensor> {
