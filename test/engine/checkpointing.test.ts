@@ -70,8 +70,9 @@ test("gradient checkpointing lowers the step's peak memory", () => {
   const on = peak("on");
   // Kept per layer without recomputation: the attention probabilities (2 x 8 heads x 512 x 512 floats in two
   // causal blocks, 12 MB) and more, for 12 layers; with it, one layer's worth plus the layer inputs (0.5 MB
-  // each). Measured: about 0.55 of the plain step's memory (the rest does not grow with depth).
-  assert.ok(on < 0.7 * off, `peak memory of the step: ${on.toFixed(0)} MB with checkpointing, ${off.toFixed(0)} MB without`);
+  // each). Measured: about 0.25 of the plain step's memory; 0.55 when ORT left every weight gradient to the
+  // end of the step (each layer's recomputed activations then lived until the end).
+  assert.ok(on < 0.4 * off, `peak memory of the step: ${on.toFixed(0)} MB with checkpointing, ${off.toFixed(0)} MB without`);
 });
 
 test("gradient checkpointing gives the plain step's gradients on Qwen3.5's linear-attention (Gated DeltaNet) layers", async () => {
