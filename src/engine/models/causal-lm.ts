@@ -434,7 +434,15 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   // A quantized base leaves only the vocabulary tables in float32: zero-copy inputs (embedded, ORT copied
   // and pre-packed them several times over; the head's product runs on its quantized copy anyway).
   const quantized = [...weights.values()].some((t) => t.quantized);
-  const asInputs = o.weightsAsInputs ?? (quantized || totalBytes(weights) > TWO_GB_SAFE);
+  // A large vocabulary's embedding table is a zero-copy input (the lookup gains nothing from an
+  // embedded copy); the head's product keeps an embedded copy of its table, which ORT pre-packs and
+  // then drops (a tied table goes in under a second name): one-token decode stays on the packed GEMM
+  // (docs/engine.md, "Weights and memory").
+  const embedName = tensorName(c, "embed");
+  const outName = outputEmbeddingName(c, (n) => weights.has(n));
+  const allInputs = o.weightsAsInputs ?? (quantized || totalBytes(weights) > TWO_GB_SAFE);
+  const largeVocab = o.weightsAsInputs === undefined && !allInputs && c.vocabSize > LARGE_VOCAB;
+  const asInputs = largeVocab ? (n: string) => n === embedName : allInputs;
   const g = new Graph({ fusedMatMul: dtype === "float32" });
   const w = planWeights(g, weights, dtype, asInputs);
   const ids = g.input("input_ids", "int64", ["B", "T"]);
@@ -450,17 +458,23 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   const recurrent = hasRecurrentLayers(c) && past !== undefined;
   const linearPast = recurrent ? past.map((p, i) => (c.layers[i].mixer === "linear_attention" ? { conv: p.k, recurrent: p.v } : undefined)) : undefined;
   const tokenMask = recurrent ? g.input("token_mask", dtype, ["B", "T"]) : undefined;
-  const pretransposed = !asInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
+  const pretransposed = !allInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
   const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past, linearPast, tokenMask }, new Map(), dtype, {
     pretransposedWeights: pretransposed,
     fusableNorms: true,
     fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
     quantizedLinear: quantizedLinears(g, weights, false, o.quantizedAccuracyLevel),
   });
-  const outName = outputEmbeddingName(c, (n) => weights.has(n));
   const quantizedHead = quantizedLinears(g, weights, false, o.quantizedAccuracyLevel)(outName);
-  const W = quantizedHead ? undefined : w.source(outName);
-  const head = (x: Value) => (quantizedHead ? quantizedHead(x) : frozenMatmul(g, x, W!, pretransposed));
+  // Large vocabulary: x W^T with transB on the embedded table (ORT pre-packs it as it is), not on a
+  // transposed copy that ORT would fold into one more table-sized initializer first.
+  const headTable = (): Value => {
+    const t = weights.get(outName)!;
+    if (outName !== embedName) return w.source(outName);
+    return g.initializer(`${outName}:head`, dtype, [...t.shape], dtype === "float64" ? Float64Array.from(t.data) : t.data);
+  };
+  const W = quantizedHead ? undefined : largeVocab ? headTable() : w.source(outName);
+  const head = (x: Value) => (quantizedHead ? quantizedHead(x) : frozenMatmul(g, x, W!, pretransposed && !largeVocab));
   if (allLogits) {
     g.output(head(hidden), "logits");
   } else {
