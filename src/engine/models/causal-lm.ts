@@ -66,7 +66,8 @@ export interface EngineOptions extends RuntimeOptions {
    * backward; figures in docs/engine.md). Default for the training step:
    * embedded when the weights are at most 1/8 of the machine's memory (and under ONNX's 2 GB protobuf
    * limit), else inputs. Eval sessions default to inputs (they run rarely; no extra copy). Inference
-   * defaults to embedded weights below the 2 GB limit and inputs above it.
+   * defaults to embedded weights below the 2 GB limit (a vocabulary above 65,536 tokens: its embedding
+   * table an input) and inputs above it.
    */
   weightsAsInputs?: boolean;
   /** Inference with embedded weights: MatMul on weights transposed once at load (default true; see DecoderOptions). */
