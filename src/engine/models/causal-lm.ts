@@ -137,8 +137,11 @@ interface WeightPlan {
   feeds: Record<string, ort.Tensor>;
 }
 
-/** `asInputs`: all weights as graph inputs, none (embedded), or those the predicate names. */
-function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | "float64", asInputs: boolean | ((name: string) => boolean)): WeightPlan {
+/**
+ * `asInputs`: all weights as graph inputs, none (embedded), or those the predicate names. `external`:
+ * embedded weights as external data (ORT reads them from the JS buffers; not copied into the model).
+ */
+function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | "float64", asInputs: boolean | ((name: string) => boolean), external = false): WeightPlan {
   const isInput = typeof asInputs === "function" ? asInputs : () => asInputs;
   const cache = new Map<string, Value>();
   const feeds: Record<string, ort.Tensor> = {};
@@ -153,7 +156,7 @@ function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | 
       v = g.input(name, dtype, [...t.shape]);
       feeds[name] = tensor(dtype, data, t.shape);
     } else {
-      v = g.initializer(name, dtype, [...t.shape], data);
+      v = g.initializer(name, dtype, [...t.shape], data, external);
     }
     cache.set(name, v);
     return v;
@@ -169,7 +172,7 @@ function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | 
       feeds[key] = tensor(dtype, data, [end - start, cols]);
       return g.input(key, dtype, [end - start, cols]);
     }
-    return g.initializer(key, dtype, [end - start, cols], data);
+    return g.initializer(key, dtype, [end - start, cols], data, external);
   };
   return { source, rows, feeds };
 }
@@ -445,7 +448,8 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   const largeVocab = o.weightsAsInputs === undefined && !allInputs && c.vocabSize > LARGE_VOCAB;
   const asInputs = largeVocab ? (n: string) => n === embedName : allInputs;
   const g = new Graph({ fusedMatMul: dtype === "float32" });
-  const w = planWeights(g, weights, dtype, asInputs);
+  // Embedded weights go to ORT as external data: no copy of them in the model's protobuf bytes.
+  const w = planWeights(g, weights, dtype, asInputs, true);
   const ids = g.input("input_ids", "int64", ["B", "T"]);
   const positions = g.input("positions", "int64", ["B", "T"]);
   const biases = new Map(attentionWindows(c).map((win) => [biasKeyOf(win), g.input(biasInputName(win), dtype, ["B", 1, "T", "S"])]));
@@ -472,7 +476,7 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   const headTable = (): Value => {
     const t = weights.get(outName)!;
     if (outName !== embedName) return w.source(outName);
-    return g.initializer(`${outName}:head`, dtype, [...t.shape], dtype === "float64" ? Float64Array.from(t.data) : t.data);
+    return g.initializer(`${outName}:head`, dtype, [...t.shape], dtype === "float64" ? Float64Array.from(t.data) : t.data, true);
   };
   const W = quantizedHead ? undefined : largeVocab ? headTable() : w.source(outName);
   const head = (x: Value) => (quantizedHead ? quantizedHead(x) : frozenMatmul(g, x, W!, pretransposed && !largeVocab));
