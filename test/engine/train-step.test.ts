@@ -264,7 +264,7 @@ test("a large vocabulary's tables fed as inputs beside embedded weights (the def
   }
 });
 
-test("a large vocabulary's tables fed as inputs to inference (the default) give the logits of the all-embedded graph: prefill, decode, all positions", async () => {
+test("a large vocabulary's inference (the default: embedding table an input, the head on its own embedded copy) gives the logits of the all-embedded graph: prefill, decode, all positions", async () => {
   for (const tied of [true, false]) {
     const c = tinyConfig({ vocab_size: 70000, hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1, tie_word_embeddings: tied });
     const weights = tinyWeights(c);
