@@ -439,9 +439,9 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   // and pre-packed them several times over; the head's product runs on its quantized copy anyway).
   const quantized = [...weights.values()].some((t) => t.quantized);
   // A large vocabulary's embedding table is a zero-copy input (the lookup gains nothing from an
-  // embedded copy); the head's product keeps an embedded copy of its table, which ORT pre-packs and
-  // then drops (a tied table goes in under a second name): one-token decode stays on the packed GEMM
-  // (docs/engine.md, "Weights and memory").
+  // embedded copy); the head's product keeps an embedded copy of its table, which ORT pre-packs (a
+  // tied table goes in under a second name): one-token decode stays on the packed GEMM (docs/engine.md,
+  // "Weights and memory").
   const embedName = tensorName(c, "embed");
   const outName = outputEmbeddingName(c, (n) => weights.has(n));
   const allInputs = o.weightsAsInputs ?? (quantized || totalBytes(weights) > TWO_GB_SAFE);
