@@ -263,3 +263,31 @@ test("a large vocabulary's tables fed as inputs beside embedded weights (the def
     }
   }
 });
+
+test("a large vocabulary's inference (the default: embedding table an input, the head on its own embedded copy) gives the logits of the all-embedded graph: prefill, decode, all positions", async () => {
+  for (const tied of [true, false]) {
+    const c = tinyConfig({ vocab_size: 70000, hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1, tie_word_embeddings: tied });
+    const weights = tinyWeights(c);
+    const runs: Float32Array[][] = [];
+    for (const weightsAsInputs of [undefined, false]) {
+      const model = await createInferenceModel(c, weights, { threads: 1, weightsAsInputs });
+      const out: Float32Array[] = [];
+      let { logits, cache } = await model.prefill([[1, 69999, 3, 40000], [7, 65536]]);
+      out.push(logits);
+      ({ logits, cache } = await model.decode(cache, [69998, 2]));
+      out.push(logits);
+      ({ logits, cache } = await model.decode(cache, [5, 65537]));
+      out.push(logits);
+      out.push(await model.allLogits([[1, 69999, 3], [40000, 8, 69000]]));
+      await model.dispose();
+      runs.push(out);
+    }
+    const [mixed, embedded] = runs;
+    mixed.forEach((got, k) => {
+      const ref = embedded[k];
+      assert.equal(got.length, ref.length);
+      const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-5 * scale, `tied=${tied} output ${k} logit ${i}: ${got[i]} vs ${ref[i]}`);
+    });
+  }
+});

@@ -66,7 +66,8 @@ export interface EngineOptions extends RuntimeOptions {
    * backward; figures in docs/engine.md). Default for the training step:
    * embedded when the weights are at most 1/8 of the machine's memory (and under ONNX's 2 GB protobuf
    * limit), else inputs. Eval sessions default to inputs (they run rarely; no extra copy). Inference
-   * defaults to embedded weights below the 2 GB limit and inputs above it.
+   * defaults to embedded weights below the 2 GB limit (a vocabulary above 65,536 tokens: its embedding
+   * table an input) and inputs above it.
    */
   weightsAsInputs?: boolean;
   /** Inference with embedded weights: MatMul on weights transposed once at load (default true; see DecoderOptions). */
@@ -136,8 +137,11 @@ interface WeightPlan {
   feeds: Record<string, ort.Tensor>;
 }
 
-/** `asInputs`: all weights as graph inputs, none (embedded), or those the predicate names. */
-function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | "float64", asInputs: boolean | ((name: string) => boolean)): WeightPlan {
+/**
+ * `asInputs`: all weights as graph inputs, none (embedded), or those the predicate names. `external`:
+ * embedded weights as external data (ORT reads them from the JS buffers; not copied into the model).
+ */
+function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | "float64", asInputs: boolean | ((name: string) => boolean), external = false): WeightPlan {
   const isInput = typeof asInputs === "function" ? asInputs : () => asInputs;
   const cache = new Map<string, Value>();
   const feeds: Record<string, ort.Tensor> = {};
@@ -152,7 +156,7 @@ function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | 
       v = g.input(name, dtype, [...t.shape]);
       feeds[name] = tensor(dtype, data, t.shape);
     } else {
-      v = g.initializer(name, dtype, [...t.shape], data);
+      v = g.initializer(name, dtype, [...t.shape], data, external);
     }
     cache.set(name, v);
     return v;
@@ -168,7 +172,7 @@ function planWeights(g: Graph, weights: Map<string, Tensor>, dtype: "float32" | 
       feeds[key] = tensor(dtype, data, [end - start, cols]);
       return g.input(key, dtype, [end - start, cols]);
     }
-    return g.initializer(key, dtype, [end - start, cols], data);
+    return g.initializer(key, dtype, [end - start, cols], data, external);
   };
   return { source, rows, feeds };
 }
@@ -455,9 +459,18 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   // A quantized base leaves only the vocabulary tables in float32: zero-copy inputs (embedded, ORT copied
   // and pre-packed them several times over; the head's product runs on its quantized copy anyway).
   const quantized = [...weights.values()].some((t) => t.quantized);
-  const asInputs = o.weightsAsInputs ?? (quantized || totalBytes(weights) > TWO_GB_SAFE);
+  // A large vocabulary's embedding table is a zero-copy input (the lookup gains nothing from an
+  // embedded copy); the head's product keeps an embedded copy of its table, which ORT pre-packs (a
+  // tied table goes in under a second name): one-token decode stays on the packed GEMM (docs/engine.md,
+  // "Weights and memory").
+  const embedName = tensorName(c, "embed");
+  const outName = outputEmbeddingName(c, (n) => weights.has(n));
+  const allInputs = o.weightsAsInputs ?? (quantized || totalBytes(weights) > TWO_GB_SAFE);
+  const largeVocab = o.weightsAsInputs === undefined && !allInputs && c.vocabSize > LARGE_VOCAB;
+  const asInputs = largeVocab ? (n: string) => n === embedName : allInputs;
   const g = new Graph({ fusedMatMul: dtype === "float32" });
-  const w = planWeights(g, weights, dtype, asInputs);
+  // Embedded weights go to ORT as external data: no copy of them in the model's protobuf bytes.
+  const w = planWeights(g, weights, dtype, asInputs, true);
   const ids = g.input("input_ids", "int64", ["B", "T"]);
   const positions = g.input("positions", "int64", ["B", "T"]);
   const biases = new Map(attentionWindows(c).map((win) => [biasKeyOf(win), g.input(biasInputName(win), dtype, ["B", 1, "T", "S"])]));
@@ -471,17 +484,23 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
   const recurrent = hasRecurrentLayers(c) && past !== undefined;
   const linearPast = recurrent ? past.map((p, i) => (c.layers[i].mixer === "linear_attention" ? { conv: p.k, recurrent: p.v } : undefined)) : undefined;
   const tokenMask = recurrent ? g.input("token_mask", dtype, ["B", "T"]) : undefined;
-  const pretransposed = !asInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
+  const pretransposed = !allInputs && dtype === "float32" && (o.pretransposedWeights ?? true);
   const { hidden, presents } = buildDecoder(g, c, w.source, { ids, positions, biases, past, linearPast, tokenMask }, new Map(), dtype, {
     pretransposedWeights: pretransposed,
     fusableNorms: true,
     fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
     quantizedLinear: quantizedLinears(g, weights, false, o.quantizedAccuracyLevel),
   });
-  const outName = outputEmbeddingName(c, (n) => weights.has(n));
   const quantizedHead = quantizedLinears(g, weights, false, o.quantizedAccuracyLevel)(outName);
-  const W = quantizedHead ? undefined : w.source(outName);
-  const head = (x: Value) => (quantizedHead ? quantizedHead(x) : frozenMatmul(g, x, W!, pretransposed));
+  // Large vocabulary: x W^T with transB on the embedded table (ORT pre-packs it as it is), not on a
+  // transposed copy that ORT would fold into one more table-sized initializer first.
+  const headTable = (): Value => {
+    const t = weights.get(outName)!;
+    if (outName !== embedName) return w.source(outName);
+    return g.initializer(`${outName}:head`, dtype, [...t.shape], dtype === "float64" ? Float64Array.from(t.data) : t.data, true);
+  };
+  const W = quantizedHead ? undefined : largeVocab ? headTable() : w.source(outName);
+  const head = (x: Value) => (quantizedHead ? quantizedHead(x) : frozenMatmul(g, x, W!, pretransposed && !largeVocab));
   if (allLogits) {
     g.output(head(hidden), "logits");
   } else {
