@@ -264,7 +264,7 @@ const cmd: Command = {
     "eval-every": { type: "string", valueName: "N", description: "held-out loss every N steps (default: ~10% of the steps)" },
     "save-every": { type: "string", valueName: "N", description: "checkpoint every N steps (default: at each eval)" },
     threads: { type: "string", valueName: "N", description: "CPU threads for ONNX Runtime (default: one per physical core)" },
-    "gradient-checkpointing": { type: "boolean", description: "keep only each layer's input and recompute the layer in the backward pass: less memory for long examples, about a third more time per step" },
+    "gradient-checkpointing": { type: "boolean", description: "keep only each layer's input and recompute the layer in the backward pass: less memory (about 40% less on a 1B model), 20-40% more time per step" },
     patience: { type: "string", valueName: "N", description: "stop after N evals without a better held-out loss, keep the best adapter (default off)" },
     json: { type: "boolean", description: "print one JSON event per line" },
     yes: { type: "boolean", description: "hosted: skip the cost confirmation" },
