@@ -11,6 +11,8 @@ export interface Tensor {
   data: Float32Array;
   /** A frozen linear weight kept block-quantized (quant/base.ts): W, and W^T for training's backward product. */
   quantized?: { w: QuantizedMatrix; wt?: QuantizedMatrix };
+  /** A quantized weight whose codes were handed to ONNX Runtime's sessions and dropped here (EngineOptions.handOverQuantizedCodes). */
+  released?: true;
 }
 
 /** Rotary embedding of one layer (HF "rotate_half" layout). */

@@ -102,6 +102,28 @@ for (const bits of [4, 8] as const) {
   });
 }
 
+test("a step that takes over the quantized codes drops them from the weights and computes what it did with them", async () => {
+  const c = tinyConfig(CONFIG);
+  const params = randomParams(loraParamShapes(c, SPEC), 5, 0.3);
+  const kept = await createTrainStep(c, quantizeWeights(c, gridWeights(c), 4, true), SPEC, { threads: 1 });
+  const before = await kept.run(BATCH, params);
+  const beforeEval = await kept.evalLoss(BATCH, params);
+  for (const evalLoss of [true, false]) {
+    const weights = quantizeWeights(c, gridWeights(c), 4, true);
+    const step = await createTrainStep(c, weights, SPEC, { threads: 1, handOverQuantizedCodes: { evalLoss }, gradientCheckpointing: !evalLoss });
+    const names = [...quantizedWeightNames(c)];
+    assert.ok(names.every((n) => weights.get(n)!.released && !weights.get(n)!.quantized), "every quantized weight is released");
+    const after = await step.run(BATCH, params);
+    assert.equal(after.lossSum, before.lossSum);
+    for (const [n, g] of after.grads) assert.ok(relErr(g, before.grads.get(n)!) < 1e-6, `${n}: ${relErr(g, before.grads.get(n)!)}`);
+    if (evalLoss) assert.equal((await step.evalLoss(BATCH, params)).lossSum, beforeEval.lossSum);
+    // Without an eval session built up front, nothing can be rebuilt from the released weights.
+    else await assert.rejects(() => step.evalLoss(BATCH, params), /handed to ONNX Runtime already/);
+    await step.dispose();
+  }
+  await kept.dispose();
+});
+
 test("--base-bits takes 4, 8 or 32; anything else is a clear error", () => {
   assert.equal(parseBaseBits("4"), 4);
   assert.equal(parseBaseBits(8), 8);

@@ -28,6 +28,33 @@ export const blocksPerRow = (cols: number, block: number) => Math.ceil(cols / bl
 const zpBytesPerRow = (cols: number, block: number, bits: BaseBits) => Math.ceil((blocksPerRow(cols, block) * bits) / 8);
 
 /**
+ * Codes, scales and zero points are carved from 64 MB slabs. glibc serves a buffer that large with its
+ * own mmap, so a slab goes back to the OS as soon as no matrix uses it; thousands of separate
+ * megabyte-sized buffers, dropped once ONNX Runtime has copied them, stayed in the heap's free lists
+ * and kept the process's memory up (docs/engine.md, "Quantized frozen base"). Slab memory starts zeroed
+ * and is never reused, which the 4-bit packing below relies on.
+ */
+const SLAB_BYTES = 64 * 1024 * 1024;
+let slab: { buffer: ArrayBuffer; used: number } | undefined;
+
+function carve(bytes: number): { buffer: ArrayBuffer; offset: number } {
+  if (bytes > SLAB_BYTES / 4) return { buffer: new ArrayBuffer(bytes), offset: 0 };
+  if (!slab || slab.used + bytes > SLAB_BYTES) slab = { buffer: new ArrayBuffer(SLAB_BYTES), used: 0 };
+  const offset = slab.used;
+  slab.used += (bytes + 15) & ~15; // 16-byte aligned: Float32Array views, and SIMD-friendly for ORT's copy
+  return { buffer: slab.buffer, offset };
+}
+
+const carveBytes = (n: number) => {
+  const { buffer, offset } = carve(n);
+  return new Uint8Array(buffer, offset, n);
+};
+const carveFloats = (n: number) => {
+  const { buffer, offset } = carve(n * 4);
+  return new Float32Array(buffer, offset, n);
+};
+
+/**
  * Quantize W [rows, cols] (row-major; `transpose` reads it as W^T [cols, rows] instead, for the
  * backward product dx = dy W, so no transposed float copy is ever made).
  */
@@ -38,10 +65,10 @@ export function quantize(w: Float32Array, rows: number, cols: number, bits: Base
   const nb = blocksPerRow(C, block);
   const blob = (block * bits) / 8;
   const qmax = (1 << bits) - 1;
-  const data = new Uint8Array(R * nb * blob);
-  const scales = new Float32Array(R * nb);
+  const data = carveBytes(R * nb * blob);
+  const scales = carveFloats(R * nb);
   const zpRow = zpBytesPerRow(C, block, bits);
-  const zeroPoints = new Uint8Array(R * zpRow);
+  const zeroPoints = carveBytes(R * zpRow);
   const v = new Float32Array(block);
   for (let r = 0; r < R; r++) {
     for (let b = 0; b < nb; b++) {

@@ -74,6 +74,7 @@ export function quantizedLinears(g: Graph, weights: Map<string, Tensor>, trainin
   const made = new Map<string, QuantizedValue>();
   const once = (key: string, make: () => QuantizedValue) => made.get(key) ?? made.set(key, make()).get(key)!;
   return (name) => {
+    if (weights.get(name)?.released) throw new Error(`${name}: its quantized codes were handed to ONNX Runtime already; no new graph can be built from them`);
     const q = weights.get(name)?.quantized;
     if (!q) return undefined;
     return (x) => {

@@ -15,6 +15,8 @@ export interface EngineChoices {
   gradientCheckpointing?: boolean;
   /** Causal query blocks in attention (EngineOptions.blockCausal; default 2). */
   blockCausal?: number;
+  /** Drop the quantized codes from `weights` once the sessions hold them (EngineOptions.handOverQuantizedCodes). */
+  handOverQuantizedCodes?: { evalLoss: boolean };
 }
 
 export interface TrainBackend {

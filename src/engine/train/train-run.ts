@@ -220,6 +220,8 @@ async function execute(
       ...(o.gradientCheckpointing ? { gradientCheckpointing: true } : {}),
       // Query blocks of about 256 rows: long windows skip almost half the attention work and memory.
       blockCausal: Math.min(16, Math.max(2, Math.round(o.maxSeqLen / 256))),
+      // The run loaded the quantized base for this engine alone: ORT's copies are the only ones needed.
+      ...(o.baseBits ? { handOverQuantizedCodes: { evalLoss: heldOut !== undefined } } : {}),
     });
     const shapes = new Map(engine.paramShapes.map((p) => [p.name, [...p.shape]]));
     const pending: Promise<void>[] = [];
