@@ -86,8 +86,7 @@ export interface EngineOptions extends RuntimeOptions {
    * The caller hands over the quantized codes in `weights` (train(), which loaded them for this step
    * alone): once the sessions exist ONNX Runtime holds its own copies, so the codes are dropped from
    * `weights` (marked `released`). `evalLoss` then needs its session built up front: say whether it
-   * will be called. On a 4-bit Llama-3.2-1B shape this took the training peak from 5.8 to 4.5 GB
-   * with --gradient-checkpointing (docs/engine.md).
+   * will be called. Figures: docs/engine.md, "Quantized frozen base".
    */
   handOverQuantizedCodes?: { evalLoss: boolean };
   /**
