@@ -8,6 +8,7 @@ import { isTunekitError } from "../../src/util/errors.js";
 import type { ModelConfig, Tensor } from "../../src/engine/types.js";
 import { randomParams, tinyConfig, tinyWeights } from "./tiny-model.js";
 import { rng } from "./gradcheck.js";
+import { relError } from "./compare.js";
 
 const SPEC: LoraSpec = { r: 4, alpha: 8, targets: ["q", "k", "v", "o", "gate", "up", "down"] };
 // Every linear's sides are multiples of the 32-column block.
@@ -48,16 +49,6 @@ function dequantized(weights: Map<string, Tensor>): Map<string, Tensor> {
   return new Map([...weights].map(([n, t]) => [n, t.quantized ? { shape: t.shape, data: dequantize(t.quantized.w) } : t]));
 }
 
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-};
-
 for (const bits of [4, 8] as const) {
   test(`${bits}-bit base: the training step's loss and LoRA gradients equal a float32 step on the dequantized weights`, async () => {
     const c = tinyConfig(CONFIG);
@@ -65,14 +56,14 @@ for (const bits of [4, 8] as const) {
     const ref = dequantized(quant);
     // The grid is exact: dequantized W equals the original grid values.
     const name = [...quantizedWeightNames(c)][0];
-    assert.ok(relErr(ref.get(name)!.data, gridWeights(c).get(name)!.data) < 1e-6);
+    assert.ok(relError(ref.get(name)!.data, gridWeights(c).get(name)!.data) < 1e-6);
     const params = randomParams(loraParamShapes(c, SPEC), 5, 0.3);
     const q = await createTrainStep(c, quant, SPEC, { threads: 1, quantizedAccuracyLevel: 0 });
     const f = await createTrainStep(c, ref, SPEC, { threads: 1 });
     const a = await q.run(BATCH, params);
     const b = await f.run(BATCH, params);
     assert.ok(Math.abs(a.lossSum - b.lossSum) < 1e-5 * Math.abs(b.lossSum), `loss ${a.lossSum} vs ${b.lossSum}`);
-    for (const [n, gq] of a.grads) assert.ok(relErr(gq, b.grads.get(n)!) < 1e-4, `${n}: ${relErr(gq, b.grads.get(n)!)}`);
+    for (const [n, gq] of a.grads) assert.ok(relError(gq, b.grads.get(n)!) < 1e-4, `${n}: ${relError(gq, b.grads.get(n)!)}`);
     const ea = await q.evalLoss(BATCH, params);
     const eb = await f.evalLoss(BATCH, params);
     assert.ok(Math.abs(ea.lossSum - eb.lossSum) < 1e-5 * Math.abs(eb.lossSum));
@@ -80,7 +71,7 @@ for (const bits of [4, 8] as const) {
     const q4 = await createTrainStep(c, quant, SPEC, { threads: 1 });
     const d = await q4.run(BATCH, params);
     assert.ok(Math.abs(d.lossSum - b.lossSum) < 0.01 * Math.abs(b.lossSum), `int8 compute loss ${d.lossSum} vs ${b.lossSum}`);
-    for (const [n, gq] of d.grads) assert.ok(relErr(gq, b.grads.get(n)!) < 0.1, `int8 compute ${n}: ${relErr(gq, b.grads.get(n)!)}`);
+    for (const [n, gq] of d.grads) assert.ok(relError(gq, b.grads.get(n)!) < 0.1, `int8 compute ${n}: ${relError(gq, b.grads.get(n)!)}`);
     for (const s of [q, f, q4]) await s.dispose();
   });
 
@@ -91,12 +82,12 @@ for (const bits of [4, 8] as const) {
     const q = await createInferenceModel(c, quant, { threads: 1, quantizedAccuracyLevel: 0 });
     const f = await createInferenceModel(c, dequantized(quant), { threads: 1 });
     const rows = [[1, 5, 9, 3], [2, 8, 8, 40]];
-    assert.ok(relErr(await q.allLogits(rows), await f.allLogits(rows)) < 1e-5);
+    assert.ok(relError(await q.allLogits(rows), await f.allLogits(rows)) < 1e-5);
     const pq = await q.prefill(rows);
     const pf = await f.prefill(rows);
     const dq = await q.decode(pq.cache, [7, 7]);
     const df = await f.decode(pf.cache, [7, 7]);
-    assert.ok(relErr(dq.logits, df.logits) < 1e-5);
+    assert.ok(relError(dq.logits, df.logits) < 1e-5);
     await q.dispose();
     await f.dispose();
   });
@@ -115,7 +106,7 @@ test("a step that takes over the quantized codes drops them from the weights and
     assert.ok(names.every((n) => weights.get(n)!.released && !weights.get(n)!.quantized), "every quantized weight is released");
     const after = await step.run(BATCH, params);
     assert.equal(after.lossSum, before.lossSum);
-    for (const [n, g] of after.grads) assert.ok(relErr(g, before.grads.get(n)!) < 1e-6, `${n}: ${relErr(g, before.grads.get(n)!)}`);
+    for (const [n, g] of after.grads) assert.ok(relError(g, before.grads.get(n)!) < 1e-6, `${n}: ${relError(g, before.grads.get(n)!)}`);
     if (evalLoss) assert.equal((await step.evalLoss(BATCH, params)).lossSum, beforeEval.lossSum);
     // Without an eval session built up front, nothing can be rebuilt from the released weights.
     else await assert.rejects(() => step.evalLoss(BATCH, params), /handed to ONNX Runtime already/);

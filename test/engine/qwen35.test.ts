@@ -12,22 +12,12 @@ import { readSafetensors } from "../../src/engine/io/safetensors.js";
 import { createInferenceModel, createTrainStep } from "../../src/engine/models/causal-lm.js";
 import { loraParamShapes, loraWeights, mergeLora, parseLoraTensorName, type LoraSpec } from "../../src/engine/models/lora.js";
 import { projectRoot } from "../helpers/cli.js";
+import { relError } from "./compare.js";
 
 const refDir = join(projectRoot, "test", "fixtures", "reference-qwen35");
 const manifest = JSON.parse(readFileSync(join(refDir, "manifest.json"), "utf8"));
 
 /** max |a - b| / max |b|: the error relative to the reference's scale. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, "length mismatch");
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}
-
 for (const m of manifest.models) {
   test(`qwen3.5 ${m.name}: logits, LoRA logits, loss and LoRA gradients match PyTorch`, async () => {
     const { config, weights, notes } = await loadModel(join(refDir, m.modelDir));

@@ -14,20 +14,10 @@ import { mergeLora } from "../../src/engine/models/lora.js";
 import { JsDecoder } from "../../src/engine/generate/js-decoder.js";
 import { argmax } from "../../src/engine/generate/sampling.js";
 import { sharedFixture } from "../helpers/fixtures.js";
+import { relError } from "./compare.js";
 
 const dir = fileURLToPath(new URL("../fixtures/reference/", import.meta.url));
 const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-
-/** max |a - b| / max |b| */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / m;
-}
 
 for (const m of manifest.models) {
   test(`js decoder matches PyTorch logits, base and LoRA-merged: ${m.name}`, async () => {
@@ -46,13 +36,13 @@ for (const m of manifest.models) {
       const oursLora = merged.allLogits(ids);
       for (let t = 0; t < T; t++) {
         const off = (b * T + t) * V;
-        assert.ok(relErr(ours[t], ref.data.subarray(off, off + V)) < 1e-4, `base logits b=${b} t=${t}`);
-        assert.ok(relErr(oursLora[t], refLora.data.subarray(off, off + V)) < 1e-4, `lora logits b=${b} t=${t}`);
+        assert.ok(relError(ours[t], ref.data.subarray(off, off + V)) < 1e-4, `base logits b=${b} t=${t}`);
+        assert.ok(relError(oursLora[t], refLora.data.subarray(off, off + V)) < 1e-4, `lora logits b=${b} t=${t}`);
       }
     });
     // The base weights were not modified by the merge.
     const again = new JsDecoder(model.config, model.weights).allLogits(m.inputIds[0]);
-    assert.ok(relErr(again[T - 1], ref.data.subarray((T - 1) * V, T * V)) < 1e-4);
+    assert.ok(relError(again[T - 1], ref.data.subarray((T - 1) * V, T * V)) < 1e-4);
   });
 }
 
