@@ -16,7 +16,6 @@
  *   node --import tsx bench/families.ts [--family qwen3-0.6b,gemma3-270m] [--rounds 2] [--steps 3]
  *        [--decode 32] [--prompt 128] [--layers N (smoke test only)] [--skip-train] [--skip-decode]
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +28,7 @@ import { TextGenerator } from "../src/engine/generate/generator.js";
 import { DEFAULT_TRAIN_OPTIONS } from "../src/engine/train/defaults.js";
 import { train } from "../src/engine/train/train-run.js";
 import { SeededRng } from "../src/engine/generate/sampling.js";
+import { runJsonChild, torchEnv } from "./helpers/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -181,20 +181,6 @@ async function oursDecode(dir: string, promptLen: number, decode: number, runs: 
 
 // ---------------------------------------------------------------- the run
 
-function child(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
-  const r = spawnSync(cmd, args, { cwd: root, env, encoding: "utf8", maxBuffer: 1 << 26 });
-  const line = r.stdout.trim().split("\n").reverse().find((l) => l.startsWith("{"));
-  if (r.status !== 0 || !line) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${r.stderr.slice(-2000)}`);
-  return JSON.parse(line);
-}
-
-function torchEnv(coretype: string | undefined): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, GOMP_SPINCOUNT: "0", OMP_NUM_THREADS: String(THREADS) };
-  if (coretype) env.OPENBLAS_CORETYPE = coretype;
-  else delete env.OPENBLAS_CORETYPE;
-  return env;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -240,13 +226,13 @@ async function main(): Promise<void> {
       let setup = 0;
       const torch = new Map<string | undefined, { steps: number[]; rss: number }>();
       for (let r = 1; r <= rounds; r++) {
-        const o = child(process.execPath, ["--import", "tsx", self, "--child", "train", "--dir", dir, "--steps", String(steps)]);
+        const o = runJsonChild(process.execPath, ["--import", "tsx", self, "--child", "train", "--dir", dir, "--steps", String(steps)]);
         ours.push(...(o.stepSeconds as number[]));
         oursRss = Math.max(oursRss, o.peakRssBytes as number);
         setup = o.setupSeconds as number;
         const line = [`  round ${r}: tunekit ${(o.medianSeconds as number).toFixed(2)} s/step`];
         for (const ct of coretypes) {
-          const p = child(py, [join(root, "scripts/reference/bench_train_family_torch.py"), dir, String(steps), String(THREADS), String(B), String(T), String(R)], torchEnv(ct));
+          const p = runJsonChild(py, [join(root, "scripts/reference/bench_train_family_torch.py"), dir, String(steps), String(THREADS), String(B), String(T), String(R)], torchEnv(THREADS, ct));
           const t = torch.get(ct) ?? { steps: [], rss: 0 };
           t.steps.push(...(p.stepSeconds as number[]));
           t.rss = Math.max(t.rss, p.peakRssBytes as number);
@@ -266,14 +252,14 @@ async function main(): Promise<void> {
       const ours = { prefill: [] as number[], decode: [] as number[], rss: 0, tokens: [] as number[] };
       const torch = new Map<string | undefined, { prefill: number[]; decode: number[]; rss: number; tokens: number[] }>();
       for (let r = 1; r <= rounds; r++) {
-        const o = child(process.execPath, ["--import", "tsx", self, "--child", "decode", "--dir", dir, "--prompt", String(promptLen), "--decode", String(decode), "--runs", "3"]);
+        const o = runJsonChild(process.execPath, ["--import", "tsx", self, "--child", "decode", "--dir", dir, "--prompt", String(promptLen), "--decode", String(decode), "--runs", "3"]);
         ours.prefill.push(...(o.prefill as number[]));
         ours.decode.push(...(o.decode as number[]));
         ours.rss = Math.max(ours.rss, o.peakRssBytes as number);
         ours.tokens = o.tokens as number[];
         for (const ct of coretypes) {
           const ids = JSON.parse(readFileSync(join(dir, "prompt.json"), "utf8")) as number[];
-          const p = child(py, [join(root, "scripts/reference/inference_baseline.py"), dir, String(ids.length), String(decode), "4", String(THREADS), "2"], torchEnv(ct));
+          const p = runJsonChild(py, [join(root, "scripts/reference/inference_baseline.py"), dir, String(ids.length), String(decode), "4", String(THREADS), "2"], torchEnv(THREADS, ct));
           const t = torch.get(ct) ?? { prefill: [], decode: [], rss: 0, tokens: [] };
           t.prefill.push(...(p.prefill_tokens_per_s as number[]).slice(1));
           t.decode.push(...(p.decode_tokens_per_s as number[]).slice(1));

@@ -24,7 +24,6 @@
  * --checkpointing adds the --gradient-checkpointing rows; --long adds a 2048-token batch-1 row on the
  * 1B shape (with and without checkpointing). The 1B shape needs about 9 GB.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,6 +43,7 @@ import { Rng } from "../src/engine/train/rng.js";
 import { train } from "../src/engine/train/train-run.js";
 import type { ModelConfig } from "../src/engine/types.js";
 import { LLAMA_1B, SMOLLM2_135M } from "./helpers/shapes.js";
+import { runJsonChild, torchEnv } from "./helpers/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -244,20 +244,6 @@ async function oursEngine(dir: string, c: Case, steps: number): Promise<void> {
 
 // ---------------------------------------------------------------- the run
 
-function child(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
-  const r = spawnSync(cmd, args, { cwd: root, env, encoding: "utf8", maxBuffer: 1 << 26 });
-  const line = r.stdout.trim().split("\n").reverse().find((l) => l.startsWith("{"));
-  if (r.status !== 0 || !line) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${r.stderr.slice(-2000)}`);
-  return JSON.parse(line);
-}
-
-function torchEnv(coretype: string | undefined): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, GOMP_SPINCOUNT: "0", OMP_NUM_THREADS: String(THREADS) };
-  if (coretype) env.OPENBLAS_CORETYPE = coretype;
-  else delete env.OPENBLAS_CORETYPE;
-  return env;
-}
-
 interface Side {
   steps: number[];
   rss: number;
@@ -332,9 +318,9 @@ async function main(): Promise<void> {
       const torchToo = !peers.has(key) && c.seqLen <= 1024;
       for (let r = 1; r <= shapeRounds; r++) {
         const args = ["--import", "tsx", self, "--dir", dir, "--steps", String(shapeSteps), "--case", JSON.stringify(c)];
-        add(ours, "train", child(process.execPath, [...args, "--child", "train"]));
+        add(ours, "train", runJsonChild(process.execPath, [...args, "--child", "train"]));
         if (c.engine) {
-          const e = child(process.execPath, [...args, "--child", "engine"]);
+          const e = runJsonChild(process.execPath, [...args, "--child", "engine"]);
           add(ours, "engine", e);
           gemm ??= e.gemmFlopsPerSecond as number;
         }
@@ -342,7 +328,7 @@ async function main(): Promise<void> {
           // The 1B shape's PyTorch step takes about a minute: only the setting that won on an earlier shape.
           const won = [...peers.values()].find((b) => b)?.ct;
           for (const ct of shape === "1b" && won ? [won === "unset" ? undefined : won] : coretypes) {
-            const p = child(py, [join(root, "scripts/reference/bench_train_family_torch.py"), dir, String(shapeSteps), String(THREADS), String(c.batch), String(T), String(R)], torchEnv(ct));
+            const p = runJsonChild(py, [join(root, "scripts/reference/bench_train_family_torch.py"), dir, String(shapeSteps), String(THREADS), String(c.batch), String(T), String(R)], torchEnv(THREADS, ct));
             add(torch, ct ?? "unset", { ...p, tokens: c.batch * T });
           }
         }
