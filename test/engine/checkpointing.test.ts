@@ -8,21 +8,12 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch } from "../../src/engine/models/causal-lm.js";
-import { randomParams, tinyConfig, tinyWeights } from "./tiny-model.js";
+import { createTrainStep, loraParamShapes, type LoraSpec } from "../../src/engine/models/causal-lm.js";
+import { PACKED_BATCH, randomParams, tinyConfig, tinyWeights } from "./tiny-model.js";
 import type { ModelConfig } from "../../src/engine/types.js";
 import { quantizeWeights } from "../../src/engine/quant/base.js";
 
-const BATCH: TrainBatch = {
-  batchSize: 2,
-  seqLen: 7,
-  inputIds: [1, 5, 9, 3, 8, 2, 0, 4, 4, 7, 30, 36, 2, 11],
-  targets: [5, 9, 3, -100, 2, 6, 0, 4, 7, 30, 36, 2, 11, 12],
-  lossWeights: [1, 1, 0.5, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1, 2],
-  segmentIds: [1, 1, 1, 2, 2, 2, 0, 1, 1, 1, 1, 1, 1, 1],
-};
-
-async function compare(c: ModelConfig, spec: LoraSpec, weights = tinyWeights(c), batch = BATCH): Promise<void> {
+async function compare(c: ModelConfig, spec: LoraSpec, weights = tinyWeights(c), batch = PACKED_BATCH): Promise<void> {
   const params = randomParams(loraParamShapes(c, spec));
   const plain = await createTrainStep(c, weights, spec, { threads: 1 });
   const recomputed = await createTrainStep(c, weights, spec, { threads: 1, gradientCheckpointing: true });
@@ -80,6 +71,6 @@ test("gradient checkpointing gives the plain step's gradients on Qwen3.5's linea
   const { projectRoot } = await import("../helpers/cli.js");
   const { config, weights } = await loadModel(join(projectRoot, "test", "fixtures", "reference-qwen35", "qwen35_text_tied"));
   // Recurrent layers take neither packed rows nor leading padding: one example per row.
-  const { segmentIds: _, ...unpacked } = BATCH;
-  await compare(config, { r: 2, alpha: 3, targets: "all-linear" }, weights, { ...unpacked, inputIds: Array.from(BATCH.inputIds).map((x) => x % config.vocabSize), targets: Array.from(BATCH.targets).map((x) => (x < 0 ? x : x % config.vocabSize)) });
+  const { segmentIds: _, ...unpacked } = PACKED_BATCH;
+  await compare(config, { r: 2, alpha: 3, targets: "all-linear" }, weights, { ...unpacked, inputIds: Array.from(PACKED_BATCH.inputIds).map((x) => x % config.vocabSize), targets: Array.from(PACKED_BATCH.targets).map((x) => (x < 0 ? x : x % config.vocabSize)) });
 });

@@ -2,6 +2,7 @@
 import { parseModelConfig } from "../../src/engine/io/config.js";
 import { expectedTensorShapes } from "../../src/engine/models/tensors.js";
 import type { ModelConfig, Tensor } from "../../src/engine/types.js";
+import type { TrainBatch } from "../../src/engine/models/causal-lm.js";
 import { rng } from "./gradcheck.js";
 
 /** A tiny Llama config.json (vocab 37, hidden 16, 2 layers, 4/2 heads of 4), with `over` applied. */
@@ -50,3 +51,16 @@ export function randomParams(shapes: { name: string; shape: [number, number] }[]
   for (const s of shapes) m.set(s.name, Float32Array.from({ length: s.shape[0] * s.shape[1] }, () => (r() * 2 - 1) * scale));
   return m;
 }
+
+/**
+ * Two rows of 7 tokens for the tiny models: packed segments in row 0 (with a padding position), an
+ * ignored target (-100), and loss weights of 0, 0.5, 1 and 2.
+ */
+export const PACKED_BATCH: TrainBatch = {
+  batchSize: 2,
+  seqLen: 7,
+  inputIds: [1, 5, 9, 3, 8, 2, 0, 4, 4, 7, 30, 36, 2, 11],
+  targets: [5, 9, 3, -100, 2, 6, 0, 4, 7, 30, 36, 2, 11, 12],
+  lossWeights: [1, 1, 0.5, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1, 2],
+  segmentIds: [1, 1, 1, 2, 2, 2, 0, 1, 1, 1, 1, 1, 1, 1],
+};

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createInferenceModel, createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch } from "../../src/engine/models/causal-lm.js";
-import { randomParams, tinyConfig, tinyWeights } from "./tiny-model.js";
+import { PACKED_BATCH, randomParams, tinyConfig, tinyWeights } from "./tiny-model.js";
 import { rng } from "./gradcheck.js";
 import type { ModelConfig } from "../../src/engine/types.js";
 
@@ -15,15 +15,6 @@ const ALL: LoraSpec["targets"] = ["q", "k", "v", "o", "gate", "up", "down"];
 /** A tiny Gemma 3 text model: a sliding-window layer (window 3) and a full-attention layer. */
 const TINY_GEMMA3 = { architectures: ["Gemma3ForCausalLM"], model_type: "gemma3_text", head_dim: 6, layer_types: ["sliding_attention", "full_attention"], sliding_window: 3 };
 
-const FD_BATCH: TrainBatch = {
-  batchSize: 2,
-  seqLen: 7,
-  inputIds: [1, 5, 9, 3, 8, 2, 0, 4, 4, 7, 30, 36, 2, 11],
-  targets: [5, 9, 3, -100, 2, 6, 0, 4, 7, 30, 36, 2, 11, 12],
-  lossWeights: [1, 1, 0.5, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1, 2],
-  segmentIds: [1, 1, 1, 2, 2, 2, 0, 1, 1, 1, 1, 1, 1, 1],
-};
-
 /** Central differences of the float64 step's loss against its LoRA gradients, at 24 random elements. */
 async function checkStepGradients(c: ModelConfig, spec: LoraSpec): Promise<void> {
   const weights = tinyWeights(c);
@@ -31,7 +22,7 @@ async function checkStepGradients(c: ModelConfig, spec: LoraSpec): Promise<void>
   const params = randomParams(shapes);
   const step = await createTrainStep(c, weights, spec, { dtype: "float64", vocabChunk: 10, threads: 1 });
   const seed = 42;
-  const base = await step.run(FD_BATCH, params, { dropoutSeed: seed });
+  const base = await step.run(PACKED_BATCH, params, { dropoutSeed: seed });
   assert.equal(base.tokenCount, 11.5);
   const r = rng(11);
   let worst = 0;
@@ -43,10 +34,10 @@ async function checkStepGradients(c: ModelConfig, spec: LoraSpec): Promise<void>
     const orig = p[j];
     p[j] = orig + 1e-3;
     const hi = p[j];
-    const lp = (await step.run(FD_BATCH, params, { dropoutSeed: seed })).lossSum;
+    const lp = (await step.run(PACKED_BATCH, params, { dropoutSeed: seed })).lossSum;
     p[j] = orig - 1e-3;
     const lo = p[j];
-    const lm = (await step.run(FD_BATCH, params, { dropoutSeed: seed })).lossSum;
+    const lm = (await step.run(PACKED_BATCH, params, { dropoutSeed: seed })).lossSum;
     p[j] = orig;
     const numeric = (lp - lm) / (hi - lo);
     const analytic = base.grads.get(s.name)![j];
