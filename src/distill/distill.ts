@@ -8,6 +8,7 @@
  * workers; answer k+1 of a prompt is asked for only when answers 1..k were all dropped, unless a judge
  * picks among all of them. The output is written once, atomically, at the end.
  */
+import type { BaseBits } from "../engine/quant/base.js";
 import { access, constants } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { contentText, type ChatMessage } from "../chat/types.js";
@@ -68,7 +69,7 @@ export interface DistillOptions {
   store?: Store;
   offline?: boolean;
   /** Local teacher or judge: the linear weights in 4 or 8 bits (quant/base.ts). */
-  baseBits?: 4 | 8;
+  baseBits?: BaseBits;
   /** Endpoint retries (default: 5 retries from 500 ms, doubling). */
   retry?: { maxRetries?: number; backoffMs?: number; maxWaitMs?: number; timeoutMs?: number };
   /** Stop after the calls in flight; throws `interrupted` (everything answered so far is cached). */

@@ -3,6 +3,7 @@
  * its chat template and assistant masks, the ONNX training-step engine, and the leak-free split.
  * Tests can pass their own backend (e.g. a tiny model built in memory).
  */
+import type { BaseBits } from "../quant/base.js";
 import type { SourcedExample } from "../../dataset/types.js";
 import { loadModel } from "../io/model.js";
 import type { ModelConfig, Tensor } from "../types.js";
@@ -22,7 +23,7 @@ export interface EngineChoices {
 export interface TrainBackend {
   /** The model; `notes` say what was left out of it (e.g. a multimodal checkpoint's vision tower). */
   /** `baseBits`: the linear weights quantized as they load, with the W^T copy training needs. */
-  loadModel(model: string, options?: { baseBits?: 4 | 8 }): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor>; notes?: string[] }>;
+  loadModel(model: string, options?: { baseBits?: BaseBits }): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor>; notes?: string[] }>;
   /** `now`: the date templates see (the run's start, so a resumed run tokenizes as the first did). */
   tokenizerFor(modelDir: string, options?: { now?: Date }): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
   createEngine(config: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec, options?: EngineChoices): Promise<TrainStepEngine>;

@@ -5,6 +5,7 @@
  * checkpoint at step boundaries. Everything random comes from the seed and is saved in the checkpoint,
  * so a resumed run produces the same bits as an uninterrupted one.
  */
+import type { BaseBits } from "../quant/base.js";
 import { TunekitError } from "../../util/errors.js";
 import { AdamW } from "./adamw.js";
 import { epochBatches, evalBatches, type StepBatch, type TokenizedExample } from "./batches.js";
@@ -43,7 +44,7 @@ export interface TrainOptions {
   /** Keep only each layer's input and recompute the layer in the backward pass (less memory, more time). */
   gradientCheckpointing?: boolean;
   /** Keep the frozen base's linear weights in 4 or 8 bits (QLoRA; quant/base.ts); absent: float32. */
-  baseBits?: 4 | 8;
+  baseBits?: BaseBits;
 }
 
 export type TrainEvent =

@@ -4,6 +4,7 @@
  * engine; store jobs resolve to their fine-tuned model or run folder. Every runner goes through the
  * generation cache unless caching is off.
  */
+import type { BaseBits } from "../../engine/quant/base.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../store/store.js";
@@ -40,7 +41,7 @@ export interface CreateRunnerOptions {
   offline?: boolean;
   threads?: number;
   /** Local models: the linear weights in 4 or 8 bits (LocalRunnerOptions.baseBits). */
-  baseBits?: 4 | 8;
+  baseBits?: BaseBits;
   /** A local model starts loading (see LocalRunnerOptions.onLoading). */
   onLoading?(label: string): void;
   /** Retry settings and the retry callback for endpoint models. */

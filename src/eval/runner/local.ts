@@ -4,6 +4,7 @@
  * template (or tunekit's plain one, as training used) by the engine's TextGenerator. The model loads on the first call that misses
  * the cache, so a fully cached rerun never pays for loading. Prompts are generated in batches.
  */
+import type { BaseBits } from "../../engine/quant/base.js";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -28,7 +29,7 @@ export interface LocalRunnerOptions {
   offline?: boolean;
   threads?: number;
   /** Keep the linear weights block-quantized in 4 or 8 bits (quant/base.ts); absent: float32. */
-  baseBits?: 4 | 8;
+  baseBits?: BaseBits;
   /** Prompts decoded together (default 8). */
   batchSize?: number;
   /** Called when the model starts loading (on the first call that misses the cache), for a status line. */
