@@ -13,7 +13,7 @@
  * printed at the start and the end.
  *
  *   node --import tsx bench/quantized.ts [--shape llama-1b,qwen3-4b] [--bits 32,8,4] [--steps 3]
- *        [--checkpointing] [--layers N (smoke test only)]
+ *        [--checkpointing] [--batch 4] [--seq 256] [--layers N (smoke test only)]
  * --checkpointing: every row trains with --gradient-checkpointing (each layer recomputed in the backward
  * pass); the activations of the 16 layers, not the weights, are most of a 4-bit base's plain peak.
  */
@@ -31,8 +31,6 @@ import { LLAMA_1B, QWEN3_4B } from "./helpers/shapes.js";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const self = fileURLToPath(import.meta.url);
 const smolTokenizer = join(root, "..", "shared", "fixtures", "tokenizers", "smollm2-135m-instruct");
-const B = 4;
-const T = 256;
 const R = 16;
 
 const SHAPES: Record<string, { raw: Record<string, unknown>; bits: number[]; label: string }> = {
@@ -43,15 +41,18 @@ const SHAPES: Record<string, { raw: Record<string, unknown>; bits: number[]; lab
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
 
-/** The model folder (cached in the temp dir) with a training file whose examples all fill 256 tokens. */
-function ensureModel(name: string, layers: number | undefined): string {
+/** The training file for `T`-token rows: every example fills them. */
+const dataFile = (dir: string, T: number) => join(dir, `train-${T}.jsonl`);
+
+/** The model folder (cached in the temp dir) with a training file whose examples all fill `T` tokens. */
+function ensureModel(name: string, layers: number | undefined, T: number): string {
   const raw = { ...SHAPES[name].raw, ...(layers ? { num_hidden_layers: layers } : {}) };
   const dir = join(tmpdir(), `tunekit-bench-quantized-${name}${layers ? `-${layers}l` : ""}`);
   if (!existsSync(join(dir, "model.safetensors"))) {
     console.log(`writing the random ${name} model folder (BF16) to ${dir} ...`);
     writeRandomModel(dir, raw, "BF16", smolTokenizer);
   }
-  if (existsSync(join(dir, "train.jsonl"))) return dir;
+  if (existsSync(dataFile(dir, T))) return dir;
   let s = 12345;
   const words = "the quick brown fox jumps over a lazy dog while seven wizards quietly judge boxing matches".split(" ");
   const text = (n: number) =>
@@ -59,19 +60,19 @@ function ensureModel(name: string, layers: number | undefined): string {
       s = (s * 1103515245 + 12345) % 2 ** 31;
       return words[s % words.length];
     }).join(" ");
-  const lines = Array.from({ length: 64 }, () => JSON.stringify({ messages: [{ role: "user", content: text(40) }, { role: "assistant", content: text(400) }] }));
-  writeFileSync(join(dir, "train.jsonl"), lines.join("\n") + "\n");
+  const lines = Array.from({ length: 64 }, () => JSON.stringify({ messages: [{ role: "user", content: text(40) }, { role: "assistant", content: text(Math.ceil(T * 1.6)) }] }));
+  writeFileSync(dataFile(dir, T), lines.join("\n") + "\n");
   return dir;
 }
 
 /** Child: `train()` on the folder with `bits` (32: float32 base); per-step seconds and peak RSS. */
-async function child(dir: string, bits: number, steps: number, checkpointing: boolean): Promise<void> {
+async function child(dir: string, bits: number, steps: number, checkpointing: boolean, B: number, T: number): Promise<void> {
   const stepAt: number[] = [];
   const t0 = performance.now();
   let setup = 0;
   await train(
     {
-      data: join(dir, "train.jsonl"),
+      data: dataFile(dir, T),
       model: dir,
       outDir: join(dir, `run-${bits}-${process.pid}-${Date.now()}`),
       options: {
@@ -97,8 +98,8 @@ async function child(dir: string, bits: number, steps: number, checkpointing: bo
   console.log(JSON.stringify({ stepSeconds, setupSeconds: setup, peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
 }
 
-function runChild(dir: string, bits: number, steps: number, checkpointing: boolean): { stepSeconds: number[]; setupSeconds: number; peakRssBytes: number } {
-  const args = ["--import", "tsx", self, "--child", "--dir", dir, "--bits", String(bits), "--steps", String(steps), ...(checkpointing ? ["--checkpointing"] : [])];
+function runChild(dir: string, bits: number, steps: number, checkpointing: boolean, B: number, T: number): { stepSeconds: number[]; setupSeconds: number; peakRssBytes: number } {
+  const args = ["--import", "tsx", self, "--child", "--dir", dir, "--bits", String(bits), "--steps", String(steps), "--batch", String(B), "--seq", String(T), ...(checkpointing ? ["--checkpointing"] : [])];
   const r = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", maxBuffer: 1 << 26 });
   const line = r.stdout.trim().split("\n").reverse().find((l) => l.startsWith("{"));
   if (r.status !== 0 || !line) throw new Error(`the ${bits}-bit training process failed (${r.status}):\n${r.stderr.slice(-3000)}`);
@@ -107,11 +108,23 @@ function runChild(dir: string, bits: number, steps: number, checkpointing: boole
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { shape: { type: "string" }, bits: { type: "string" }, steps: { type: "string" }, layers: { type: "string" }, checkpointing: { type: "boolean" }, child: { type: "boolean" }, dir: { type: "string" } },
+    options: {
+      shape: { type: "string" },
+      bits: { type: "string" },
+      steps: { type: "string" },
+      layers: { type: "string" },
+      checkpointing: { type: "boolean" },
+      batch: { type: "string" },
+      seq: { type: "string" },
+      child: { type: "boolean" },
+      dir: { type: "string" },
+    },
   });
   const steps = Number(values.steps ?? 3);
   const gc = values.checkpointing ?? false;
-  if (values.child) return child(values.dir!, Number(values.bits), steps, gc);
+  const B = Number(values.batch ?? 4);
+  const T = Number(values.seq ?? 256);
+  if (values.child) return child(values.dir!, Number(values.bits), steps, gc, B, T);
   if (!existsSync(join(smolTokenizer, "tokenizer.json"))) {
     console.log(`SKIPPED: the SmolLM2 tokenizer fixture (${smolTokenizer}) is needed for the models' tokenizer`);
     return;
@@ -123,11 +136,11 @@ async function main(): Promise<void> {
     const shape = SHAPES[name];
     if (!shape) throw new Error(`unknown --shape ${name} (${Object.keys(SHAPES).join(", ")})`);
     const bitsList = values.bits ? values.bits.split(",").map(Number).filter((b) => shape.bits.includes(b)) : shape.bits;
-    const dir = ensureModel(name, layers);
+    const dir = ensureModel(name, layers, T);
     console.log(`\n${shape.label}${layers ? `, cut to ${layers} layers` : ""}: train() with LoRA r=${R} alpha ${2 * R} on every linear layer, ${B} x ${T} tokens, ${steps} timed steps after the first, 2 threads (ORT's default here)${gc ? ", --gradient-checkpointing" : ""}`);
     const rows = new Map<number, { med: number; rss: number; setup: number }>();
     for (const bits of bitsList) {
-      const r = runChild(dir, bits, steps, gc);
+      const r = runChild(dir, bits, steps, gc, B, T);
       rows.set(bits, { med: median(r.stepSeconds), rss: r.peakRssBytes, setup: r.setupSeconds });
       const base = bits === 32 ? "float32 base" : `${bits}-bit base  `;
       const ref = rows.get(32);

@@ -9,8 +9,11 @@ export interface Tensor {
   shape: number[];
   /** The values; empty when the tensor is quantized. */
   data: Float32Array;
-  /** A frozen linear weight kept block-quantized (quant/base.ts): W, and W^T for training's backward product. */
-  quantized?: { w: QuantizedMatrix; wt?: QuantizedMatrix };
+  /**
+   * A frozen weight kept block-quantized (quant/base.ts): W, and W^T for training's backward product
+   * (a linear layer's whole; a training LM head's per vocabulary chunk, `chunksT`).
+   */
+  quantized?: { w: QuantizedMatrix; wt?: QuantizedMatrix; chunksT?: QuantizedMatrix[] };
   /** A quantized weight whose codes were handed to ONNX Runtime's sessions and dropped here (EngineOptions.handOverQuantizedCodes). */
   released?: true;
 }

@@ -2,13 +2,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createInferenceModel, createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch } from "../../src/engine/models/causal-lm.js";
-import { dequantize } from "../../src/engine/quant/blockwise.js";
-import { parseBaseBits, quantizedWeightNames, quantizeWeights } from "../../src/engine/quant/base.js";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { dequantize, quantizedSize } from "../../src/engine/quant/blockwise.js";
+import { alignUp, CodeFile } from "../../src/engine/quant/code-file.js";
+import { parseBaseBits, quantizedWeightNames, quantizeVocabTables, quantizeWeights } from "../../src/engine/quant/base.js";
+import { tensorName } from "../../src/engine/models/family.js";
+import { outputEmbeddingName } from "../../src/engine/models/tensors.js";
 import { isTunekitError } from "../../src/util/errors.js";
 import type { ModelConfig, Tensor } from "../../src/engine/types.js";
 import { randomParams, tinyConfig, tinyWeights } from "./tiny-model.js";
 import { rng } from "./gradcheck.js";
 import { relError } from "./compare.js";
+import { tempDir } from "../helpers/fixtures.js";
 
 const SPEC: LoraSpec = { r: 4, alpha: 8, targets: ["q", "k", "v", "o", "gate", "up", "down"] };
 // Every linear's sides are multiples of the 32-column block.
@@ -24,14 +30,15 @@ const BATCH: TrainBatch = {
 };
 
 /**
- * Linear weights every 32-block of which (along rows and along columns) spans the same integer grid
+ * Linear weights and vocabulary tables every 32-block of which (along rows and along columns) spans the same integer grid
  * k * 0.04, k in [-7, 8], so W and W^T quantize without error to the same values in 4 and in 8 bits:
  * the quantized graph must then reproduce the float graph up to summation order.
  */
 function gridWeights(c: ModelConfig): Map<string, Tensor> {
   const w = tinyWeights(c, 9);
   const r = rng(21);
-  for (const name of quantizedWeightNames(c)) {
+  // The vocabulary tables too: training quantizes them (quantizeVocabTables).
+  for (const name of [...quantizedWeightNames(c), tensorName(c, "embed"), outputEmbeddingName(c, (n) => w.has(n))]) {
     const t = w.get(name)!;
     const [rows, cols] = t.shape;
     for (let i = 0; i < rows; i++) {
@@ -93,6 +100,26 @@ for (const bits of [4, 8] as const) {
   });
 }
 
+test("a quantized head in several vocabulary chunks (the last one short) computes what it does in one", async () => {
+  const c = tinyConfig(CONFIG);
+  const params = randomParams(loraParamShapes(c, SPEC), 5, 0.3);
+  const one = quantizeWeights(c, gridWeights(c), 4, true);
+  const head = outputEmbeddingName(c, (n) => one.has(n));
+  assert.equal(one.get(head)!.quantized!.chunksT!.length, 1);
+  assert.equal(one.get(head)!.data.length, 0, "no float32 table kept");
+  const several = gridWeights(c);
+  quantizeVocabTables(c, several, 4, undefined, 32); // 50 rows: chunks of 32 and 18
+  assert.equal(several.get(head)!.quantized!.chunksT!.length, 2);
+  const a = await createTrainStep(c, one, SPEC, { threads: 1, quantizedAccuracyLevel: 0 });
+  const b = await createTrainStep(c, quantizeWeights(c, several, 4, true), SPEC, { threads: 1, quantizedAccuracyLevel: 0 });
+  const ra = await a.run(BATCH, params);
+  const rb = await b.run(BATCH, params);
+  assert.ok(Math.abs(ra.lossSum - rb.lossSum) < 1e-5 * Math.abs(ra.lossSum), `loss ${ra.lossSum} vs ${rb.lossSum}`);
+  for (const [n, g] of ra.grads) assert.ok(relError(g, rb.grads.get(n)!) < 1e-5, `${n}: ${relError(g, rb.grads.get(n)!)}`);
+  await a.dispose();
+  await b.dispose();
+});
+
 test("a step that takes over the quantized codes drops them from the weights and computes what it did with them", async () => {
   const c = tinyConfig(CONFIG);
   const params = randomParams(loraParamShapes(c, SPEC), 5, 0.3);
@@ -113,6 +140,43 @@ test("a step that takes over the quantized codes drops them from the weights and
     await step.dispose();
   }
   await kept.dispose();
+});
+
+test("codes moved to a code file as they are made: the step reads them from there, and runs on once the file is removed", async () => {
+  const c = tinyConfig(CONFIG);
+  const params = randomParams(loraParamShapes(c, SPEC), 5, 0.3);
+  const inMemory = await createTrainStep(c, quantizeWeights(c, gridWeights(c), 4, true), SPEC, { threads: 1 });
+  const expected = await inMemory.run(BATCH, params);
+  await inMemory.dispose();
+  const tmp = tempDir("tunekit-codefile-");
+  try {
+    const file = CodeFile.create(tmp.dir, 1)!;
+    const weights = quantizeWeights(c, gridWeights(c), 4, true, file);
+    const names = [...quantizedWeightNames(c)];
+    const q = weights.get(names[0])!.quantized!;
+    assert.equal(q.w.data.length + q.wt!.scales.length, 0, "no codes left in memory");
+    const codes = join(q.w.stored!.data.dir, q.w.stored!.data.file);
+    const onDisk = statSync(codes).size;
+    const expectedBytes = names.reduce((n, name) => n + quantizedSize(weights.get(name)!.shape[0], weights.get(name)!.shape[1], 4) * 2, 0);
+    assert.ok(onDisk >= expectedBytes, `${onDisk} bytes on disk, ${expectedBytes} expected at least`);
+    const step = await createTrainStep(c, weights, SPEC, { threads: 1, handOverQuantizedCodes: { evalLoss: false } });
+    file.remove();
+    assert.ok(!existsSync(codes));
+    assert.deepEqual(readdirSync(tmp.dir), []);
+    const got = await step.run(BATCH, params);
+    assert.equal(got.lossSum, expected.lossSum);
+    for (const [n, g] of got.grads) assert.ok(relError(g, expected.grads.get(n)!) < 1e-6, `${n}: ${relError(g, expected.grads.get(n)!)}`);
+    await step.dispose();
+    // Offsets past 2 GB (a 4B model's codes) stay exact.
+    assert.equal(alignUp(2 ** 31 + 1), 2 ** 31 + 64);
+    assert.equal(alignUp(5e9 + 1), 5e9 + 64);
+    // A code folder left behind by a killed run is cleared by the next one; a full disk gets none.
+    mkdirSync(join(tmp.dir, ".quantized-codes-stale"));
+    assert.equal(CodeFile.create(tmp.dir, 1e18), undefined);
+    assert.deepEqual(readdirSync(tmp.dir), []);
+  } finally {
+    tmp.cleanup();
+  }
 });
 
 test("--base-bits takes 4, 8 or 32; anything else is a clear error", () => {

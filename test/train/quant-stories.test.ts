@@ -5,6 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { TextGenerator } from "../../src/engine/generate/generator.js";
 import { loadModel } from "../../src/engine/io/model.js";
@@ -50,7 +51,16 @@ test("stories260K: LoRA on a 4-bit and an 8-bit base ends within 2% of the float
     const run = async (baseBits?: 4 | 8) => {
       const events: TrainRunEvent[] = [];
       const options = { ...DEFAULT_TRAIN_OPTIONS, epochs: 4, lr: 1e-2, batchSize: 8, warmup: 5, evalEvery: 10, ...(baseBits ? { baseBits } : {}) };
-      const r = await train({ data, model, validation, outDir: join(tmp.dir, `run${baseBits ?? 32}`), options }, { onEvent: (e) => events.push(e) });
+      const outDir = join(tmp.dir, `run${baseBits ?? 32}`);
+      // The quantized codes wait in a file in the run's folder while the sessions are built, then go.
+      const codeFolders = () => (existsSync(outDir) ? readdirSync(outDir).filter((n) => n.startsWith(".quantized-codes-")) : []);
+      let whileBuilding: string[] = [];
+      const onPhase = (text: string) => {
+        if (text.startsWith("building the training graph")) whileBuilding = codeFolders();
+      };
+      const r = await train({ data, model, validation, outDir, options }, { onEvent: (e) => events.push(e), onPhase });
+      assert.equal(whileBuilding.length, baseBits ? 1 : 0, `code folders while building: ${whileBuilding}`);
+      assert.deepEqual(codeFolders(), []);
       return { r, heldOut: r.done.heldOutLoss!, steps: events.filter((e) => e.type === "step").length };
     };
     const f32 = await run();

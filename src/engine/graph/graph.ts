@@ -17,6 +17,12 @@ export interface Value {
  * Given the gradients of an op's outputs (undefined where no gradient flows) and which inputs need a
  * gradient, return the input gradients (undefined where not needed or zero).
  */
+/** Initializers outside the model: bytes handed over from memory, and a folder ONNX Runtime reads files from. */
+export interface ExternalData {
+  inMemory: { path: string; data: Uint8Array }[];
+  folder?: string;
+}
+
 export type Vjp = (grads: (Value | undefined)[], need: boolean[]) => (Value | undefined)[];
 
 export interface TapeEntry {
@@ -74,11 +80,25 @@ export class Graph {
     return v;
   }
 
-  private externalCount = 0;
+  /** A constant whose bytes are already in a file (`file` in folder `dir`, at `offset`): ONNX Runtime reads them from there. */
+  storedInitializer(name: string, dtype: ElemType, dims: number[], at: { dir: string; file: string; offset: number; length: number }): Value {
+    if (this.storedFolder !== undefined && this.storedFolder !== at.dir) throw new Error(`storedInitializer: a second folder ${at.dir} (the graph reads from ${this.storedFolder})`);
+    this.storedFolder = at.dir;
+    const v = this.addInitializer(this.claim(name), dtype, dims, new Uint8Array(0));
+    Object.assign(this.initializers[this.initializers.length - 1], { external: at.file, stored: { offset: at.offset, length: at.length } });
+    return v;
+  }
 
-  /** The bytes of the initializers stored as external data, for ONNX Runtime's `externalData` option. */
-  externalData(): { path: string; data: Uint8Array }[] {
-    return this.initializers.filter((t) => t.external !== undefined).map((t) => ({ path: t.external!, data: t.raw }));
+  private externalCount = 0;
+  private storedFolder: string | undefined;
+
+  /**
+   * The initializers stored outside the model: the bytes of those in memory, for ONNX Runtime's
+   * `externalData` option, and the folder of those already in a file.
+   */
+  externalData(): ExternalData {
+    const inMemory = this.initializers.filter((t) => t.external !== undefined && !t.stored).map((t) => ({ path: t.external!, data: t.raw }));
+    return { inMemory, ...(this.storedFolder !== undefined ? { folder: this.storedFolder } : {}) };
   }
 
   private addInitializer(name: string, dtype: ElemType, dims: number[], data: ArrayBufferView): Value {

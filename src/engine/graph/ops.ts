@@ -651,6 +651,30 @@ export function rotaryEmbedding(g: Graph, x: Value, positions: Value, cos: Value
 
 const negatedTables = new WeakMap<Value, Value>();
 
+/**
+ * The int64 tensor [0], computed from `values` so that whatever reads it runs after them (and is
+ * never merged with a computation that does not read it). ONNX Runtime orders a graph by a
+ * depth-first walk from its outputs, which leaves every LoRA weight gradient (a graph output) to the
+ * end of the step; with gradient checkpointing each layer's recomputed activations would then live
+ * until the end. (The sum of an empty slice is data, not a constant, so no optimisation folds it away.)
+ */
+export function after(g: Graph, values: Value[]): Value {
+  if (values.length === 0) return g.constI64([0]);
+  const parts = values.map((v) => {
+    const none = g.emit1("Slice", [v, g.constI64([0]), g.constI64([0]), g.constI64([0])], v.dtype, [0, ...v.shape.slice(1)]);
+    return g.emit1("Reshape", [none, g.constI64([-1])], v.dtype, [0]);
+  });
+  const all = parts.length === 1 ? parts[0] : g.emit1("Concat", parts, parts[0].dtype, [0], { axis: int(0) });
+  const zero = g.emit1("ReduceSum", [all], all.dtype, [1], { keepdims: int(1) });
+  return g.emit1("Cast", [zero], "int64", [1], { to: int(7) });
+}
+
+/** `x` again, read only once `values` exist: a recomputation from it is not merged with the first computation. */
+export function readAfter(g: Graph, x: Value, values: Value[]): Value {
+  const end = g.emit1("Add", [g.constI64([2 ** 53]), after(g, values)], "int64", [1]);
+  return g.emit1("Slice", [x, g.constI64([0]), end, g.constI64([0])], x.dtype, x.shape);
+}
+
 // ---------------------------------------------------------------- loss
 
 export interface ChunkedCrossEntropyOptions {
@@ -666,6 +690,43 @@ export interface ChunkedCrossEntropyOptions {
    * Slice nodes that would copy the table on every run. W then gets no gradient.
    */
   chunks?: Value[];
+}
+
+/** Each chunk's log-softmax and log-sum-exp [N, 1] from its logits [N, chunk]. */
+export function chunkLogSoftmax(g: Graph, logits: Value): { ls: Value; lse: Value } {
+  const d = logits.dtype;
+  const col = [logits.shape[0], 1];
+  const firstColumn = (x: Value) => g.emit1("Slice", [x, g.constI64([0]), g.constI64([1]), g.constI64([1])], d, col);
+  // One LogSoftmax pass (max, sum of exps and the output in MLAS's vector kernels) instead of
+  // ReduceMax, Sub, Exp and ReduceSum over [N, chunk]. The chunk's log-sum-exp is any logit minus its
+  // log-softmax; column 0's error is an ulp of |logit - max|, as for max + log(sum).
+  const ls = g.emit1("LogSoftmax", [logits], d, logits.shape, { axis: int(1) });
+  return { ls, lse: g.emit1("Sub", [firstColumn(logits), firstColumn(ls)], d, col) };
+}
+
+/** The log-sum-exp over the whole vocabulary [N, 1] from the chunks' [N, 1] ones. */
+export function combinedLogSumExp(g: Graph, lses: Value[]): Value {
+  if (lses.length === 1) return lses[0];
+  const d = lses[0].dtype;
+  const N = lses[0].shape[0];
+  const col = [N, 1];
+  const L = g.emit1("Concat", lses, d, [N, lses.length], { axis: int(1) });
+  const m = g.emit1("ReduceMax", [L, g.constI64([1])], d, col, { keepdims: int(1) });
+  const s = g.emit1("ReduceSum", [g.emit1("Exp", [g.emit1("Sub", [L, m], d, L.shape)], d, L.shape), g.constI64([1])], d, col, { keepdims: int(1) });
+  return g.emit1("Add", [g.emit1("Log", [s], d, col), m], d, col);
+}
+
+/**
+ * sum_t w_t (lse_t - h_t . W[target_t]) (no gradient recorded: the losses record their own), with
+ * `targetRows` = W[target] [N, D]; also the weights as a column [N, 1].
+ */
+export function weightedTokenLoss(g: Graph, h: Value, lse: Value, targetRows: Value, weights: Value): { loss: Value; w2: Value } {
+  const d = h.dtype;
+  const col = [h.shape[0], 1];
+  const tl = g.emit1("ReduceSum", [g.emit1("Mul", [h, targetRows], d, h.shape), g.constI64([1])], d, col, { keepdims: int(1) });
+  const w2 = g.emit1("Unsqueeze", [weights, g.constI64([1])], d, col);
+  const perTok = g.emit1("Mul", [g.emit1("Sub", [lse, tl], d, col), w2], d, col);
+  return { loss: g.emit1("ReduceSum", [perTok, g.constI64([0, 1])], d, [], { keepdims: int(0) }), w2 };
 }
 
 /**
@@ -687,28 +748,10 @@ export function chunkedCrossEntropy(g: Graph, h: Value, W: Value, targets: Value
       chunks.length === 1 ? W : g.emit1("Slice", [W, g.constI64([s]), g.constI64([e]), g.constI64([0])], W.dtype, [e - s, W.shape[1]]),
     );
   const col = [N, 1];
-  const firstColumn = (x: Value) => g.emit1("Slice", [x, g.constI64([0]), g.constI64([1]), g.constI64([1])], d, col);
-  const fwd = Wc.map((w) => {
-    const logits = matmulRaw(g, h, w, { transB: true });
-    // One LogSoftmax pass (max, sum of exps and the output in MLAS's vector kernels) instead of
-    // ReduceMax, Sub, Exp and ReduceSum over [N, chunk]. The chunk's log-sum-exp is any logit minus its
-    // log-softmax; column 0's error is an ulp of |logit - max|, as for max + log(sum).
-    const ls = g.emit1("LogSoftmax", [logits], d, logits.shape, { axis: int(1) });
-    return { ls, lse: g.emit1("Sub", [firstColumn(logits), firstColumn(ls)], d, col) };
-  });
-  let lse: Value;
-  if (fwd.length === 1) lse = fwd[0].lse;
-  else {
-    const L = g.emit1("Concat", fwd.map((f) => f.lse), d, [N, fwd.length], { axis: int(1) });
-    const m = g.emit1("ReduceMax", [L, g.constI64([1])], d, col, { keepdims: int(1) });
-    const s = g.emit1("ReduceSum", [g.emit1("Exp", [g.emit1("Sub", [L, m], d, L.shape)], d, L.shape), g.constI64([1])], d, col, { keepdims: int(1) });
-    lse = g.emit1("Add", [g.emit1("Log", [s], d, col), m], d, col);
-  }
+  const fwd = Wc.map((w) => chunkLogSoftmax(g, matmulRaw(g, h, w, { transB: true })));
+  const lse = combinedLogSumExp(g, fwd.map((f) => f.lse));
   const wt = g.emit1("Gather", [W, targets], d, [N, W.shape[1]], { axis: int(0) });
-  const tl = g.emit1("ReduceSum", [g.emit1("Mul", [h, wt], d, h.shape), g.constI64([1])], d, col, { keepdims: int(1) });
-  const w2 = g.emit1("Unsqueeze", [weights, g.constI64([1])], d, col);
-  const perTok = g.emit1("Mul", [g.emit1("Sub", [lse, tl], d, col), w2], d, col);
-  const loss = g.emit1("ReduceSum", [perTok, g.constI64([0, 1])], d, [], { keepdims: int(0) });
+  const { loss, w2 } = weightedTokenLoss(g, h, lse, wt, weights);
 
   g.record([h, W, targets, weights], [loss], ([gl], need) => {
     if (need[2] || need[3]) throw new Error("chunkedCrossEntropy: no gradient for targets or weights");

@@ -11,7 +11,8 @@ import type { ModelConfig, Tensor } from "../types.js";
 import { readModelConfig } from "./config.js";
 import { expectedTensorShapes, outputEmbeddingName } from "../models/tensors.js";
 import { SafetensorsFile } from "./safetensors.js";
-import { quantizedWeightNames, quantizeTensor, withQuantizedHead, type BaseBits } from "../quant/base.js";
+import { quantizedBaseBytes, quantizedWeightNames, quantizeTensor, quantizeVocabTables, withQuantizedHead, type BaseBits } from "../quant/base.js";
+import { CodeFile } from "../quant/code-file.js";
 
 export interface LoadedModel {
   config: ModelConfig;
@@ -25,6 +26,8 @@ export interface LoadedModel {
   dtype: string;
   /** What was left out and why (e.g. a multimodal checkpoint's vision tower), for the user to see. */
   notes: string[];
+  /** Where the quantized codes are, when LoadModelOptions.codeFolder moved them to a file. */
+  codeFile?: CodeFile;
 }
 
 export interface LoadModelOptions extends ResolveOptions {
@@ -37,6 +40,12 @@ export interface LoadModelOptions extends ResolveOptions {
   baseBits?: BaseBits;
   /** With baseBits: also keep W^T quantized (the training step's backward product). */
   quantizeTransposed?: boolean;
+  /**
+   * With baseBits: move the codes, as they are made, to a code file (quant/code-file.ts) in a new folder
+   * under this one, when its disk has room. The caller removes it (`codeFile.remove()`) once its ONNX
+   * Runtime sessions are built; no graph can be built from the weights after that.
+   */
+  codeFolder?: string;
 }
 
 export { expectedTensorShapes } from "../models/tensors.js";
@@ -200,20 +209,27 @@ export async function openModelWeights(dirOrId: string, opts: ResolveOptions = {
 /** Loads config + weights from a local folder or hub id, validating every tensor against the config. */
 export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   const m = await openModelWeights(dirOrId, opts);
+  const transposed = opts.quantizeTransposed ?? false;
+  let codeFile: CodeFile | undefined;
   try {
+    if (opts.baseBits && opts.codeFolder) codeFile = CodeFile.create(opts.codeFolder, quantizedBaseBytes(m.config, opts.baseBits, transposed, m.shapes));
     const weights = new Map<string, Tensor>();
     const quantized = opts.baseBits ? quantizedWeightNames(m.config) : new Set<string>();
     let done = 0;
     for (const name of m.shapes.keys()) {
       const t = await m.read(name);
-      weights.set(name, quantized.has(name) ? quantizeTensor(t, opts.baseBits!, opts.quantizeTransposed ?? false) : t);
+      weights.set(name, quantized.has(name) ? quantizeTensor(t, opts.baseBits!, transposed, codeFile) : t);
       opts.onTensor?.(++done, m.shapes.size);
     }
-    if (opts.baseBits && !opts.quantizeTransposed) {
+    if (opts.baseBits && transposed) quantizeVocabTables(m.config, weights, opts.baseBits, codeFile);
+    if (opts.baseBits && !transposed) {
       const head = outputEmbeddingName(m.config, (n) => weights.has(n));
       weights.set(head, withQuantizedHead(weights.get(head)!, opts.baseBits));
     }
-    return { config: m.config, weights, dir: m.dir, files: m.files, dtype: m.dtype, notes: m.notes };
+    return { config: m.config, weights, dir: m.dir, files: m.files, dtype: m.dtype, notes: m.notes, ...(codeFile ? { codeFile } : {}) };
+  } catch (e) {
+    codeFile?.remove();
+    throw e;
   } finally {
     await m.close();
   }

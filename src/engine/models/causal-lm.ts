@@ -32,7 +32,7 @@
  * "attn_bias" and "attn_bias_w{N}".
  */
 import { totalmem } from "node:os";
-import { Graph, type Value } from "../graph/graph.js";
+import { Graph, type ExternalData, type Value } from "../graph/graph.js";
 import * as op from "../graph/ops.js";
 import { gradients } from "../graph/autodiff.js";
 import { encodeModel, int } from "../onnx/model.js";
@@ -46,11 +46,12 @@ import { dropoutMask } from "./dropout.js";
 import { outputEmbeddingName } from "./tensors.js";
 import { hasRecurrentLayers, packingRefused, tensorName } from "./family.js";
 import { quantizedLinears } from "../quant/qlinear.js";
+import { quantizedVocab } from "../quant/qhead.js";
 
 export { loraParamShapes, loraScaling, loraWeights, mergeLora, type LoraSpec, type LoraTarget } from "./lora.js";
 
 export interface EngineOptions extends RuntimeOptions {
-  /** Vocabulary rows per cross-entropy chunk (default 8192). */
+  /** Vocabulary rows per cross-entropy chunk (default 8192; a quantized head is chunked when quantized: quant/base.ts HEAD_CHUNK). */
   vocabChunk?: number;
   /**
    * Recompute the output-layer logits in the backward pass (no [tokens x vocab] tensor kept; about
@@ -129,9 +130,6 @@ function biasInputName(window: number | undefined): string {
 // ---------------------------------------------------------------- weights
 
 const TWO_GB_SAFE = 1.8e9;
-
-/** Initializer bytes stored outside the model (quantized weights), by location. */
-type ExternalData = { path: string; data: Uint8Array }[];
 
 /** Vocabularies above this recompute the loss's logits in the backward pass and feed their tables as inputs. */
 const LARGE_VOCAB = 65536;
@@ -301,23 +299,27 @@ function buildLossGraph(
       dropout: seed ? (x) => op.mul(g, x, dropoutMask(g, x, seed, layerIndex, spec.dropout!)) : undefined,
     });
   }
+  const vocab = quantizedVocab(g, c, weights, o.quantizedAccuracyLevel);
   const decoder = buildDecoder(g, c, w.source, { ids, positions, biases }, lora, dtype, {
     fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
     blockCausal: o.blockCausal ?? true,
     quantizedLinear: quantizedLinears(g, weights, withGrads, o.quantizedAccuracyLevel),
+    ...(vocab ? { embedding: vocab.embedding } : {}),
   });
   const D = c.hiddenSize;
   const h2 = op.reshape(g, decoder.hidden, [-1, D]);
   const flat = (v: Value) => g.emit1("Reshape", [v, g.constI64([-1])], v.dtype, ["N"]);
-  const W = w.source(outName);
-  const chunkSize = o.vocabChunk ?? 8192;
-  const chunks: Value[] = [];
-  for (let s = 0; s < c.vocabSize; s += chunkSize) chunks.push(w.rows(outName, s, Math.min(c.vocabSize, s + chunkSize)));
-  const loss = op.chunkedCrossEntropy(g, h2, W, flat(targets), flat(lossWeights), {
-    chunkSize,
-    recompute: o.ceRecompute ?? c.vocabSize > LARGE_VOCAB,
-    chunks,
-  });
+  const floatLoss = () => {
+    const chunkSize = o.vocabChunk ?? 8192;
+    const chunks: Value[] = [];
+    for (let s = 0; s < c.vocabSize; s += chunkSize) chunks.push(w.rows(outName, s, Math.min(c.vocabSize, s + chunkSize)));
+    return op.chunkedCrossEntropy(g, h2, w.source(outName), flat(targets), flat(lossWeights), {
+      chunkSize,
+      recompute: o.ceRecompute ?? c.vocabSize > LARGE_VOCAB,
+      chunks,
+    });
+  };
+  const loss = vocab ? vocab.crossEntropy(h2, flat(targets), flat(lossWeights)) : floatLoss();
   g.output(loss, "loss_sum");
   const gradNames: string[] = [];
   if (withGrads) {
@@ -351,7 +353,7 @@ function recomputeGradients(g: Graph, loss: Value, params: Value[], d: ReturnTyp
   let above: Value[] = [];
   for (let i = L - 1; i >= 0; i--) {
     const x = d.layerInputs[i];
-    const empty = g.emit1("Slice", [gh, g.constI64([0]), after(g, above), g.constI64([0])], gh.dtype, [0, ...gh.shape.slice(1)]);
+    const empty = g.emit1("Slice", [gh, g.constI64([0]), op.after(g, above), g.constI64([0])], gh.dtype, [0, ...gh.shape.slice(1)]);
     const xi = g.emit1("Concat", [x, empty], x.dtype, x.shape, { axis: int(0) });
     const ps = byLayer.get(i) ?? [];
     const gs = gradients(g, d.rebuildLayer(i, xi), [xi, ...ps], gh);
@@ -360,25 +362,6 @@ function recomputeGradients(g: Graph, loss: Value, params: Value[], d: ReturnTyp
     above = gs.slice(1);
   }
   return params.map((p) => out.get(p.name)!);
-}
-
-/**
- * The int64 tensor [0], computed from `values` so that whatever reads it runs after them. ONNX
- * Runtime orders a graph by a depth-first walk from its outputs, which leaves every LoRA weight
- * gradient (a graph output) to the end of the step; each layer's recomputed activations would then
- * live until the end, and recomputation would save almost nothing. Making the next layer's
- * recomputation wait for these gradients frees each layer's activations before the next is rebuilt.
- * (The sum of an empty slice is data, not a constant, so no optimisation folds it away.)
- */
-function after(g: Graph, values: Value[]): Value {
-  if (values.length === 0) return g.constI64([0]);
-  const parts = values.map((v) => {
-    const none = g.emit1("Slice", [v, g.constI64([0]), g.constI64([0]), g.constI64([0])], v.dtype, [0, ...v.shape.slice(1)]);
-    return g.emit1("Reshape", [none, g.constI64([-1])], v.dtype, [0]);
-  });
-  const all = parts.length === 1 ? parts[0] : g.emit1("Concat", parts, parts[0].dtype, [0], { axis: int(0) });
-  const zero = g.emit1("ReduceSum", [all], all.dtype, [1], { keepdims: int(1) });
-  return g.emit1("Cast", [zero], "int64", [1], { to: int(7) });
 }
 
 function paramFeeds(shapes: { name: string; shape: [number, number] }[], params: Map<string, Float32Array>, dtype: "float32" | "float64"): Record<string, ort.Tensor> {

@@ -83,6 +83,8 @@ export interface DecoderOptions {
   blockCausal?: boolean | number;
   /** The product x W^T of a frozen weight stored quantized (quant/qlinear.ts), or undefined for a float weight. */
   quantizedLinear?: (name: string) => ((x: Value) => Value) | undefined;
+  /** The embedding lookup of a quantized table (quant/qhead.ts) instead of a Gather on the float one. */
+  embedding?: (ids: Value) => Value;
 }
 
 /** y = x W^T for a frozen weight W [out, in] (see DecoderOptions.pretransposedWeights; that form records no gradient: inference graphs only). */
@@ -247,7 +249,7 @@ export function buildDecoder(
   const offset = normOffset(c);
   const norm = (x: Value, role: TensorRole, i?: number, fusable = options.fusableNorms) => op.rmsNorm(g, x, weight(tensorName(c, role, i)), c.rmsNormEps, fusable, offset);
 
-  let h = op.gather(g, weight(tensorName(c, "embed")), inp.ids); // [B, T, D]
+  let h = options.embedding ? options.embedding(inp.ids) : op.gather(g, weight(tensorName(c, "embed")), inp.ids); // [B, T, D]
   if (c.embedScale !== undefined) h = op.mul(g, h, g.constF(dtype, c.embedScale));
   const presents: { k: Value; v: Value }[] = [];
   const decoderLayer = (i: number, h: Value, keep: boolean): Value => {

@@ -59,6 +59,8 @@ export interface TensorInit {
    * Runtime beside the model (`externalData`), so the model stays under protobuf's 2 GB limit.
    */
   external?: string;
+  /** With `external`: the bytes are already in that file, here (raw is then empty). */
+  stored?: { offset: number; length: number };
 }
 
 export interface ValueInfo {
@@ -90,8 +92,8 @@ function encodeTensor(t: TensorInit): ProtoWriter {
   if (t.external === undefined) return w.bytes(9, t.raw);
   const entry = (key: string, value: string) => new ProtoWriter().string(1, key).string(2, value);
   w.message(13, entry("location", t.external));
-  w.message(13, entry("offset", "0"));
-  w.message(13, entry("length", String(t.raw.byteLength)));
+  w.message(13, entry("offset", String(t.stored?.offset ?? 0)));
+  w.message(13, entry("length", String(t.stored?.length ?? t.raw.byteLength)));
   w.int(14, 1); // data_location = EXTERNAL
   return w;
 }

@@ -1,15 +1,18 @@
 /**
  * A quantized frozen base (QLoRA on the CPU): the linear layers' weights (q, k, v, o, gate, up, down)
- * in 4 or 8 bits, block-wise (blockwise.ts); embeddings, norms and biases stay float32. A quantized
- * weight is a Tensor whose `quantized` field holds the codes (its float data is empty), so it travels
- * through the same weight maps as the float ones. Training keeps a second copy quantized from W^T for
- * the backward product to the inputs; inference needs only W.
+ * in 4 or 8 bits, block-wise (blockwise.ts); in training the vocabulary tables too (quantizeVocabTables);
+ * norms and biases stay float32. A quantized weight is a Tensor whose `quantized` field holds the
+ * codes (its float data is empty), so it travels through the same weight maps as the float ones.
+ * Training keeps a second copy quantized from W^T for the backward product to the inputs; inference
+ * needs only W.
  */
 import { TunekitError } from "../../util/errors.js";
 import { loraSites } from "../models/lora.js";
 import { outputEmbeddingName } from "../models/tensors.js";
+import { tensorName } from "../models/family.js";
 import type { ModelConfig, Tensor } from "../types.js";
-import { DEFAULT_BLOCK, quantize, quantizedBytes, type BaseBits } from "./blockwise.js";
+import { DEFAULT_BLOCK, quantize, quantizedBytes, quantizedSize, type BaseBits, type QuantizedMatrix } from "./blockwise.js";
+import type { CodeFile } from "./code-file.js";
 
 export type { BaseBits } from "./blockwise.js";
 
@@ -30,27 +33,72 @@ export function quantizedWeightNames(c: ModelConfig): Set<string> {
   return new Set(loraSites(c, "all-linear").map((s) => s.weight));
 }
 
-/** W quantized (and W^T too when `transposed`, for training), as a Tensor without float data. */
-export function quantizeTensor(t: Tensor, bits: BaseBits, transposed: boolean, block = DEFAULT_BLOCK): Tensor {
+/**
+ * W quantized (and W^T too when `transposed`, for training), as a Tensor without float data; with
+ * `codeFile`, the codes are moved there as soon as they are made.
+ */
+export function quantizeTensor(t: Tensor, bits: BaseBits, transposed: boolean, codeFile?: CodeFile, block = DEFAULT_BLOCK): Tensor {
   if (t.quantized) return t;
   const [rows, cols] = t.shape;
-  const w = quantize(t.data, rows, cols, bits, block);
-  const wt = transposed ? quantize(t.data, rows, cols, bits, block, true) : undefined;
+  const keep = (q: QuantizedMatrix) => (codeFile ? codeFile.store(q) : q);
+  const w = keep(quantize(t.data, rows, cols, bits, block));
+  const wt = transposed ? keep(quantize(t.data, rows, cols, bits, block, true)) : undefined;
   return { shape: t.shape, data: new Float32Array(0), quantized: { w, wt } };
+}
+
+/** Bytes the quantized weights of `c` take for training (`transposed`: W^T's copies and the vocabulary tables too) or inference. */
+export function quantizedBaseBytes(c: ModelConfig, bits: BaseBits, transposed: boolean, shapes: Map<string, number[]>): number {
+  let n = 0;
+  const both = (s: number[]) => quantizedSize(s[0], s[1], bits) + (transposed ? quantizedSize(s[1], s[0], bits) : 0);
+  for (const name of quantizedWeightNames(c)) {
+    const s = shapes.get(name);
+    if (s) n += both(s);
+  }
+  // The vocabulary tables (quantizeVocabTables): at most an embedding and a head, each both ways.
+  const embed = shapes.get(tensorName(c, "embed"));
+  return transposed && embed ? n + 2 * both(embed) : n;
 }
 
 /**
  * Replaces the linear weights of `weights` by quantized ones, one at a time (each float copy can be
- * freed as soon as it is quantized). Inference (`transposed` false) also gets the LM head quantized.
+ * freed as soon as it is quantized), their codes moved to `codeFile` when given. Inference
+ * (`transposed` false) also gets the LM head quantized.
  */
-export function quantizeWeights(c: ModelConfig, weights: Map<string, Tensor>, bits: BaseBits, transposed: boolean): Map<string, Tensor> {
+export function quantizeWeights(c: ModelConfig, weights: Map<string, Tensor>, bits: BaseBits, transposed: boolean, codeFile?: CodeFile): Map<string, Tensor> {
   const names = quantizedWeightNames(c);
-  for (const [name, t] of weights) if (names.has(name)) weights.set(name, quantizeTensor(t, bits, transposed));
-  if (!transposed) {
+  for (const [name, t] of weights) if (names.has(name)) weights.set(name, quantizeTensor(t, bits, transposed, codeFile));
+  if (transposed) quantizeVocabTables(c, weights, bits, codeFile);
+  else {
     const head = outputEmbeddingName(c, (n) => weights.has(n));
     weights.set(head, withQuantizedHead(weights.get(head)!, bits));
   }
   return weights;
+}
+
+/** Vocabulary rows per chunk of a quantized head's loss (its W^T is quantized chunk by chunk). */
+export const HEAD_CHUNK = 8192;
+
+/**
+ * Training on a quantized base: the LM head and the embedding table quantized as well (quant/qhead.ts),
+ * when their rows are whole blocks: the head as W (the logits and the lookups) and as W^T chunk by
+ * chunk (the gradient to the hidden states), an untied embedding as W alone. No float32 table stays.
+ */
+export function quantizeVocabTables(c: ModelConfig, weights: Map<string, Tensor>, bits: BaseBits, codeFile?: CodeFile, chunk = HEAD_CHUNK, block = DEFAULT_BLOCK): void {
+  const headName = outputEmbeddingName(c, (n) => weights.has(n));
+  const head = weights.get(headName)!;
+  if (head.quantized || head.shape[1] % block !== 0) return;
+  const keep = (q: QuantizedMatrix) => (codeFile ? codeFile.store(q) : q);
+  const [V, D] = head.shape;
+  const chunksT: QuantizedMatrix[] = [];
+  for (let s = 0; s < V; s += chunk) {
+    const e = Math.min(V, s + chunk);
+    chunksT.push(keep(quantize(head.data.subarray(s * D, e * D), e - s, D, bits, block, true)));
+  }
+  const w = keep(quantize(head.data, V, D, bits, block));
+  weights.set(headName, { shape: head.shape, data: new Float32Array(0), quantized: { w, chunksT } });
+  const embedName = tensorName(c, "embed");
+  const embed = weights.get(embedName)!;
+  if (embedName !== headName) weights.set(embedName, { shape: embed.shape, data: new Float32Array(0), quantized: { w: keep(quantize(embed.data, embed.shape[0], D, bits, block)) } });
 }
 
 /**
@@ -67,7 +115,8 @@ export function withQuantizedHead(t: Tensor, bits: BaseBits, block = DEFAULT_BLO
 /** Bytes a tensor holds, float or quantized. */
 export function tensorBytes(t: Tensor): number {
   const q = t.quantized;
-  return t.data.byteLength + (q ? quantizedBytes(q.w) + (q.wt ? quantizedBytes(q.wt) : 0) : 0);
+  if (!q) return t.data.byteLength;
+  return t.data.byteLength + [q.w, q.wt, ...(q.chunksT ?? [])].reduce((n, m) => n + (m ? quantizedBytes(m) : 0), 0);
 }
 
 /** `{ baseBits }` for an options object when `raw` asks for a quantized base, else `{}` (parseBaseBits' errors). */

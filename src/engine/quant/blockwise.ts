@@ -19,6 +19,16 @@ export interface QuantizedMatrix {
   scales: Float32Array;
   /** [rows * ceil(blocksPerRow * bits / 8)]: per-row zero points, packed like the codes. */
   zeroPoints: Uint8Array;
+  /** The three arrays moved to a file (code-file.ts): the arrays above are then empty. */
+  stored?: { data: StoredBytes; scales: StoredBytes; zeroPoints: StoredBytes };
+}
+
+/** Bytes in a file: `file` inside folder `dir`, at `offset`. */
+export interface StoredBytes {
+  dir: string;
+  file: string;
+  offset: number;
+  length: number;
 }
 
 /** Columns per block (MatMulNBits accepts powers of two >= 16; ORT's fast CPU kernels use 16..256). */
@@ -101,6 +111,7 @@ export function quantize(w: Float32Array, rows: number, cols: number, bits: Base
 
 /** The float32 values a quantized matrix stands for, [rows, cols]. */
 export function dequantize(q: QuantizedMatrix): Float32Array {
+  if (q.stored) throw new Error("dequantize: the codes are in a file");
   const { rows: R, cols: C, bits, block } = q;
   const nb = blocksPerRow(C, block);
   const blob = (block * bits) / 8;
@@ -121,5 +132,28 @@ export function dequantize(q: QuantizedMatrix): Float32Array {
   return out;
 }
 
-/** Bytes a quantized matrix holds. */
+/** Bytes a quantized matrix holds in memory (none once stored in a file). */
 export const quantizedBytes = (q: QuantizedMatrix) => q.data.byteLength + q.scales.byteLength + q.zeroPoints.byteLength;
+
+/** Bytes a `rows` x `cols` matrix takes quantized (codes, scales and zero points). */
+export function quantizedSize(rows: number, cols: number, bits: BaseBits, block = DEFAULT_BLOCK): number {
+  const nb = blocksPerRow(cols, block);
+  return rows * (nb * ((block * bits) / 8) + nb * 4 + zpBytesPerRow(cols, block, bits));
+}
+
+/** Rows [start, end) of a quantized matrix: views of the same codes (or the same bytes of its file), never a copy. */
+export function rowSlice(q: QuantizedMatrix, start: number, end: number): QuantizedMatrix {
+  const nb = blocksPerRow(q.cols, q.block);
+  const codeRow = nb * ((q.block * q.bits) / 8);
+  const zpRow = zpBytesPerRow(q.cols, q.block, q.bits);
+  const rows = end - start;
+  const part = (s: StoredBytes, perRow: number): StoredBytes => ({ ...s, offset: s.offset + start * perRow, length: rows * perRow });
+  return {
+    ...q,
+    rows,
+    data: q.data.subarray(start * codeRow, end * codeRow),
+    scales: q.scales.subarray(start * nb, end * nb),
+    zeroPoints: q.zeroPoints.subarray(start * zpRow, end * zpRow),
+    ...(q.stored ? { stored: { data: part(q.stored.data, codeRow), scales: part(q.stored.scales, nb * 4), zeroPoints: part(q.stored.zeroPoints, zpRow) } } : {}),
+  };
+}

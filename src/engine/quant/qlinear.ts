@@ -7,7 +7,7 @@
 import type { Graph, Value } from "../graph/graph.js";
 import { int } from "../onnx/model.js";
 import type { Tensor } from "../types.js";
-import { blocksPerRow, type QuantizedMatrix } from "./blockwise.js";
+import { blocksPerRow, type QuantizedMatrix, type StoredBytes } from "./blockwise.js";
 
 /**
  * MatMulNBits' accuracy_level 4: the activations rounded to int8 per block and integer dot products
@@ -28,18 +28,23 @@ export interface QuantizedValue {
 
 /**
  * Add a quantized matrix to the graph as initializers named after `name`, stored as external data (a
- * quantized 4B model's two copies are over protobuf's 2 GB limit; ORT reads them from our buffers).
+ * quantized 4B model's two copies are over protobuf's 2 GB limit): ORT copies them from our buffers, or
+ * reads them from the code file they were moved to (code-file.ts).
  */
-export function quantizedInitializer(g: Graph, name: string, q: QuantizedMatrix): QuantizedValue {
+export function quantizedInitializer(g: Graph, name: string, q: QuantizedMatrix, dims?: { data: number[]; scales: number[]; zeroPoints: number[] }): QuantizedValue {
   const nb = blocksPerRow(q.cols, q.block);
+  const at = q.stored;
+  const d = dims ?? { data: [q.rows, nb, (q.block * q.bits) / 8], scales: [q.rows * nb], zeroPoints: [at ? at.zeroPoints.length : q.zeroPoints.length] };
+  const put = (suffix: string, dtype: "uint8" | "float32", shape: number[], data: ArrayBufferView, stored: StoredBytes | undefined) =>
+    stored ? g.storedInitializer(`${name}:${suffix}`, dtype, shape, stored) : g.initializer(`${name}:${suffix}`, dtype, shape, data, true);
   return {
     rows: q.rows,
     cols: q.cols,
     bits: q.bits,
     block: q.block,
-    data: g.initializer(`${name}:q`, "uint8", [q.rows, nb, (q.block * q.bits) / 8], q.data, true),
-    scales: g.initializer(`${name}:scales`, "float32", [q.rows * nb], q.scales, true),
-    zeroPoints: g.initializer(`${name}:zp`, "uint8", [q.zeroPoints.length], q.zeroPoints, true),
+    data: put("q", "uint8", d.data, q.data, at?.data),
+    scales: put("scales", "float32", d.scales, q.scales, at?.scales),
+    zeroPoints: put("zp", "uint8", d.zeroPoints, q.zeroPoints, at?.zeroPoints),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import ort from "onnxruntime-node";
 import { TunekitError } from "../../util/errors.js";
+import type { ExternalData } from "../graph/graph.js";
 
 export interface RuntimeOptions {
   /** Intra-op threads (default: ORT's own choice, the number of physical cores). */
@@ -61,8 +62,8 @@ export class Session {
     readonly outputNames: readonly string[],
   ) {}
 
-  /** `externalData`: the bytes of initializers the model stores externally (by location). */
-  static async create(model: Uint8Array, options: RuntimeOptions = {}, externalData: { path: string; data: Uint8Array }[] = []): Promise<Session> {
+  /** `external`: the initializers the model stores outside itself (Graph.externalData()). */
+  static async create(model: Uint8Array, options: RuntimeOptions = {}, external: ExternalData = { inMemory: [] }): Promise<Session> {
     const so: ort.InferenceSession.SessionOptions = {
       executionProviders: options.executionProviders ?? ["cpu"],
       graphOptimizationLevel: options.optimizationLevel ?? "all",
@@ -80,8 +81,10 @@ export class Session {
     const config: Record<string, unknown> = {};
     if (options.spinning === false) Object.assign(config, { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } });
     if (options.denormalsAsZero ?? true) config.set_denormal_as_zero = "1";
+    // A model built in memory has no folder of its own: ORT resolves external-data files against this one.
+    if (external.folder !== undefined) config.model_external_initializers_file_folder_path = external.folder;
     so.extra = { session: config };
-    if (externalData.length > 0) so.externalData = externalData;
+    if (external.inMemory.length > 0) so.externalData = external.inMemory;
     if (options.optimizedModelPath) so.optimizedModelFilePath = options.optimizedModelPath;
     if (options.profilePrefix) {
       so.enableProfiling = true;

@@ -6,6 +6,7 @@
 import type { BaseBits } from "../quant/base.js";
 import type { SourcedExample } from "../../dataset/types.js";
 import { loadModel } from "../io/model.js";
+import type { CodeFile } from "../quant/code-file.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import type { LoraSpec, TrainStepEngine } from "./engine.js";
 import type { ExampleTokenizer } from "./prepare.js";
@@ -22,8 +23,11 @@ export interface EngineChoices {
 
 export interface TrainBackend {
   /** The model; `notes` say what was left out of it (e.g. a multimodal checkpoint's vision tower). */
-  /** `baseBits`: the linear weights quantized as they load, with the W^T copy training needs. */
-  loadModel(model: string, options?: { baseBits?: BaseBits }): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor>; notes?: string[] }>;
+  /**
+   * `baseBits`: the linear weights quantized as they load, with the W^T copy training needs; their codes
+   * go to a code file under `codeFolder` when there is room (removed by the caller: `codeFile`).
+   */
+  loadModel(model: string, options?: { baseBits?: BaseBits; codeFolder?: string }): Promise<{ dir: string; config: ModelConfig; weights: Map<string, Tensor>; notes?: string[]; codeFile?: CodeFile }>;
   /** `now`: the date templates see (the run's start, so a resumed run tokenizes as the first did). */
   tokenizerFor(modelDir: string, options?: { now?: Date }): Promise<{ tokenize: ExampleTokenizer; template: { name: string; plain: boolean } }>;
   createEngine(config: ModelConfig, weights: Map<string, Tensor>, spec: LoraSpec, options?: EngineChoices): Promise<TrainStepEngine>;
@@ -33,7 +37,7 @@ export interface TrainBackend {
 
 export function defaultBackend(): TrainBackend {
   return {
-    loadModel: (model, options) => loadModel(model, options?.baseBits ? { baseBits: options.baseBits, quantizeTransposed: true } : {}),
+    loadModel: (model, options) => loadModel(model, options?.baseBits ? { baseBits: options.baseBits, quantizeTransposed: true, ...(options.codeFolder ? { codeFolder: options.codeFolder } : {}) } : {}),
     tokenizerFor: async (dir, options) => (await import("./wiring.js")).trainingTokenizer(dir, options),
     createEngine: async (config, weights, spec, options) => (await import("./onnx-engine.js")).createOnnxTrainEngine(config, weights, spec, options),
     split: async (file, fraction, seed, outDir) => (await import("./wiring.js")).leakFreeSplit(file, fraction, seed, outDir),

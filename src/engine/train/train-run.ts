@@ -177,7 +177,10 @@ async function execute(
 
   // A resumed run loads the folder it resolved at the start (the user's path may have been relative).
   phase("loading the model");
-  const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model, o.baseBits ? { baseBits: o.baseBits } : undefined);
+  // A quantized base's codes wait in the run's folder, not in memory, until ONNX Runtime has read them.
+  if (o.baseBits) await ensureDir(outDir);
+  const model = await backend.loadModel(previous && existsSync(previous.modelDir) ? previous.modelDir : req.model, o.baseBits ? { baseBits: o.baseBits, codeFolder: outDir } : undefined);
+  const dropCodeFile = () => model.codeFile?.remove();
   for (const note of model.notes ?? []) emit({ type: "warning", code: "text_model_only", message: note });
   if (o.packing && hasRecurrentLayers(model.config)) throw packingRefused(model.config);
   const startedAt = previous?.createdAt ?? new Date().toISOString();
@@ -223,6 +226,7 @@ async function execute(
       // The run loaded the quantized base for this engine alone: ORT's copies are the only ones needed.
       ...(o.baseBits ? { handOverQuantizedCodes: { evalLoss: heldOut !== undefined } } : {}),
     });
+    dropCodeFile();
     const shapes = new Map(engine.paramShapes.map((p) => [p.name, [...p.shape]]));
     const pending: Promise<void>[] = [];
     const result = await trainLoop(
@@ -259,6 +263,7 @@ async function execute(
     await metrics.append(ev).catch(() => {});
     throw e;
   } finally {
+    dropCodeFile();
     await metrics.close();
     await engine?.dispose();
   }
