@@ -221,10 +221,10 @@ export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): P
       weights.set(name, quantized.has(name) ? quantizeTensor(t, opts.baseBits!, transposed, codeFile) : t);
       opts.onTensor?.(++done, m.shapes.size);
     }
-    if (opts.baseBits && transposed) quantizeVocabTables(m.config, weights, opts.baseBits, codeFile);
+    if (opts.baseBits && transposed) quantizeVocabTables(m.config, weights, codeFile);
     if (opts.baseBits && !transposed) {
       const head = outputEmbeddingName(m.config, (n) => weights.has(n));
-      weights.set(head, withQuantizedHead(weights.get(head)!, opts.baseBits));
+      weights.set(head, withQuantizedHead(weights.get(head)!));
     }
     return { config: m.config, weights, dir: m.dir, files: m.files, dtype: m.dtype, notes: m.notes, ...(codeFile ? { codeFile } : {}) };
   } catch (e) {

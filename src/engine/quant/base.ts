@@ -56,7 +56,7 @@ export function quantizedBaseBytes(c: ModelConfig, bits: BaseBits, transposed: b
   }
   // The vocabulary tables (quantizeVocabTables): at most an embedding and a head, each both ways.
   const embed = shapes.get(tensorName(c, "embed"));
-  return transposed && embed ? n + 2 * both(embed) : n;
+  return transposed && embed ? n + 4 * quantizedSize(embed[0], embed[1], VOCAB_BITS, VOCAB_BLOCK) : n;
 }
 
 /**
@@ -67,10 +67,10 @@ export function quantizedBaseBytes(c: ModelConfig, bits: BaseBits, transposed: b
 export function quantizeWeights(c: ModelConfig, weights: Map<string, Tensor>, bits: BaseBits, transposed: boolean, codeFile?: CodeFile): Map<string, Tensor> {
   const names = quantizedWeightNames(c);
   for (const [name, t] of weights) if (names.has(name)) weights.set(name, quantizeTensor(t, bits, transposed, codeFile));
-  if (transposed) quantizeVocabTables(c, weights, bits, codeFile);
+  if (transposed) quantizeVocabTables(c, weights, codeFile);
   else {
     const head = outputEmbeddingName(c, (n) => weights.has(n));
-    weights.set(head, withQuantizedHead(weights.get(head)!, bits));
+    weights.set(head, withQuantizedHead(weights.get(head)!));
   }
   return weights;
 }
@@ -79,37 +79,46 @@ export function quantizeWeights(c: ModelConfig, weights: Map<string, Tensor>, bi
 export const HEAD_CHUNK = 8192;
 
 /**
- * Training on a quantized base: the LM head and the embedding table quantized as well (quant/qhead.ts),
- * when their rows are whole blocks: the head as W (the logits and the lookups) and as W^T chunk by
- * chunk (the gradient to the hidden states), an untied embedding as W alone. No float32 table stays.
+ * The vocabulary tables' codes: 8 bits in blocks of 32, whatever the base's bits. On stories260K a 4-bit
+ * head in blocks of 64/128 ended 21% above the float32 held-out loss, 8 bits in blocks of 64 2%; 8
+ * bits in blocks of 32 stay within 0.3% (docs/engine.md, "Quantized frozen base").
  */
-export function quantizeVocabTables(c: ModelConfig, weights: Map<string, Tensor>, bits: BaseBits, codeFile?: CodeFile, chunk = HEAD_CHUNK, block = DEFAULT_BLOCK): void {
+export const VOCAB_BITS: BaseBits = 8;
+export const VOCAB_BLOCK = 32;
+
+/**
+ * Training on a quantized base: the LM head and the embedding table quantized as well (quant/qhead.ts,
+ * VOCAB_BITS), when the hidden size is whole VOCAB_BLOCK blocks (the lookup reads whole blocks; else
+ * they stay float32): the head as W (the logits and the lookups) and as W^T chunk by chunk (the gradient
+ * to the hidden states), an untied embedding as W alone. No float32 table stays.
+ */
+export function quantizeVocabTables(c: ModelConfig, weights: Map<string, Tensor>, codeFile?: CodeFile, chunk = HEAD_CHUNK): void {
   const headName = outputEmbeddingName(c, (n) => weights.has(n));
   const head = weights.get(headName)!;
-  if (head.quantized || head.shape[1] % block !== 0) return;
-  const keep = (q: QuantizedMatrix) => (codeFile ? codeFile.store(q) : q);
   const [V, D] = head.shape;
+  if (head.quantized || D % VOCAB_BLOCK !== 0) return;
+  const keep = (q: QuantizedMatrix) => (codeFile ? codeFile.store(q) : q);
   const chunksT: QuantizedMatrix[] = [];
   for (let s = 0; s < V; s += chunk) {
     const e = Math.min(V, s + chunk);
-    chunksT.push(keep(quantize(head.data.subarray(s * D, e * D), e - s, D, bits, block, true)));
+    chunksT.push(keep(quantize(head.data.subarray(s * D, e * D), e - s, D, VOCAB_BITS, VOCAB_BLOCK, true)));
   }
-  const w = keep(quantize(head.data, V, D, bits, block));
+  const w = keep(quantize(head.data, V, D, VOCAB_BITS, VOCAB_BLOCK));
   weights.set(headName, { shape: head.shape, data: new Float32Array(0), quantized: { w, chunksT } });
   const embedName = tensorName(c, "embed");
   const embed = weights.get(embedName)!;
-  if (embedName !== headName) weights.set(embedName, { shape: embed.shape, data: new Float32Array(0), quantized: { w: keep(quantize(embed.data, embed.shape[0], D, bits, block)) } });
+  if (embedName !== headName) weights.set(embedName, { shape: embed.shape, data: new Float32Array(0), quantized: { w: keep(quantize(embed.data, embed.shape[0], D, VOCAB_BITS, VOCAB_BLOCK)) } });
 }
 
 /**
  * The LM head for inference: its float data stays (a tied head is also the embedding table the lookup
- * reads), and a quantized copy multiplies the last hidden states, the largest product of a decode step
- * with a large vocabulary. Training keeps the head in float32 (the loss and its gradient use it).
+ * reads), and a quantized copy (VOCAB_BITS, like training's: quantizeVocabTables) multiplies the last
+ * hidden states, the largest product of a decode step with a large vocabulary.
  */
-export function withQuantizedHead(t: Tensor, bits: BaseBits, block = DEFAULT_BLOCK): Tensor {
+export function withQuantizedHead(t: Tensor): Tensor {
   if (t.quantized) return t;
   const [rows, cols] = t.shape;
-  return { ...t, quantized: { w: quantize(t.data, rows, cols, bits, block) } };
+  return { ...t, quantized: { w: quantize(t.data, rows, cols, VOCAB_BITS, VOCAB_BLOCK) } };
 }
 
 /** Bytes a tensor holds, float or quantized. */
