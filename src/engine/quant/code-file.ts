@@ -8,6 +8,7 @@
  */
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { TunekitError } from "../../util/errors.js";
 import type { QuantizedMatrix, StoredBytes } from "./blockwise.js";
 
 const FILE = "codes.bin";
@@ -43,7 +44,15 @@ export class CodeFile {
     const offset = alignUp(this.size);
     const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, offset + done);
+    try {
+      while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, offset + done);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+      throw new TunekitError("no_disk_space", `no space left in ${this.dir} for the quantized base's codes`, {
+        hint: "free some disk space there, or write the run to a folder on another disk (-o)",
+        cause: e,
+      });
+    }
     this.size = offset + bytes.length;
     return { dir: this.dir, file: FILE, offset, length: bytes.length };
   }
