@@ -13,16 +13,16 @@ export interface Value {
   readonly shape: readonly Dim[];
 }
 
-/**
- * Given the gradients of an op's outputs (undefined where no gradient flows) and which inputs need a
- * gradient, return the input gradients (undefined where not needed or zero).
- */
 /** Initializers outside the model: bytes handed over from memory, and a folder ONNX Runtime reads files from. */
 export interface ExternalData {
   inMemory: { path: string; data: Uint8Array }[];
   folder?: string;
 }
 
+/**
+ * Given the gradients of an op's outputs (undefined where no gradient flows) and which inputs need a
+ * gradient, return the input gradients (undefined where not needed or zero).
+ */
 export type Vjp = (grads: (Value | undefined)[], need: boolean[]) => (Value | undefined)[];
 
 export interface TapeEntry {
@@ -85,7 +85,9 @@ export class Graph {
     if (this.storedFolder !== undefined && this.storedFolder !== at.dir) throw new Error(`storedInitializer: a second folder ${at.dir} (the graph reads from ${this.storedFolder})`);
     this.storedFolder = at.dir;
     const v = this.addInitializer(this.claim(name), dtype, dims, new Uint8Array(0));
-    Object.assign(this.initializers[this.initializers.length - 1], { external: at.file, stored: { offset: at.offset, length: at.length } });
+    const init = this.initializers[this.initializers.length - 1];
+    init.external = at.file;
+    init.stored = { offset: at.offset, length: at.length };
     return v;
   }
 

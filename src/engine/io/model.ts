@@ -9,9 +9,9 @@ import { TunekitError, fsError } from "../../util/errors.js";
 import { resolveModelDir, type ResolveOptions } from "../../hub/resolve.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import { readModelConfig } from "./config.js";
-import { expectedTensorShapes, outputEmbeddingName } from "../models/tensors.js";
+import { expectedTensorShapes } from "../models/tensors.js";
 import { SafetensorsFile } from "./safetensors.js";
-import { quantizedBaseBytes, quantizedWeightNames, quantizeTensor, quantizeVocabTables, withQuantizedHead, type BaseBits } from "../quant/base.js";
+import { quantizedBaseBytes, quantizedWeightNames, quantizeTensor, quantizeVocab, type BaseBits } from "../quant/base.js";
 import { CodeFile } from "../quant/code-file.js";
 
 export interface LoadedModel {
@@ -221,11 +221,7 @@ export async function loadModel(dirOrId: string, opts: LoadModelOptions = {}): P
       weights.set(name, quantized.has(name) ? quantizeTensor(t, opts.baseBits!, transposed, codeFile) : t);
       opts.onTensor?.(++done, m.shapes.size);
     }
-    if (opts.baseBits && transposed) quantizeVocabTables(m.config, weights, codeFile);
-    if (opts.baseBits && !transposed) {
-      const head = outputEmbeddingName(m.config, (n) => weights.has(n));
-      weights.set(head, withQuantizedHead(weights.get(head)!));
-    }
+    if (opts.baseBits) quantizeVocab(m.config, weights, transposed, codeFile);
     return { config: m.config, weights, dir: m.dir, files: m.files, dtype: m.dtype, notes: m.notes, ...(codeFile ? { codeFile } : {}) };
   } catch (e) {
     codeFile?.remove();

@@ -33,6 +33,9 @@ export function quantizedWeightNames(c: ModelConfig): Set<string> {
   return new Set(loraSites(c, "all-linear").map((s) => s.weight));
 }
 
+/** `q`, moved to `codeFile` when there is one. */
+const kept = (q: QuantizedMatrix, codeFile: CodeFile | undefined) => (codeFile ? codeFile.store(q) : q);
+
 /**
  * W quantized (and W^T too when `transposed`, for training), as a Tensor without float data; with
  * `codeFile`, the codes are moved there as soon as they are made.
@@ -40,9 +43,8 @@ export function quantizedWeightNames(c: ModelConfig): Set<string> {
 export function quantizeTensor(t: Tensor, bits: BaseBits, transposed: boolean, codeFile?: CodeFile, block = DEFAULT_BLOCK): Tensor {
   if (t.quantized) return t;
   const [rows, cols] = t.shape;
-  const keep = (q: QuantizedMatrix) => (codeFile ? codeFile.store(q) : q);
-  const w = keep(quantize(t.data, rows, cols, bits, block));
-  const wt = transposed ? keep(quantize(t.data, rows, cols, bits, block, true)) : undefined;
+  const w = kept(quantize(t.data, rows, cols, bits, block), codeFile);
+  const wt = transposed ? kept(quantize(t.data, rows, cols, bits, block, true), codeFile) : undefined;
   return { shape: t.shape, data: new Float32Array(0), quantized: { w, wt } };
 }
 
@@ -61,18 +63,22 @@ export function quantizedBaseBytes(c: ModelConfig, bits: BaseBits, transposed: b
 
 /**
  * Replaces the linear weights of `weights` by quantized ones, one at a time (each float copy can be
- * freed as soon as it is quantized), their codes moved to `codeFile` when given. Inference
- * (`transposed` false) also gets the LM head quantized.
+ * freed as soon as it is quantized), their codes moved to `codeFile` when given. Training
+ * (`transposed`) also gets the vocabulary tables quantized (quantizeVocabTables), inference a quantized
+ * copy of the LM head (withQuantizedHead).
  */
 export function quantizeWeights(c: ModelConfig, weights: Map<string, Tensor>, bits: BaseBits, transposed: boolean, codeFile?: CodeFile): Map<string, Tensor> {
   const names = quantizedWeightNames(c);
   for (const [name, t] of weights) if (names.has(name)) weights.set(name, quantizeTensor(t, bits, transposed, codeFile));
-  if (transposed) quantizeVocabTables(c, weights, codeFile);
-  else {
-    const head = outputEmbeddingName(c, (n) => weights.has(n));
-    weights.set(head, withQuantizedHead(weights.get(head)!));
-  }
+  quantizeVocab(c, weights, transposed, codeFile);
   return weights;
+}
+
+/** The vocabulary side of a quantized base: training's tables (quantizeVocabTables) or inference's head copy (withQuantizedHead). */
+export function quantizeVocab(c: ModelConfig, weights: Map<string, Tensor>, training: boolean, codeFile?: CodeFile): void {
+  if (training) return quantizeVocabTables(c, weights, codeFile);
+  const head = outputEmbeddingName(c, (n) => weights.has(n));
+  weights.set(head, withQuantizedHead(weights.get(head)!));
 }
 
 /** Vocabulary rows per chunk of a quantized head's loss (its W^T is quantized chunk by chunk). */
@@ -97,7 +103,7 @@ export function quantizeVocabTables(c: ModelConfig, weights: Map<string, Tensor>
   const head = weights.get(headName)!;
   const [V, D] = head.shape;
   if (head.quantized || D % VOCAB_BLOCK !== 0) return;
-  const keep = (q: QuantizedMatrix) => (codeFile ? codeFile.store(q) : q);
+  const keep = (q: QuantizedMatrix) => kept(q, codeFile);
   const chunksT: QuantizedMatrix[] = [];
   for (let s = 0; s < V; s += chunk) {
     const e = Math.min(V, s + chunk);

@@ -13,7 +13,7 @@ import { tensorName } from "../models/family.js";
 import { outputEmbeddingName } from "../models/tensors.js";
 import type { ModelConfig, Tensor } from "../types.js";
 import { blocksPerRow, rowSlice, type QuantizedMatrix } from "./blockwise.js";
-import { ACCURACY_LEVEL, matmulNBits, quantizedInitializer, type QuantizedValue } from "./qlinear.js";
+import { ACCURACY_LEVEL, matmulNBits, quantizedInitializer, refuseReleased, type QuantizedValue } from "./qlinear.js";
 
 /** A quantized table [V, D] in GatherBlockQuantized's layout: codes [V, D * bits / 8], scales [V, blocks], zero points. */
 export interface QuantizedTable {
@@ -88,7 +88,7 @@ export function quantizedCrossEntropy(g: Graph, h: Value, chunks: HeadChunk[], t
 export function quantizedVocab(g: Graph, c: ModelConfig, weights: Map<string, Tensor>, accuracyLevel = ACCURACY_LEVEL): { embedding: (ids: Value) => Value; crossEntropy: (h: Value, targets: Value, lossWeights: Value) => Value } | undefined {
   const headName = outputEmbeddingName(c, (n) => weights.has(n));
   const head = weights.get(headName)!;
-  if (head.released) throw new Error(`${headName}: its quantized codes were handed to ONNX Runtime already; no new graph can be built from them`);
+  refuseReleased(headName, head);
   const q = head.quantized;
   if (!q?.chunksT) return undefined;
   const embedName = tensorName(c, "embed");

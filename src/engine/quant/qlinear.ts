@@ -69,6 +69,11 @@ export function frozenQuantizedMatmul(g: Graph, x: Value, w: QuantizedValue, wt:
   return y;
 }
 
+/** A weight whose codes were handed over (EngineOptions.handOverQuantizedCodes) cannot go into a new graph. */
+export function refuseReleased(name: string, t: Tensor | undefined): void {
+  if (t?.released) throw new Error(`${name}: its quantized codes were handed to ONNX Runtime already; no new graph can be built from them`);
+}
+
 /**
  * The frozen product of each quantized weight in `weights` (undefined for float ones), its codes added
  * to the graph as initializers (MatMulNBits pre-packs constant weights once; fed as inputs it repacked
@@ -79,7 +84,7 @@ export function quantizedLinears(g: Graph, weights: Map<string, Tensor>, trainin
   const made = new Map<string, QuantizedValue>();
   const once = (key: string, make: () => QuantizedValue) => made.get(key) ?? made.set(key, make()).get(key)!;
   return (name) => {
-    if (weights.get(name)?.released) throw new Error(`${name}: its quantized codes were handed to ONNX Runtime already; no new graph can be built from them`);
+    refuseReleased(name, weights.get(name));
     const q = weights.get(name)?.quantized;
     if (!q) return undefined;
     return (x) => {
