@@ -17,8 +17,11 @@ import { relError } from "./compare.js";
 import { tempDir } from "../helpers/fixtures.js";
 
 const SPEC: LoraSpec = { r: 4, alpha: 8, targets: ["q", "k", "v", "o", "gate", "up", "down"] };
-// Every linear's sides are multiples of the 32-column block.
+// The linear layers' sides are under the 128-column block (one zero-padded block); the hidden size is
+// whole 32-column blocks, so training quantizes the vocabulary tables too.
 const CONFIG = { hidden_size: 64, intermediate_size: 96, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, vocab_size: 50 };
+// A hidden size of 48 is not: the vocabulary tables stay float32.
+const CONFIG_48 = { ...CONFIG, hidden_size: 48, num_attention_heads: 3, num_key_value_heads: 1 };
 
 const BATCH: TrainBatch = {
   batchSize: 2,
@@ -57,31 +60,35 @@ function dequantized(weights: Map<string, Tensor>): Map<string, Tensor> {
 }
 
 for (const bits of [4, 8] as const) {
-  test(`${bits}-bit base: the training step's loss and LoRA gradients equal a float32 step on the dequantized weights`, async () => {
-    const c = tinyConfig(CONFIG);
-    const quant = quantizeWeights(c, gridWeights(c), bits, true);
-    const ref = dequantized(quant);
-    // The grid is exact: dequantized W equals the original grid values.
-    const name = [...quantizedWeightNames(c)][0];
-    assert.ok(relError(ref.get(name)!.data, gridWeights(c).get(name)!.data) < 1e-6);
-    const params = randomParams(loraParamShapes(c, SPEC), 5, 0.3);
-    const q = await createTrainStep(c, quant, SPEC, { threads: 1, quantizedAccuracyLevel: 0 });
-    const f = await createTrainStep(c, ref, SPEC, { threads: 1 });
-    const a = await q.run(BATCH, params);
-    const b = await f.run(BATCH, params);
-    assert.ok(Math.abs(a.lossSum - b.lossSum) < 1e-5 * Math.abs(b.lossSum), `loss ${a.lossSum} vs ${b.lossSum}`);
-    for (const [n, gq] of a.grads) assert.ok(relError(gq, b.grads.get(n)!) < 1e-4, `${n}: ${relError(gq, b.grads.get(n)!)}`);
-    const ea = await q.evalLoss(BATCH, params);
-    const eb = await f.evalLoss(BATCH, params);
-    assert.ok(Math.abs(ea.lossSum - eb.lossSum) < 1e-5 * Math.abs(eb.lossSum));
-    // The default int8 compute (accuracy level 4) stays close: x is rounded to int8 per 128-column block,
-    // which on this tiny model moves the smallest LoRA gradients by up to about 14%.
-    const q4 = await createTrainStep(c, quant, SPEC, { threads: 1 });
-    const d = await q4.run(BATCH, params);
-    assert.ok(Math.abs(d.lossSum - b.lossSum) < 0.01 * Math.abs(b.lossSum), `int8 compute loss ${d.lossSum} vs ${b.lossSum}`);
-    for (const [n, gq] of d.grads) assert.ok(relError(gq, b.grads.get(n)!) < 0.2, `int8 compute ${n}: ${relError(gq, b.grads.get(n)!)}`);
-    for (const s of [q, f, q4]) await s.dispose();
-  });
+  for (const [what, config] of [["", CONFIG], [", hidden size 48 (float32 vocabulary tables)", CONFIG_48]] as const) {
+    test(`${bits}-bit base${what}: the training step's loss and LoRA gradients equal a float32 step on the dequantized weights`, async () => {
+      const c = tinyConfig(config);
+      const quant = quantizeWeights(c, gridWeights(c), bits, true);
+      const head = quant.get(outputEmbeddingName(c, (n) => quant.has(n)))!;
+      assert.equal(head.quantized !== undefined, config === CONFIG, "the vocabulary tables are quantized when the hidden size is whole 32-column blocks");
+      const ref = dequantized(quant);
+      // The grid is exact: dequantized W equals the original grid values.
+      const name = [...quantizedWeightNames(c)][0];
+      assert.ok(relError(ref.get(name)!.data, gridWeights(c).get(name)!.data) < 1e-6);
+      const params = randomParams(loraParamShapes(c, SPEC), 5, 0.3);
+      const q = await createTrainStep(c, quant, SPEC, { threads: 1, quantizedAccuracyLevel: 0 });
+      const f = await createTrainStep(c, ref, SPEC, { threads: 1 });
+      const a = await q.run(BATCH, params);
+      const b = await f.run(BATCH, params);
+      assert.ok(Math.abs(a.lossSum - b.lossSum) < 1e-5 * Math.abs(b.lossSum), `loss ${a.lossSum} vs ${b.lossSum}`);
+      for (const [n, gq] of a.grads) assert.ok(relError(gq, b.grads.get(n)!) < 1e-4, `${n}: ${relError(gq, b.grads.get(n)!)}`);
+      const ea = await q.evalLoss(BATCH, params);
+      const eb = await f.evalLoss(BATCH, params);
+      assert.ok(Math.abs(ea.lossSum - eb.lossSum) < 1e-5 * Math.abs(eb.lossSum));
+      // The default int8 compute (accuracy level 4) stays close: x is rounded to int8 per 128-column block,
+      // which on this tiny model moves the smallest LoRA gradients by up to about 14%.
+      const q4 = await createTrainStep(c, quant, SPEC, { threads: 1 });
+      const d = await q4.run(BATCH, params);
+      assert.ok(Math.abs(d.lossSum - b.lossSum) < 0.01 * Math.abs(b.lossSum), `int8 compute loss ${d.lossSum} vs ${b.lossSum}`);
+      for (const [n, gq] of d.grads) assert.ok(relError(gq, b.grads.get(n)!) < 0.2, `int8 compute ${n}: ${relError(gq, b.grads.get(n)!)}`);
+      for (const s of [q, f, q4]) await s.dispose();
+    });
+  }
 
   test(`${bits}-bit base: inference logits equal float32 inference on the dequantized weights`, async () => {
     const c = tinyConfig(CONFIG);
