@@ -94,6 +94,8 @@ for (const bits of [4, 8] as const) {
     const c = tinyConfig(CONFIG);
     const quant = quantizeWeights(c, tinyWeights(c, 4), bits, false);
     assert.equal([...quant.values()].filter((t) => t.quantized?.wt).length, 0, "inference keeps no transposed copy");
+    // The lookup reads the embedding's 8-bit codes: no float32 table stays.
+    for (const name of [tensorName(c, "embed"), outputEmbeddingName(c, (n) => quant.has(n))]) assert.equal(quant.get(name)!.data.length, 0, name);
     const q = await createInferenceModel(c, quant, { threads: 1, quantizedAccuracyLevel: 0 });
     const f = await createInferenceModel(c, dequantized(quant), { threads: 1 });
     const rows = [[1, 5, 9, 3], [2, 8, 8, 40]];

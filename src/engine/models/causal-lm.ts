@@ -46,7 +46,7 @@ import { dropoutMask } from "./dropout.js";
 import { outputEmbeddingName } from "./tensors.js";
 import { hasRecurrentLayers, packingRefused, tensorName } from "./family.js";
 import { quantizedLinears } from "../quant/qlinear.js";
-import { quantizedVocab } from "../quant/qhead.js";
+import { quantizedLookup, quantizedVocab } from "../quant/qhead.js";
 
 export { loraParamShapes, loraScaling, loraWeights, mergeLora, type LoraSpec, type LoraTarget } from "./lora.js";
 
@@ -486,6 +486,7 @@ function buildInferenceGraph(c: ModelConfig, weights: Map<string, Tensor>, o: En
     fusableNorms: true,
     fusedRotary: dtype === "float32" && (o.fusedRotary ?? true),
     quantizedLinear: quantizedLinears(g, weights, false, o.quantizedAccuracyLevel),
+    ...quantizedLookup(g, embedName, weights.get(embedName)!),
   });
   const quantizedHead = quantizedLinears(g, weights, false, o.quantizedAccuracyLevel)(outName);
   // Large vocabulary: x W^T with transB on the embedded table (ORT pre-packs it as it is), not on a

@@ -64,8 +64,7 @@ export function quantizedBaseBytes(c: ModelConfig, bits: BaseBits, transposed: b
 /**
  * Replaces the linear weights of `weights` by quantized ones, one at a time (each float copy can be
  * freed as soon as it is quantized), their codes moved to `codeFile` when given. Training
- * (`transposed`) also gets the vocabulary tables quantized (quantizeVocabTables), inference a quantized
- * copy of the LM head (withQuantizedHead).
+ * (`transposed`) and inference also get their vocabulary tables quantized (quantizeVocab).
  */
 export function quantizeWeights(c: ModelConfig, weights: Map<string, Tensor>, bits: BaseBits, transposed: boolean, codeFile?: CodeFile): Map<string, Tensor> {
   const names = quantizedWeightNames(c);
@@ -74,11 +73,29 @@ export function quantizeWeights(c: ModelConfig, weights: Map<string, Tensor>, bi
   return weights;
 }
 
-/** The vocabulary side of a quantized base: training's tables (quantizeVocabTables) or inference's head copy (withQuantizedHead). */
+/** The vocabulary side of a quantized base: training's tables (quantizeVocabTables) or inference's (quantizeInferenceTables). */
 export function quantizeVocab(c: ModelConfig, weights: Map<string, Tensor>, training: boolean, codeFile?: CodeFile): void {
-  if (training) return quantizeVocabTables(c, weights, codeFile);
-  const head = outputEmbeddingName(c, (n) => weights.has(n));
-  weights.set(head, withQuantizedHead(weights.get(head)!));
+  if (training) quantizeVocabTables(c, weights, codeFile);
+  else quantizeInferenceTables(c, weights);
+}
+
+/**
+ * Inference on a quantized base: the LM head quantized (VOCAB_BITS; the largest product of a decode step
+ * with a large vocabulary), and, when the hidden size is whole VOCAB_BLOCK blocks, the embedding too, its
+ * lookup reading the codes (quant/qhead.ts): then no float32 table stays. Otherwise the float32 data
+ * stays for the lookup.
+ */
+function quantizeInferenceTables(c: ModelConfig, weights: Map<string, Tensor>): void {
+  const headName = outputEmbeddingName(c, (n) => weights.has(n));
+  const embedName = tensorName(c, "embed");
+  const lookupQuantized = weights.get(embedName)!.shape[1] % VOCAB_BLOCK === 0;
+  const quantizedTable = (t: Tensor, keepFloat: boolean): Tensor => {
+    if (t.quantized) return t;
+    const q = { w: quantize(t.data, t.shape[0], t.shape[1], VOCAB_BITS, VOCAB_BLOCK) };
+    return { shape: t.shape, data: keepFloat ? t.data : new Float32Array(0), quantized: q };
+  };
+  weights.set(headName, quantizedTable(weights.get(headName)!, headName === embedName && !lookupQuantized));
+  if (lookupQuantized && embedName !== headName) weights.set(embedName, quantizedTable(weights.get(embedName)!, false));
 }
 
 /** Vocabulary rows per chunk of a quantized head's loss (its W^T is quantized chunk by chunk). */
@@ -116,16 +133,6 @@ export function quantizeVocabTables(c: ModelConfig, weights: Map<string, Tensor>
   if (embedName !== headName) weights.set(embedName, { shape: embed.shape, data: new Float32Array(0), quantized: { w: keep(quantize(embed.data, embed.shape[0], D, VOCAB_BITS, VOCAB_BLOCK)) } });
 }
 
-/**
- * The LM head for inference: its float data stays (a tied head is also the embedding table the lookup
- * reads), and a quantized copy (VOCAB_BITS, like training's: quantizeVocabTables) multiplies the last
- * hidden states, the largest product of a decode step with a large vocabulary.
- */
-export function withQuantizedHead(t: Tensor): Tensor {
-  if (t.quantized) return t;
-  const [rows, cols] = t.shape;
-  return { ...t, quantized: { w: quantize(t.data, rows, cols, VOCAB_BITS, VOCAB_BLOCK) } };
-}
 
 /** Bytes a tensor holds, float or quantized. */
 export function tensorBytes(t: Tensor): number {

@@ -104,3 +104,11 @@ export function quantizedVocab(g: Graph, c: ModelConfig, weights: Map<string, Te
     crossEntropy: (h, targets, lossWeights) => quantizedCrossEntropy(g, h, chunks, table, targets, lossWeights, accuracyLevel),
   };
 }
+
+/** `{ embedding }` for DecoderOptions when the embedding table kept only its codes (quant/base.ts, inference), else `{}`. */
+export function quantizedLookup(g: Graph, name: string, t: Tensor): { embedding?: (ids: Value) => Value } {
+  refuseReleased(name, t);
+  if (!t.quantized || t.data.length > 0) return {};
+  const table = quantizedTable(g, name, t.quantized.w);
+  return { embedding: (ids) => gatherQuantized(g, table, ids) };
+}
