@@ -89,11 +89,8 @@ function quantizeInferenceTables(c: ModelConfig, weights: Map<string, Tensor>): 
   const headName = outputEmbeddingName(c, (n) => weights.has(n));
   const embedName = tensorName(c, "embed");
   const lookupQuantized = weights.get(embedName)!.shape[1] % VOCAB_BLOCK === 0;
-  const quantizedTable = (t: Tensor, keepFloat: boolean): Tensor => {
-    if (t.quantized) return t;
-    const q = { w: quantize(t.data, t.shape[0], t.shape[1], VOCAB_BITS, VOCAB_BLOCK) };
-    return { shape: t.shape, data: keepFloat ? t.data : new Float32Array(0), quantized: q };
-  };
+  const quantizedTable = (t: Tensor, keepFloat: boolean): Tensor =>
+    t.quantized ? t : { shape: t.shape, data: keepFloat ? t.data : new Float32Array(0), quantized: { w: vocabCodes(t) } };
   weights.set(headName, quantizedTable(weights.get(headName)!, headName === embedName && !lookupQuantized));
   if (lookupQuantized && embedName !== headName) weights.set(embedName, quantizedTable(weights.get(embedName)!, false));
 }
@@ -126,13 +123,16 @@ export function quantizeVocabTables(c: ModelConfig, weights: Map<string, Tensor>
     const e = Math.min(V, s + chunk);
     chunksT.push(keep(quantize(head.data.subarray(s * D, e * D), e - s, D, VOCAB_BITS, VOCAB_BLOCK, true)));
   }
-  const w = keep(quantize(head.data, V, D, VOCAB_BITS, VOCAB_BLOCK));
-  weights.set(headName, { shape: head.shape, data: new Float32Array(0), quantized: { w, chunksT } });
+  weights.set(headName, { shape: head.shape, data: new Float32Array(0), quantized: { w: vocabCodes(head, codeFile), chunksT } });
   const embedName = tensorName(c, "embed");
   const embed = weights.get(embedName)!;
-  if (embedName !== headName) weights.set(embedName, { shape: embed.shape, data: new Float32Array(0), quantized: { w: keep(quantize(embed.data, embed.shape[0], D, VOCAB_BITS, VOCAB_BLOCK)) } });
+  if (embedName !== headName) weights.set(embedName, { shape: embed.shape, data: new Float32Array(0), quantized: { w: vocabCodes(embed, codeFile) } });
 }
 
+/** A vocabulary table's codes (VOCAB_BITS, blocks of VOCAB_BLOCK along the hidden size), moved to `codeFile` when given. */
+function vocabCodes(t: Tensor, codeFile?: CodeFile): QuantizedMatrix {
+  return kept(quantize(t.data, t.shape[0], t.shape[1], VOCAB_BITS, VOCAB_BLOCK), codeFile);
+}
 
 /** Bytes a tensor holds, float or quantized. */
 export function tensorBytes(t: Tensor): number {
