@@ -117,11 +117,10 @@ export function quantizeVocabTables(c: ModelConfig, weights: Map<string, Tensor>
   const head = weights.get(headName)!;
   const [V, D] = head.shape;
   if (head.quantized || D % VOCAB_BLOCK !== 0) return;
-  const keep = (q: QuantizedMatrix) => kept(q, codeFile);
   const chunksT: QuantizedMatrix[] = [];
   for (let s = 0; s < V; s += chunk) {
     const e = Math.min(V, s + chunk);
-    chunksT.push(keep(quantize(head.data.subarray(s * D, e * D), e - s, D, VOCAB_BITS, VOCAB_BLOCK, true)));
+    chunksT.push(kept(quantize(head.data.subarray(s * D, e * D), e - s, D, VOCAB_BITS, VOCAB_BLOCK, true), codeFile));
   }
   weights.set(headName, { shape: head.shape, data: new Float32Array(0), quantized: { w: vocabCodes(head, codeFile), chunksT } });
   const embedName = tensorName(c, "embed");
