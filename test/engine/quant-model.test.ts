@@ -1,7 +1,7 @@
 /** Training and inference graphs on a quantized frozen base against float32 graphs on the dequantized weights. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createInferenceModel, createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch } from "../../src/engine/models/causal-lm.js";
+import { createInferenceModel, createTrainStep, loraParamShapes, type LoraSpec, type TrainBatch, type TrainStepResult } from "../../src/engine/models/causal-lm.js";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { dequantize, quantizedSize } from "../../src/engine/quant/blockwise.js";
@@ -55,6 +55,16 @@ function gridWeights(c: ModelConfig): Map<string, Tensor> {
   return w;
 }
 
+/** The same step result: loss within `lossRel` of `want`'s (0: equal), every LoRA gradient within `gradRel` (relative). */
+function assertSameStep(got: TrainStepResult, want: TrainStepResult, lossRel: number, gradRel: number, what = ""): void {
+  if (lossRel === 0) assert.equal(got.lossSum, want.lossSum, `${what}loss`);
+  else assert.ok(Math.abs(got.lossSum - want.lossSum) < lossRel * Math.abs(want.lossSum), `${what}loss ${got.lossSum} vs ${want.lossSum}`);
+  for (const [n, g] of got.grads) {
+    const e = relError(g, want.grads.get(n)!);
+    assert.ok(e < gradRel, `${what}${n}: ${e}`);
+  }
+}
+
 function dequantized(weights: Map<string, Tensor>): Map<string, Tensor> {
   return new Map([...weights].map(([n, t]) => [n, t.quantized ? { shape: t.shape, data: dequantize(t.quantized.w) } : t]));
 }
@@ -75,8 +85,7 @@ for (const bits of [4, 8] as const) {
       const f = await createTrainStep(c, ref, SPEC, { threads: 1 });
       const a = await q.run(BATCH, params);
       const b = await f.run(BATCH, params);
-      assert.ok(Math.abs(a.lossSum - b.lossSum) < 1e-5 * Math.abs(b.lossSum), `loss ${a.lossSum} vs ${b.lossSum}`);
-      for (const [n, gq] of a.grads) assert.ok(relError(gq, b.grads.get(n)!) < 1e-4, `${n}: ${relError(gq, b.grads.get(n)!)}`);
+      assertSameStep(a, b, 1e-5, 1e-4);
       const ea = await q.evalLoss(BATCH, params);
       const eb = await f.evalLoss(BATCH, params);
       assert.ok(Math.abs(ea.lossSum - eb.lossSum) < 1e-5 * Math.abs(eb.lossSum));
@@ -84,8 +93,7 @@ for (const bits of [4, 8] as const) {
       // which on this tiny model moves the smallest LoRA gradients by up to about 14%.
       const q4 = await createTrainStep(c, quant, SPEC, { threads: 1 });
       const d = await q4.run(BATCH, params);
-      assert.ok(Math.abs(d.lossSum - b.lossSum) < 0.01 * Math.abs(b.lossSum), `int8 compute loss ${d.lossSum} vs ${b.lossSum}`);
-      for (const [n, gq] of d.grads) assert.ok(relError(gq, b.grads.get(n)!) < 0.2, `int8 compute ${n}: ${relError(gq, b.grads.get(n)!)}`);
+      assertSameStep(d, b, 0.01, 0.2, "int8 compute ");
       for (const s of [q, f, q4]) await s.dispose();
     });
   }
@@ -124,8 +132,7 @@ test("a quantized head in several vocabulary chunks (the last one short) compute
   const b = await createTrainStep(c, quantizeWeights(c, several, 4, true), SPEC, { threads: 1, quantizedAccuracyLevel: 0 });
   const ra = await a.run(BATCH, params);
   const rb = await b.run(BATCH, params);
-  assert.ok(Math.abs(ra.lossSum - rb.lossSum) < 1e-5 * Math.abs(ra.lossSum), `loss ${ra.lossSum} vs ${rb.lossSum}`);
-  for (const [n, g] of ra.grads) assert.ok(relError(g, rb.grads.get(n)!) < 1e-5, `${n}: ${relError(g, rb.grads.get(n)!)}`);
+  assertSameStep(rb, ra, 1e-5, 1e-5);
   await a.dispose();
   await b.dispose();
 });
@@ -142,8 +149,7 @@ test("a step that takes over the quantized codes drops them from the weights and
     const names = [...quantizedWeightNames(c)];
     assert.ok(names.every((n) => weights.get(n)!.released && !weights.get(n)!.quantized), "every quantized weight is released");
     const after = await step.run(BATCH, params);
-    assert.equal(after.lossSum, before.lossSum);
-    for (const [n, g] of after.grads) assert.ok(relError(g, before.grads.get(n)!) < 1e-6, `${n}: ${relError(g, before.grads.get(n)!)}`);
+    assertSameStep(after, before, 0, 1e-6);
     if (evalLoss) assert.equal((await step.evalLoss(BATCH, params)).lossSum, beforeEval.lossSum);
     // Without an eval session built up front, nothing can be rebuilt from the released weights.
     else await assert.rejects(() => step.evalLoss(BATCH, params), /handed to ONNX Runtime already/);
@@ -174,8 +180,7 @@ test("codes moved to a code file as they are made: the step reads them from ther
     assert.ok(!existsSync(codes));
     assert.deepEqual(readdirSync(tmp.dir), []);
     const got = await step.run(BATCH, params);
-    assert.equal(got.lossSum, expected.lossSum);
-    for (const [n, g] of got.grads) assert.ok(relError(g, expected.grads.get(n)!) < 1e-6, `${n}: ${relError(g, expected.grads.get(n)!)}`);
+    assertSameStep(got, expected, 0, 1e-6);
     await step.dispose();
     // Offsets past 2 GB (a 4B model's codes) stay exact.
     assert.equal(alignUp(2 ** 31 + 1), 2 ** 31 + 64);
